@@ -1,0 +1,228 @@
+"""Exercise checks: compare a learner's function with the reference and say what is wrong, in words.
+
+Conventions (shared with the grading tool, ``vae-course grade``):
+
+* Each exercise has an id ``"NN.k"`` (notebook NN, exercise k) and is registered in
+  ``vae_course/exercises/nbNN.py`` with its reference, its test cases and a hint.
+* In a notebook the learner's code sits between ``### BEGIN SOLUTION`` and ``### END SOLUTION``
+  (nbgrader's markers); the student version replaces it with a ``raise NotImplementedError``.
+* The check cell calls ``check("NN.k", learner_function)``. It prints a pass line, prints a
+  "not attempted yet" note for an untouched stub, and raises :class:`ExerciseFailed` (shown as
+  a short message, not a traceback) with specific feedback otherwise.
+* When ``$VAE_COURSE_RESULTS`` names a file, every check appends one JSON line
+  ``{"exercise", "status", "feedback"}`` to it; status is pass | fail | not attempted | error.
+"""
+from __future__ import annotations
+
+import copy
+import importlib
+import json
+import math
+import os
+from dataclasses import dataclass, field
+from typing import Any, Callable, NamedTuple
+
+import torch
+from torch import Tensor
+
+STATUSES = ("pass", "fail", "not attempted", "error")
+
+
+class Case(NamedTuple):
+    """One input to try: positional args, keyword args, and how to describe it to a learner."""
+
+    args: tuple
+    kwargs: dict
+    label: str
+
+
+def case(*args: Any, label: str = "", **kwargs: Any) -> Case:
+    """Build a Case: ``case(x, k=2, label="a batch of 4 digits, k=2")``."""
+    return Case(args, kwargs, label or _describe(args, kwargs))
+
+
+class Feedback(Exception):
+    """Raised inside a comparison or custom checker: the message is what the learner reads."""
+
+
+class ExerciseFailed(AssertionError):
+    """A check did not pass. IPython shows only the message (no traceback)."""
+
+    def _render_traceback_(self) -> list[str]:  # IPython hook: what to show instead of a traceback
+        return [f"\x1b[31m{self}\x1b[0m"]
+
+
+@dataclass
+class Exercise:
+    id: str
+    title: str
+    reference: Callable | None = None
+    cases: Callable[[], list[Case]] | None = None
+    atol: float = 1e-5
+    rtol: float = 1e-4
+    checker: Callable[[Callable], str | None] | None = None
+    hint: str = ""
+
+
+@dataclass
+class CheckResult:
+    exercise: str
+    status: str
+    feedback: str = ""
+    cases: int = 0
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def passed(self) -> bool:
+        return self.status == "pass"
+
+
+REGISTRY: dict[str, Exercise] = {}
+
+
+def register(id: str, title: str, *, reference: Callable | None = None,
+             cases: Callable[[], list[Case]] | None = None, atol: float = 1e-5,
+             rtol: float = 1e-4, checker: Callable[[Callable], str | None] | None = None,
+             hint: str = "") -> Exercise:
+    """Register an exercise: either ``reference`` + ``cases`` (compared value by value), or a
+    custom ``checker(fn)`` that raises :class:`Feedback` on a wrong answer and may return a note."""
+    if (reference is None) == (checker is None):
+        raise ValueError(f"exercise {id}: give either reference (with cases) or checker")
+    if reference is not None and cases is None:
+        raise ValueError(f"exercise {id}: a reference needs cases to compare on")
+    ex = Exercise(id, title, reference, cases, atol, rtol, checker, hint)
+    REGISTRY[id] = ex
+    return ex
+
+
+def get(exercise_id: str) -> Exercise:
+    """Look an exercise up by id, importing its notebook's module ``nbNN`` on first use."""
+    if exercise_id not in REGISTRY:
+        notebook = exercise_id.split(".")[0]
+        try:
+            importlib.import_module(f"{__name__}.nb{notebook}")
+        except ModuleNotFoundError:
+            pass
+    if exercise_id not in REGISTRY:
+        known = ", ".join(sorted(REGISTRY)) or "none loaded"
+        raise KeyError(f"no exercise {exercise_id!r}; known exercises: {known}")
+    return REGISTRY[exercise_id]
+
+
+def all_exercises() -> dict[str, Exercise]:
+    """Every registered exercise of every notebook module, by id."""
+    import pkgutil
+
+    for mod in pkgutil.iter_modules(__path__):
+        if mod.name.startswith("nb"):
+            importlib.import_module(f"{__name__}.{mod.name}")
+    return dict(sorted(REGISTRY.items()))
+
+
+# --------------------------------------------------------------------------- comparing values
+def _describe(args: tuple, kwargs: dict) -> str:
+    parts = [_short(a) for a in args] + [f"{k}={_short(v)}" for k, v in kwargs.items()]
+    return ", ".join(parts)
+
+
+def _short(v: Any) -> str:
+    if isinstance(v, Tensor):
+        return f"tensor of shape {tuple(v.shape)}"
+    if isinstance(v, torch.nn.Module):
+        return type(v).__name__
+    r = repr(v)
+    return r if len(r) <= 40 else r[:37] + "..."
+
+
+def compare(got: Any, expected: Any, atol: float = 1e-5, rtol: float = 1e-4, where: str = "the result") -> None:
+    """Raise Feedback describing the first way ``got`` differs from ``expected``."""
+    if isinstance(expected, Tensor):
+        if not isinstance(got, Tensor):
+            raise Feedback(f"{where} should be a torch.Tensor, but it is a {type(got).__name__}")
+        if got.shape != expected.shape:
+            raise Feedback(f"{where} has shape {tuple(got.shape)}; expected {tuple(expected.shape)}")
+        if got.dtype.is_floating_point != expected.dtype.is_floating_point or (
+            got.dtype == torch.bool) != (expected.dtype == torch.bool):
+            raise Feedback(f"{where} has dtype {got.dtype}; expected {expected.dtype}")
+        g, e = got.detach().cpu().double(), expected.detach().cpu().double()
+        if torch.isnan(g).any() and not torch.isnan(e).any():
+            raise Feedback(f"{where} contains NaN")
+        bad = ~torch.isclose(g, e, atol=atol, rtol=rtol, equal_nan=True)
+        if bad.any():
+            i = tuple(int(j) for j in bad.nonzero()[0])
+            at = f" at index {i}" if g.dim() else ""
+            raise Feedback(
+                f"{where} is wrong{at}: got {g[i].item():.6g}, expected {e[i].item():.6g} "
+                f"({int(bad.sum())} of {bad.numel()} entries differ)"
+            )
+        return
+    if isinstance(expected, tuple) and not isinstance(expected, str):
+        if not isinstance(got, (tuple, list)) or len(got) != len(expected):
+            raise Feedback(f"{where} should be a tuple of {len(expected)} values, got {_short(got)}")
+        names = getattr(expected, "_fields", None)
+        for k, (a, b) in enumerate(zip(got, expected)):
+            compare(a, b, atol, rtol, f"{where}[{names[k] if names else k}]")
+        return
+    if isinstance(expected, (float, int)) and not isinstance(expected, bool):
+        if isinstance(got, Tensor) and got.numel() == 1:
+            got = got.item()
+        if not isinstance(got, (float, int)):
+            raise Feedback(f"{where} should be a number, but it is a {type(got).__name__}")
+        if not math.isclose(float(got), float(expected), rel_tol=rtol, abs_tol=atol):
+            raise Feedback(f"{where} is {float(got):.6g}; expected {float(expected):.6g}")
+        return
+    if got != expected:
+        raise Feedback(f"{where} is {_short(got)}; expected {_short(expected)}")
+
+
+def compare_on_cases(fn: Callable, reference: Callable, cases: list[Case],
+                     atol: float = 1e-5, rtol: float = 1e-4) -> int:
+    """Call fn and reference on every case (each on its own copy of the inputs) and compare."""
+    for c in cases:
+        expected = reference(*copy.deepcopy(c.args), **copy.deepcopy(c.kwargs))
+        got = fn(*copy.deepcopy(c.args), **copy.deepcopy(c.kwargs))
+        compare(got, expected, atol, rtol, where=f"on input ({c.label}), your result")
+    return len(cases)
+
+
+# --------------------------------------------------------------------------- the check
+def _record(result: CheckResult) -> None:
+    path = os.environ.get("VAE_COURSE_RESULTS")
+    if path:
+        with open(path, "a") as f:
+            f.write(json.dumps({"exercise": result.exercise, "status": result.status,
+                                "feedback": result.feedback}) + "\n")
+
+
+def check(exercise_id: str, fn: Callable) -> CheckResult:
+    """Check the learner's ``fn`` for exercise ``exercise_id``; print or raise specific feedback."""
+    ex = get(exercise_id)
+    label = f"Exercise {ex.id} ({ex.title})"
+    if not callable(fn):
+        result = CheckResult(ex.id, "error", f"expected a function, got {type(fn).__name__}")
+        _record(result)
+        raise ExerciseFailed(f"{label}: {result.feedback}")
+    n = 0
+    try:
+        if ex.checker is not None:
+            note = ex.checker(fn)
+            result = CheckResult(ex.id, "pass", note or "")
+        else:
+            n = compare_on_cases(fn, ex.reference, ex.cases(), ex.atol, ex.rtol)
+            result = CheckResult(ex.id, "pass", f"matches the reference on {n} inputs", n)
+    except NotImplementedError:
+        result = CheckResult(ex.id, "not attempted", "the function still raises NotImplementedError")
+        _record(result)
+        print(f"⏳ {label}: not attempted yet. Replace the `raise NotImplementedError` with your "
+              f"code, run that cell, then this one.{' Hint: ' + ex.hint if ex.hint else ''}")
+        return result
+    except Feedback as e:
+        result = CheckResult(ex.id, "fail", str(e))
+    except Exception as e:  # the learner's code crashed: say where, not a traceback
+        result = CheckResult(ex.id, "error", f"your function raised {type(e).__name__}: {e}")
+    _record(result)
+    if result.passed:
+        print(f"✅ {label}: passed{' - ' + result.feedback if result.feedback else ''}.")
+        return result
+    hint = f"\nHint: {ex.hint}" if ex.hint else ""
+    raise ExerciseFailed(f"❌ {label}: {result.feedback}{hint}")

@@ -1,0 +1,124 @@
+"""Procedurally rendered moon phases: a data set whose true latent variable is known.
+
+A moon image is a sphere of radius r lit by a distant sun. With the viewer on the +z axis and
+the sun at elongation angle theta = 2 pi * phase around the y axis, the sun direction is
+
+    s = (sin theta, 0, -cos theta)
+
+so phase 0 is a new moon (sun behind the moon), 0.25 the first quarter (right half lit),
+0.5 the full moon and 0.75 the last quarter. A point of the visible hemisphere with unit
+normal n = (x, y, sqrt(1 - x^2 - y^2)) has brightness ambient + (1 - ambient) * max(n . s, 0)
+(Lambert's law), and the terminator, where n . s = 0, moves across the disc with the phase.
+
+Because every image is a function of one number, "is this decoded image a real moon, and which
+phase is it?" has an exact answer: search a dense bank of rendered phases for the nearest one.
+That is the *manifold distance* (RMS pixel distance to the nearest rendered moon) and the
+*decoded phase* (the phase of that nearest moon) used in notebooks 00, 02 and 06.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor
+
+#: Names of the eight traditional phases, at phase = k / 8.
+PHASE_NAMES = (
+    "new", "waxing crescent", "first quarter", "waxing gibbous",
+    "full", "waning gibbous", "last quarter", "waning crescent",
+)
+
+
+def render_moons(
+    phases: Tensor | list[float] | float,
+    size: int = 28,
+    radius: float = 0.8,
+    ambient: float = 0.08,
+    noise: float = 0.0,
+    generator: torch.Generator | None = None,
+) -> Tensor:
+    """Render moon images for the given phases (fractions of a lunar cycle, any real number).
+
+    Args:
+        phases: a float or a 1-D sequence of phases; phase is taken modulo 1.
+        size: side of the square image in pixels.
+        radius: radius of the disc as a fraction of half the image side.
+        ambient: brightness of the unlit side of the disc (earthshine), in [0, 1).
+        noise: standard deviation of Gaussian pixel noise added after rendering (then clipped).
+        generator: torch random generator for the noise, for reproducible noisy images.
+
+    Returns:
+        images of shape (N, 1, size, size), float32 in [0, 1].
+    """
+    phases_t = torch.as_tensor(phases, dtype=torch.float64).reshape(-1)  # (N,)
+    if size < 4:
+        raise ValueError(f"size must be at least 4 pixels, got {size}")
+    if not 0 < radius <= 1:
+        raise ValueError(f"radius must be in (0, 1], got {radius}")
+    if noise < 0:
+        raise ValueError(f"noise must be a standard deviation >= 0, got {noise}")
+    # Pixel centres in [-1, 1], y pointing up.
+    coords = (torch.arange(size, dtype=torch.float64) + 0.5) / size * 2 - 1
+    y, x = -coords[:, None], coords[None, :]  # (H, 1), (1, W)
+    x, y = x / radius, y / radius
+    rho2 = x**2 + y**2  # (H, W)
+    # Anti-aliased disc edge: 1 inside, 0 outside, a one-pixel ramp between.
+    pixel = 2.0 / size / radius
+    disc = ((1 - rho2.sqrt()) / pixel + 0.5).clamp(0, 1)
+    nz = (1 - rho2).clamp(min=0).sqrt()
+    theta = 2 * math.pi * phases_t[:, None, None]  # (N, 1, 1)
+    lambert = (x * torch.sin(theta) - nz * torch.cos(theta)).clamp(min=0)  # (N, H, W)
+    img = disc * (ambient + (1 - ambient) * lambert)
+    img = img[:, None].float()  # (N, 1, H, W)
+    if noise > 0:
+        img = img + noise * torch.randn(img.shape, generator=generator)
+    return img.clamp(0, 1)
+
+
+class PhaseBank:
+    """A dense bank of rendered moons for nearest-neighbour phase look-up.
+
+    ``distance(images)`` is the manifold distance: min over bank images b of
+    sqrt(mean_pixels (x - b)^2). ``phase(images)`` is the phase of that nearest moon.
+    """
+
+    def __init__(self, size: int = 28, n_phases: int = 720, **render_kwargs) -> None:
+        if n_phases < 8:
+            raise ValueError(f"n_phases must be at least 8, got {n_phases}")
+        self.size = size
+        self.phases = torch.arange(n_phases, dtype=torch.float32) / n_phases  # (P,)
+        self.images = render_moons(self.phases, size=size, **render_kwargs)  # (P, 1, S, S)
+        self._flat = self.images.reshape(n_phases, -1)  # (P, S*S)
+
+    def _nearest(self, images: Tensor) -> tuple[Tensor, Tensor]:
+        images = torch.as_tensor(images, dtype=torch.float32).detach().cpu()
+        if images.dim() == 3:
+            images = images[:, None]
+        expected = (1, self.size, self.size)
+        if images.dim() != 4 or tuple(images.shape[1:]) != expected:
+            raise ValueError(
+                f"expected moon images of shape (N, 1, {self.size}, {self.size}), "
+                f"got {tuple(images.shape)}"
+            )
+        flat = images.reshape(len(images), -1)  # (N, S*S)
+        d2 = torch.cdist(flat.double(), self._flat.double()).pow(2) / flat.shape[1]  # (N, P)
+        best, idx = d2.min(dim=1)
+        return best.clamp(min=0).sqrt().float(), idx
+
+    def distance(self, images: Tensor) -> Tensor:
+        """RMS pixel distance of each image (N, 1, S, S) to the nearest rendered moon: (N,)."""
+        return self._nearest(images)[0]
+
+    def phase(self, images: Tensor) -> Tensor:
+        """Phase in [0, 1) of the nearest rendered moon for each image: (N,)."""
+        return self.phases[self._nearest(images)[1]]
+
+
+def phase_label(phases: Tensor, n_classes: int = 8) -> Tensor:
+    """Integer class of each phase: round(phase * n_classes) mod n_classes (0 = new moon)."""
+    return (torch.round(torch.as_tensor(phases) * n_classes).long()) % n_classes
+
+
+def circular_phase_difference(a: Tensor, b: Tensor) -> Tensor:
+    """Signed difference a - b between phases on the unit circle, in [-0.5, 0.5)."""
+    return torch.remainder(torch.as_tensor(a) - torch.as_tensor(b) + 0.5, 1.0) - 0.5

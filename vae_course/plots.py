@@ -1,0 +1,129 @@
+"""Figures that read from the back of a lecture room: titles, labelled axes, big fonts."""
+from __future__ import annotations
+
+from typing import Callable, Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+from torch import Tensor
+
+plt.rcParams.update({"font.size": 12, "axes.titlesize": 14, "axes.labelsize": 12,
+                     "figure.dpi": 80})
+
+
+def _images(x: Tensor) -> np.ndarray:
+    x = torch.as_tensor(x).detach().cpu().float()
+    if x.dim() == 4:
+        if x.shape[1] != 1:
+            raise ValueError(f"expected images (N, 1, H, W), got {tuple(x.shape)}")
+        x = x[:, 0]
+    if x.dim() != 3:
+        raise ValueError(f"expected images (N, 1, H, W) or (N, H, W), got {tuple(x.shape)}")
+    return x.numpy()
+
+
+def tile(images: Tensor, nrow: int = 8, pad: int = 1, pad_value: float = 1.0) -> np.ndarray:
+    """Arrange images (N, 1, H, W) into one 2-D array, ``nrow`` images per row."""
+    x = _images(images)
+    n, h, w = x.shape
+    rows = int(np.ceil(n / nrow))
+    out = np.full((rows * (h + pad) + pad, nrow * (w + pad) + pad), pad_value, dtype=np.float32)
+    for k in range(n):
+        r, c = divmod(k, nrow)
+        out[pad + r * (h + pad): pad + r * (h + pad) + h, pad + c * (w + pad): pad + c * (w + pad) + w] = x[k]
+    return out
+
+
+def image_grid(images: Tensor, nrow: int = 8, title: str = "", ax=None, row_labels: Sequence[str] | None = None,
+               figsize: float = 6.0):
+    """Show images (N, 1, H, W) in [0, 1] as a grid. Returns the matplotlib Axes."""
+    grid = tile(images, nrow)
+    if ax is None:
+        _, ax = plt.subplots(figsize=(figsize, figsize * grid.shape[0] / grid.shape[1] + 0.4))
+    ax.imshow(grid, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+    ax.set_title(title)
+    ax.set_xticks([])
+    if row_labels is not None:
+        h = (grid.shape[0] - 1) / len(row_labels)
+        ax.set_yticks([(k + 0.5) * h for k in range(len(row_labels))], list(row_labels))
+    else:
+        ax.set_yticks([])
+    return ax
+
+
+def compare_rows(rows: dict[str, Tensor], n: int = 10, title: str = "", figsize: float = 8.0):
+    """Stack several image batches, one labelled row each (e.g. input / noisy / reconstruction)."""
+    batch = torch.cat([torch.as_tensor(v)[:n].detach().cpu() for v in rows.values()])
+    return image_grid(batch, nrow=n, title=title, row_labels=list(rows), figsize=figsize)
+
+
+def latent_scatter(z: Tensor, labels: Tensor | None = None, title: str = "Latent codes", ax=None,
+                   label_name: str = "class"):
+    """Scatter 2-D codes (N, 2) coloured by integer label, with a legend."""
+    z = torch.as_tensor(z).detach().cpu()
+    if z.dim() != 2 or z.shape[1] != 2:
+        raise ValueError(f"latent_scatter needs 2-D codes of shape (N, 2), got {tuple(z.shape)}")
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6, 5))
+    if labels is None:
+        ax.scatter(z[:, 0], z[:, 1], s=6, alpha=0.6)
+    else:
+        labels = torch.as_tensor(labels).cpu()
+        cmap = plt.get_cmap("tab10")
+        for c in labels.unique().tolist():
+            m = labels == c
+            ax.scatter(z[m, 0], z[m, 1], s=6, alpha=0.7, color=cmap(int(c) % 10), label=str(c))
+        ax.legend(title=label_name, markerscale=3, fontsize=9, loc="best", ncol=2)
+    ax.set_xlabel("$z_1$")
+    ax.set_ylabel("$z_2$")
+    ax.set_title(title)
+    return ax
+
+
+def manifold_grid(decode: Callable[[Tensor], Tensor], n: int = 15, extent: float = 2.5,
+                  coords: str = "linear", title: str = "Decoded latent grid", ax=None):
+    """Decode an n x n grid of 2-D latent points and show the images in place (Kingma & Welling, Fig. 4).
+
+    coords="linear": z in [-extent, extent]^2; coords="gaussian": z = Phi^-1(u) for u on an even
+    grid in (0, 1)^2, so the grid covers the N(0, I) prior by probability mass.
+    """
+    if coords == "gaussian":
+        u = torch.linspace(0.5 / n, 1 - 0.5 / n, n)
+        axis = torch.distributions.Normal(0.0, 1.0).icdf(u)
+    elif coords == "linear":
+        axis = torch.linspace(-extent, extent, n)
+    else:
+        raise ValueError(f"coords must be 'linear' or 'gaussian', got {coords!r}")
+    zy, zx = torch.meshgrid(axis.flip(0), axis, indexing="ij")
+    z = torch.stack([zx.reshape(-1), zy.reshape(-1)], dim=1)  # (n*n, 2), top row = largest z_2
+    with torch.no_grad():
+        images = decode(z)
+    ax = image_grid(images, nrow=n, title=title, ax=ax)
+    ax.set_xlabel(f"$z_1$ from {axis[0]:.2g} to {axis[-1]:.2g}")
+    ax.set_ylabel(f"$z_2$ from {axis[-1]:.2g} (top) to {axis[0]:.2g}")
+    return ax
+
+
+def loss_curves(histories: dict[str, "object"] | "object", key: str = "loss", title: str = "Training curves",
+                ylabel: str = "loss", ax=None, logy: bool = False):
+    """Plot per-epoch train (solid) and test (dashed) curves of one term for one or more Histories."""
+    if not isinstance(histories, dict):
+        histories = {"": histories}
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6, 4))
+    for k, (name, h) in enumerate(histories.items()):
+        color = plt.get_cmap("tab10")(k)
+        train = h.train.get(key, [])
+        ax.plot(range(1, len(train) + 1), train, color=color, label=f"{name} train".strip())
+        test = h.test.get(key, [])
+        if test:
+            ax.plot(range(1, len(test) + 1), test, "--", color=color, label=f"{name} test".strip())
+    ax.set_xlabel("epoch")
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    if logy:
+        ax.set_yscale("log")
+    ax.legend()
+    ax.grid(alpha=0.3)
+    return ax

@@ -1,0 +1,200 @@
+"""The course's one training loop: ``fit(model, loss_fn, data, epochs)``.
+
+``loss_fn(model, x, y)`` returns either a scalar loss tensor, or a dict with the scalar to
+minimise under ``"loss"`` plus any other terms to log (floats or 0-d tensors), e.g.
+``{"loss": rec + kl, "recon": rec, "kl": kl}``. ``y`` is the label batch (None when the data
+has no labels). The loop records the batch-size-weighted epoch mean of every term.
+"""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Mapping
+
+import torch
+from torch import Tensor, nn
+from tqdm.auto import tqdm
+
+LossOutput = Tensor | Mapping[str, Tensor | float]
+LossFn = Callable[[nn.Module, Tensor, Tensor | None], LossOutput]
+
+
+class NonFiniteLossError(FloatingPointError):
+    """The loss became NaN or infinite; the message names the epoch, batch and usual causes."""
+
+
+def get_device(prefer: str | None = None) -> torch.device:
+    """CUDA when present (or the device named by ``prefer``), else the CPU."""
+    if prefer is not None:
+        return torch.device(prefer)
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+@dataclass
+class History:
+    """Per-epoch means: ``train["loss"][e]``, ``test["kl"][e]``, ... and wall time in seconds."""
+
+    train: dict[str, list[float]] = field(default_factory=dict)
+    test: dict[str, list[float]] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    @property
+    def epochs(self) -> int:
+        return len(self.train.get("loss", []))
+
+    def __getitem__(self, key: str) -> list[float]:
+        """``history["loss"]`` is ``history.train["loss"]``; ``history["test_loss"]`` the test one."""
+        if key.startswith("test_"):
+            return self.test[key[5:]]
+        return self.train[key]
+
+
+def _as_terms(out: LossOutput) -> tuple[Tensor, dict[str, Tensor | float]]:
+    if isinstance(out, Tensor):
+        return out, {"loss": out}
+    if isinstance(out, Mapping) and "loss" in out:
+        return out["loss"], dict(out)
+    raise TypeError(
+        "loss_fn must return a scalar tensor or a dict with a 'loss' entry, "
+        f"got {type(out).__name__}"
+    )
+
+
+def _batches(data, batch_size: int, shuffle: bool, generator: torch.Generator | None):
+    """Yield (x, y) batches from a tensor, an (x, y) tuple, or any iterable of batches."""
+    if isinstance(data, Tensor):
+        data = (data, None)
+    if isinstance(data, (tuple, list)) and len(data) == 2 and isinstance(data[0], Tensor):
+        x, y = data
+        if y is not None and len(y) != len(x):
+            raise ValueError(f"data has {len(x)} inputs but {len(y)} labels")
+        n = len(x)
+        order = torch.randperm(n, generator=generator) if shuffle else torch.arange(n)
+        for i in range(0, n, batch_size):
+            idx = order[i : i + batch_size]
+            yield x[idx], (None if y is None else y[idx])
+        return
+    for batch in data:  # e.g. a DataLoader yielding (x, y) or x
+        if isinstance(batch, (tuple, list)):
+            yield batch[0], (batch[1] if len(batch) > 1 else None)
+        else:
+            yield batch, None
+
+
+def _check_finite(loss: Tensor, epoch: int, batch: int) -> float:
+    if loss.dim() != 0:
+        raise ValueError(
+            f"loss_fn must return a scalar (0-d) loss, got shape {tuple(loss.shape)}; "
+            "reduce it, e.g. with .mean() over the batch"
+        )
+    value = loss.item()
+    if not math.isfinite(value):
+        raise NonFiniteLossError(
+            f"the loss became {value} at epoch {epoch + 1}, batch {batch + 1}. Usual causes: "
+            "a learning rate too high (try 10x lower); log(0) or log of a negative number "
+            "(use logits with binary_cross_entropy_with_logits, or clamp probabilities); "
+            "exp() overflow of a log-variance (clamp logvar); inputs outside [0, 1] for a "
+            "Bernoulli loss; NaN in the data."
+        )
+    return value
+
+
+def evaluate(model: nn.Module, loss_fn: LossFn, data, batch_size: int = 512,
+             device: torch.device | str | None = None) -> dict[str, float]:
+    """Batch-size-weighted mean of every term loss_fn reports, in eval mode, without gradients."""
+    device = get_device(device) if not isinstance(device, torch.device) else device
+    was_training = model.training
+    model.eval()
+    sums: dict[str, float] = {}
+    n = 0
+    with torch.no_grad():
+        for x, y in _batches(data, batch_size, shuffle=False, generator=None):
+            x = x.to(device)
+            y = None if y is None else y.to(device)
+            _, terms = _as_terms(loss_fn(model, x, y))
+            for k, v in terms.items():
+                sums[k] = sums.get(k, 0.0) + float(v) * len(x)
+            n += len(x)
+    model.train(was_training)
+    return {k: v / max(n, 1) for k, v in sums.items()}
+
+
+def fit(
+    model: nn.Module,
+    loss_fn: LossFn,
+    data,
+    epochs: int = 10,
+    *,
+    batch_size: int = 128,
+    optimizer: torch.optim.Optimizer | Callable[..., torch.optim.Optimizer] | None = None,
+    lr: float = 1e-3,
+    test_data=None,
+    seed: int | None = 0,
+    device: torch.device | str | None = None,
+    progress: bool = True,
+    desc: str = "training",
+    on_epoch_end: Callable[[int, History], None] | None = None,
+) -> History:
+    """Train ``model`` by minimising ``loss_fn(model, x, y)`` over ``data`` for ``epochs`` epochs.
+
+    Args:
+        data: an (images, labels) tuple of tensors, a tensor of inputs, or a DataLoader.
+        optimizer: an optimizer, or a factory ``f(params)`` (default ``Adam(params, lr=lr)``).
+        test_data: evaluated after every epoch (same forms as ``data``).
+        seed: seeds the shuffling order (and torch's global generator); None leaves both alone.
+        device: where to train; default CUDA when present, else the CPU.
+        on_epoch_end: called as ``f(epoch, history)`` after each epoch (e.g. for a live plot).
+
+    Returns:
+        History with per-epoch means of every term of the train (and test) loss.
+
+    Raises:
+        NonFiniteLossError: as soon as a batch's loss is NaN or infinite.
+    """
+    if epochs < 0:
+        raise ValueError(f"epochs must be >= 0, got {epochs}")
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    device = device if isinstance(device, torch.device) else get_device(device)
+    generator = None
+    if seed is not None:
+        torch.manual_seed(seed)
+        generator = torch.Generator().manual_seed(seed)
+    model.to(device)
+    if optimizer is None:
+        optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    elif not isinstance(optimizer, torch.optim.Optimizer):
+        optimizer = optimizer(model.parameters())
+    history = History()
+    start = time.perf_counter()
+    bar = tqdm(range(epochs), desc=desc, disable=not progress, leave=True)
+    for epoch in bar:
+        model.train()
+        sums: dict[str, float] = {}
+        n = 0
+        for b, (x, y) in enumerate(_batches(data, batch_size, True, generator)):
+            x = x.to(device, non_blocking=True)
+            y = None if y is None else y.to(device, non_blocking=True)
+            loss, terms = _as_terms(loss_fn(model, x, y))
+            _check_finite(loss, epoch, b)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            for k, v in terms.items():
+                sums[k] = sums.get(k, 0.0) + float(v) * len(x)
+            n += len(x)
+        if n == 0:
+            raise ValueError("data yielded no batches: is it empty?")
+        for k, v in sums.items():
+            history.train.setdefault(k, []).append(v / n)
+        postfix = {"loss": f"{history.train['loss'][-1]:.4g}"}
+        if test_data is not None:
+            for k, v in evaluate(model, loss_fn, test_data, device=device).items():
+                history.test.setdefault(k, []).append(v)
+            postfix["test"] = f"{history.test['loss'][-1]:.4g}"
+        bar.set_postfix(postfix)
+        if on_epoch_end is not None:
+            on_epoch_end(epoch, history)
+    history.seconds = time.perf_counter() - start
+    return history
