@@ -1,0 +1,259 @@
+"""Autoencoders: an encoder squeezes x into a code z, a decoder rebuilds x from z.
+
+    z = f_phi(x)   (encoder, the bottleneck has ``latent_dim`` numbers)
+    x_hat = g_theta(z)   (decoder)
+
+trained by minimising a reconstruction loss (``losses.mse`` or ``losses.bce_with_logits``).
+
+What ``recon`` holds is set by the ``output`` argument, the same for every model here:
+
+* ``"logits"`` (default): ``recon`` is the decoder's raw output, read as Bernoulli logits; train
+  with ``losses.bce_with_logits(out.recon, x)``; the image is ``sigmoid(recon)``.
+* ``"sigmoid"``: ``recon = sigmoid(raw)``, pixel values in (0, 1); train with ``losses.mse``.
+* ``"identity"``: ``recon`` is the raw output, pixel values on an unbounded scale; train with
+  ``losses.mse``. With ``linear=True`` this is the linear autoencoder that spans PCA's subspace
+  (Bourlard & Kamp 1988; Baldi & Hornik 1989).
+
+``model.to_image(recon)`` turns any of the three into images in [0, 1]; ``model.reconstruct(x)``
+does encode, decode and ``to_image`` in one call, without gradients.
+
+Also here: ``pca_basis`` / ``pca_reconstruct`` (the baseline a linear AE matches), and the
+plain functions behind the notebooks' widgets, ``decode_point`` and ``denoising_rows``.
+"""
+from __future__ import annotations
+
+import math
+from typing import Callable, NamedTuple, Sequence
+
+import torch
+from torch import Tensor, nn
+
+OUTPUTS = ("logits", "sigmoid", "identity")
+
+
+class AEOutput(NamedTuple):
+    """What an autoencoder's forward returns: the code ``z`` (B, latent_dim) and ``recon``
+    (B, C, H, W), whose meaning (logits or values) is set by the model's ``output``."""
+
+    z: Tensor
+    recon: Tensor
+
+
+def _check_output(output: str) -> str:
+    if output not in OUTPUTS:
+        raise ValueError(f"output must be one of {OUTPUTS}, got {output!r}")
+    return output
+
+
+def _check_shape(in_shape: Sequence[int]) -> tuple[int, int, int]:
+    shape = tuple(int(s) for s in in_shape)
+    if len(shape) != 3 or min(shape) < 1:
+        raise ValueError(f"in_shape must be (channels, height, width), got {in_shape!r}")
+    return shape  # type: ignore[return-value]
+
+
+class _Autoencoder(nn.Module):
+    """Shared behaviour: input checks, forward, to_image, reconstruct."""
+
+    in_shape: tuple[int, int, int]
+    latent_dim: int
+    output: str
+    encoder: nn.Module
+    decoder: nn.Module
+
+    def _check_input(self, x: Tensor) -> None:
+        if not isinstance(x, Tensor):
+            raise TypeError(f"expected images as a torch.Tensor, got {type(x).__name__}")
+        if x.dim() != 4 or tuple(x.shape[1:]) != self.in_shape:
+            want = "(B, " + ", ".join(map(str, self.in_shape)) + ")"
+            raise ValueError(f"expected images of shape {want}, got {tuple(x.shape)}")
+
+    def encode(self, x: Tensor) -> Tensor:
+        """x (B, C, H, W) -> code z (B, latent_dim)."""
+        self._check_input(x)
+        return self.encoder(x)
+
+    def decode(self, z: Tensor) -> Tensor:
+        """code z (B, latent_dim) -> recon (B, C, H, W): logits or values, see ``output``."""
+        if z.dim() != 2 or z.shape[1] != self.latent_dim:
+            raise ValueError(f"expected codes of shape (B, {self.latent_dim}), got {tuple(z.shape)}")
+        raw = self.decoder(z)
+        return torch.sigmoid(raw) if self.output == "sigmoid" else raw
+
+    def forward(self, x: Tensor) -> AEOutput:
+        z = self.encode(x)
+        return AEOutput(z=z, recon=self.decode(z))
+
+    def to_image(self, recon: Tensor) -> Tensor:
+        """recon -> image in [0, 1]: sigmoid of logits, or values clamped to [0, 1]."""
+        if self.output == "logits":
+            return torch.sigmoid(recon)
+        return recon.clamp(0.0, 1.0)
+
+    @torch.no_grad()
+    def reconstruct(self, x: Tensor) -> Tensor:
+        """Images in [0, 1] rebuilt from x, in eval mode and without gradients."""
+        was_training = self.training
+        self.eval()
+        try:
+            return self.to_image(self(x).recon)
+        finally:
+            self.train(was_training)
+
+
+class MLPAutoencoder(_Autoencoder):
+    """Fully connected autoencoder.
+
+    encoder: Flatten -> [Linear -> ReLU] per hidden size -> Linear(latent_dim)
+    decoder: [Linear -> ReLU] per hidden size (reversed) -> Linear(C*H*W) -> Unflatten
+
+    Args:
+        in_shape: (C, H, W) of the images; (1, 8, 8) for sklearn digits, (1, 28, 28) for MNIST.
+        latent_dim: size of the bottleneck.
+        hidden: widths of the hidden layers of the encoder (the decoder mirrors them);
+            ``()`` gives a single linear map each way.
+        linear: drop every nonlinearity (the whole model is then an affine map of x).
+        output: "logits", "sigmoid" or "identity"; see the module docstring.
+
+    ``encoder`` and ``decoder`` are plain ``nn.Sequential``s, so a notebook can write them out
+    layer by layer and load this model's weights into its own copy.
+    """
+
+    def __init__(self, in_shape: Sequence[int] = (1, 8, 8), latent_dim: int = 2,
+                 hidden: Sequence[int] = (128,), linear: bool = False, output: str = "logits"):
+        super().__init__()
+        self.in_shape = _check_shape(in_shape)
+        if latent_dim < 1:
+            raise ValueError(f"latent_dim must be >= 1, got {latent_dim}")
+        self.latent_dim = int(latent_dim)
+        self.hidden = tuple(int(h) for h in hidden)
+        self.linear = bool(linear)
+        self.output = _check_output(output)
+        d = math.prod(self.in_shape)
+
+        def act() -> list[nn.Module]:
+            return [] if linear else [nn.ReLU()]
+
+        enc: list[nn.Module] = [nn.Flatten()]  # (B, C, H, W) -> (B, C*H*W)
+        width = d
+        for h in self.hidden:
+            enc += [nn.Linear(width, h), *act()]
+            width = h
+        enc.append(nn.Linear(width, latent_dim))
+        self.encoder = nn.Sequential(*enc)
+
+        dec: list[nn.Module] = []
+        width = latent_dim
+        for h in reversed(self.hidden):
+            dec += [nn.Linear(width, h), *act()]
+            width = h
+        dec += [nn.Linear(width, d), nn.Unflatten(1, self.in_shape)]  # (B, C*H*W) -> (B, C, H, W)
+        self.decoder = nn.Sequential(*dec)
+
+
+def _conv_out(size: int) -> int:
+    """Side after Conv2d(kernel 3, stride 2, padding 1): ceil(size / 2)."""
+    return (size - 1) // 2 + 1
+
+
+class ConvAutoencoder(_Autoencoder):
+    """Small convolutional autoencoder for 8x8 or 28x28 (any size) images.
+
+    encoder: [Conv2d(k3, s2, p1) -> ReLU] per channel count (each halves the side, rounding
+    up: 8 -> 4 -> 2, 28 -> 14 -> 7) -> Flatten -> Linear(latent_dim)
+    decoder: Linear -> Unflatten -> [ConvTranspose2d(k3, s2, p1) (+ ReLU)] in reverse, each
+    with the ``output_padding`` that restores exactly the encoder's side at that level.
+
+    Args:
+        in_shape: (C, H, W).
+        latent_dim: size of the bottleneck.
+        channels: output channels of each encoder convolution.
+        output: "logits", "sigmoid" or "identity"; see the module docstring.
+    """
+
+    def __init__(self, in_shape: Sequence[int] = (1, 8, 8), latent_dim: int = 2,
+                 channels: Sequence[int] = (16, 32), output: str = "logits"):
+        super().__init__()
+        self.in_shape = _check_shape(in_shape)
+        if latent_dim < 1:
+            raise ValueError(f"latent_dim must be >= 1, got {latent_dim}")
+        if len(channels) < 1:
+            raise ValueError("channels needs at least one convolution, got ()")
+        self.latent_dim = int(latent_dim)
+        self.channels = tuple(int(c) for c in channels)
+        self.output = _check_output(output)
+        c_in, h, w = self.in_shape
+        sizes = [(h, w)]
+        for _ in self.channels:
+            sizes.append((_conv_out(sizes[-1][0]), _conv_out(sizes[-1][1])))
+        feat = (self.channels[-1], *sizes[-1])  # (C_last, H', W')
+
+        enc: list[nn.Module] = []
+        prev = c_in
+        for c in self.channels:
+            enc += [nn.Conv2d(prev, c, 3, stride=2, padding=1), nn.ReLU()]
+            prev = c
+        enc += [nn.Flatten(), nn.Linear(math.prod(feat), latent_dim)]  # (B, C', H', W') -> (B, D)
+        self.encoder = nn.Sequential(*enc)
+
+        dec: list[nn.Module] = [nn.Linear(latent_dim, math.prod(feat)), nn.ReLU(),
+                                nn.Unflatten(1, feat)]  # (B, C'*H'*W') -> (B, C', H', W')
+        outs = list(reversed(self.channels[:-1])) + [c_in]
+        prev = self.channels[-1]
+        for k, c in enumerate(outs):
+            (hi, wi), (ho, wo) = sizes[-1 - k], sizes[-2 - k]
+            pad = (ho - (2 * hi - 1), wo - (2 * wi - 1))  # ConvT side = 2*in - 1 + output_padding
+            dec.append(nn.ConvTranspose2d(prev, c, 3, stride=2, padding=1, output_padding=pad))
+            if k < len(outs) - 1:
+                dec.append(nn.ReLU())
+            prev = c
+        self.decoder = nn.Sequential(*dec)
+
+
+# --------------------------------------------------------------------------- PCA, the baseline
+def pca_basis(x: Tensor, k: int) -> tuple[Tensor, Tensor]:
+    """Mean (D,) and the top-k principal directions (k, D), orthonormal rows, of data x (N, D)
+    (or images (N, C, H, W), flattened). From the SVD of the centred data X - mean = U S V^T:
+    the directions are the first k rows of V^T."""
+    x = x.flatten(1).double() if x.dim() > 2 else x.double()
+    if not 1 <= k <= min(x.shape):
+        raise ValueError(f"k must be between 1 and min(N, D) = {min(x.shape)}, got {k}")
+    mean = x.mean(dim=0)
+    _, _, vt = torch.linalg.svd(x - mean, full_matrices=False)
+    return mean.float(), vt[:k].float()
+
+
+def pca_reconstruct(x: Tensor, k: int, fit_on: Tensor | None = None) -> Tensor:
+    """Project x (N, D) onto the best k-dimensional affine subspace of ``fit_on`` (default x):
+    x_hat = mean + (x - mean) V_k^T V_k. Returns the same shape as x."""
+    mean, v = pca_basis(x if fit_on is None else fit_on, k)
+    flat = x.flatten(1)
+    rec = mean + (flat - mean) @ v.T @ v  # (N, D)
+    return rec.reshape(x.shape)
+
+
+# --------------------------------------------------------------------------- widget functions
+@torch.no_grad()
+def decode_point(model: _Autoencoder, z1: float, z2: float) -> Tensor:
+    """Decode one point (z1, z2) of a 2-D latent space: the image (H, W) in [0, 1] (channel 0).
+    The latent-slider explorer of notebook 01 calls this."""
+    if model.latent_dim != 2:
+        raise ValueError(f"decode_point needs a model with a 2-D latent space, got latent_dim={model.latent_dim}")
+    p = next(model.parameters())
+    z = torch.tensor([[float(z1), float(z2)]], dtype=p.dtype, device=p.device)  # (1, 2)
+    return model.to_image(model.decode(z))[0, 0].cpu()
+
+
+@torch.no_grad()
+def denoising_rows(x: Tensor, models: dict[str, _Autoencoder], corrupt: Callable[[Tensor], Tensor]
+                   ) -> dict[str, Tensor]:
+    """Rows for a denoising figure: {"clean": x, "corrupted": corrupt(x), name: model's output
+    from the corrupted input, ...}, all images in [0, 1]. The noise-level explorer of notebook
+    03 calls this with ``corrupt`` set by the slider."""
+    noisy = corrupt(x)
+    if noisy.shape != x.shape:
+        raise ValueError(f"corrupt changed the shape: {tuple(x.shape)} -> {tuple(noisy.shape)}")
+    rows = {"clean": x, "corrupted": noisy.clamp(0, 1)}
+    for name, m in models.items():
+        rows[name] = m.reconstruct(noisy)
+    return rows
