@@ -197,8 +197,8 @@ def _mnist5k() -> tuple[Tensor, Tensor]:
 
 
 def _to_tensors(images: np.ndarray, labels: np.ndarray) -> tuple[Tensor, Tensor]:
-    x = torch.from_numpy(np.ascontiguousarray(images)).float().div_(255.0)[:, None]  # (N, 1, 28, 28)
-    return x, torch.from_numpy(labels.astype(np.int64))
+    x = torch.from_numpy(np.array(images, dtype=np.uint8)).float().div_(255.0)[:, None]  # (N, 1, 28, 28)
+    return x, torch.from_numpy(np.array(labels, dtype=np.int64))
 
 
 # ----------------------------------------------------------------------------- IDX + download

@@ -18,6 +18,7 @@ That is the *manifold distance* (RMS pixel distance to the nearest rendered moon
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import torch
 from torch import Tensor
@@ -112,6 +113,27 @@ class PhaseBank:
     def phase(self, images: Tensor) -> Tensor:
         """Phase in [0, 1) of the nearest rendered moon for each image: (N,)."""
         return self.phases[self._nearest(images)[1]]
+
+
+def rms_distance(a: Tensor, b: Tensor) -> Tensor:
+    """Root-mean-square pixel distance between matching images: sqrt(mean_pixels (a - b)^2), (N,)."""
+    if a.shape != b.shape:
+        raise ValueError(f"rms_distance needs two image batches of one shape, got {tuple(a.shape)} and {tuple(b.shape)}")
+    return (a - b).pow(2).flatten(1).mean(dim=1).sqrt()
+
+
+class MoonReading(NamedTuple):
+    image: Tensor  # (1, 1, S, S)
+    distance: float  # manifold distance
+    decoded_phase: float
+
+
+def read_moon(phase: float, noise: float = 0.0, bank: PhaseBank | None = None, seed: int = 0) -> MoonReading:
+    """Render one moon (optionally noisy) and measure it against the bank: the explorer's function."""
+    bank = bank or PhaseBank()
+    g = torch.Generator().manual_seed(seed)
+    image = render_moons([phase], size=bank.size, noise=noise, generator=g)
+    return MoonReading(image, float(bank.distance(image)[0]), float(bank.phase(image)[0]))
 
 
 def phase_label(phases: Tensor, n_classes: int = 8) -> Tensor:

@@ -177,12 +177,13 @@ def fit(
             x = x.to(device, non_blocking=True)
             y = None if y is None else y.to(device, non_blocking=True)
             loss, terms = _as_terms(loss_fn(model, x, y))
-            _check_finite(loss, epoch, b)
+            value = _check_finite(loss, epoch, b)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
             for k, v in terms.items():
-                sums[k] = sums.get(k, 0.0) + float(v) * len(x)
+                v = value if k == "loss" else float(v.detach() if isinstance(v, Tensor) else v)
+                sums[k] = sums.get(k, 0.0) + v * len(x)
             n += len(x)
         if n == 0:
             raise ValueError("data yielded no batches: is it empty?")

@@ -76,6 +76,9 @@ class CheckResult:
     def passed(self) -> bool:
         return self.status == "pass"
 
+    def _ipython_display_(self) -> None:
+        """The check already printed its verdict; show nothing more as a cell's last value."""
+
 
 REGISTRY: dict[str, Exercise] = {}
 

@@ -1,0 +1,40 @@
+"""Shared test set-up: a private data cache, and a per-notebook run-time table after the run."""
+from __future__ import annotations
+
+import os
+from collections import defaultdict
+
+import pytest
+
+NOTEBOOK_BUDGET_S = 60.0  # every notebook must run in under a minute on 2 cores
+COURSE_BUDGET_S = 300.0
+
+
+@pytest.fixture
+def data_cache(tmp_path, monkeypatch):
+    """Point the data cache at an empty temporary folder for one test."""
+    monkeypatch.setenv("VAE_COURSE_DATA", str(tmp_path / "cache"))
+    return tmp_path / "cache"
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    """Print wall time per notebook (first cell start to last cell end, kernel start included)."""
+    spans: dict[str, list[float]] = defaultdict(lambda: [float("inf"), 0.0])
+    for reports in terminalreporter.stats.values():
+        for r in reports:
+            nodeid = getattr(r, "nodeid", "")
+            start, stop = getattr(r, "start", None), getattr(r, "stop", None)
+            if ".ipynb::" not in nodeid or start is None:
+                continue
+            span = spans[nodeid.split("::")[0]]
+            span[0], span[1] = min(span[0], start), max(span[1], stop)
+    if not spans:
+        return
+    tr = terminalreporter
+    tr.section("notebook run times (budget: %.0f s each, %.0f s in all)" % (NOTEBOOK_BUDGET_S, COURSE_BUDGET_S))
+    total = 0.0
+    for name, (a, b) in sorted(spans.items()):
+        total += b - a
+        flag = "" if b - a < NOTEBOOK_BUDGET_S else "   OVER BUDGET"
+        tr.write_line(f"{b - a:7.1f} s  {name}{flag}")
+    tr.write_line(f"{total:7.1f} s  all notebooks{'' if total < COURSE_BUDGET_S else '   OVER BUDGET'}")

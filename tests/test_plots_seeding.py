@@ -1,0 +1,50 @@
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+import torch
+
+from vae_course import plots, seed_everything
+from vae_course.train import History
+
+
+def test_tile_layout():
+    x = torch.arange(6, dtype=torch.float32).reshape(6, 1, 1, 1) / 10
+    grid = plots.tile(x, nrow=4, pad=1)
+    assert grid.shape == (2 * 2 + 1, 4 * 2 + 1)
+    assert grid[1, 1] == pytest.approx(0.0) and grid[3, 3] == pytest.approx(0.5)
+
+
+def test_plot_functions_draw_labelled_axes():
+    ax = plots.image_grid(torch.rand(10, 1, 8, 8), nrow=5, title="t")
+    assert ax.get_title() == "t"
+    ax = plots.latent_scatter(torch.randn(50, 2), torch.randint(0, 3, (50,)))
+    assert ax.get_xlabel() and ax.get_legend() is not None
+    seen = []
+    ax = plots.manifold_grid(lambda z: (seen.append(z) or torch.rand(len(z), 1, 8, 8)), n=5, coords="gaussian")
+    assert seen[0].shape == (25, 2) and seen[0][0, 1] > 0 and seen[0][0, 0] < 0  # top-left: z1 low, z2 high
+    h = History(train={"loss": [3, 2, 1]}, test={"loss": [3.5, 2.5, 1.5]})
+    ax = plots.loss_curves({"ae": h})
+    assert len(ax.lines) == 2 and ax.get_xlabel() == "epoch"
+    ax = plots.compare_rows({"a": torch.rand(4, 1, 8, 8), "b": torch.rand(4, 1, 8, 8)}, n=4)
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["a", "b"]
+    plt.close("all")
+
+
+def test_plots_reject_bad_shapes():
+    with pytest.raises(ValueError, match=r"\(N, 2\)"):
+        plots.latent_scatter(torch.randn(5, 3))
+    with pytest.raises(ValueError, match=r"\(N, 1, H, W\)"):
+        plots.image_grid(torch.rand(5, 3, 8, 8))
+
+
+def test_seed_everything_repeats_numbers():
+    seed_everything(3)
+    a = (torch.rand(3), np.random.rand(3))
+    seed_everything(3)
+    b = (torch.rand(3), np.random.rand(3))
+    assert torch.equal(a[0], b[0]) and np.array_equal(a[1], b[1])
+    with pytest.raises(ValueError):
+        seed_everything(-1)

@@ -1,0 +1,81 @@
+import pytest
+import torch
+from torch import nn
+
+from vae_course import fit, seed_everything
+from vae_course.train import History, NonFiniteLossError, evaluate
+
+
+def regression_data(n=256):
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(n, 3, generator=g)
+    y = x @ torch.tensor([[1.0], [-2.0], [0.5]]) + 0.3
+    return x, y
+
+
+def mse_loss(model, x, y):
+    return (model(x) - y).pow(2).mean()
+
+
+def test_fit_reduces_the_loss_and_records_history():
+    x, y = regression_data()
+    model = nn.Linear(3, 1)
+    h = fit(model, mse_loss, (x, y), epochs=30, batch_size=32, lr=0.05, progress=False)
+    assert isinstance(h, History) and h.epochs == 30 and h.seconds > 0
+    assert h["loss"][-1] < 1e-3 < h["loss"][0]
+
+
+def test_extra_terms_and_test_history():
+    x, y = regression_data()
+
+    def loss_fn(model, x, y):
+        err = (model(x) - y).pow(2).mean()
+        return {"loss": err, "abs": (model(x) - y).abs().mean()}
+
+    h = fit(nn.Linear(3, 1), loss_fn, (x, y), epochs=3, test_data=(x[:50], y[:50]), progress=False)
+    assert set(h.train) == {"loss", "abs"} and set(h.test) == {"loss", "abs"}
+    assert len(h.test["abs"]) == 3 and h["test_loss"] == h.test["loss"]
+    ev = evaluate(nn.Linear(3, 1), loss_fn, (x, y))
+    assert set(ev) == {"loss", "abs"}
+
+
+def test_same_seed_same_numbers():
+    x, y = regression_data()
+    runs = []
+    for _ in range(2):
+        seed_everything(0)
+        runs.append(fit(nn.Linear(3, 1), mse_loss, (x, y), epochs=2, seed=1, progress=False)["loss"])
+    assert runs[0] == runs[1]
+
+
+def test_nan_loss_stops_with_epoch_batch_and_causes():
+    x, y = regression_data(64)
+    calls = {"n": 0}
+
+    def exploding(model, x, y):
+        calls["n"] += 1
+        loss = (model(x) - y).pow(2).mean()
+        return loss * float("nan") if calls["n"] == 6 else loss
+
+    with pytest.raises(NonFiniteLossError, match=r"nan at epoch 2, batch 2.*learning rate"):
+        fit(nn.Linear(3, 1), exploding, (x, y), epochs=3, batch_size=16, progress=False)
+
+
+def test_inputs_only_and_dataloader():
+    x, _ = regression_data(64)
+    ae = nn.Linear(3, 3)
+    h = fit(ae, lambda m, x, y: (m(x) - x).pow(2).mean(), x, epochs=2, progress=False)
+    assert h.epochs == 2
+    dl = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(x), batch_size=16)
+    h = fit(ae, lambda m, x, y: (m(x) - x).pow(2).mean(), dl, epochs=1, progress=False)
+    assert h.epochs == 1
+
+
+def test_bad_loss_outputs_are_explained():
+    x, y = regression_data(32)
+    with pytest.raises(ValueError, match="scalar"):
+        fit(nn.Linear(3, 1), lambda m, x, y: (m(x) - y).pow(2), (x, y), epochs=1, progress=False)
+    with pytest.raises(TypeError, match="'loss' entry"):
+        fit(nn.Linear(3, 1), lambda m, x, y: {"mse": (m(x) - y).pow(2).mean()}, (x, y), epochs=1, progress=False)
+    with pytest.raises(ValueError, match="3 labels"):
+        fit(nn.Linear(3, 1), mse_loss, (x, y[:3]), epochs=1, progress=False)
