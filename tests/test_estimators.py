@@ -1,0 +1,160 @@
+"""Gradient estimators: unbiased against exact gradients, variances equal to the closed forms."""
+import math
+
+import pytest
+import torch
+
+from vae_course.estimators import (Cosine, Square, TinyVAE, bernoulli_grads, compare_estimators,
+                                   encoder_gradient_samples, exact_grad, optimal_baseline, pathwise,
+                                   sample_eps, score_function, straight_through, theory_variance,
+                                   vae_surrogate_loss)
+
+N = 100_000
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """Tiny ops run faster on one thread (and do not fight other processes for cores)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+CASES = [(Square(), [0.5, -1.0, 0.3], [1.0, 0.5, 2.0]), (Cosine(1.0), [1.2], [0.7]),
+         (Cosine(3.0), [0.4, -0.2], [0.8, 0.3])]
+
+
+@pytest.mark.parametrize("f,mu,sigma", CASES)
+def test_both_estimators_unbiased(f, mu, sigma):
+    eps = sample_eps(N, len(mu), torch.Generator().manual_seed(0))
+    gm, gs = exact_grad(f, mu, sigma)
+    for est in (score_function(f, mu, sigma, eps), score_function(f, mu, sigma, eps, baseline=2.0),
+                score_function(f, mu, sigma, eps, baseline="loo"), pathwise(f, mu, sigma, eps)):
+        for samples, exact in ((est.mu, gm), (est.sigma, gs)):
+            se = samples.std(0) / math.sqrt(N)
+            assert ((samples.mean(0) - exact).abs() < 5 * se + 1e-12).all()
+
+
+@pytest.mark.parametrize("f,mu,sigma", CASES)
+@pytest.mark.parametrize("estimator,baseline", [("score", 0.0), ("score", 1.5), ("pathwise", 0.0)])
+@pytest.mark.parametrize("wrt", ["mu", "sigma"])
+def test_variance_matches_closed_form(f, mu, sigma, estimator, baseline, wrt):
+    eps = sample_eps(N, len(mu), torch.Generator().manual_seed(1))
+    est = (score_function(f, mu, sigma, eps, baseline=baseline) if estimator == "score"
+           else pathwise(f, mu, sigma, eps))
+    measured = getattr(est, wrt).var(0)
+    theory = theory_variance(f, mu, sigma, estimator, wrt, baseline)
+    assert torch.allclose(measured, theory, rtol=0.1)
+
+
+def test_square_closed_forms_by_hand():
+    """The formulas derived in notebook 05 for f = z^2 in 1-D."""
+    mu, s = torch.tensor([0.7]), torch.tensor([1.3])
+    f = Square()
+    assert torch.allclose(theory_variance(f, mu, s, "pathwise"), (4 * s**2).double())
+    assert torch.allclose(theory_variance(f, mu, s, "score"), (mu**4 / s**2 + 14 * mu**2 + 15 * s**2).double())
+    assert torch.allclose(theory_variance(f, mu, s, "pathwise", "sigma"), (4 * mu**2 + 8 * s**2).double())
+    assert torch.allclose(theory_variance(f, mu, s, "score", "sigma"),
+                          (2 * mu**4 / s**2 + 60 * mu**2 + 74 * s**2).double())
+
+
+def test_score_variance_grows_with_dimension_pathwise_does_not():
+    f = Square()
+    vs = [theory_variance(f, torch.ones(d), torch.ones(d), "score")[0].item() for d in (1, 4, 16)]
+    vp = [theory_variance(f, torch.ones(d), torch.ones(d), "pathwise")[0].item() for d in (1, 4, 16)]
+    assert vs[0] < vs[1] < vs[2] and vp[0] == vp[1] == vp[2] == 4.0
+
+
+def test_cosine_ordering_flips_with_frequency():
+    low = Cosine(0.5)
+    high = Cosine(5.0)
+    assert theory_variance(low, [0.3], [1.0], "pathwise") < theory_variance(low, [0.3], [1.0], "score")
+    assert theory_variance(high, [0.3], [1.0], "pathwise") > theory_variance(high, [0.3], [1.0], "score")
+
+
+def test_optimal_baseline_minimises_variance():
+    f, mu, sigma = Square(), [0.5, 1.0], [1.0, 0.5]
+    for wrt in ("mu", "sigma"):
+        b = optimal_baseline(f, mu, sigma, wrt)[0].item()
+        v = lambda bb: theory_variance(f, mu, sigma, "score", wrt, bb)[0].item()
+        assert v(b) < v(b + 0.1) and v(b) < v(b - 0.1) and v(b) < v(0.0)
+
+
+def test_pathwise_matches_autograd_of_a_reparameterized_sample():
+    mu = torch.tensor([0.3, -0.4], dtype=torch.float64, requires_grad=True)
+    sigma = torch.tensor([0.9, 1.1], dtype=torch.float64, requires_grad=True)
+    eps = sample_eps(1, 2, torch.Generator().manual_seed(3))
+    Cosine(2.0)(mu + sigma * eps).sum().backward()
+    g = pathwise(Cosine(2.0), mu.detach(), sigma.detach(), eps)
+    assert torch.allclose(g.mu[0], mu.grad) and torch.allclose(g.sigma[0], sigma.grad)
+
+
+def test_input_errors():
+    with pytest.raises(ValueError, match="sigma must be > 0"):
+        score_function(Square(), [0.0], [0.0], 3)
+    with pytest.raises(ValueError, match=r"\(n, 2\)"):
+        pathwise(Square(), [0.0, 1.0], [1.0, 1.0], torch.zeros(4, 3))
+    with pytest.raises(ValueError, match="baseline"):
+        score_function(Square(), [0.0], [1.0], 3, baseline="mean")
+
+
+def test_compare_estimators_returns_consistent_stats():
+    st = compare_estimators(Square(), 1.0, 0.5, n=20000, seed=0)
+    assert math.isclose(st.pathwise_var, st.pathwise_theory, rel_tol=0.05)
+    assert math.isclose(st.score_var, st.score_theory, rel_tol=0.15)
+    assert st.exact == 2.0
+
+
+def test_plot_function_runs_headless():
+    import matplotlib
+    matplotlib.use("Agg")
+    from vae_course.estimators import plot_estimator_histograms
+    st = plot_estimator_histograms(Cosine(3.0), 0.2, 1.0, n=2000)
+    assert st.score_var < st.pathwise_var  # omega * sigma = 3 > 1: the score estimator wins
+
+
+def test_vae_estimators_share_the_mean_gradient():
+    torch.manual_seed(0)
+    model = TinyVAE(latent=2)
+    x = torch.rand(8, 1, 8, 8)
+    n = 200
+    gp = encoder_gradient_samples(model, x, "pathwise", n, seed=0)
+    gs = encoder_gradient_samples(model, x, "score", n, seed=1)
+    diff = (gp.mean(0) - gs.mean(0)).abs()
+    se = (gp.var(0) / n + gs.var(0) / n).sqrt()
+    assert (diff < 5 * se + 1e-6).float().mean() > 0.98
+    assert gs.var(0).sum() > gp.var(0).sum()
+
+
+def test_vae_decoder_gradient_identical_for_both_estimators():
+    torch.manual_seed(0)
+    model = TinyVAE(latent=2)
+    x = torch.rand(4, 1, 8, 8)
+    eps = torch.randn(4, 2)
+    grads = []
+    for est in ("pathwise", "score"):
+        model.zero_grad()
+        vae_surrogate_loss(model, x, est, eps=eps)["loss"].backward()
+        grads.append(torch.cat([p.grad.reshape(-1) for p in model.decoder.parameters()]))
+    assert torch.allclose(grads[0], grads[1], atol=1e-6)
+
+
+def test_tiny_vae_shape_error():
+    with pytest.raises(ValueError, match=r"\(B, 1, 8, 8\)"):
+        TinyVAE()(torch.zeros(3, 64))
+
+
+def test_straight_through_value_and_gradient():
+    soft = torch.tensor([0.2, 0.7], requires_grad=True)
+    hard = (soft > 0.5).float()
+    out = straight_through(hard, soft)
+    assert torch.equal(out, hard)
+    (out * torch.tensor([3.0, 5.0])).sum().backward()
+    assert torch.equal(soft.grad, torch.tensor([3.0, 5.0]))
+
+
+def test_bernoulli_score_unbiased_straight_through_biased():
+    r = bernoulli_grads(lambda z: (z - 0.45) ** 2, 0.3, 20000, seed=0)
+    se = r["score"].std() / math.sqrt(20000)
+    assert abs(r["score"].mean().item() - r["exact"]) < 5 * se
+    st_se = r["straight_through"].std() / math.sqrt(20000)
+    assert abs(r["straight_through"].mean().item() - r["exact"]) > 10 * st_se

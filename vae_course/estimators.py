@@ -1,0 +1,409 @@
+"""Gradient estimators for d/dphi E_{q_phi(z)}[f(z)], q = N(mu, diag sigma^2), z = mu + sigma * eps.
+
+* Score function (log-derivative, REINFORCE; Williams 1992):
+      grad = E_q[(f(z) - b) grad_phi log q(z)],   grad_mu log q = eps / sigma,
+      grad_sigma log q = (eps^2 - 1) / sigma.  Unbiased for any b that does not depend on z.
+* Pathwise (reparameterization; Kingma & Welling 2013, Rezende et al. 2014):
+      grad_mu = E[f'(z)],   grad_sigma = E[f'(z) eps].   Needs f differentiable.
+
+Both functions below return the *per-sample* estimates (one row per eps), so their mean is the
+gradient estimate and their variance is the estimator's variance.
+
+Closed-form variances are given for separable test functions f(z) = sum_j h(z_j) with h(z) = z^2
+(:class:`Square`) or h(z) = cos(omega z) (:class:`Cosine`), built from a handful of Gaussian
+moments of h (see :meth:`Square.moments`). For the score estimator of mu_1 with baseline b,
+writing R = sum_{j>=2} h(z_j) (independent of eps_1):
+
+    sigma_1^2 E[g^2] = E[h_1^2 eps^2] + 2 (E R - b) E[h_1 eps^2] + E[(R - b)^2]
+    Var g = E[g^2] - (d E[h_1] / d mu_1)^2
+
+and for sigma_1 the same with eps^2 -> (eps^2 - 1)^2 (and E[(eps^2 - 1)^2] = 2). The other
+dimensions' terms never cancel: the score estimator's variance grows with the dimension, the
+pathwise one's does not (f separable).
+
+Also here: a tiny Gaussian VAE for 8x8 digits whose encoder gradient can be estimated either
+way (:func:`vae_surrogate_loss`), and the straight-through estimator for discrete codes.
+"""
+from __future__ import annotations
+
+import math
+from typing import Callable, NamedTuple
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from .losses import gaussian_kl, gaussian_nll
+
+DTYPE = torch.float64
+
+
+class Grads(NamedTuple):
+    """Per-sample gradient estimates: mu (n, D) and sigma (n, D)."""
+
+    mu: Tensor
+    sigma: Tensor
+
+
+class Moments(NamedTuple):
+    """Gaussian moments of a scalar h(z), z = mu + sigma eps, eps ~ N(0, 1), per dimension."""
+
+    h: Tensor          # E[h]
+    h2: Tensor         # E[h^2]
+    h_e2: Tensor       # E[h eps^2]
+    h2_e2: Tensor      # E[h^2 eps^2]
+    h_s2: Tensor       # E[h (eps^2 - 1)^2]
+    h2_s2: Tensor      # E[h^2 (eps^2 - 1)^2]
+    dh2: Tensor        # E[h'(z)^2]
+    dh2_e2: Tensor     # E[h'(z)^2 eps^2]
+    grad_mu: Tensor    # d E[h] / d mu
+    grad_sigma: Tensor  # d E[h] / d sigma
+
+
+class Square:
+    """f(z) = sum_j z_j^2.  E f = sum (mu^2 + sigma^2): gradient (2 mu, 2 sigma)."""
+
+    name = "z^2"
+
+    def __call__(self, z: Tensor) -> Tensor:
+        return z.pow(2).sum(-1)
+
+    def moments(self, mu: Tensor, sigma: Tensor) -> Moments:
+        """Expand z^2 = mu^2 + 2 mu sigma eps + sigma^2 eps^2 and use E[eps^n] = (n-1)!! (n even)."""
+        m2, s2 = mu**2, sigma**2
+        return Moments(
+            h=m2 + s2,
+            h2=m2**2 + 6 * m2 * s2 + 3 * s2**2,
+            h_e2=m2 + 3 * s2,
+            h2_e2=m2**2 + 18 * m2 * s2 + 15 * s2**2,
+            h_s2=2 * m2 + 10 * s2,
+            h2_s2=2 * m2**2 + 60 * m2 * s2 + 78 * s2**2,
+            dh2=4 * (m2 + s2),
+            dh2_e2=4 * (m2 + 3 * s2),
+            grad_mu=2 * mu,
+            grad_sigma=2 * sigma,
+        )
+
+
+class Cosine:
+    """f(z) = sum_j cos(omega z_j): periodic; the score estimator can beat the pathwise one.
+
+    Moments from the characteristic function of eps: with phi(t) = exp(-t^2/2),
+    E[e^{i t eps}] = phi, E[eps^2 e^{i t eps}] = (1 - t^2) phi, E[eps^4 e^{i t eps}] = (t^4 - 6t^2 + 3) phi,
+    and cos^2 = (1 + cos 2.)/2, sin^2 = (1 - cos 2.)/2.
+    """
+
+    name = "cos(omega z)"
+
+    def __init__(self, omega: float = 1.0) -> None:
+        self.omega = float(omega)
+
+    def __call__(self, z: Tensor) -> Tensor:
+        return torch.cos(self.omega * z).sum(-1)
+
+    def moments(self, mu: Tensor, sigma: Tensor) -> Moments:
+        w = self.omega
+        t1, t2 = w * sigma, 2 * w * sigma  # the "t" of the characteristic function for cos(w z), cos(2 w z)
+        p1, p2 = torch.exp(-t1**2 / 2), torch.exp(-t2**2 / 2)
+        c1, c2, s1 = torch.cos(w * mu), torch.cos(2 * w * mu), torch.sin(w * mu)
+        return Moments(
+            h=c1 * p1,
+            h2=0.5 * (1 + c2 * p2),
+            h_e2=c1 * (1 - t1**2) * p1,
+            h2_e2=0.5 * (1 + c2 * (1 - t2**2) * p2),
+            h_s2=c1 * (t1**4 - 4 * t1**2 + 2) * p1,
+            h2_s2=0.5 * (2 + c2 * (t2**4 - 4 * t2**2 + 2) * p2),
+            dh2=0.5 * w**2 * (1 - c2 * p2),
+            dh2_e2=0.5 * w**2 * (1 - c2 * (1 - t2**2) * p2),
+            grad_mu=-w * s1 * p1,
+            grad_sigma=-w * t1 * c1 * p1,
+        )
+
+
+def _params(mu, sigma) -> tuple[Tensor, Tensor]:
+    mu = torch.as_tensor(mu, dtype=DTYPE).reshape(-1)
+    sigma = torch.as_tensor(sigma, dtype=DTYPE).reshape(-1)
+    if sigma.numel() == 1 and mu.numel() > 1:
+        sigma = sigma.expand_as(mu)
+    if mu.numel() == 1 and sigma.numel() > 1:
+        mu = mu.expand_as(sigma)
+    if mu.shape != sigma.shape:
+        raise ValueError(f"mu and sigma must have the same length, got {mu.numel()} and {sigma.numel()}")
+    if (sigma <= 0).any():
+        raise ValueError(f"sigma must be > 0 everywhere, got min {sigma.min().item():.3g}")
+    return mu, sigma
+
+
+def sample_eps(n: int, dim: int, generator: torch.Generator | None = None) -> Tensor:
+    """Standard normal noise eps (n, dim) in float64."""
+    return torch.randn(n, dim, generator=generator, dtype=DTYPE)
+
+
+def _eps(eps, dim: int, generator) -> Tensor:
+    if isinstance(eps, int):
+        return sample_eps(eps, dim, generator)
+    eps = torch.as_tensor(eps, dtype=DTYPE)
+    if eps.dim() != 2 or eps.shape[1] != dim:
+        raise ValueError(f"expected eps of shape (n, {dim}) or an int n, got {tuple(eps.shape)}")
+    return eps
+
+
+def exact_grad(f, mu, sigma) -> tuple[Tensor, Tensor]:
+    """The true gradient (d/dmu, d/dsigma) of E_q[f(z)] for a separable f with ``moments``."""
+    mu, sigma = _params(mu, sigma)
+    m = f.moments(mu, sigma)
+    return m.grad_mu, m.grad_sigma
+
+
+def score_function(f: Callable[[Tensor], Tensor], mu, sigma, eps: Tensor | int,
+                   baseline: float | str | None = None, generator: torch.Generator | None = None
+                   ) -> Grads:
+    """Per-sample score-function estimates (f(z) - b) * grad log q(z), z = mu + sigma eps.
+
+    Args:
+        f: maps z (n, D) to values (n,); need not be differentiable.
+        eps: noise (n, D), or an int n to draw it from ``generator``.
+        baseline: None (b = 0), a number, or "loo": the leave-one-out mean of the other samples'
+            f values (independent of sample i, so the estimate stays unbiased; needs n >= 2).
+    """
+    mu, sigma = _params(mu, sigma)
+    eps = _eps(eps, len(mu), generator)
+    with torch.no_grad():
+        fz = f(mu + sigma * eps)  # (n,)
+    if fz.shape != (len(eps),):
+        raise ValueError(f"f must map z (n, D) to (n,), got output of shape {tuple(fz.shape)}")
+    if baseline is None:
+        b = 0.0
+    elif baseline == "loo":
+        if len(fz) < 2:
+            raise ValueError("the leave-one-out baseline needs at least 2 samples")
+        b = (fz.sum() - fz) / (len(fz) - 1)
+    elif isinstance(baseline, str):
+        raise ValueError(f"baseline must be None, a number or 'loo', got {baseline!r}")
+    else:
+        b = float(baseline)
+    weight = (fz - b)[:, None]  # (n, 1)
+    return Grads(mu=weight * eps / sigma, sigma=weight * (eps**2 - 1) / sigma)
+
+
+def pathwise(f: Callable[[Tensor], Tensor], mu, sigma, eps: Tensor | int,
+             generator: torch.Generator | None = None) -> Grads:
+    """Per-sample pathwise (reparameterization) estimates: d f(mu + sigma eps) / d(mu, sigma).
+
+    One backward pass through z: for each row, dz f = f'(z); then d/dmu = f'(z), d/dsigma = f'(z) eps.
+    """
+    mu, sigma = _params(mu, sigma)
+    eps = _eps(eps, len(mu), generator)
+    z = (mu + sigma * eps).requires_grad_(True)  # (n, D)
+    fz = f(z)
+    if fz.shape != (len(eps),):
+        raise ValueError(f"f must map z (n, D) to (n,), got output of shape {tuple(fz.shape)}")
+    (dz,) = torch.autograd.grad(fz.sum(), z)  # rows are independent, so row i is f'(z_i)
+    return Grads(mu=dz, sigma=dz * eps)
+
+
+def optimal_baseline(f, mu, sigma, wrt: str = "mu") -> Tensor:
+    """The constant b minimising the score estimator's variance for component j:
+    b* = E[f w^2] / E[w^2] with w = eps_j (wrt mu) or eps_j^2 - 1 (wrt sigma). Returns (D,)."""
+    mu, sigma = _params(mu, sigma)
+    m = f.moments(mu, sigma)
+    rest = m.h.sum() - m.h  # E R, the other dimensions
+    if wrt == "mu":
+        return m.h_e2 + rest
+    if wrt == "sigma":
+        return (m.h_s2 + 2 * rest) / 2
+    raise ValueError(f"wrt must be 'mu' or 'sigma', got {wrt!r}")
+
+
+def theory_variance(f, mu, sigma, estimator: str, wrt: str = "mu", baseline: float = 0.0) -> Tensor:
+    """Closed-form variance of ONE sample of the estimator, per component: (D,).
+
+    Args:
+        f: :class:`Square` or :class:`Cosine` (anything with ``moments``), f(z) = sum_j h(z_j).
+        estimator: "score" or "pathwise". wrt: "mu" or "sigma". baseline: a constant (score only).
+    """
+    mu, sigma = _params(mu, sigma)
+    m = f.moments(mu, sigma)
+    if wrt not in ("mu", "sigma"):
+        raise ValueError(f"wrt must be 'mu' or 'sigma', got {wrt!r}")
+    grad = m.grad_mu if wrt == "mu" else m.grad_sigma
+    if estimator == "pathwise":
+        second = m.dh2 if wrt == "mu" else m.dh2_e2
+        return second - grad**2
+    if estimator != "score":
+        raise ValueError(f"estimator must be 'score' or 'pathwise', got {estimator!r}")
+    var_h = m.h2 - m.h**2
+    rest_mean = m.h.sum() - m.h - baseline  # E[R - b]
+    rest_sq = (var_h.sum() - var_h) + rest_mean**2  # E[(R - b)^2], R = sum of the other dims
+    if wrt == "mu":
+        second = (m.h2_e2 + 2 * rest_mean * m.h_e2 + rest_sq) / sigma**2
+    else:
+        second = (m.h2_s2 + 2 * rest_mean * m.h_s2 + 2 * rest_sq) / sigma**2
+    return second - grad**2
+
+
+class EstimatorStats(NamedTuple):
+    """Measured vs theoretical variance of both estimators of d E f / d mu_0, plus the samples."""
+
+    score_samples: Tensor
+    pathwise_samples: Tensor
+    score_var: float
+    pathwise_var: float
+    score_theory: float
+    pathwise_theory: float
+    exact: float
+
+
+def compare_estimators(f, mu: float, sigma: float, n: int = 4000, seed: int = 0) -> EstimatorStats:
+    """Draw n samples of both estimators of d E_q f / d mu for 1-D q = N(mu, sigma^2), same eps."""
+    eps = sample_eps(n, 1, torch.Generator().manual_seed(seed))
+    s = score_function(f, [mu], [sigma], eps).mu[:, 0]
+    p = pathwise(f, [mu], [sigma], eps).mu[:, 0]
+    return EstimatorStats(
+        s, p, float(s.var()), float(p.var()),
+        float(theory_variance(f, [mu], [sigma], "score")[0]),
+        float(theory_variance(f, [mu], [sigma], "pathwise")[0]),
+        float(exact_grad(f, [mu], [sigma])[0][0]),
+    )
+
+
+def plot_estimator_histograms(f, mu: float, sigma: float, n: int = 4000, seed: int = 0,
+                              ax=None) -> EstimatorStats:
+    """Histograms of both estimators' per-sample d/dmu (the explorer of notebook 05)."""
+    import matplotlib.pyplot as plt
+
+    st = compare_estimators(f, mu, sigma, n, seed)
+    if ax is None:
+        _, ax = plt.subplots(figsize=(9, 4.5))
+    both = torch.cat([st.score_samples, st.pathwise_samples])
+    lo, hi = torch.quantile(both, 0.005).item(), torch.quantile(both, 0.995).item()
+    bins = torch.linspace(lo, hi, 61).numpy()
+    ax.hist(st.score_samples.numpy(), bins=bins, alpha=0.55, density=True,
+            label=f"score function: var {st.score_var:.3g} (theory {st.score_theory:.3g})")
+    ax.hist(st.pathwise_samples.numpy(), bins=bins, alpha=0.55, density=True,
+            label=f"pathwise: var {st.pathwise_var:.3g} (theory {st.pathwise_theory:.3g})")
+    ax.axvline(st.exact, color="k", lw=2, label=f"exact gradient {st.exact:.3g}")
+    ax.set_xlabel("one-sample estimate of d E[f(z)] / d mu")
+    ax.set_ylabel("density")
+    ax.set_title(f"f = {f.name}, mu = {mu:.2f}, sigma = {sigma:.2f}")
+    ax.legend(fontsize=10, loc="upper right")
+    return st
+
+
+# --------------------------------------------------------------------------- a tiny VAE
+class VAEOutput(NamedTuple):
+    recon: Tensor   # decoder mean (B, 1, 8, 8)
+    mu: Tensor      # (B, latent)
+    logvar: Tensor  # (B, latent)
+    z: Tensor       # (B, latent)
+    eps: Tensor     # (B, latent), z = mu + exp(logvar / 2) * eps
+
+
+class TinyVAE(nn.Module):
+    """A one-hidden-layer Gaussian VAE for 8x8 images, small enough to train in a second.
+
+    forward(x, reparameterize=True) samples z = mu + sigma * eps; with reparameterize=False
+    the sample is detached from (mu, logvar), so no gradient reaches the encoder through z
+    (what the score-function estimator needs).
+    """
+
+    def __init__(self, side: int = 8, hidden: int = 64, latent: int = 4) -> None:
+        super().__init__()
+        self.side, self.latent = side, latent
+        self.encoder = nn.Sequential(nn.Flatten(), nn.Linear(side * side, hidden), nn.Tanh(),
+                                     nn.Linear(hidden, 2 * latent))
+        self.decoder = nn.Sequential(nn.Linear(latent, hidden), nn.Tanh(),
+                                     nn.Linear(hidden, side * side), nn.Sigmoid())
+
+    def forward(self, x: Tensor, reparameterize: bool = True, eps: Tensor | None = None) -> VAEOutput:
+        if x.dim() != 4 or x.shape[1:] != (1, self.side, self.side):
+            raise ValueError(f"expected images (B, 1, {self.side}, {self.side}), got {tuple(x.shape)}")
+        mu, logvar = self.encoder(x).chunk(2, dim=1)  # (B, latent) each
+        if eps is None:
+            eps = torch.randn_like(mu)
+        z = mu + (0.5 * logvar).exp() * eps
+        if not reparameterize:
+            z = z.detach()
+        recon = self.decoder(z).view(-1, 1, self.side, self.side)  # (B, 1, side, side)
+        return VAEOutput(recon, mu, logvar, z, eps)
+
+
+def vae_surrogate_loss(model: TinyVAE, x: Tensor, estimator: str = "pathwise",
+                       sigma_x: float = 0.1, baseline: Tensor | float | None = None,
+                       eps: Tensor | None = None) -> dict[str, Tensor]:
+    """A loss whose gradient is an estimate of -grad ELBO, by the chosen estimator.
+
+    ELBO = E_q[log p(x|z)] - KL(q || N(0, I)) with a Gaussian decoder (std ``sigma_x``); the KL is
+    analytic in both cases, only the reconstruction term's encoder gradient differs:
+    * "pathwise": backpropagate through z = mu + sigma eps.
+    * "score": z is detached; the encoder gets (log p(x|z) - b) * grad log q(z|x) from the
+      surrogate -(log p(x|z) - b).detach() * log q(z|x). The decoder's gradient is the same.
+    Returns {"loss": surrogate (scalar), "neg_elbo": the one-sample -ELBO estimate (B-mean)}.
+    """
+    if estimator not in ("pathwise", "score"):
+        raise ValueError(f"estimator must be 'pathwise' or 'score', got {estimator!r}")
+    out = model(x, reparameterize=(estimator == "pathwise"), eps=eps)
+    log_lik = -gaussian_nll(out.recon, x, sigma_x)  # (B,)
+    kl = gaussian_kl(out.mu, out.logvar)  # (B,)
+    neg_elbo = (kl - log_lik).mean()
+    if estimator == "pathwise":
+        return {"loss": neg_elbo, "neg_elbo": neg_elbo.detach()}
+    # log q(z|x) with z fixed: its gradient w.r.t. (mu, logvar) is the score
+    log_q = -0.5 * (math.log(2 * math.pi) + out.logvar
+                    + (out.z - out.mu).pow(2) / out.logvar.exp()).sum(1)  # (B,)
+    b = 0.0 if baseline is None else baseline
+    surrogate = -((log_lik.detach() - b) * log_q).mean() - log_lik.mean() + kl.mean()
+    return {"loss": surrogate, "neg_elbo": neg_elbo.detach()}
+
+
+def encoder_gradient_samples(model: TinyVAE, x: Tensor, estimator: str, n: int,
+                             sigma_x: float = 0.1, seed: int = 0,
+                             baseline: Tensor | float | None = None) -> Tensor:
+    """n independent estimates of d(-ELBO)/d(encoder parameters) on the batch x: (n, P)."""
+    g = torch.Generator().manual_seed(seed)
+    params = list(model.encoder.parameters())
+    rows = []
+    for _ in range(n):
+        eps = torch.randn(len(x), model.latent, generator=g)
+        loss = vae_surrogate_loss(model, x, estimator, sigma_x, baseline, eps)["loss"]
+        grads = torch.autograd.grad(loss, params)
+        rows.append(torch.cat([gr.reshape(-1) for gr in grads]))
+    return torch.stack(rows)  # (n, P)
+
+
+# --------------------------------------------------------------------------- discrete codes
+def straight_through(hard: Tensor, soft: Tensor) -> Tensor:
+    """Forward: ``hard``; backward: the identity to ``soft`` (Bengio et al. 2013).
+
+    soft + (hard - soft).detach() equals hard in value, and d/d soft = I. With a nearest-codebook
+    ``hard = z_q`` and ``soft = z_e`` this is VQ-VAE's z_e + sg[z_q - z_e].
+    """
+    if hard.shape != soft.shape:
+        raise ValueError(f"hard and soft must have the same shape, got {tuple(hard.shape)} "
+                         f"and {tuple(soft.shape)}")
+    return soft + (hard - soft).detach()
+
+
+def bernoulli_grads(f: Callable[[Tensor], Tensor], theta: float, n: int, seed: int = 0
+                    ) -> dict[str, Tensor | float]:
+    """Gradient of E_{z ~ Bernoulli(sigmoid(theta))}[f(z)] w.r.t. theta: exact, score, straight-through.
+
+    exact = p (1 - p) (f(1) - f(0)); score samples f(z) (z - p) (d log p(z) / d theta = z - p);
+    straight-through samples f'(z) p (1 - p): the hard sample is used forward, and the backward
+    pass pretends z were p (biased: it differentiates f at the sampled point). f acts elementwise.
+    """
+    theta_t = torch.tensor(float(theta), dtype=DTYPE, requires_grad=True)
+    p = torch.sigmoid(theta_t)
+    u = torch.rand(n, generator=torch.Generator().manual_seed(seed), dtype=DTYPE)
+    hard = (u < p.detach()).to(DTYPE)  # (n,) samples in {0, 1}
+    with torch.no_grad():
+        fz = f(hard)
+        score = fz * (hard - p)
+        f1, f0 = f(torch.ones(1, dtype=DTYPE)), f(torch.zeros(1, dtype=DTYPE))
+        exact = float(p * (1 - p) * (f1 - f0))
+    # straight-through: the forward value is the hard sample, the backward pass treats z as p,
+    # so each sample's gradient is f'(z_i) * dp/dtheta (f acts elementwise)
+    z_st = straight_through(hard, p.expand(n)).detach().requires_grad_(True)
+    (df,) = torch.autograd.grad(f(z_st).sum(), z_st)
+    st = df * (p * (1 - p)).detach()
+    return {"exact": exact, "score": score, "straight_through": st}
