@@ -123,3 +123,17 @@ def test_errors_say_what_was_expected(model):
         model.log_marginal(torch.zeros(2, 5))
     with pytest.raises(ValueError, match="sigma"):
         LinearGaussianLVM(torch.zeros(2, 1), sigma=0.0)
+
+
+def test_sgvb_estimators_unbiased_and_a_exact_at_posterior(model, x):
+    from vae_course.lvm import kl_to_prior, sgvb_estimates
+    q = random_q(3, 5, 11)
+    est = sgvb_estimates(model, x, q, 20000, torch.Generator().manual_seed(0))
+    exact = model.elbo(x, q)
+    for s in est:
+        assert ((s.mean(0) - exact).abs() < 5 * s.std(0) / math.sqrt(20000)).all()
+    post = model.posterior(x)
+    a = sgvb_estimates(model, x, post, 50, torch.Generator().manual_seed(1)).a
+    assert a.var(0).max() < 1e-20 and torch.allclose(a[0], model.log_marginal(x), atol=1e-10)
+    logvar = q.cov.diagonal(dim1=-2, dim2=-1).log()
+    assert torch.allclose(kl_to_prior(q), gaussian_kl(q.mean, logvar), atol=1e-12)

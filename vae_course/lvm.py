@@ -200,3 +200,32 @@ class LinearGaussianLVM:
         log_e2 = (-0.5 * self.d * math.log(4 * math.pi * self.sigma**2)
                   + torch.distributions.MultivariateNormal(self.b, cov_half).log_prob(x))
         return torch.expm1(log_e2 - 2 * self.log_marginal(x))
+
+
+class SGVBSamples(NamedTuple):
+    """One-sample SGVB estimates of the ELBO, (n, N) each (Kingma & Welling 2013, section 2.3)."""
+
+    a: Tensor  # log p(x, z) - log q(z|x)
+    b: Tensor  # log p(x | z) - KL(q(z|x) || p(z)), the KL analytic
+
+
+def kl_to_prior(q: Gaussian) -> Tensor:
+    """KL(N(m, S) || N(0, I)) = 1/2 (tr S + m^T m - k - log det S): (N,)."""
+    k = q.mean.shape[-1]
+    return 0.5 * (q.cov.diagonal(dim1=-2, dim2=-1).sum(-1) + q.mean.pow(2).sum(-1) - k
+                  - torch.logdet(q.cov))
+
+
+def sgvb_estimates(model: LinearGaussianLVM, x: Tensor, q: Gaussian, n_samples: int,
+                   generator: torch.Generator | None = None) -> SGVBSamples:
+    """n_samples one-sample draws of SGVB estimators A and B of ELBO(q), same z for both."""
+    x = _as_batch(x, model.d, "x")
+    m, S = model._check_q(x, q)
+    L = torch.linalg.cholesky(S)  # (N, k, k)
+    eps = torch.randn(n_samples, len(x), model.k, generator=generator, dtype=DTYPE)
+    z = m + (L @ eps.unsqueeze(-1)).squeeze(-1)  # (n, N, k), z = m + L eps
+    log_q = -0.5 * (LOG_2PI + eps.pow(2)).sum(-1) - L.diagonal(dim1=-2, dim2=-1).log().sum(-1)
+    log_lik = model.log_likelihood(x, z)  # (n, N)
+    a = log_lik + model.log_prior(z) - log_q
+    b = log_lik - kl_to_prior(Gaussian(m, S))
+    return SGVBSamples(a, b)
