@@ -20,7 +20,7 @@ def _kl_cases():
 
 
 register(
-    "04.1", "closed-form KL(q || N(0, I))", reference=gaussian_kl, cases=_kl_cases,
+    "04.2", "closed-form KL(q || N(0, I))", reference=gaussian_kl, cases=_kl_cases,
     hint="per dimension 0.5 * (mu^2 + exp(logvar) - 1 - logvar), then sum over the last dimension "
          "(not the batch): the result has one value per example, shape (B,).",
 )
@@ -53,7 +53,7 @@ def _check_log_mean_exp(fn):
 
 
 register(
-    "04.2", "log of a mean of weights, stably", checker=_check_log_mean_exp,
+    "04.1", "log of a mean of weights, stably", checker=_check_log_mean_exp,
     hint="log mean exp(v) = m + log mean exp(v - m) with m the max over dim 0 (torch.logsumexp does "
          "this); then subtract log S, not log of the number of inputs.",
 )
