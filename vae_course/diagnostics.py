@@ -1,0 +1,91 @@
+"""Reading a VAE's numbers: KL per latent dimension, active units, bits per dimension, and the
+floor of a Bernoulli loss on grey-level images.
+
+Burda, Grosse & Salakhutdinov 2015 (arXiv:1509.00519, section 5.2) call latent unit j *active*
+when Cov_x(E_{q(z|x)}[z_j]) > 0.01: the posterior mean moves with the input. An inactive unit
+has collapsed onto the prior (its KL is about 0) and carries no information about x.
+"""
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+import torch
+from torch import Tensor
+
+
+def kl_per_dimension(mu: Tensor, logvar: Tensor) -> Tensor:
+    """Mean over the batch of KL(q(z_j|x) || N(0, 1)) for each latent dimension j: (D,) in nats.
+
+    KL_j = 0.5 * (mu_j^2 + exp(logvar_j) - 1 - logvar_j); the D values sum to the KL term.
+    """
+    if mu.shape != logvar.shape or mu.dim() != 2:
+        raise ValueError(
+            f"expected mu and logvar of the same shape (B, D), got {tuple(mu.shape)} and {tuple(logvar.shape)}"
+        )
+    return (0.5 * (mu.pow(2) + logvar.exp() - 1 - logvar)).mean(dim=0)
+
+
+class ActiveUnits(NamedTuple):
+    count: int  # number of active units
+    active: Tensor  # (D,) bool
+    variance: Tensor  # (D,) Cov_x(E_q[z_j]) = variance over the data of the posterior mean
+
+
+def active_units(mu: Tensor, threshold: float = 0.01) -> ActiveUnits:
+    """Burda et al.'s criterion on posterior means mu (N, D) over a data set: unit j is active
+    when Var_x(mu_j(x)) > threshold (0.01 in the paper)."""
+    if mu.dim() != 2 or len(mu) < 2:
+        raise ValueError(f"expected posterior means of shape (N, D) with N >= 2, got {tuple(mu.shape)}")
+    var = mu.double().var(dim=0, unbiased=True).float()  # (D,)
+    active = var > threshold
+    return ActiveUnits(int(active.sum()), active, var)
+
+
+def bits_per_dim(nats_per_image: Tensor | float, n_dims: int) -> Tensor | float:
+    """Convert a negative log-likelihood in nats per image to bits per dimension:
+    bpd = nats / (n_dims * ln 2)."""
+    if n_dims < 1:
+        raise ValueError(f"n_dims must be >= 1, got {n_dims}")
+    return nats_per_image / (n_dims * math.log(2))
+
+
+def bernoulli_entropy(x: Tensor) -> Tensor:
+    """Entropy in nats per example (B,) of independent Bernoullis with means x (B, ...):
+    H = sum_i -[x_i log x_i + (1 - x_i) log(1 - x_i)] (0 log 0 = 0).
+
+    This is the minimum over logits of the binary cross-entropy with grey-level targets x, reached
+    at sigmoid(logits) = x: a BCE loss on grey images cannot go below it.
+    """
+    if x.min() < 0 or x.max() > 1:
+        raise ValueError("bernoulli_entropy needs values in [0, 1]")
+    h = -(torch.special.xlogy(x, x) + torch.special.xlogy(1 - x, 1 - x))
+    return h.flatten(1).sum(dim=1)
+
+
+@torch.no_grad()
+def posterior_means(model: torch.nn.Module, x: Tensor, c: Tensor | None = None,
+                    batch_size: int = 1000) -> tuple[Tensor, Tensor]:
+    """(mu, logvar), each (N, D), of q(z | x) for a whole data set, in batches, in eval mode."""
+    was = model.training
+    model.eval()
+    p = next(model.parameters())
+    mus, logvars = [], []
+    for i in range(0, len(x), batch_size):
+        xb = x[i:i + batch_size].to(p.device)
+        mu, lv = model.encode(xb) if c is None else model.encode(xb, c[i:i + batch_size].to(p.device))
+        mus.append(mu.cpu())
+        logvars.append(lv.cpu())
+    model.train(was)
+    return torch.cat(mus), torch.cat(logvars)
+
+
+def per_class_accuracy(pred: Tensor, target: Tensor, n_classes: int) -> Tensor:
+    """Accuracy of predicted labels within each true class: (n_classes,) float; NaN for a class
+    that never occurs in ``target``."""
+    pred, target = torch.as_tensor(pred).long(), torch.as_tensor(target).long()
+    if pred.shape != target.shape or pred.dim() != 1:
+        raise ValueError(f"expected pred and target of the same shape (N,), got {tuple(pred.shape)} and {tuple(target.shape)}")
+    correct = torch.zeros(n_classes, dtype=torch.float64).index_add_(0, target, (pred == target).double())
+    count = torch.bincount(target, minlength=n_classes).double()
+    return (correct / count).float()  # 0 / 0 = NaN for an absent class
