@@ -1,0 +1,459 @@
+"""Vector quantization and the VQ-VAE (van den Oord, Vinyals & Kavukcuoglu 2017, arXiv:1711.00937).
+
+An encoder maps an image to a grid of vectors ``z_e`` (B, D, H, W). Each vector is replaced by
+its nearest entry of a learned codebook ``e`` (K, D): ``z_q = e[k]``, ``k = argmin_j ||z_e - e_j||``.
+The argmin has no gradient, so the *straight-through estimator* (Bengio et al. 2013,
+arXiv:1308.3432) copies the decoder's gradient with respect to ``z_q`` onto ``z_e``:
+``z_q_st = z_e + sg[z_q - z_e]`` (forward value ``z_q``, backward identity).
+
+The loss has three terms, each training a different part::
+
+    L = recon(x, dec(z_q_st))              # decoder and (through the estimator) encoder
+      + ||sg[z_e] - e||^2                  # codebook loss: moves the codes towards the encodings
+      + beta * ||z_e - sg[e]||^2           # commitment loss: keeps the encoder near its codes
+
+with ``beta = 0.25`` as in the paper. Every loss here follows the course convention: one value per
+example, summed over the non-batch dimensions (shape (B,)); the caller takes ``.mean()``.
+
+Codebook health: a code that no encoding selects receives no gradient and stays unused for ever
+(a *dead code*). :class:`VectorQuantizer` exposes the usual remedies as keyword options:
+``init="kmeans"`` (k-means on the first batch's encodings), ``reset_dead=True`` (replace codes
+unused for ``reset_every`` steps by random current encodings, as in Jukebox, Dhariwal et al.
+2020, arXiv:2005.00341; see also Lancucki et al. 2020, arXiv:2005.08520) and ``ema=True``
+(exponential-moving-average codebook updates instead of the codebook loss, Appendix A.1 of the
+paper; Razavi et al. 2019, arXiv:1906.00446).
+
+:class:`CodePrior` is a small PixelCNN (van den Oord et al. 2016, arXiv:1606.05328) over the grid
+of code indices: fit it to the codes of the training set, sample a grid, decode it.
+"""
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from . import losses
+
+__all__ = [
+    "nearest_code", "straight_through", "codebook_loss", "commitment_loss", "code_counts",
+    "perplexity", "dead_codes", "kmeans", "VQOutput", "UsageStats", "VectorQuantizer",
+    "VQVAEOutput", "VQVAE", "vqvae_loss", "codebook_usage", "encode_indices", "code_positions",
+    "code_footprint", "nearest_code_grid", "MaskedConv2d", "CodePrior", "prior_loss",
+]
+
+
+# --------------------------------------------------------------------------- pure functions
+def _check_pair(z: Tensor, codebook: Tensor) -> None:
+    if z.dim() != 2 or codebook.dim() != 2:
+        raise ValueError(f"expected vectors (N, D) and a codebook (K, D), got {tuple(z.shape)} "
+                         f"and {tuple(codebook.shape)}")
+    if z.shape[1] != codebook.shape[1]:
+        raise ValueError(f"vectors have dimension {z.shape[1]} but codes have dimension "
+                         f"{codebook.shape[1]}: expected (N, D) and (K, D) with the same D")
+
+
+def nearest_code(z: Tensor, codebook: Tensor) -> Tensor:
+    """Index of the nearest code for each vector: ``argmin_k ||z_n - e_k||^2``.
+
+    Uses ``||z||^2 - 2 z.e + ||e||^2`` (one matrix product, no (N, K, D) tensor).
+    Args: z (N, D), codebook (K, D). Returns int64 indices (N,); ties go to the lower index.
+    """
+    _check_pair(z, codebook)
+    d = z.pow(2).sum(1, keepdim=True) - 2 * z @ codebook.t() + codebook.pow(2).sum(1)  # (N, K)
+    return d.argmin(dim=1)
+
+
+def straight_through(z_e: Tensor, z_q: Tensor) -> Tensor:
+    """``z_e + sg[z_q - z_e]``: the value of ``z_q`` with the gradient of the identity onto ``z_e``."""
+    return z_e + (z_q - z_e).detach()
+
+
+def codebook_loss(z_e: Tensor, z_q: Tensor) -> Tensor:
+    """``||sg[z_e] - z_q||^2`` per example (B,): trains only the codebook entries in ``z_q``."""
+    return (z_e.detach() - z_q).pow(2).flatten(1).sum(dim=1)
+
+
+def commitment_loss(z_e: Tensor, z_q: Tensor) -> Tensor:
+    """``||z_e - sg[z_q]||^2`` per example (B,): trains only the encoder (weighted by beta outside)."""
+    return (z_e - z_q.detach()).pow(2).flatten(1).sum(dim=1)
+
+
+def code_counts(indices: Tensor, num_codes: int) -> Tensor:
+    """How many times each of the ``num_codes`` codes occurs in ``indices`` (any shape): (K,) int64."""
+    if indices.numel() and (indices.min() < 0 or indices.max() >= num_codes):
+        raise ValueError(f"indices must lie in [0, {num_codes - 1}], got values from "
+                         f"{int(indices.min())} to {int(indices.max())}")
+    return torch.bincount(indices.reshape(-1).long(), minlength=num_codes)
+
+
+def perplexity(counts: Tensor) -> Tensor:
+    """``exp(H(p))`` with ``p = counts / sum(counts)`` and ``0 log 0 = 0``: the effective number of
+    codes in use (1 when one code takes everything, K when all K are used equally)."""
+    if counts.dim() != 1:
+        raise ValueError(f"expected per-code counts of shape (K,), got {tuple(counts.shape)}")
+    p = counts.double() / counts.sum().clamp_min(1)
+    entropy = -torch.where(p > 0, p * p.clamp_min(1e-300).log(), torch.zeros_like(p)).sum()
+    return entropy.exp().to(torch.get_default_dtype())
+
+
+def dead_codes(counts: Tensor) -> Tensor:
+    """Indices of the codes that were never used (count 0), int64 (n_dead,)."""
+    return (counts == 0).nonzero().flatten()
+
+
+def kmeans(x: Tensor, k: int, iters: int = 10, generator: torch.Generator | None = None) -> Tensor:
+    """Lloyd's k-means on rows of x (N, D); returns k centroids (k, D). A cluster that empties
+    keeps its previous centroid. Starts from k distinct random rows (with repeats if N < k)."""
+    if x.dim() != 2 or len(x) == 0:
+        raise ValueError(f"expected a non-empty matrix (N, D), got {tuple(x.shape)}")
+    dev = x.device
+    if len(x) >= k:
+        start = torch.randperm(len(x), generator=generator)[:k].to(dev)
+    else:
+        start = torch.randint(len(x), (k,), generator=generator).to(dev)
+    c = x[start].clone()
+    for _ in range(iters):
+        assign = nearest_code(x, c)
+        sums = torch.zeros_like(c).index_add_(0, assign, x)
+        n = torch.bincount(assign, minlength=k).to(x.dtype)
+        c = torch.where(n[:, None] > 0, sums / n.clamp_min(1)[:, None], c)
+    return c
+
+
+# --------------------------------------------------------------------------- the quantizer
+class VQOutput(NamedTuple):
+    """What the quantizer returns."""
+
+    z_q: Tensor              # (B, D, H, W) straight-through quantized vectors (value = codes)
+    indices: Tensor          # (B, H, W) int64 index of the chosen code at each position
+    codebook_loss: Tensor    # (B,) ||sg[z_e] - e||^2
+    commitment_loss: Tensor  # (B,) ||z_e - sg[e]||^2 (unweighted; beta is applied in the loss)
+    counts: Tensor           # (K,) how often each code was chosen in this batch
+    perplexity: Tensor       # () exp(entropy) of this batch's code usage
+
+
+class UsageStats(NamedTuple):
+    """Codebook usage over a data set."""
+
+    counts: Tensor       # (K,) int64
+    perplexity: float    # effective number of codes in use
+    dead: int            # number of codes never used
+
+
+class VectorQuantizer(nn.Module):
+    """Nearest-neighbour quantization of (B, D, H, W) vectors with a codebook of ``num_codes`` x ``code_dim``.
+
+    Args:
+        num_codes: K, the codebook size.
+        code_dim: D, the dimension of each code (the encoder's output channels).
+        beta: weight of the commitment loss (0.25 in van den Oord et al. 2017).
+        init: ``"uniform"`` (codes drawn from U(-1/K, 1/K), the common naive choice) or
+            ``"kmeans"`` (k-means on the encodings of the first training batch).
+        ema: update the codebook by exponential moving averages of the encodings assigned to
+            each code (decay ``decay``) instead of by the codebook loss's gradient.
+        reset_dead: every ``reset_every`` training steps, move each code that no encoding chose
+            in that window onto a random encoding of the current batch.
+    """
+
+    def __init__(self, num_codes: int = 64, code_dim: int = 16, *, beta: float = 0.25,
+                 init: str = "uniform", kmeans_iters: int = 10, ema: bool = False,
+                 decay: float = 0.99, eps: float = 1e-5, reset_dead: bool = False,
+                 reset_every: int = 20) -> None:
+        super().__init__()
+        if init not in ("uniform", "kmeans"):
+            raise ValueError(f"init must be 'uniform' or 'kmeans', got {init!r}")
+        if num_codes < 1 or code_dim < 1:
+            raise ValueError(f"num_codes and code_dim must be >= 1, got {num_codes} and {code_dim}")
+        self.num_codes, self.code_dim, self.beta = num_codes, code_dim, beta
+        self.init, self.kmeans_iters = init, kmeans_iters
+        self.ema, self.decay, self.eps = ema, decay, eps
+        self.reset_dead, self.reset_every = reset_dead, reset_every
+        self.codebook = nn.Parameter(torch.empty(num_codes, code_dim).uniform_(-1 / num_codes, 1 / num_codes),
+                                     requires_grad=not ema)
+        self.register_buffer("initialised", torch.tensor(init == "uniform"))
+        self.register_buffer("ema_count", torch.ones(num_codes))
+        self.register_buffer("ema_sum", self.codebook.detach().clone())
+        self.register_buffer("window_counts", torch.zeros(num_codes, dtype=torch.long))
+        self.register_buffer("steps", torch.zeros((), dtype=torch.long))
+        self.register_buffer("codes_reset", torch.zeros((), dtype=torch.long))  # total over training
+
+    def extra_repr(self) -> str:
+        return (f"num_codes={self.num_codes}, code_dim={self.code_dim}, beta={self.beta}, "
+                f"init={self.init!r}, ema={self.ema}, reset_dead={self.reset_dead}")
+
+    def lookup(self, indices: Tensor) -> Tensor:
+        """Code vectors for a grid of indices (B, H, W) -> (B, D, H, W)."""
+        return self.codebook[indices].permute(0, 3, 1, 2)  # (B, H, W, D) -> (B, D, H, W)
+
+    def forward(self, z_e: Tensor) -> VQOutput:
+        if z_e.dim() != 4 or z_e.shape[1] != self.code_dim:
+            raise ValueError(f"expected encodings of shape (B, {self.code_dim}, H, W), got {tuple(z_e.shape)}")
+        b, d, h, w = z_e.shape
+        flat = z_e.permute(0, 2, 3, 1).reshape(-1, d)  # (B*H*W, D), one row per grid position
+        if self.training and not bool(self.initialised):
+            self._set_codes(kmeans(flat.detach(), self.num_codes, self.kmeans_iters))
+            self.initialised.fill_(True)
+        idx = nearest_code(flat.detach(), self.codebook.detach())  # (B*H*W,)
+        counts = code_counts(idx, self.num_codes)
+        if self.training:
+            if self.ema:
+                self._ema_update(flat.detach(), idx, counts)
+            self.window_counts += counts
+            self.steps += 1
+            if self.reset_dead and int(self.steps) % self.reset_every == 0:
+                self.reset_dead_codes(flat.detach(), self.window_counts)
+                self.window_counts.zero_()
+        z_q = self.lookup(idx.view(b, h, w))  # (B, D, H, W)
+        return VQOutput(
+            z_q=straight_through(z_e, z_q),
+            indices=idx.view(b, h, w),
+            codebook_loss=codebook_loss(z_e, z_q),
+            commitment_loss=commitment_loss(z_e, z_q),
+            counts=counts,
+            perplexity=perplexity(counts),
+        )
+
+    @torch.no_grad()
+    def _set_codes(self, codes: Tensor) -> None:
+        self.codebook.data.copy_(codes)
+        self.ema_sum.copy_(codes)
+        self.ema_count.fill_(1.0)
+
+    @torch.no_grad()
+    def _ema_update(self, flat: Tensor, idx: Tensor, counts: Tensor) -> None:
+        """N_k <- g N_k + (1-g) n_k;  m_k <- g m_k + (1-g) sum_{i: k_i = k} z_i;  e_k = m_k / N_k
+        (N_k Laplace-smoothed so a rarely used code does not divide by ~0)."""
+        g = self.decay
+        self.ema_count.mul_(g).add_(counts.to(flat.dtype), alpha=1 - g)
+        sums = torch.zeros_like(self.ema_sum).index_add_(0, idx, flat)
+        self.ema_sum.mul_(g).add_(sums, alpha=1 - g)
+        n = self.ema_count.sum()
+        smoothed = (self.ema_count + self.eps) / (n + self.num_codes * self.eps) * n
+        self.codebook.data.copy_(self.ema_sum / smoothed[:, None])
+
+    @torch.no_grad()
+    def reset_dead_codes(self, flat: Tensor, counts: Tensor) -> int:
+        """Move every code with ``counts == 0`` onto a random row of ``flat`` (N, D). Returns how many."""
+        dead = dead_codes(counts)
+        if len(dead) == 0 or len(flat) == 0:
+            return 0
+        pick = torch.randint(len(flat), (len(dead),), device=flat.device)
+        self.codebook.data[dead] = flat[pick].to(self.codebook.dtype)
+        self.ema_sum[dead] = flat[pick].to(self.ema_sum.dtype)
+        self.ema_count[dead] = 1.0
+        self.codes_reset += len(dead)
+        return len(dead)
+
+
+# --------------------------------------------------------------------------- the VQ-VAE
+class VQVAEOutput(NamedTuple):
+    """What the VQ-VAE returns; the loss is computed from these by :func:`vqvae_loss`."""
+
+    logits: Tensor           # (B, 1, H, W) decoder output before the sigmoid
+    recon: Tensor            # (B, 1, H, W) reconstruction in [0, 1], sigmoid(logits)
+    z_e: Tensor              # (B, D, H', W') encoder output
+    z_q: Tensor              # (B, D, H', W') quantized (straight-through) vectors fed to the decoder
+    indices: Tensor          # (B, H', W') code indices
+    codebook_loss: Tensor    # (B,)
+    commitment_loss: Tensor  # (B,)
+    perplexity: Tensor       # () of this batch
+
+
+class VQVAE(nn.Module):
+    """A small convolutional VQ-VAE: 28x28 images -> a 7x7 grid of codes (8x8 -> 2x2) -> images.
+
+    Encoder: two stride-2 4x4 convolutions (H -> H/4) and a 1x1 convolution to ``code_dim``.
+    Decoder: a 3x3 convolution and two stride-2 transposed convolutions back to H, then a sigmoid.
+    Extra keyword arguments (``init``, ``ema``, ``reset_dead``, ...) go to :class:`VectorQuantizer`.
+    """
+
+    def __init__(self, num_codes: int = 64, code_dim: int = 16, hidden: int = 32,
+                 beta: float = 0.25, **quantizer_options) -> None:
+        super().__init__()
+        self.encoder = nn.Sequential(
+            nn.Conv2d(1, hidden, 4, 2, 1), nn.ReLU(),           # (B, h, H/2, W/2)
+            nn.Conv2d(hidden, 2 * hidden, 4, 2, 1), nn.ReLU(),  # (B, 2h, H/4, W/4)
+            nn.Conv2d(2 * hidden, code_dim, 1),                 # (B, D, H/4, W/4)
+        )
+        self.quantizer = VectorQuantizer(num_codes, code_dim, beta=beta, **quantizer_options)
+        self.decoder = nn.Sequential(
+            nn.Conv2d(code_dim, 2 * hidden, 3, 1, 1), nn.ReLU(),             # (B, 2h, H/4, W/4)
+            nn.ConvTranspose2d(2 * hidden, hidden, 4, 2, 1), nn.ReLU(),      # (B, h, H/2, W/2)
+            nn.ConvTranspose2d(hidden, 1, 4, 2, 1),                          # (B, 1, H, W) logits
+        )
+
+    @property
+    def num_codes(self) -> int:
+        return self.quantizer.num_codes
+
+    def encode(self, x: Tensor) -> Tensor:
+        """Images (B, 1, H, W) with H, W divisible by 4 -> encodings z_e (B, D, H/4, W/4)."""
+        if x.dim() != 4 or x.shape[1] != 1 or x.shape[2] % 4 or x.shape[3] % 4:
+            raise ValueError(f"expected images of shape (B, 1, H, W) with H and W divisible by 4, "
+                             f"got {tuple(x.shape)}")
+        return self.encoder(x)
+
+    def decode(self, z_q: Tensor) -> Tensor:
+        """Quantized vectors (B, D, H', W') -> images (B, 1, 4H', 4W') in [0, 1]."""
+        return torch.sigmoid(self.decoder(z_q))  # the decoder outputs logits
+
+    def decode_indices(self, indices: Tensor) -> Tensor:
+        """A grid of code indices (B, H', W') -> images (B, 1, 4H', 4W')."""
+        return self.decode(self.quantizer.lookup(indices))
+
+    def forward(self, x: Tensor) -> VQVAEOutput:
+        z_e = self.encode(x)
+        q = self.quantizer(z_e)
+        logits = self.decoder(q.z_q)  # (B, 1, H, W)
+        return VQVAEOutput(logits, torch.sigmoid(logits), z_e, q.z_q, q.indices, q.codebook_loss,
+                           q.commitment_loss, q.perplexity)
+
+
+def vqvae_loss(model: VQVAE, x: Tensor, y: Tensor | None = None) -> dict[str, Tensor]:
+    """The VQ-VAE objective, batch mean of ``-log p(x | z_q) + ||sg[z_e] - e||^2 + beta ||z_e - sg[e]||^2``.
+
+    The reconstruction term is the Bernoulli cross-entropy on the decoder's logits (summed over
+    pixels; it does not saturate the way a squared error through a sigmoid does). With
+    ``ema=True`` the codebook loss is reported but not added: the codebook follows moving averages.
+
+    Returns the terms by name for :func:`vae_course.train.fit`: loss, bce, the squared error
+    ``mse`` summed over pixels (the course's reconstruction error), codebook, commitment
+    (unweighted) and the batch perplexity.
+    """
+    out = model(x)
+    bce = losses.bce_with_logits(out.logits, x).mean()
+    cb = out.codebook_loss.mean()
+    commit = out.commitment_loss.mean()
+    loss = bce + model.quantizer.beta * commit
+    if not model.quantizer.ema:  # with EMA updates the codebook is not trained by gradient
+        loss = loss + cb
+    return {"loss": loss, "bce": bce.detach(), "mse": losses.mse(out.recon, x).mean().detach(),
+            "codebook": cb.detach(), "commitment": commit.detach(), "perplexity": out.perplexity}
+
+
+# --------------------------------------------------------------------------- usage and the explorer
+@torch.no_grad()
+def encode_indices(model: VQVAE, images: Tensor, batch_size: int = 1000) -> Tensor:
+    """Code-index grids (N, H', W') of a set of images, in eval mode (no codebook updates)."""
+    was = model.training
+    model.eval()
+    dev = next(model.parameters()).device
+    out = [nearest_code_grid(model, images[i:i + batch_size].to(dev)) for i in range(0, len(images), batch_size)]
+    model.train(was)
+    return torch.cat(out).cpu()
+
+
+def nearest_code_grid(model: VQVAE, x: Tensor) -> Tensor:
+    """Indices (B, H', W') of the nearest codes to the encodings of x."""
+    z_e = model.encode(x)
+    b, d, h, w = z_e.shape
+    flat = z_e.permute(0, 2, 3, 1).reshape(-1, d)  # (B*H'*W', D)
+    return nearest_code(flat, model.quantizer.codebook).view(b, h, w)
+
+
+def codebook_usage(model: VQVAE, images: Tensor) -> UsageStats:
+    """Counts, perplexity and dead codes (never the nearest code of any position) over ``images``."""
+    counts = code_counts(encode_indices(model, images), model.num_codes)
+    return UsageStats(counts, float(perplexity(counts)), int((counts == 0).sum()))
+
+
+def code_positions(indices: Tensor, code: int, scale: int = 1) -> Tensor:
+    """Where ``code`` is used: a bool mask (B, H'*scale, W'*scale) from index grids (B, H', W').
+
+    ``scale`` blows each grid cell up to the pixels it covers (4 for the course's VQVAE)."""
+    if indices.dim() != 3:
+        raise ValueError(f"expected index grids (B, H', W'), got {tuple(indices.shape)}")
+    mask = indices == code
+    return mask.repeat_interleave(scale, dim=1).repeat_interleave(scale, dim=2)
+
+
+@torch.no_grad()
+def code_footprint(model: VQVAE, code: int, background: int, grid: tuple[int, int] = (7, 7)) -> Tensor:
+    """What one code draws: decode a grid filled with ``background`` with ``code`` at its centre.
+
+    Returns (2, 1, H, W): the background-only image and the one with the code placed, so the
+    difference is the code's contribution."""
+    if not 0 <= code < model.num_codes:
+        raise ValueError(f"code must lie in [0, {model.num_codes - 1}], got {code}")
+    was = model.training
+    model.eval()
+    dev = next(model.parameters()).device
+    g = torch.full((2, *grid), background, dtype=torch.long, device=dev)
+    g[1, grid[0] // 2, grid[1] // 2] = code
+    images = model.decode_indices(g).cpu()
+    model.train(was)
+    return images
+
+
+# --------------------------------------------------------------------------- the prior over codes
+class MaskedConv2d(nn.Conv2d):
+    """A convolution that sees only pixels above, and to the left on the same row (PixelCNN).
+
+    Mask ``"A"`` also hides the centre (first layer: a position must not see itself); mask
+    ``"B"`` keeps it (later layers: the centre holds features of earlier positions only)."""
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int, mask_type: str) -> None:
+        if mask_type not in ("A", "B") or kernel_size % 2 == 0:
+            raise ValueError(f"need mask_type 'A' or 'B' and an odd kernel, got {mask_type!r}, {kernel_size}")
+        super().__init__(in_channels, out_channels, kernel_size, padding=kernel_size // 2)
+        mask = torch.ones(kernel_size, kernel_size)
+        c = kernel_size // 2
+        mask[c, c + (mask_type == "B"):] = 0  # right of the centre (and the centre for "A")
+        mask[c + 1:] = 0                      # rows below
+        self.register_buffer("mask", mask[None, None])
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.conv2d(x, self.weight * self.mask, self.bias, padding=self.padding)
+
+
+class CodePrior(nn.Module):
+    """A small PixelCNN over a grid of code indices: ``p(k) = prod_i p(k_i | k_<i)`` in raster order.
+
+    Embedding -> one masked-"A" convolution -> ``layers`` residual masked-"B" 3x3 convolutions ->
+    1x1 convolution to K logits per position. No gating and no vertical/horizontal stacks (so it
+    has PixelCNN's blind spot); on a 7x7 grid that is a small loss for a large saving in code.
+    """
+
+    def __init__(self, num_codes: int, hidden: int = 64, layers: int = 4, first_kernel: int = 5) -> None:
+        super().__init__()
+        self.num_codes = num_codes
+        self.embed = nn.Embedding(num_codes, hidden)
+        self.first = MaskedConv2d(hidden, hidden, first_kernel, "A")
+        self.blocks = nn.ModuleList(MaskedConv2d(hidden, hidden, 3, "B") for _ in range(layers))
+        self.out = nn.Conv2d(hidden, num_codes, 1)
+
+    def forward(self, indices: Tensor) -> Tensor:
+        """Indices (B, H, W) -> logits (B, K, H, W); position i's logits depend only on positions < i."""
+        if indices.dim() != 3:
+            raise ValueError(f"expected index grids (B, H, W), got {tuple(indices.shape)}")
+        h = self.first(self.embed(indices).permute(0, 3, 1, 2))  # (B, hidden, H, W)
+        for block in self.blocks:
+            h = h + block(F.relu(h))
+        return self.out(F.relu(h))
+
+    def nll(self, indices: Tensor) -> Tensor:
+        """``-log p(k)`` in nats per example (B,)."""
+        return F.cross_entropy(self(indices), indices, reduction="none").flatten(1).sum(dim=1)
+
+    @torch.no_grad()
+    def sample(self, n: int, grid: tuple[int, int] = (7, 7), temperature: float = 1.0,
+               generator: torch.Generator | None = None) -> Tensor:
+        """Draw n index grids (n, H, W), one position at a time in raster order."""
+        was = self.training
+        self.eval()
+        dev = self.out.weight.device
+        k = torch.zeros(n, *grid, dtype=torch.long, device=dev)
+        for i in range(grid[0]):
+            for j in range(grid[1]):
+                probs = F.softmax(self(k)[:, :, i, j] / temperature, dim=1)  # (n, K)
+                k[:, i, j] = torch.multinomial(probs.cpu(), 1, generator=generator).flatten().to(dev)
+        self.train(was)
+        return k
+
+
+def prior_loss(prior: CodePrior, indices: Tensor, y: Tensor | None = None) -> Tensor:
+    """Mean negative log-likelihood (nats per grid) of index grids under the prior, for ``fit``."""
+    return prior.nll(indices).mean()
