@@ -1,0 +1,44 @@
+"""Keep notebook 01's written-out model equal to vae_course.ae.MLPAutoencoder."""
+import json
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from vae_course.ae import MLPAutoencoder
+
+NB = Path(__file__).resolve().parents[1] / "notebooks" / "01_autoencoder.ipynb"
+
+
+def _cell(marker: str) -> str:
+    cells = json.loads(NB.read_text())["cells"]
+    found = [("".join(c["source"])) for c in cells if c["cell_type"] == "code" and marker in "".join(c["source"])]
+    assert len(found) == 1, f"expected one cell with {marker!r} in {NB.name}, found {len(found)}"
+    return found[0]
+
+
+def test_written_out_model_equals_the_package_model():
+    src = _cell("def build_mlp_autoencoder")
+    src = src.split("encoder, decoder = build_mlp_autoencoder")[0]  # only the definition
+    ns = {"nn": nn, "torch": torch}
+    exec(src, ns)
+    for shape, hidden, k in [((1, 8, 8), (256, 128), 2), ((1, 28, 28), (64, 32), 5)]:
+        d = shape[0] * shape[1] * shape[2]
+        encoder, decoder = ns["build_mlp_autoencoder"](d, shape, hidden, k)
+        torch.manual_seed(0)
+        model = MLPAutoencoder(in_shape=shape, latent_dim=k, hidden=hidden)
+        encoder.load_state_dict(model.encoder.state_dict())  # fails if the layers differ
+        decoder.load_state_dict(model.decoder.state_dict())
+        x = torch.rand(3, *shape)
+        out = model(x)
+        assert torch.equal(encoder(x), out.z)
+        assert torch.equal(decoder(out.z), out.recon)
+
+
+def test_exercise_solutions_in_the_notebook_pass_their_checks():
+    from vae_course.exercises import check
+
+    for marker, ex, name in [("def pca_recon", "01.1", "pca_recon"), ("def bce_from_logits", "01.2", "bce_from_logits")]:
+        ns = {"torch": torch}
+        exec(_cell(marker), ns)
+        assert check(ex, ns[name]).passed
