@@ -269,8 +269,13 @@ def _kernel_env(root: Path, work: Path, options: GradeOptions) -> dict[str, str]
         data = str(root / "data")
     tmp = root / "tmp"
     tmp.mkdir(exist_ok=True)
+    # matplotlib's font cache: reuse the teacher's (read only in the sandbox) when it exists,
+    # instead of rebuilding it for every notebook.
+    mpl = Path(os.environ.get("MPLCONFIGDIR") or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "matplotlib")
+    if not any(mpl.glob("fontlist-*.json")):
+        mpl = tmp / "matplotlib"
     env.update({
-        "HOME": str(work), "TMPDIR": str(tmp), "MPLCONFIGDIR": str(tmp / "matplotlib"),
+        "HOME": str(work), "TMPDIR": str(tmp), "MPLCONFIGDIR": str(mpl),
         "IPYTHONDIR": str(tmp / "ipython"), "JUPYTER_RUNTIME_DIR": str(tmp / "runtime"),
         "VAE_COURSE_RESULTS": str(root / "results.jsonl"), "VAE_COURSE_DATA": data,
         "PYTHONDONTWRITEBYTECODE": "1", "MALLOC_ARENA_MAX": "2",
@@ -310,9 +315,11 @@ async def _execute(nb, root: Path, work: Path, options: GradeOptions) -> tuple[s
     client = NotebookClient(nb, km=km, timeout_func=remaining, allow_errors=True, startup_timeout=120,
                             kernel_name="vae-course-graded", resources={"metadata": {"path": str(work)}})
     problem, words = None, ""
-    pgid = None
+    pgid, log = None, None
     try:
-        async with client.async_setup_kernel(env=_kernel_env(root, work, options), cwd=str(work)):
+        log = open(root / "kernel.log", "wb")  # the kernel's own stdout/stderr, kept off the teacher's terminal
+        async with client.async_setup_kernel(env=_kernel_env(root, work, options), cwd=str(work),
+                                             stdout=log, stderr=log):
             pgid = getattr(km.provisioner, "pgid", None)
             await client.async_execute()
     except CellTimeoutError:
@@ -325,6 +332,8 @@ async def _execute(nb, root: Path, work: Path, options: GradeOptions) -> tuple[s
     except Exception as e:  # the kernel would not start, or nbclient failed: report, go on
         problem, words = "error", f"the notebook could not be run: {type(e).__name__}: {e}"[:400]
     finally:
+        if log is not None:
+            log.close()
         pgid = pgid or getattr(km.provisioner, "pgid", None)
         try:
             if await km.is_alive():

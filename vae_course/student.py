@@ -88,8 +88,9 @@ def _enclosing_function(source: str, lineno: int) -> str | None:
 
 
 # --------------------------------------------------------------------------- stripping
-def _stub(indent: str, exercise: str | None) -> list[str]:
-    """The lines that replace a solution: a comment and a ``raise`` carrying the exercise's hint."""
+def _stub(indent: str, exercise: str | None, secret: tuple[str, ...] = ()) -> list[str]:
+    """The lines that replace a solution: a comment and a ``raise`` carrying the exercise's hint
+    (left out when the hint quotes a line of the solution, which ``secret`` lists)."""
     msg = "write this part yourself, then run the check cell below it."
     if exercise:
         title, hint = exercise, ""
@@ -100,12 +101,14 @@ def _stub(indent: str, exercise: str | None) -> list[str]:
             title, hint = f"{ex.id} ({ex.title})", ex.hint
         except (KeyError, ImportError):
             pass
+        if any(line in hint for line in secret if len(line) >= 12):
+            hint = ""  # the hint would give the solution away in the file itself
         msg = f"Exercise {title}: {msg}" + (f" Hint: {hint}" if hint else "")
     return [f"{indent}# YOUR CODE HERE", f"{indent}raise NotImplementedError({msg!r})"]
 
 
 def strip_source(source: str, cell_type: str = "code", exercise_of: dict[str, str] | None = None,
-                 where: str = "cell") -> tuple[str, int]:
+                 where: str = "cell", secret: tuple[str, ...] = ()) -> tuple[str, int]:
     """Replace every marked solution region of one cell; return the new source and the count.
 
     ``exercise_of`` maps a function name to its exercise id (from the notebook's check cells),
@@ -130,7 +133,7 @@ def strip_source(source: str, cell_type: str = "code", exercise_of: dict[str, st
                     if cell_type == "code":
                         indent = line[: len(line) - len(line.lstrip())]
                         fn = _enclosing_function(source, i + 1)
-                        out += _stub(indent, (exercise_of or {}).get(fn or ""))
+                        out += _stub(indent, (exercise_of or {}).get(fn or ""), secret)
                     else:
                         out.append(MARKDOWN_STUB)
                 i = j + 1
@@ -147,12 +150,14 @@ def make_student_notebook(nb: nbformat.NotebookNode) -> tuple[nbformat.NotebookN
     """Student version of a notebook (a new object) and the number of solutions removed."""
     student = copy.deepcopy(nb)
     exercise_of = {c.function: c.exercise for c in check_calls(nb)}
+    inside, outside = solution_lines(nb)
+    secret = tuple(line for line in inside if line not in outside)
     total = 0
     for i, cell in enumerate(student.cells):
         where = f"cell {i} ({cell.cell_type})"
         n = 0
         if cell.cell_type in ("code", "markdown"):
-            cell.source, n = strip_source(cell.source, cell.cell_type, exercise_of, where)
+            cell.source, n = strip_source(cell.source, cell.cell_type, exercise_of, where, secret)
             total += n
             if n and cell.cell_type == "code":
                 try:  # a stub must leave the cell valid Python where it was before
