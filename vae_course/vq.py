@@ -417,7 +417,7 @@ class CodePrior(nn.Module):
     has PixelCNN's blind spot); on a 7x7 grid that is a small loss for a large saving in code.
     """
 
-    def __init__(self, num_codes: int, hidden: int = 64, layers: int = 4, first_kernel: int = 5) -> None:
+    def __init__(self, num_codes: int, hidden: int = 32, layers: int = 3, first_kernel: int = 5) -> None:
         super().__init__()
         self.num_codes = num_codes
         self.embed = nn.Embedding(num_codes, hidden)
