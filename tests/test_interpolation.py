@@ -1,0 +1,203 @@
+"""Tests for vae_course.interpolation: paths, phase scores, measuring, the explorer, training."""
+import math
+
+import pytest
+import torch
+
+from vae_course.ae import MLPAutoencoder
+from vae_course.interpolation import (
+    DecodedReading,
+    code_noise_loss,
+    decode_codes,
+    decode_path,
+    encode_images,
+    explore_path,
+    invented_fraction,
+    largest_phase_jump,
+    lerp,
+    measure_decoded,
+    phase_monotonicity,
+    phase_steps,
+    random_codes,
+    slerp,
+    train_moon_autoencoder,
+)
+from vae_course.moons import PhaseBank, render_moons
+
+SIZE = 12
+
+
+@pytest.fixture(scope="module")
+def bank():
+    return PhaseBank(size=SIZE, n_phases=360)
+
+
+# --------------------------------------------------------------------------- paths
+def test_lerp_ends_midpoint_and_even_steps():
+    z0, z1 = torch.tensor([0.0, 2.0]), torch.tensor([4.0, -2.0])
+    path = lerp(z0, z1, 5)
+    assert path.shape == (5, 2)
+    assert torch.equal(path[0], z0) and torch.equal(path[-1], z1)
+    assert torch.allclose(path[2], (z0 + z1) / 2)
+    steps = path[1:] - path[:-1]
+    assert torch.allclose(steps, steps[0].expand_as(steps))  # constant speed
+
+
+def test_lerp_accepts_row_codes_and_rejects_bad_input():
+    assert lerp(torch.zeros(1, 3), torch.ones(1, 3), 2).shape == (2, 3)
+    with pytest.raises(ValueError, match="same shape"):
+        lerp(torch.zeros(3), torch.zeros(4), 5)
+    with pytest.raises(ValueError, match="steps"):
+        lerp(torch.zeros(3), torch.ones(3), 1)
+
+
+def test_slerp_keeps_the_norm_on_a_circle():
+    z0, z1 = torch.tensor([1.0, 0.0]), torch.tensor([0.0, 1.0])
+    path = slerp(z0, z1, 9)
+    assert torch.allclose(path.norm(dim=1), torch.ones(9), atol=1e-6)
+    assert torch.allclose(path[0], z0, atol=1e-6) and torch.allclose(path[-1], z1, atol=1e-6)
+    angles = torch.atan2(path[:, 1], path[:, 0])
+    assert torch.allclose(angles, torch.linspace(0, math.pi / 2, 9), atol=1e-6)  # even angles
+    # the straight line dips inside the circle at its middle
+    assert lerp(z0, z1, 9)[4].norm() == pytest.approx(math.sqrt(0.5), abs=1e-6)
+
+
+def test_slerp_falls_back_to_lerp_for_parallel_codes():
+    z0, z1 = torch.tensor([1.0, 1.0]), torch.tensor([2.0, 2.0])
+    assert torch.allclose(slerp(z0, z1, 4), lerp(z0, z1, 4))
+
+
+def test_random_codes_match_mean_and_spread():
+    codes = torch.tensor([[0.0, 10.0], [2.0, 14.0]])
+    draws = random_codes(codes, 20000, torch.Generator().manual_seed(0))
+    assert draws.shape == (20000, 2)
+    assert torch.allclose(draws.mean(0), codes.mean(0), atol=0.1)
+    assert torch.allclose(draws.std(0), codes.std(0), rtol=0.05)
+    with pytest.raises(ValueError, match="at least two codes"):
+        random_codes(codes[:1], 5)
+
+
+# --------------------------------------------------------------------------- phase scores
+def test_phase_steps_wrap_around_the_circle():
+    assert torch.allclose(phase_steps(torch.tensor([0.95, 0.05])), torch.tensor([0.1], dtype=torch.float64))
+
+
+def test_monotonicity_known_answers():
+    forward = torch.linspace(0.5, 0.25, 11)
+    assert phase_monotonicity(forward, 0.5, 0.25) == pytest.approx(1.0)
+    assert phase_monotonicity(forward.flip(0), 0.5, 0.25) == pytest.approx(0.0)
+    # 0.5 -> 0.3 -> 0.4 -> 0.25: forward 0.2 + 0.15, backward 0.1
+    zigzag = torch.tensor([0.5, 0.3, 0.4, 0.25])
+    assert phase_monotonicity(zigzag, 0.5, 0.25) == pytest.approx(0.35 / 0.45)
+    assert phase_monotonicity(torch.full((5,), 0.3)) == 1.0  # standing still is not going back
+    # across the new moon: 0.9 -> 0.0 -> 0.1 is forward along the short arc
+    assert phase_monotonicity(torch.tensor([0.9, 0.0, 0.1])) == pytest.approx(1.0)
+
+
+def test_largest_jump_separates_a_switch_from_a_walk():
+    walk = torch.linspace(0.5, 0.25, 11)
+    switch = torch.tensor([0.5] * 5 + [0.25] * 6)
+    assert largest_phase_jump(walk) == pytest.approx(0.025, abs=1e-6)
+    assert largest_phase_jump(switch) == pytest.approx(0.25, abs=1e-6)
+
+
+def test_invented_fraction_counts_real_in_between_moons_only():
+    phase = torch.tensor([0.5, 0.45, 0.375, 0.3, 0.25, 0.375])
+    distance = torch.tensor([0.0, 0.01, 0.01, 0.2, 0.0, 0.01])
+    reading = DecodedReading(distance, phase)
+    # real and strictly between: 0.45, 0.375 (twice); 0.3 is between but not a real moon
+    assert invented_fraction(reading, 0.5, 0.25, max_distance=0.05) == pytest.approx(3 / 6)
+    assert invented_fraction(reading, 0.25, 0.5, max_distance=0.05) == pytest.approx(3 / 6)
+    with pytest.raises(ValueError, match="closer"):
+        invented_fraction(reading, 0.5, 0.51, max_distance=0.05)
+
+
+# --------------------------------------------------------------------------- measuring
+def test_measure_decoded_reads_rendered_moons_exactly(bank):
+    phases = torch.tensor([0.1, 0.25, 0.5, 0.8])
+    reading = measure_decoded(render_moons(phases, size=SIZE), bank)
+    assert reading.distance.shape == (4,)
+    assert reading.distance.max() < 1e-5
+    assert torch.allclose(reading.phase, phases, atol=1 / 720)
+
+
+def test_a_cross_fade_is_far_from_every_moon(bank):
+    full, half = render_moons([0.5, 0.25], size=SIZE)
+    reading = measure_decoded(((full + half) / 2)[None], bank)
+    assert reading.distance[0] > 0.05
+
+
+def test_measure_decoded_names_the_expected_shape(bank):
+    with pytest.raises(ValueError, match=f"\\(N, 1, {SIZE}, {SIZE}\\)"):
+        measure_decoded(torch.zeros(2, 1, 8, 8), bank)
+
+
+# --------------------------------------------------------------------------- models
+def _model(seed=0):
+    torch.manual_seed(seed)
+    return MLPAutoencoder((1, SIZE, SIZE), latent_dim=2, hidden=(16,), output="sigmoid")
+
+
+def test_decode_path_starts_and_ends_at_the_decoded_codes(bank):
+    model = _model()
+    x = render_moons([0.5, 0.25], size=SIZE)
+    path = decode_path(model, x[:1], x[1:], bank, steps=7)
+    assert path.codes.shape == (7, 2) and path.images.shape == (7, 1, SIZE, SIZE)
+    z = encode_images(model, x)
+    assert torch.allclose(path.codes[[0, -1]], z)
+    assert torch.allclose(path.images[[0, -1]], decode_codes(model, z))
+    assert path.distance.shape == (7,) and path.phase.shape == (7,)
+    assert slerp is not None and decode_path(model, x[:1], x[1:], bank, 3, path="slerp").codes.shape == (3, 2)
+    with pytest.raises(ValueError, match="lerp"):
+        decode_path(model, x[:1], x[1:], bank, path="cubic")
+
+
+def test_explore_path_matches_decode_path(bank):
+    models = {"a": _model(0), "b": _model(1)}
+    x = render_moons([0.5, 0.25], size=SIZE)
+    views = explore_path(models, x[:1], x[1:], 0.5, bank)
+    assert set(views) == {"a", "b"}
+    for name, model in models.items():
+        path = decode_path(model, x[:1], x[1:], bank, steps=3)
+        assert torch.allclose(views[name].image, path.images[1, 0], atol=1e-6)
+        assert views[name].distance == pytest.approx(float(path.distance[1]), abs=1e-6)
+        assert views[name].phase == pytest.approx(float(path.phase[1]))
+    with pytest.raises(ValueError, match=r"\[0, 1\]"):
+        explore_path(models, x[:1], x[1:], 1.5, bank)
+
+
+def test_code_noise_loss_terms_and_gradient():
+    model = _model()
+    x = render_moons([0.5, 0.25], size=SIZE)
+    clean = code_noise_loss()(model, x)
+    z = model.encode(x)
+    expected = ((model.decode(z) - x) ** 2).flatten(1).sum(1).mean()
+    assert torch.allclose(clean["loss"], expected)
+    penalised = code_noise_loss(code_penalty=0.5)(model, x)
+    assert torch.allclose(penalised["loss"], expected + 0.5 * z.pow(2).sum(1).mean())
+    torch.manual_seed(0)
+    noisy = code_noise_loss(code_std=1.0)(model, x)["loss"]
+    noisy.backward()
+    assert model.encoder[1].weight.grad.abs().sum() > 0  # the gradient reaches the encoder through the noise
+    with pytest.raises(ValueError, match=">= 0"):
+        code_noise_loss(code_std=-1.0)
+
+
+@pytest.fixture
+def one_thread():
+    """Tiny models train faster on one thread (and far faster on a busy machine)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def test_train_moon_autoencoder_learns_two_moons_deterministically(bank, one_thread):
+    m1, h1 = train_moon_autoencoder([0.5, 0.25], size=SIZE, hidden=(32,), steps=100, batch_size=8, lr=5e-3)
+    m2, _ = train_moon_autoencoder([0.5, 0.25], size=SIZE, hidden=(32,), steps=100, batch_size=8, lr=5e-3)
+    assert h1["loss"][-1] < h1["loss"][0] / 5
+    x = render_moons([0.5, 0.25], size=SIZE)
+    rec = decode_codes(m1, encode_images(m1, x))
+    assert measure_decoded(rec, bank).distance.max() < 0.05
+    for p1, p2 in zip(m1.parameters(), m2.parameters()):
+        assert torch.equal(p1, p2)

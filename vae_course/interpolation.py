@@ -1,0 +1,345 @@
+"""Walking between codes, and judging what the decoder draws there (notebooks 02 and 06).
+
+An autoencoder is trained to answer at the codes of its training images and nowhere else. To
+see what it answers *between* them we decode a path of codes and measure every decoded image
+against the moon manifold (``vae_course.moons.PhaseBank``):
+
+* ``distance``: RMS pixel distance to the nearest rendered moon (0 for a perfect moon; a
+  cross-fade of two moons sits far from every real one), see ``manifold_distance``;
+* ``phase``: the phase of that nearest moon (meaningful only when the distance is small).
+
+Path helpers: ``lerp`` (the straight line z(t) = (1 - t) z0 + t z1) and ``slerp`` (the great
+circle, for Gaussian codes). Path scores: ``phase_monotonicity``, ``largest_phase_jump`` and
+``invented_fraction`` (how much of the path decodes to real moons of a phase strictly between
+the two ends), all gathered by ``score_path``. ``train_moon_autoencoder`` trains a small ``MLPAutoencoder`` on moons of chosen
+phases, with optional noise on the code; ``explore_path`` is the function behind the
+interpolation explorer.
+"""
+from __future__ import annotations
+
+import math
+from typing import Mapping, NamedTuple, Sequence
+
+import torch
+from torch import Tensor, nn
+
+from . import losses
+from .ae import MLPAutoencoder
+from .corruption import code_noise
+from .moons import PhaseBank, circular_phase_difference, render_moons
+from .train import History, fit
+
+
+# --------------------------------------------------------------------------- paths
+def _endpoints(z0: Tensor, z1: Tensor) -> tuple[Tensor, Tensor]:
+    z0, z1 = torch.as_tensor(z0), torch.as_tensor(z1)
+    if z0.dim() == 2 and z0.shape[0] == 1:
+        z0 = z0[0]
+    if z1.dim() == 2 and z1.shape[0] == 1:
+        z1 = z1[0]
+    if z0.dim() != 1 or z0.shape != z1.shape:
+        raise ValueError(
+            "expected two codes of the same shape (D,) or (1, D), "
+            f"got {tuple(z0.shape)} and {tuple(z1.shape)}"
+        )
+    return z0, z1
+
+
+def _check_steps(steps: int) -> int:
+    if int(steps) != steps or steps < 2:
+        raise ValueError(f"steps must be an integer >= 2 (both ends are included), got {steps}")
+    return int(steps)
+
+
+def lerp(z0: Tensor, z1: Tensor, steps: int) -> Tensor:
+    """The straight line from z0 to z1: z(t) = (1 - t) z0 + t z1 at ``steps`` evenly spaced t in
+    [0, 1], both ends included. z0, z1: (D,) or (1, D). Returns (steps, D)."""
+    z0, z1 = _endpoints(z0, z1)
+    t = torch.linspace(0, 1, _check_steps(steps), dtype=z0.dtype, device=z0.device)[:, None]  # (T, 1)
+    return (1 - t) * z0 + t * z1  # (T, D)
+
+
+def slerp(z0: Tensor, z1: Tensor, steps: int) -> Tensor:
+    """Spherical interpolation: the arc from z0 to z1 about the origin (White 2016),
+
+        z(t) = sin((1 - t) w) / sin(w) z0 + sin(t w) / sin(w) z1,  cos(w) = <z0, z1> / (|z0| |z1|),
+
+    with the norm moved linearly from |z0| to |z1|. For codes drawn from N(0, I) it stays in the
+    shell where such codes live, where the straight line cuts through the low-norm middle.
+    Falls back to ``lerp`` when the two directions (nearly) coincide. Returns (steps, D)."""
+    z0, z1 = _endpoints(z0, z1)
+    steps = _check_steps(steps)
+    n0, n1 = z0.norm(), z1.norm()
+    if n0 == 0 or n1 == 0:
+        return lerp(z0, z1, steps)
+    u0, u1 = z0 / n0, z1 / n1
+    omega = torch.arccos((u0 @ u1).clamp(-1.0, 1.0))
+    if omega < 1e-4 or math.pi - omega < 1e-4:  # parallel or opposite: the arc is not unique
+        return lerp(z0, z1, steps)
+    t = torch.linspace(0, 1, steps, dtype=z0.dtype, device=z0.device)[:, None]  # (T, 1)
+    direction = (torch.sin((1 - t) * omega) * u0 + torch.sin(t * omega) * u1) / torch.sin(omega)
+    return direction * ((1 - t) * n0 + t * n1)  # (T, D)
+
+
+def random_codes(codes: Tensor, n: int, generator: torch.Generator | None = None) -> Tensor:
+    """n codes drawn from the Gaussian with the mean and per-dimension standard deviation of
+    ``codes`` (N, D): the nearest thing a plain autoencoder has to a prior. Returns (n, D)."""
+    codes = torch.as_tensor(codes)
+    if codes.dim() != 2 or codes.shape[0] < 2:
+        raise ValueError(f"expected at least two codes of shape (N, D), got {tuple(codes.shape)}")
+    eps = torch.randn((n, codes.shape[1]), generator=generator, dtype=codes.dtype)
+    return codes.mean(0) + codes.std(0) * eps.to(codes.device)
+
+
+# --------------------------------------------------------------------------- measuring
+class DecodedReading(NamedTuple):
+    """Manifold distance (N,) and decoded phase (N,) of a batch of decoded images."""
+
+    distance: Tensor
+    phase: Tensor
+
+
+def manifold_distance(images: Tensor, references: Tensor) -> Tensor:
+    """RMS pixel distance from each image (N, C, H, W) to its nearest reference image
+    (P, C, H, W):
+
+        d(x) = min_p sqrt( mean_pixels (x - r_p)^2 ),   returns (N,).
+
+    With the references a dense bank of rendered moons this is the manifold distance
+    (``PhaseBank.distance`` computes the same)."""
+    images, references = torch.as_tensor(images), torch.as_tensor(references)
+    if images.dim() != 4 or references.dim() != 4 or images.shape[1:] != references.shape[1:]:
+        raise ValueError(
+            "expected images (N, C, H, W) and references (P, C, H, W) of one image shape, "
+            f"got {tuple(images.shape)} and {tuple(references.shape)}"
+        )
+    x = images.flatten(1).double()  # (N, C*H*W)
+    r = references.flatten(1).double()  # (P, C*H*W)
+    # |x - r|^2 = |x|^2 + |r|^2 - 2 x.r, in float64 so that identical images give ~0
+    d2 = (x.pow(2).sum(1)[:, None] + r.pow(2).sum(1)[None, :] - 2 * x @ r.T) / x.shape[1]  # (N, P)
+    return d2.min(dim=1).values.clamp(min=0).sqrt().to(images.dtype)
+
+
+def measure_decoded(images: Tensor, bank: PhaseBank) -> DecodedReading:
+    """Measure images (N, 1, S, S) in [0, 1] against the bank: how far each is from the nearest
+    real moon (RMS pixels) and which phase that moon has."""
+    images = torch.as_tensor(images).detach().float().cpu()
+    return DecodedReading(bank.distance(images), bank.phase(images))
+
+
+def phase_steps(phases: Tensor) -> Tensor:
+    """Signed phase change between consecutive points of a path, on the circle: (T - 1,)."""
+    phases = torch.as_tensor(phases, dtype=torch.float64).reshape(-1)
+    if phases.numel() < 2:
+        raise ValueError(f"a path needs at least 2 phases, got {phases.numel()}")
+    return circular_phase_difference(phases[1:], phases[:-1])
+
+
+def phase_monotonicity(phases: Tensor, start: float | None = None, end: float | None = None) -> float:
+    """How monotonically the phases (T,) of a path move from ``start`` to ``end`` (default: the
+    path's own first and last phase), on the circle:
+
+        m = sum_t max(s * d_t, 0) / sum_t |d_t|,   d_t = phase_{t+1} - phase_t,
+        s = sign(end - start) along the shorter arc.
+
+    m = 1: every step goes the right way (or the path stands still); m = 0.5: as much movement
+    backwards as forwards; m = 0: it only moves the wrong way."""
+    phases = torch.as_tensor(phases, dtype=torch.float64).reshape(-1)
+    d = phase_steps(phases)
+    start = float(phases[0]) if start is None else float(start)
+    end = float(phases[-1]) if end is None else float(end)
+    s = torch.sign(circular_phase_difference(torch.tensor(end), torch.tensor(start))).double()
+    total = d.abs().sum()
+    if total == 0:
+        return 1.0
+    if s == 0:  # start and end are the same phase: any movement is a detour
+        return 0.0
+    return float((s * d).clamp(min=0).sum() / total)
+
+
+def largest_phase_jump(phases: Tensor) -> float:
+    """The largest phase change between two consecutive points of a path (on the circle). A
+    smooth walk from phase a to b in T points has about |b - a| / (T - 1); a decoder that
+    switches from one training image to the other jumps by about |b - a| at once."""
+    return float(phase_steps(phases).abs().max())
+
+
+def invented_fraction(reading: DecodedReading, start: float, end: float, max_distance: float,
+                      margin: float = 0.02) -> float:
+    """Fraction of a path's decoded images that are real moons (``distance <= max_distance``)
+    of a phase strictly between ``start`` and ``end`` (along the shorter arc, at least
+    ``margin`` away from both ends): the new phases the model has *invented*."""
+    span = float(circular_phase_difference(torch.tensor(end), torch.tensor(start)))
+    if abs(span) <= 2 * margin:
+        raise ValueError(f"start {start} and end {end} are closer than 2 * margin = {2 * margin}")
+    along = circular_phase_difference(reading.phase, torch.tensor(start)) * math.copysign(1, span)
+    between = (along >= margin) & (along <= abs(span) - margin)
+    real = reading.distance <= max_distance
+    return float((between & real).double().mean())
+
+
+# --------------------------------------------------------------------------- decoding paths
+def _model_device(model: nn.Module) -> torch.device:
+    return next(model.parameters()).device
+
+
+@torch.no_grad()
+def encode_images(model: nn.Module, images: Tensor) -> Tensor:
+    """Codes (N, D) of images (N, C, H, W), in eval mode, on the CPU. Works for an autoencoder
+    (``encode`` returns z) and for a VAE (``encode`` returns (mu, logvar): the code is mu)."""
+    was_training = model.training
+    model.eval()
+    try:
+        z = model.encode(images.to(_model_device(model)))
+        return (z[0] if isinstance(z, tuple) else z).cpu()
+    finally:
+        model.train(was_training)
+
+
+@torch.no_grad()
+def decode_codes(model: nn.Module, codes: Tensor) -> Tensor:
+    """Images (N, C, H, W) in [0, 1] decoded from codes (N, D), in eval mode, on the CPU: the
+    model's ``to_image`` when it has one (autoencoders), else the sigmoid of the logits (VAE)."""
+    was_training = model.training
+    model.eval()
+    try:
+        out = model.decode(codes.to(_model_device(model)))
+        images = model.to_image(out) if hasattr(model, "to_image") else torch.sigmoid(out)
+        return images.cpu()
+    finally:
+        model.train(was_training)
+
+
+class PathResult(NamedTuple):
+    """A decoded path: codes (T, D), images (T, 1, S, S), and their reading (distance, phase)."""
+
+    codes: Tensor
+    images: Tensor
+    distance: Tensor
+    phase: Tensor
+
+
+def decode_path(model: nn.Module, x0: Tensor, x1: Tensor, bank: PhaseBank, steps: int = 21,
+                path: str = "lerp") -> PathResult:
+    """Encode two images (1, 1, S, S) each, decode the path between their codes ("lerp" or
+    "slerp") and measure every decoded image against the bank."""
+    if path not in ("lerp", "slerp"):
+        raise ValueError(f"path must be 'lerp' or 'slerp', got {path!r}")
+    z = encode_images(model, torch.cat([x0, x1]))  # (2, D)
+    codes = (lerp if path == "lerp" else slerp)(z[0], z[1], steps)  # (T, D)
+    images = decode_codes(model, codes)
+    reading = measure_decoded(images, bank)
+    return PathResult(codes, images, reading.distance, reading.phase)
+
+
+class PathScores(NamedTuple):
+    """How a model's straight path from one moon to another reads (all plain floats):
+
+    recon: manifold distance of the worse of the two end images (what the model draws at its
+        training codes: its own noise floor);
+    median, worst: median and largest manifold distance along the path;
+    real_fraction: fraction of path images that are real moons (distance <= max_distance);
+    monotonicity, largest_jump: of the decoded phase (``phase_monotonicity``,
+        ``largest_phase_jump``);
+    invented: ``invented_fraction``, real moons of a phase strictly between the two ends."""
+
+    recon: float
+    median: float
+    worst: float
+    real_fraction: float
+    monotonicity: float
+    largest_jump: float
+    invented: float
+
+
+def score_path(model: nn.Module, x0: Tensor, x1: Tensor, bank: PhaseBank, start: float, end: float,
+               steps: int = 21, max_distance: float = 0.03, path: str = "lerp") -> PathScores:
+    """Decode the path between the codes of x0 (a moon of phase ``start``) and x1 (phase ``end``)
+    and score it; see ``PathScores``. Works for autoencoders and VAEs alike."""
+    p = decode_path(model, x0, x1, bank, steps, path)
+    reading = DecodedReading(p.distance, p.phase)
+    return PathScores(
+        recon=float(p.distance[[0, -1]].max()),
+        median=float(p.distance.median()),
+        worst=float(p.distance.max()),
+        real_fraction=float((p.distance <= max_distance).double().mean()),
+        monotonicity=phase_monotonicity(p.phase, start, end),
+        largest_jump=largest_phase_jump(p.phase),
+        invented=invented_fraction(reading, start, end, max_distance),
+    )
+
+
+class ExplorerView(NamedTuple):
+    """One model's answer at position t of the path: the image (S, S), its manifold distance
+    and decoded phase."""
+
+    image: Tensor
+    distance: float
+    phase: float
+
+
+def explore_path(models: Mapping[str, nn.Module], x0: Tensor, x1: Tensor, t: float,
+                 bank: PhaseBank) -> dict[str, ExplorerView]:
+    """The interpolation explorer's function: for each model, decode the point
+    z(t) = (1 - t) z0 + t z1 between the codes of x0 and x1 and measure it."""
+    if not 0.0 <= float(t) <= 1.0:
+        raise ValueError(f"t must be in [0, 1] (0 = first image, 1 = second), got {t}")
+    views = {}
+    for name, model in models.items():
+        z = encode_images(model, torch.cat([x0, x1]))  # (2, D)
+        code = ((1 - t) * z[0] + t * z[1])[None]  # (1, D)
+        image = decode_codes(model, code)
+        reading = measure_decoded(image, bank)
+        views[name] = ExplorerView(image[0, 0], float(reading.distance[0]), float(reading.phase[0]))
+    return views
+
+
+# --------------------------------------------------------------------------- training
+def code_noise_loss(code_std: float = 0.0, code_penalty: float = 0.0):
+    """Loss for an autoencoder whose code is jittered during training (notebook 02's remedy):
+
+        z = f(x),  z~ = z + code_std * eps,  eps ~ N(0, I)
+        loss = sum_pixels (g(z~) - x)^2 + code_penalty * |z|^2   (per image, averaged)
+
+    The noise makes the decoder answer for a neighbourhood of each code. Noise of a fixed size
+    only means something if the codes cannot simply move further apart, so ``code_penalty``
+    keeps them near the origin (the VAE's KL term does both jobs at once, notebook 06).
+    The model's ``output`` should be "sigmoid" (values compared with MSE)."""
+    if code_std < 0 or code_penalty < 0:
+        raise ValueError(f"code_std and code_penalty must be >= 0, got {code_std} and {code_penalty}")
+
+    def loss_fn(model: MLPAutoencoder, x: Tensor, y: Tensor | None = None) -> dict[str, Tensor]:
+        z = model.encode(x)  # (B, D)
+        recon = model.decode(code_noise(z, code_std) if code_std > 0 else z)
+        rec = losses.mse(model.to_image(recon) if model.output == "logits" else recon, x)  # (B,)
+        size = z.pow(2).sum(dim=1)  # (B,)
+        return {"loss": (rec + code_penalty * size).mean(), "recon": rec.mean().detach(),
+                "code_size": size.mean().detach()}
+
+    return loss_fn
+
+
+def train_moon_autoencoder(phases: Sequence[float] | Tensor, *, size: int = 16, latent_dim: int = 2,
+                           hidden: Sequence[int] = (64, 64), code_std: float = 0.0,
+                           code_penalty: float = 0.0, steps: int = 300, batch_size: int = 32,
+                           lr: float = 1e-3, seed: int = 0, progress: bool = False,
+                           desc: str = "training") -> tuple[MLPAutoencoder, History]:
+    """Train a small MLP autoencoder (sigmoid output, MSE) on the moons of the given phases,
+    with optional code noise and code penalty (see ``code_noise_loss``), for about ``steps``
+    optimiser steps. A short list of phases (e.g. two) is repeated so that every batch holds
+    ``batch_size`` images. Returns the trained model (on the CPU, eval mode) and its History."""
+    phases = torch.as_tensor(phases, dtype=torch.float32).reshape(-1)
+    if phases.numel() < 1:
+        raise ValueError("give at least one phase to train on")
+    if steps < 1:
+        raise ValueError(f"steps must be >= 1, got {steps}")
+    images = render_moons(phases, size=size)  # (N, 1, S, S)
+    copies = max(1, math.ceil(batch_size / len(images)))
+    data = images.repeat(copies, 1, 1, 1)  # (N * copies, 1, S, S)
+    per_epoch = math.ceil(len(data) / batch_size)
+    torch.manual_seed(seed)
+    model = MLPAutoencoder((1, size, size), latent_dim, hidden=hidden, output="sigmoid")
+    history = fit(model, code_noise_loss(code_std, code_penalty), data,
+                  epochs=max(1, round(steps / per_epoch)), batch_size=batch_size, lr=lr, seed=seed,
+                  progress=progress, desc=desc)
+    return model.cpu().eval(), history
