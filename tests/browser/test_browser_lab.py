@@ -269,8 +269,22 @@ def drag_slider(page, slider, clock: Clock) -> None:
     tx = t["x"] + t["width"] * (0.8 if left_half else 0.2)
     page.mouse.move(hx, hy)
     page.mouse.down()
-    page.mouse.move(tx, hy, steps=12)
+    page.mouse.move(tx, hy, steps=5)
     page.mouse.up()
+
+
+def settle(page, area, clock: Clock, quiet_s: float = 1.0, step_s: float = 60.0) -> None:
+    """Wait until the kernel is idle and the explorer's figure has not changed for `quiet_s`."""
+    deadline = time.monotonic() + min(step_s, clock.left())
+    last, since = None, time.monotonic()
+    while time.monotonic() < deadline:
+        src = area.locator(".jupyter-widgets img").first.get_attribute("src")
+        busy = page.evaluate(JS_KERNEL_STATUS) != "idle"
+        if src != last or busy:
+            last, since = src, time.monotonic()
+        elif time.monotonic() - since >= quiet_s:
+            return
+        page.wait_for_timeout(200)
 
 
 @pytest.mark.parametrize("name", choose_notebooks())
@@ -364,7 +378,7 @@ def test_notebook_in_jupyterlab(name: str, browser, lab: LabServer, clock: Clock
                     arg=[area.element_handle(), before_src], timeout=clock.ms(60), polling=250)
             except Exception:
                 pass  # reported by the assertion below, with the numbers
-            page.wait_for_timeout(300)
+            settle(page, area, clock)  # the drag queued several redraws: wait for the last one
             after_src = area.locator(".jupyter-widgets img").first.get_attribute("src")
             shot(page, f"{stem}-4-explorer{k}-after", area)
             shot(page, f"{stem}-5-explorer{k}-in-page")
