@@ -21,8 +21,8 @@ problems of the notebook as a whole): ``student, notebook, exercise, status, fee
 status pass | fail | not attempted | error | timeout.
 
 Limits of the sandbox, stated honestly: without Landlock the writes outside the folder are
-only *detected* (the submission folder and the course notebooks are compared before and
-after), not prevented; the network is not restricted; and since the check runs inside the
+only *detected* (the submissions folder is compared before and after each notebook), not
+prevented; the network is not restricted; and since the check runs inside the
 student's kernel, a student who sets out to forge a result can. This validates exercises; it
 is not an exam proctor.
 
@@ -375,7 +375,7 @@ def grade_notebook(path: Path, student: str, options: GradeOptions) -> list[Row]
 
     calls = check_calls(nb)
     rows: list[Row] = []
-    watched = [path.parent, course_dir]
+    watched = [path.parent.parent]  # every submission (the teacher's course folder may be edited meanwhile)
     before = _snapshot(*watched)
     with tempfile.TemporaryDirectory(prefix="vae-course-grade-") as tmp:
         root = Path(tmp)

@@ -1,0 +1,247 @@
+"""Grading: sandboxed kernels, one status per exercise, and a class that survives bad submissions.
+
+The kernels here start in a few seconds each; the runs of the real notebook 00 take longer (the
+whole notebook runs). Grading *every* course notebook, teacher and student versions, is behind
+``VAE_COURSE_SLOW=1`` (each notebook runs up to a minute).
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbformat.v4 import new_code_cell, new_notebook
+
+from vae_course.cli import main
+from vae_course.grading import (
+    NOTEBOOK_ROW,
+    GradeOptions,
+    Row,
+    expected_exercises,
+    grade,
+    landlock_abi,
+    read_csv,
+    reference_call_note,
+    sandbox_command,
+    summary_table,
+)
+from vae_course.exercises import get
+from vae_course.student import check_calls, make_student_notebook
+
+COURSE = Path(__file__).resolve().parent.parent / "notebooks"
+NB00 = "00_start_here.ipynb"
+needs_landlock = pytest.mark.skipif(landlock_abi() < 1, reason="this Linux kernel has no Landlock")
+
+HEAD = "import torch\nfrom vae_course.exercises import check"
+RMS_OK = "def rms_distance(a, b):\n    return (a - b).pow(2).flatten(1).mean(1).sqrt()"
+RMS_NO_SQRT = "def rms_distance(a, b):\n    return (a - b).pow(2).flatten(1).mean(1)"
+RMS_BY_REFERENCE = "def rms_distance(a, b):\n    from vae_course import moons\n    return moons.rms_distance(a, b)"
+LABEL_OK = ("def phase_to_label(phases, n_classes=8):\n"
+            "    return torch.round(torch.as_tensor(phases) * n_classes).long() % n_classes")
+CHECK1, CHECK2 = 'check("00.1", rms_distance)', 'check("00.2", phase_to_label)'
+
+
+def write_nb(folder: Path, *cells: str, name: str = NB00) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    nb = new_notebook(cells=[new_code_cell(c) for c in cells],
+                      metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}})
+    nbformat.write(nb, folder / name)
+    return folder / name
+
+
+def by_key(rows: list[Row]) -> dict[tuple[str, str], Row]:
+    return {(r.student, r.exercise): r for r in rows if r.exercise != NOTEBOOK_ROW}
+
+
+def notes(rows: list[Row], student: str) -> list[str]:
+    return [r.feedback for r in rows if r.student == student and r.exercise == NOTEBOOK_ROW]
+
+
+# --------------------------------------------------------------------------- the sandbox itself
+def run_sandboxed(root: Path, code: str, memory_mb: int = 0) -> subprocess.CompletedProcess:
+    return subprocess.run(sandbox_command(root, memory_mb, [sys.executable, "-c", code]),
+                          capture_output=True, text=True, timeout=60)
+
+
+def test_memory_limit_turns_a_huge_allocation_into_memory_error(tmp_path):
+    r = run_sandboxed(tmp_path, "x = bytearray(3 * 2**30)", memory_mb=1024)
+    assert r.returncode != 0 and "MemoryError" in r.stderr
+    assert run_sandboxed(tmp_path, "x = bytearray(50 * 2**20)", memory_mb=1024).returncode == 0
+
+
+@needs_landlock
+def test_writes_are_allowed_inside_the_root_and_refused_outside(tmp_path):
+    root, outside = tmp_path / "root", tmp_path / "teacher"
+    root.mkdir(), outside.mkdir()
+    (outside / "solutions.txt").write_text("secret")
+    code = (f"import os\nopen({str(root / 'ok.txt')!r}, 'w').write('fine')\n"
+            f"for act in (lambda: open({str(outside / 'solutions.txt')!r}, 'w'),\n"
+            f"            lambda: os.remove({str(outside / 'solutions.txt')!r}),\n"
+            f"            lambda: open({str(outside / 'new.txt')!r}, 'w')):\n"
+            "    try:\n        act()\n        print('WROTE')\n    except PermissionError:\n        print('refused')")
+    r = run_sandboxed(root, code)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split() == ["refused"] * 3
+    assert (root / "ok.txt").read_text() == "fine"
+    assert (outside / "solutions.txt").read_text() == "secret" and not (outside / "new.txt").exists()
+
+
+# --------------------------------------------------------------------------- pure helpers
+def test_expected_exercises_come_from_the_registry_and_the_course_notebook():
+    assert {"00.1", "00.2"} <= set(expected_exercises(NB00, COURSE))
+    assert expected_exercises("notes.ipynb", COURSE) == []
+
+
+def test_reference_call_is_noted():
+    nb = new_notebook(cells=[new_code_cell(RMS_BY_REFERENCE), new_code_cell(CHECK1)])
+    note = reference_call_note(nb, check_calls(nb)[0], get("00.1"))
+    assert "rms_distance" in note and "vae_course.moons" in note
+    nb.cells[0].source = RMS_OK
+    assert reference_call_note(nb, check_calls(nb)[0], get("00.1")) == ""
+
+
+def test_summary_table_counts_passes():
+    rows = [Row("ann", NB00, "00.1", "pass"), Row("ann", NB00, "00.2", "fail", "wrong"),
+            Row("bo", NB00, "00.1", "timeout"), Row("bo", NB00, NOTEBOOK_ROW, "error", "x")]
+    table = summary_table(rows)
+    assert "ann" in table and "1/2" in table and "timeout" in table
+    assert table.splitlines()[-1].split() == ["passed", "1/2", "0/2"]
+
+
+# --------------------------------------------------------------------------- grading a class
+@pytest.fixture(scope="module")
+def synthetic_class(tmp_path_factory):
+    """One grading run over small hand-made submissions, each a different way to go wrong."""
+    base = tmp_path_factory.mktemp("class")
+    subs, teacher = base / "submissions", base / "teacher"
+    teacher.mkdir()
+    (teacher / "solutions.txt").write_text("the answers")
+    write_nb(subs / "ann", HEAD, RMS_OK, CHECK1, LABEL_OK, CHECK2)  # all correct
+    write_nb(subs / "bob", HEAD, RMS_NO_SQRT, CHECK1, LABEL_OK, CHECK2)  # forgot the square root
+    write_nb(subs / "cat", HEAD, RMS_BY_REFERENCE, CHECK1, LABEL_OK, 'check("00.9", phase_to_label)')
+    write_nb(subs / "dan", HEAD, "def rms_distance(a, b)\n    return a", CHECK1, LABEL_OK, CHECK2)  # syntax error
+    (subs / "eve").mkdir(parents=True)
+    (subs / "eve" / NB00).write_text('{"cells": [ this is not json')
+    sub_nb = subs / "fay" / NB00
+    write_nb(subs / "fay", HEAD,
+             f"open({str(sub_nb)!r}, 'w').write('overwritten')",
+             f"open({str(teacher / 'solutions.txt')!r}, 'a').write('changed')",
+             "import os\nopen('scratch.txt', 'w').write('ok')\nopen(os.path.expanduser('~/home.txt'), 'w').write('ok')",
+             RMS_OK, CHECK1, LABEL_OK, CHECK2)
+    write_nb(subs / "gus", HEAD,
+             "def rms_distance(a, b):\n    x = bytearray(3 * 2**30)\n    return (a - b).pow(2).flatten(1).mean(1).sqrt()",
+             CHECK1, LABEL_OK, CHECK2)
+    before = {p: p.read_bytes() for p in subs.rglob("*") if p.is_file()}
+    rows = grade(subs, GradeOptions(timeout=60, memory_mb=1536, jobs=2, course_dir=COURSE, progress=False))
+    after = {p: p.read_bytes() for p in subs.rglob("*") if p.is_file()}
+    return rows, before, after, teacher
+
+
+def test_correct_solutions_pass(synthetic_class):
+    rows = by_key(synthetic_class[0])
+    assert rows["ann", "00.1"].status == rows["ann", "00.2"].status == "pass"
+    assert "matches the reference" in rows["ann", "00.1"].feedback
+
+
+def test_a_wrong_solution_fails_with_words_naming_the_problem(synthetic_class):
+    row = by_key(synthetic_class[0])["bob", "00.1"]
+    assert row.status == "fail"
+    assert "on input (" in row.feedback and "expected" in row.feedback
+
+
+def test_calling_the_reference_is_flagged_not_failed_and_a_renamed_check_is_reported(synthetic_class):
+    rows = synthetic_class[0]
+    cat = by_key(rows)
+    assert cat["cat", "00.1"].status == "pass" and "package's own reference" in cat["cat", "00.1"].feedback
+    assert cat["cat", "00.2"].status == "error" and "missing or renamed" in cat["cat", "00.2"].feedback
+    assert any('check("00.9"' in n for n in notes(rows, "cat"))
+
+
+def test_a_crashing_definition_makes_its_check_an_error_that_says_why(synthetic_class):
+    rows = by_key(synthetic_class[0])
+    assert rows["dan", "00.1"].status == "error" and "NameError" in rows["dan", "00.1"].feedback
+    assert rows["dan", "00.2"].status == "pass"
+
+
+def test_a_broken_json_file_is_reported(synthetic_class):
+    rows = by_key(synthetic_class[0])
+    assert rows["eve", "00.1"].status == rows["eve", "00.2"].status == "error"
+    assert "not valid JSON" in rows["eve", "00.1"].feedback
+
+
+def test_submissions_are_never_modified(synthetic_class):
+    _, before, after, teacher = synthetic_class
+    assert before == after
+    assert not any(p.name in ("scratch.txt", "home.txt") for p in after), "the kernel works in a temporary copy"
+
+
+@needs_landlock
+def test_writes_outside_the_temporary_folder_are_blocked_and_reported(synthetic_class):
+    rows, _, _, teacher = synthetic_class
+    assert (teacher / "solutions.txt").read_text() == "the answers"
+    fay = notes(rows, "fay")
+    assert len(fay) == 2 and all("refused a write" in n for n in fay), fay  # not the two inside it
+    assert by_key(rows)["fay", "00.1"].status == "pass"
+
+
+def test_memory_limit_inside_a_graded_kernel(synthetic_class):
+    row = by_key(synthetic_class[0])["gus", "00.1"]
+    assert row.status == "error" and "MemoryError" in row.feedback
+    assert by_key(synthetic_class[0])["gus", "00.2"].status == "pass"
+
+
+def test_an_infinite_loop_times_out_and_the_class_goes_on(tmp_path, capsys):
+    subs = tmp_path / "subs"
+    write_nb(subs / "a_loop", HEAD, RMS_OK, CHECK1, "while True:\n    pass", LABEL_OK, CHECK2)
+    write_nb(subs / "b_fine", HEAD, RMS_OK, CHECK1, LABEL_OK, CHECK2)
+    report = tmp_path / "out" / "report.csv"
+    t0 = time.perf_counter()
+    assert main(["grade", str(subs), "--report", str(report), "--timeout", "8", "--course-dir", str(COURSE)]) == 0
+    elapsed = time.perf_counter() - t0
+    rows = by_key(read_csv(report))
+    assert rows["a_loop", "00.1"].status == "pass", "checks that ran before the loop keep their result"
+    assert rows["a_loop", "00.2"].status == "timeout" and "8 s limit" in rows["a_loop", "00.2"].feedback
+    assert rows["b_fine", "00.1"].status == rows["b_fine", "00.2"].status == "pass"
+    assert elapsed < 8 + 60, "the loop was stopped at its limit"  # two kernel start-ups on a busy machine
+    assert report.with_suffix(".html").exists()
+    assert "a_loop" in capsys.readouterr().out
+
+
+# --------------------------------------------------------------------------- the real notebooks
+def _grade_course(tmp_path: Path, names: list[str], timeout: float = 240) -> list[Row]:
+    subs = tmp_path / "subs"
+    for name in names:
+        teacher = nbformat.read(COURSE / name, as_version=4)
+        (subs / "teacher").mkdir(parents=True, exist_ok=True)
+        shutil.copy(COURSE / name, subs / "teacher" / name)
+        (subs / "student").mkdir(parents=True, exist_ok=True)
+        nbformat.write(make_student_notebook(teacher)[0], subs / "student" / name)
+    return grade(subs, GradeOptions(timeout=timeout, jobs=2, course_dir=COURSE, progress=False))
+
+
+def _assert_teacher_passes_and_student_not_attempted(rows: list[Row], names: list[str]) -> None:
+    for name in names:
+        expected = expected_exercises(name, COURSE)
+        assert len(expected) >= 2
+        for who, status in (("teacher", "pass"), ("student", "not attempted")):
+            mine = {r.exercise: r for r in rows if r.student == who and r.notebook == name}
+            assert {e: mine[e].status for e in expected} == {e: status for e in expected}, (who, name, mine)
+            assert not [r for r in mine.values() if r.exercise == NOTEBOOK_ROW], mine
+
+
+@pytest.mark.skipif(not (COURSE / NB00).exists(), reason="notebook 00 not written yet")
+def test_notebook_00_grades_pass_and_its_student_version_not_attempted(tmp_path):
+    rows = _grade_course(tmp_path, [NB00])
+    _assert_teacher_passes_and_student_not_attempted(rows, [NB00])
+
+
+@pytest.mark.skipif(not os.environ.get("VAE_COURSE_SLOW"), reason="slow: set VAE_COURSE_SLOW=1 to grade every notebook")
+def test_every_course_notebook_grades_pass_and_its_student_version_not_attempted(tmp_path):
+    names = sorted(p.name for p in COURSE.glob("*.ipynb"))
+    rows = _grade_course(tmp_path, names, timeout=600)
+    _assert_teacher_passes_and_student_not_attempted(rows, names)
