@@ -319,21 +319,29 @@ def code_noise_loss(code_std: float = 0.0, code_penalty: float = 0.0):
     return loss_fn
 
 
-def train_moon_autoencoder(phases: Sequence[float] | Tensor, *, size: int = 16, latent_dim: int = 2,
+def train_moon_autoencoder(moons: Sequence[float] | Tensor, *, size: int = 16, latent_dim: int = 2,
                            hidden: Sequence[int] = (64, 64), code_std: float = 0.0,
                            code_penalty: float = 0.0, steps: int = 300, batch_size: int = 32,
                            lr: float = 1e-3, seed: int = 0, progress: bool = False,
                            desc: str = "training") -> tuple[MLPAutoencoder, History]:
-    """Train a small MLP autoencoder (sigmoid output, MSE) on the moons of the given phases,
-    with optional code noise and code penalty (see ``code_noise_loss``), for about ``steps``
-    optimiser steps. A short list of phases (e.g. two) is repeated so that every batch holds
-    ``batch_size`` images. Returns the trained model (on the CPU, eval mode) and its History."""
-    phases = torch.as_tensor(phases, dtype=torch.float32).reshape(-1)
-    if phases.numel() < 1:
-        raise ValueError("give at least one phase to train on")
+    """Train a small MLP autoencoder (sigmoid output, MSE) on moons, with optional code noise
+    and code penalty (see ``code_noise_loss``), for about ``steps`` optimiser steps.
+
+    ``moons`` is either a list of phases (rendered here at ``size``) or a batch of moon images
+    (N, 1, size, size), e.g. from ``data.load("moons", size=size)``. A short training set (e.g.
+    two moons) is repeated so that every batch holds ``batch_size`` images. Returns the trained
+    model (on the CPU, eval mode) and its History."""
+    moons = torch.as_tensor(moons, dtype=torch.float32)
+    if moons.dim() == 4:
+        if tuple(moons.shape[1:]) != (1, size, size):
+            raise ValueError(f"expected moon images of shape (N, 1, {size}, {size}), got {tuple(moons.shape)}")
+        images = moons
+    else:
+        images = render_moons(moons.reshape(-1), size=size)  # (N, 1, S, S)
+    if len(images) < 1:
+        raise ValueError("give at least one moon (a phase or an image) to train on")
     if steps < 1:
         raise ValueError(f"steps must be >= 1, got {steps}")
-    images = render_moons(phases, size=size)  # (N, 1, S, S)
     copies = max(1, math.ceil(batch_size / len(images)))
     data = images.repeat(copies, 1, 1, 1)  # (N * copies, 1, S, S)
     per_epoch = math.ceil(len(data) / batch_size)
