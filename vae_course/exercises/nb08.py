@@ -43,7 +43,7 @@ def _perplexity_cases():
 
 
 register(
-    "08.2", "codebook perplexity", reference=_perplexity_reference, cases=_perplexity_cases,
+    "08.3", "codebook perplexity", reference=_perplexity_reference, cases=_perplexity_cases,
     hint="turn counts into probabilities p = counts / counts.sum() (as floats), keep only p > 0 "
          "(0 log 0 = 0, but log(0) is -inf and 0 * -inf is NaN), then exp(-(p * log p).sum()).",
 )
@@ -72,7 +72,7 @@ def _check_straight_through(fn) -> str:
 
 
 register(
-    "08.3", "the straight-through estimator", checker=_check_straight_through,
+    "08.2", "the straight-through estimator", checker=_check_straight_through,
     hint="z_e + (z_q - z_e).detach(): in the forward pass z_e cancels, in the backward pass the "
          "detached bracket is a constant, so d out / d z_e is the identity.",
 )
