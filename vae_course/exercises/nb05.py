@@ -66,5 +66,5 @@ def _check_straight_through(fn):
 
 register(
     "05.3", "straight-through estimator", checker=_check_straight_through,
-    hint="return soft + (hard - soft).detach(): the value is hard, and only `soft` carries a gradient.",
+    hint="the forward value must be the hard (rounded) code, but the gradient must be that of the soft one: add to `soft` a correction that is cut out of the graph with .detach().",
 )
