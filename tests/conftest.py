@@ -10,6 +10,13 @@ NOTEBOOK_BUDGET_S = 60.0  # every notebook must run in under a minute on 2 cores
 COURSE_BUDGET_S = 300.0
 
 
+def pytest_configure(config):
+    """Tiny test models run fastest on one thread (and two threads thrash a busy 2-core machine)."""
+    import torch
+
+    torch.set_num_threads(1)
+
+
 @pytest.fixture
 def data_cache(tmp_path, monkeypatch):
     """Point the data cache at an empty temporary folder for one test."""
