@@ -1,0 +1,49 @@
+"""The VAE built step by step in notebook 06 must stay equal to the package's VAE and elbo_loss."""
+import json
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from vae_course.vae import VAE, VAEOutput, elbo_loss
+
+NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "06_vae.ipynb"
+
+
+def notebook_cell(marker: str) -> str:
+    cells = json.loads(NOTEBOOK.read_text())["cells"]
+    found = [
+        "".join(c["source"]) for c in cells
+        if c["cell_type"] == "code" and marker in "".join(c["source"])
+    ]
+    assert len(found) == 1, f"expected one cell containing {marker!r} in {NOTEBOOK.name}, found {len(found)}"
+    return found[0]
+
+
+def build_notebook_vae():
+    namespace = {"torch": torch, "nn": nn, "F": F, "VAEOutput": VAEOutput}
+    exec(notebook_cell("class StepByStepVAE"), namespace)
+    return namespace["StepByStepVAE"], namespace["negative_elbo"]
+
+
+def test_step_by_step_vae_equals_package_vae():
+    StepByStepVAE, negative_elbo = build_notebook_vae()
+    torch.manual_seed(0)
+    pkg = VAE(image_size=8, latent_dim=3, hidden=16)
+    ours = StepByStepVAE(8, 3, 16)
+    assert [p.shape for p in ours.parameters()] == [p.shape for p in pkg.parameters()]
+    ours.load_state_dict(dict(zip(ours.state_dict(), pkg.state_dict().values())))
+    x = torch.rand(5, 1, 8, 8)
+    torch.manual_seed(1)
+    a = ours(x)
+    torch.manual_seed(1)
+    b = pkg(x)
+    for name, u, v in zip(VAEOutput._fields, a, b):
+        assert torch.allclose(u, v, atol=1e-6), name
+    assert torch.allclose(negative_elbo(a, x), elbo_loss(b, x)["loss"], atol=1e-5)
+    # gradients agree too
+    negative_elbo(a, x).backward()
+    elbo_loss(b, x)["loss"].backward()
+    for p, q in zip(ours.parameters(), pkg.parameters()):
+        assert torch.allclose(p.grad, q.grad, atol=1e-5)
