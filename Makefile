@@ -7,7 +7,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 PORT   ?= 8888
 
-.PHONY: setup lab test test-package test-notebooks clean test-browser
+.PHONY: setup lab test test-package test-notebooks test-grading clean test-browser
 
 setup: $(STAMP)
 
@@ -33,6 +33,11 @@ test-package: setup
 
 test-notebooks: setup
 	$(PY) -m pytest notebooks
+
+# Slow (runs every notebook twice): every course notebook grades "pass" on each exercise, and its
+# student version "not attempted". CI runs it after `make test`.
+test-grading: setup
+	VAE_COURSE_SLOW=1 $(PY) -m pytest tests/test_grading.py -k every_course_notebook -v
 
 clean:
 	rm -rf $(VENV) .pytest_cache
