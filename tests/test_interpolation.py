@@ -8,6 +8,7 @@ from vae_course.ae import MLPAutoencoder
 from vae_course.interpolation import (
     DecodedReading,
     code_noise_loss,
+    code_plane_distance,
     decode_codes,
     decode_path,
     encode_images,
@@ -164,6 +165,22 @@ def test_explore_path_matches_decode_path(bank):
         assert views[name].phase == pytest.approx(float(path.phase[1]))
     with pytest.raises(ValueError, match=r"\[0, 1\]"):
         explore_path(models, x[:1], x[1:], 1.5, bank)
+
+
+def test_code_plane_distance_matches_decoding_its_grid(bank):
+    model = _model()
+    x = render_moons([0.5, 0.25], size=SIZE)
+    plane = code_plane_distance(model, x[:1], x[1:], bank, n=5)
+    assert plane.distance.shape == (5, 5)
+    assert torch.allclose(plane.codes, encode_images(model, x))
+    u0, u1, v0, v1 = plane.extent
+    assert u0 < float(plane.codes[:, 0].min()) and u1 > float(plane.codes[:, 0].max())
+    corner = torch.tensor([[u0, v0], [u1, v1]])  # bottom-left is row 0, col 0; top-right row -1, col -1
+    expected = measure_decoded(decode_codes(model, corner), bank).distance
+    assert torch.allclose(plane.distance[[0, -1], [0, -1]], expected, atol=1e-5)
+    wide = MLPAutoencoder((1, SIZE, SIZE), latent_dim=3, hidden=(8,), output="sigmoid")
+    with pytest.raises(ValueError, match="2-D codes"):
+        code_plane_distance(wide, x[:1], x[1:], bank)
 
 
 def test_code_noise_loss_terms_and_gradient():

@@ -13,7 +13,8 @@ circle, for Gaussian codes). Path scores: ``phase_monotonicity``, ``largest_phas
 ``invented_fraction`` (how much of the path decodes to real moons of a phase strictly between
 the two ends), all gathered by ``score_path``. ``train_moon_autoencoder`` trains a small ``MLPAutoencoder`` on moons of chosen
 phases, with optional noise on the code; ``explore_path`` is the function behind the
-interpolation explorer.
+interpolation explorer and ``code_plane_distance`` maps where in a 2-D code plane the decoder
+draws real moons.
 """
 from __future__ import annotations
 
@@ -267,6 +268,36 @@ def score_path(model: nn.Module, x0: Tensor, x1: Tensor, bank: PhaseBank, start:
         largest_jump=largest_phase_jump(p.phase),
         invented=invented_fraction(reading, start, end, max_distance),
     )
+
+
+class CodePlane(NamedTuple):
+    """A 2-D code plane decoded on an n x n grid: the two end codes (2, 2), the grid's extent
+    (u_min, u_max, v_min, v_max) for ``imshow(..., origin="lower", extent=extent)``, and the
+    manifold distance of every decoded grid point (n, n), rows from v_min up to v_max."""
+
+    codes: Tensor
+    extent: tuple[float, float, float, float]
+    distance: Tensor
+
+
+def code_plane_distance(model: nn.Module, x0: Tensor, x1: Tensor, bank: PhaseBank, n: int = 41,
+                        margin: float = 0.75) -> CodePlane:
+    """Decode a grid over the code plane around the codes of x0 and x1 (their bounding box,
+    widened by ``margin`` times their distance on every side) and measure every decoded image:
+    where in the plane does the decoder draw a real moon? Needs a model with 2-D codes."""
+    z = encode_images(model, torch.cat([x0, x1]))  # (2, D)
+    if z.shape[1] != 2:
+        raise ValueError(f"code_plane_distance needs 2-D codes, got codes of size {z.shape[1]}")
+    if n < 2:
+        raise ValueError(f"n must be >= 2 grid points a side, got {n}")
+    lo, hi = z.min(0).values, z.max(0).values
+    pad = margin * float((z[0] - z[1]).norm()) + 1e-3
+    u = torch.linspace(float(lo[0]) - pad, float(hi[0]) + pad, n)
+    v = torch.linspace(float(lo[1]) - pad, float(hi[1]) + pad, n)
+    vv, uu = torch.meshgrid(v, u, indexing="ij")  # (n, n) each, row k at v[k]
+    grid = torch.stack([uu.reshape(-1), vv.reshape(-1)], dim=1)  # (n*n, 2)
+    distance = measure_decoded(decode_codes(model, grid), bank).distance.reshape(n, n)
+    return CodePlane(z, (float(u[0]), float(u[-1]), float(v[0]), float(v[-1])), distance)
 
 
 class ExplorerView(NamedTuple):
