@@ -12,13 +12,6 @@ from vae_course.estimators import (Cosine, Square, TinyVAE, bernoulli_grads, com
 N = 100_000
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny ops run faster on one thread (and do not fight other processes for cores)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 CASES = [(Square(), [0.5, -1.0, 0.3], [1.0, 0.5, 2.0]), (Cosine(1.0), [1.2], [0.7]),
          (Cosine(3.0), [0.4, -0.2], [0.8, 0.3])]
 

@@ -10,13 +10,6 @@ from vae_course.lvm import Gaussian, LinearGaussianLVM, diag_gaussian, log_mean_
 D64 = torch.float64
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Small float64 ops run faster on one thread (and do not fight other processes for cores)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture

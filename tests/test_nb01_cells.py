@@ -1,20 +1,18 @@
 """Keep notebook 01's written-out model equal to vae_course.ae.MLPAutoencoder."""
-import json
-from pathlib import Path
 
 import torch
 from torch import nn
 
+from notebook_cells import code_cell
 from vae_course.ae import MLPAutoencoder
 
-NB = Path(__file__).resolve().parents[1] / "notebooks" / "01_autoencoder.ipynb"
+NB = "01_autoencoder.ipynb"
 
 
 def _cell(marker: str) -> str:
-    cells = json.loads(NB.read_text())["cells"]
-    found = [("".join(c["source"])) for c in cells if c["cell_type"] == "code" and marker in "".join(c["source"])]
-    assert len(found) == 1, f"expected one cell with {marker!r} in {NB.name}, found {len(found)}"
-    return found[0]
+    return code_cell(NB, marker)
+
+
 
 
 def test_written_out_model_equals_the_package_model():

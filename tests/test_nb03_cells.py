@@ -1,23 +1,17 @@
 """Notebook 03's exercise solutions pass their checks, and wrong answers get specific feedback."""
-import json
-from pathlib import Path
 
 import pytest
 import torch
 
+from notebook_cells import load_function
 from vae_course.corruption import random_mask
 from vae_course.exercises import ExerciseFailed, check
 
-NB = Path(__file__).resolve().parents[1] / "notebooks" / "03_denoising_autoencoder.ipynb"
+NB = "03_denoising_autoencoder.ipynb"
 
 
 def _fn(name: str):
-    cells = json.loads(NB.read_text())["cells"]
-    src = [("".join(c["source"])) for c in cells if c["cell_type"] == "code" and f"def {name}(" in "".join(c["source"])]
-    assert len(src) == 1
-    ns = {"torch": torch}
-    exec(src[0], ns)
-    return ns[name]
+    return load_function(NB, name, {"torch": torch})
 
 
 def test_notebook_solutions_pass():

@@ -1,33 +1,18 @@
 """Notebook 04: its exercise solutions equal the package functions, and stubs read as 'not attempted'."""
 import math
-import re
-from pathlib import Path
 
-import nbformat
 import torch
 
+from notebook_cells import load_function
 from vae_course.exercises import check
 from vae_course.losses import gaussian_kl
 from vae_course.lvm import log_mean_exp
 
-NB = Path(__file__).resolve().parents[1] / "notebooks" / "04_elbo_derivation.ipynb"
-
-
-def _cell_defining(name: str) -> str:
-    nb = nbformat.read(NB, as_version=4)
-    for cell in nb.cells:
-        if cell.cell_type == "code" and f"def {name}(" in cell.source:
-            return cell.source
-    raise AssertionError(f"no cell defines {name} in {NB.name}")
+NB = "04_elbo_derivation.ipynb"
 
 
 def _load(name: str, stub: bool = False):
-    src = _cell_defining(name)
-    if stub:
-        src = re.sub(r"### BEGIN SOLUTION.*?### END SOLUTION", "raise NotImplementedError", src, flags=re.S)
-    ns = {"torch": torch, "math": math}
-    exec(src, ns)
-    return ns[name]
+    return load_function(NB, name, {"torch": torch, "math": math}, stub=stub)
 
 
 def test_solutions_match_package_and_pass_checks():

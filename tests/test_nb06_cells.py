@@ -1,24 +1,19 @@
 """The VAE built step by step in notebook 06 must stay equal to the package's VAE and elbo_loss."""
-import json
-from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from notebook_cells import code_cell
 from vae_course.vae import VAE, VAEOutput, elbo_loss
 
-NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "06_vae.ipynb"
+NOTEBOOK = "06_vae.ipynb"
 
 
 def notebook_cell(marker: str) -> str:
-    cells = json.loads(NOTEBOOK.read_text())["cells"]
-    found = [
-        "".join(c["source"]) for c in cells
-        if c["cell_type"] == "code" and marker in "".join(c["source"])
-    ]
-    assert len(found) == 1, f"expected one cell containing {marker!r} in {NOTEBOOK.name}, found {len(found)}"
-    return found[0]
+    return code_cell(NOTEBOOK, marker)
+
+
 
 
 def build_notebook_vae():

@@ -1,20 +1,18 @@
 """Keep notebook 08's written-out quantizer equal to vae_course.vq, and its exercise solutions passing."""
-import json
-from pathlib import Path
 
 import pytest
 import torch
 
+from notebook_cells import code_cell
 from vae_course import vq
 
-NB = Path(__file__).resolve().parents[1] / "notebooks" / "08_vq_vae.ipynb"
+NB = "08_vq_vae.ipynb"
 
 
 def _cell(marker: str) -> str:
-    cells = json.loads(NB.read_text())["cells"]
-    found = ["".join(c["source"]) for c in cells if c["cell_type"] == "code" and marker in "".join(c["source"])]
-    assert len(found) == 1, f"expected one cell with {marker!r} in {NB.name}, found {len(found)}"
-    return found[0]
+    return code_cell(NB, marker)
+
+
 
 
 @pytest.mark.parametrize("shape,k", [((3, 16, 7, 7), 64), ((2, 4, 2, 2), 5), ((1, 1, 3, 1), 1)])
