@@ -18,6 +18,17 @@ def pytest_configure(config):
 
 
 @pytest.fixture
+def one_thread():
+    """One torch thread for this test, whatever the session set (tiny models train fastest so)."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture
 def data_cache(tmp_path, monkeypatch):
     """Point the data cache at an empty temporary folder for one test."""
     monkeypatch.setenv("VAE_COURSE_DATA", str(tmp_path / "cache"))

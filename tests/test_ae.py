@@ -11,13 +11,6 @@ from vae_course.ae import (AEOutput, ConvAutoencoder, MLPAutoencoder, decode_poi
 from vae_course.corruption import mask_noise
 
 
-@pytest.fixture
-def one_thread():
-    """Tiny models train faster on one thread, and far faster when the CPU is shared."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 @pytest.mark.parametrize("shape", [(1, 8, 8), (1, 28, 28), (1, 7, 9)])

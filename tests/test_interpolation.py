@@ -200,13 +200,6 @@ def test_code_noise_loss_terms_and_gradient():
         code_noise_loss(code_std=-1.0)
 
 
-@pytest.fixture
-def one_thread():
-    """Tiny models train faster on one thread (and far faster on a busy machine)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def test_train_moon_autoencoder_learns_two_moons_deterministically(bank, one_thread):
