@@ -12,11 +12,11 @@ PORT   ?= 8888
 setup: $(STAMP)
 
 # torch is installed first and pinned by constraints.txt, so pip never resolves it to a CUDA build.
-# --no-compile: Python compiles each module once on first import instead (install ~2x faster).
+#: Python compiles each module once on first import instead (install ~2x faster).
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --no-compile -c constraints.txt torch==2.13.0
-	$(PY) -m pip install --quiet --no-compile -c constraints.txt -e ".[lab,test]"
+	$(PY) -m pip install --quiet -c constraints.txt torch==2.13.0
+	$(PY) -m pip install --quiet -c constraints.txt -e ".[lab,test]"
 	@touch $(STAMP)
 	@echo "course environment ready in $(VENV)"
 
@@ -48,7 +48,7 @@ clean:
 BROWSER_STAMP := $(VENV)/.browser-installed
 
 $(BROWSER_STAMP): $(STAMP) tests/browser/requirements.txt
-	$(PY) -m pip install --quiet --no-compile -c constraints.txt -r tests/browser/requirements.txt
+	$(PY) -m pip install --quiet -c constraints.txt -r tests/browser/requirements.txt
 	@touch $@
 
 test-browser: $(BROWSER_STAMP)
