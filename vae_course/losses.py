@@ -78,6 +78,15 @@ def log_normal(x: Tensor, mu: Tensor | float = 0.0, logvar: Tensor | float = 0.0
     return -0.5 * (LOG_2PI + logvar + (x - mu).pow(2) / logvar.exp()).sum(dim=-1)
 
 
+def log_mean_exp(values: Tensor, dim: int = 0) -> Tensor:
+    """log((1/K) sum_k exp(values_k)) along ``dim`` without overflow or underflow:
+    logsumexp(values) - log K (logsumexp subtracts the max inside). Used by importance
+    sampling (04) and the IWAE bound (06)."""
+    if values.dim() < 1 or values.shape[dim] < 1:
+        raise ValueError(f"expected log weights with K >= 1 entries along dim {dim}, got {tuple(values.shape)}")
+    return torch.logsumexp(values, dim=dim) - math.log(values.shape[dim])
+
+
 def log_bernoulli(logits: Tensor, x: Tensor) -> Tensor:
     """log p(x | logits) under independent Bernoullis, summed over non-batch dims: -bce_with_logits. (B,)"""
     return -bce_with_logits(logits, x)

@@ -26,6 +26,8 @@ from typing import NamedTuple
 import torch
 from torch import Tensor
 
+from .losses import log_mean_exp  # noqa: F401  (also part of this module's API)
+
 LOG_2PI = math.log(2 * math.pi)
 DTYPE = torch.float64
 
@@ -35,12 +37,6 @@ class Gaussian(NamedTuple):
 
     mean: Tensor
     cov: Tensor
-
-
-def log_mean_exp(values: Tensor, dim: int = 0) -> Tensor:
-    """log( (1/S) sum_s exp(values_s) ) along ``dim``, without overflow or underflow:
-    logsumexp(values) - log S (the max is subtracted inside logsumexp)."""
-    return torch.logsumexp(values, dim=dim) - math.log(values.shape[dim])
 
 
 def diag_gaussian(mean: Tensor, logvar: Tensor) -> Gaussian:

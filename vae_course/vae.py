@@ -13,14 +13,14 @@ p(x|z) = prod_i Bernoulli(x_i; sigmoid(l_i)); under the Gaussian one p(x|z) = N(
 """
 from __future__ import annotations
 
-import math
 from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .losses import bce_with_logits, gaussian_kl, gaussian_nll, log_normal
+from .data import check_images
+from .losses import bce_with_logits, gaussian_kl, gaussian_nll, log_mean_exp, log_normal
 
 LIKELIHOODS = ("bernoulli", "gaussian")
 
@@ -32,13 +32,6 @@ class VAEOutput(NamedTuple):
     mu: Tensor  # (B, D) posterior mean
     logvar: Tensor  # (B, D) posterior log-variance
     z: Tensor  # (B, D) reparameterized sample z = mu + exp(logvar / 2) * eps
-
-
-def _check_images(x: Tensor, image_size: int, who: str) -> None:
-    if x.dim() != 4 or tuple(x.shape[1:]) != (1, image_size, image_size):
-        raise ValueError(
-            f"{who} expected images of shape (B, 1, {image_size}, {image_size}), got {tuple(x.shape)}"
-        )
 
 
 def reparameterize(mu: Tensor, logvar: Tensor, eps: Tensor | None = None) -> Tensor:
@@ -109,7 +102,7 @@ class VAE(nn.Module):
 
     def encode(self, x: Tensor) -> tuple[Tensor, Tensor]:
         """Posterior parameters (mu, logvar), each (B, D), of images x (B, 1, H, W)."""
-        _check_images(x, self.image_size, "VAE.encode")
+        check_images(x, (self.image_size, self.image_size), "images for VAE.encode")
         return self.encoder(x.flatten(1))  # x.flatten(1): (B, H*W)
 
     def decode(self, z: Tensor) -> Tensor:
@@ -157,7 +150,7 @@ class CVAE(nn.Module):
 
     def encode(self, x: Tensor, c: Tensor) -> tuple[Tensor, Tensor]:
         """(mu, logvar) of q(z | x, c), each (B, D)."""
-        _check_images(x, self.image_size, "CVAE.encode")
+        check_images(x, (self.image_size, self.image_size), "images for CVAE.encode")
         c = self.one_hot(c).to(x.device)
         return self.encoder(torch.cat([x.flatten(1), c], dim=1))  # (B, H*W + C)
 
@@ -265,14 +258,6 @@ def log_weights(model: VAE | CVAE, x: Tensor, k: int, c: Tensor | None = None,
     log_pz = log_normal(z)  # (K, B)
     log_qz = log_normal(z, mu, logvar)  # (K, B)
     return log_px_z + log_pz - log_qz
-
-
-def log_mean_exp(log_w: Tensor) -> Tensor:
-    """log (1/K) sum_k exp(log_w[k]) over the first dimension, without overflow or underflow:
-    m + log (1/K) sum_k exp(log_w[k] - m) with m = max_k log_w[k] (what logsumexp does). (B,)"""
-    if log_w.dim() < 1 or log_w.shape[0] < 1:
-        raise ValueError(f"expected log weights of shape (K, ...) with K >= 1, got {tuple(log_w.shape)}")
-    return torch.logsumexp(log_w, dim=0) - math.log(log_w.shape[0])
 
 
 @torch.no_grad()

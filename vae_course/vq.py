@@ -35,7 +35,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from . import losses
+from . import estimators, losses
 
 __all__ = [
     "nearest_code", "straight_through", "codebook_loss", "commitment_loss", "code_counts",
@@ -67,8 +67,9 @@ def nearest_code(z: Tensor, codebook: Tensor) -> Tensor:
 
 
 def straight_through(z_e: Tensor, z_q: Tensor) -> Tensor:
-    """``z_e + sg[z_q - z_e]``: the value of ``z_q`` with the gradient of the identity onto ``z_e``."""
-    return z_e + (z_q - z_e).detach()
+    """``z_e + sg[z_q - z_e]``: the value of ``z_q`` with the gradient of the identity onto ``z_e``
+    (the estimator of notebook 05, :func:`vae_course.estimators.straight_through`, in VQ's names)."""
+    return estimators.straight_through(hard=z_q, soft=z_e)
 
 
 def codebook_loss(z_e: Tensor, z_q: Tensor) -> Tensor:
