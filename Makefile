@@ -1,23 +1,28 @@
 # Two commands from a fresh clone:
 #   make lab    create .venv (once), install the course, open JupyterLab on notebooks/
 #   make test   the same set-up, then the package's tests and every notebook under nbval
+# and one for maintainers:
+#   make constraints   regenerate constraints.txt (the exact tested versions) from pyproject.toml
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 PORT   ?= 8888
+TORCH  := torch==2.13.0
 
-.PHONY: setup lab test test-package test-notebooks test-grading clean test-browser
+.PHONY: setup lab test test-package test-notebooks test-grading clean test-browser constraints
 
 setup: $(STAMP)
 
-# torch is installed first and pinned by constraints.txt, so pip never resolves it to a CUDA build.
+# One pip call installs torch and the course, every version pinned by constraints.txt. The pin fixes
+# torch's version, not its build: pip takes whatever build of that version its index offers (here pip's
+# configuration offers a CPU wheel; from PyPI alone, Linux gets the multi-GB CUDA build). A torch
+# of that version already in $(VENV) is kept, so users elsewhere install the CPU build first (README).
 # pip's own byte-compiling is serial; compileall -j 0 does the same work on every core afterwards
-# (bytecode must exist up front where PYTHONDONTWRITEBYTECODE=1, as on CI). ~1m45s instead of ~2m15s.
+# (bytecode must exist up front where PYTHONDONTWRITEBYTECODE=1, as on CI).
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --no-compile -c constraints.txt torch==2.13.0
-	$(PY) -m pip install --quiet --no-compile -c constraints.txt -e ".[lab,test]"
+	$(PY) -m pip install --quiet --no-compile -c constraints.txt $(TORCH) -e ".[lab,test]"
 	@echo "byte-compiling the environment on all cores (a cache: kernels start faster)"
 	@$(PY) -m compileall -q -j 0 "$$($(PY) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')" > /dev/null || true
 	@touch $(STAMP)
@@ -28,14 +33,18 @@ lab: setup
 	$(VENV)/bin/jupyter lab --ServerApp.root_dir=notebooks --ServerApp.port=$(PORT) \
 		$(if $(filter 0,$(shell id -u)),--allow-root) notebooks/00_start_here.ipynb
 
+# One pytest worker per core (pytest-xdist); --dist loadscope keeps all cells of a notebook in one
+# worker, on one kernel, as nbval requires (and each test module in one worker).
+XDIST := -n auto --dist loadscope
+
 test: setup
-	$(PY) -m pytest --durations=5
+	$(PY) -m pytest $(XDIST) --durations=5
 
 test-package: setup
-	$(PY) -m pytest tests
+	$(PY) -m pytest $(XDIST) tests
 
 test-notebooks: setup
-	$(PY) -m pytest notebooks
+	$(PY) -m pytest $(XDIST) notebooks
 
 # Slow (runs every notebook twice): every course notebook grades "pass" on each exercise, and its
 # student version "not attempted". CI runs it after `make test`.
@@ -43,15 +52,35 @@ test-grading: setup
 	VAE_COURSE_SLOW=1 $(PY) -m pytest tests/test_grading.py -k every_course_notebook -v
 
 clean:
-	rm -rf $(VENV) .pytest_cache
+	rm -rf $(VENV) $(TOOLS) .pytest_cache
+
+# constraints.txt is generated, never edited by hand: pip-tools' pip-compile resolves pyproject.toml
+# with every extra, keeping the pins already in constraints.txt wherever the ranges still allow them
+# (`make constraints UPGRADE=--upgrade` moves everything to the newest allowed releases).
+# pip-compile runs from its own small environment ($(TOOLS)), not the course's. Where torch comes from a
+# build-specific wheel (2.13.0+cpu), its pin is written without the local label, so the file accepts
+# whichever build of 2.13.0 a user installs.
+TOOLS     := .venv-tools
+PIP_TOOLS := pip-tools==7.6.2
+UPGRADE   :=
+
+constraints:
+	@test -x $(TOOLS)/bin/python || $(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/python -m pip install --quiet $(PIP_TOOLS)
+	CUSTOM_COMPILE_COMMAND="make constraints" $(TOOLS)/bin/pip-compile --quiet $(UPGRADE) \
+		--all-extras --strip-extras --allow-unsafe --annotation-style=line \
+		--no-emit-index-url --no-emit-find-links --no-emit-trusted-host \
+		--upgrade-package $(TORCH) --output-file constraints.txt pyproject.toml
+	sed -i -E 's/^torch==([^+ ]+)\+[^ ]+/torch==\1/' constraints.txt
 
 # End to end as a learner sees it: JupyterLab in headless Chromium runs notebooks, checks figures,
 # widgets and that a slider redraws its figure (tests/browser/). Needs the system Chromium
 # (`apt-get install -y chromium`); screenshots land in artifacts/browser/.
 BROWSER_STAMP := $(VENV)/.browser-installed
 
-$(BROWSER_STAMP): $(STAMP) tests/browser/requirements.txt
-	$(PY) -m pip install --quiet -c constraints.txt -r tests/browser/requirements.txt
+# Its Python packages (Playwright, greenlet) are the course's `browser` extra, pinned in constraints.txt.
+$(BROWSER_STAMP): $(STAMP)
+	$(PY) -m pip install --quiet -c constraints.txt -e ".[browser]"
 	@touch $@
 
 test-browser: $(BROWSER_STAMP)

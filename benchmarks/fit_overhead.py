@@ -14,7 +14,7 @@ import torch
 
 from vae_course import data, fit, seed_everything
 from vae_course.losses import bce_with_logits, gaussian_kl
-from vae_course.vae import VAE
+from vae_course.models.vae import VAE
 
 
 def loss_fn(model, x, y):

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import nbformat
 
-from vae_course.student import strip_source
+from vae_course.classroom.student import strip_source
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 

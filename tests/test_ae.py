@@ -6,18 +6,19 @@ import torch
 from scipy.linalg import subspace_angles
 
 from vae_course import losses
-from vae_course.ae import (AEOutput, ConvAutoencoder, MLPAutoencoder, decode_point, denoising_rows,
-                           pca_basis, pca_reconstruct)
+from vae_course.models import decode_point
+from vae_course.models.ae import (AEOutput, ConvAutoencoder, MLPAutoencoder, denoising_rows, pca_basis,
+                                  pca_reconstruct)
 from vae_course.corruption import mask_noise
 
 
 
 
-@pytest.mark.parametrize("shape", [(1, 8, 8), (1, 28, 28), (1, 7, 9)])
+@pytest.mark.parametrize("shape", [(1, 8, 8), (1, 28, 28), (1, 7, 7)])
 @pytest.mark.parametrize("cls", [MLPAutoencoder, ConvAutoencoder])
 def test_shapes_round_trip(cls, shape):
     torch.manual_seed(0)
-    m = cls(in_shape=shape, latent_dim=3)
+    m = cls(image_size=shape[-1], latent_dim=3)
     x = torch.rand(4, *shape)
     out = m(x)
     assert isinstance(out, AEOutput)
@@ -50,7 +51,7 @@ def test_linear_autoencoder_is_affine():
 
 
 def test_bad_inputs_say_what_was_expected():
-    m = MLPAutoencoder(in_shape=(1, 8, 8), latent_dim=2)
+    m = MLPAutoencoder(image_size=8, latent_dim=2)
     with pytest.raises(ValueError, match=r"expected images of shape \(B, 1, 8, 8\), got \(64, 64\)"):
         m(torch.rand(64, 64))
     with pytest.raises(ValueError, match=r"expected codes of shape \(B, 2\)"):
@@ -95,7 +96,7 @@ def test_linear_ae_trained_with_mse_finds_the_pca_subspace(one_thread):
     x = x + 0.05 * torch.randn(500, 16, generator=g)
     x = x.reshape(500, 1, 4, 4)
     torch.manual_seed(0)
-    m = MLPAutoencoder(in_shape=(1, 4, 4), latent_dim=2, hidden=(), linear=True, output="identity")
+    m = MLPAutoencoder(image_size=4, latent_dim=2, hidden=(), linear=True, output="identity")
     opt = torch.optim.Adam(m.parameters(), lr=5e-2)
     for _ in range(300):
         opt.zero_grad()
@@ -112,11 +113,11 @@ def test_linear_ae_trained_with_mse_finds_the_pca_subspace(one_thread):
 def test_decode_point_and_denoising_rows():
     torch.manual_seed(0)
     m = MLPAutoencoder(latent_dim=2)
-    img = decode_point(m, 0.5, -1.0)
+    img = decode_point(m, [0.5, -1.0])
     assert img.shape == (8, 8) and img.min() >= 0 and img.max() <= 1
     assert torch.allclose(img, torch.sigmoid(m.decode(torch.tensor([[0.5, -1.0]])))[0, 0])
-    with pytest.raises(ValueError, match="2-D latent"):
-        decode_point(MLPAutoencoder(latent_dim=3), 0, 0)
+    with pytest.raises(ValueError, match="expected 3 latent values"):
+        decode_point(MLPAutoencoder(latent_dim=3), [0, 0])
     x = torch.rand(5, 1, 8, 8)
     rows = denoising_rows(x, {"AE": m}, lambda v: mask_noise(v, 0.5, torch.Generator().manual_seed(0)))
     assert list(rows) == ["clean", "corrupted", "AE"]

@@ -4,7 +4,8 @@ import math
 import pytest
 import torch
 
-from vae_course.estimators import (Cosine, Square, TinyVAE, bernoulli_grads, compare_estimators,
+from vae_course.models.vae import VAE
+from vae_course.estimators import (Cosine, Square, bernoulli_grads, compare_estimators,
                                    encoder_gradient_samples, exact_grad, optimal_baseline, pathwise,
                                    sample_eps, score_function, straight_through, theory_variance,
                                    vae_surrogate_loss)
@@ -100,14 +101,14 @@ def test_compare_estimators_returns_consistent_stats():
 def test_plot_function_runs_headless():
     import matplotlib
     matplotlib.use("Agg")
-    from vae_course.estimators import plot_estimator_histograms
-    st = plot_estimator_histograms(Cosine(3.0), 0.2, 1.0, n=2000)
+    from vae_course.plots import estimator_histograms
+    st = estimator_histograms(Cosine(3.0), 0.2, 1.0, n=2000)
     assert st.score_var < st.pathwise_var  # omega * sigma = 3 > 1: the score estimator wins
 
 
 def test_vae_estimators_share_the_mean_gradient():
     torch.manual_seed(0)
-    model = TinyVAE(latent=2)
+    model = VAE(image_size=8, latent_dim=2, hidden=64)
     x = torch.rand(8, 1, 8, 8)
     n = 200
     gp = encoder_gradient_samples(model, x, "pathwise", n, seed=0)
@@ -120,7 +121,7 @@ def test_vae_estimators_share_the_mean_gradient():
 
 def test_vae_decoder_gradient_identical_for_both_estimators():
     torch.manual_seed(0)
-    model = TinyVAE(latent=2)
+    model = VAE(image_size=8, latent_dim=2, hidden=64)
     x = torch.rand(4, 1, 8, 8)
     eps = torch.randn(4, 2)
     grads = []
@@ -131,15 +132,19 @@ def test_vae_decoder_gradient_identical_for_both_estimators():
     assert torch.allclose(grads[0], grads[1], atol=1e-6)
 
 
-def test_tiny_vae_shape_error():
-    with pytest.raises(ValueError, match=r"\(B, 1, 8, 8\)"):
-        TinyVAE()(torch.zeros(3, 64))
+def test_detach_z_keeps_the_sample_and_cuts_its_gradient_path():
+    torch.manual_seed(0)
+    model = VAE(image_size=8, latent_dim=2, hidden=16)
+    x, eps = torch.rand(4, 1, 8, 8), torch.randn(4, 2)
+    on, off = model(x, eps=eps), model(x, eps=eps, detach_z=True)
+    assert torch.equal(on.z, off.z) and torch.equal(on.recon, off.recon)
+    assert on.z.requires_grad and not off.z.requires_grad
 
 
 def test_straight_through_value_and_gradient():
     soft = torch.tensor([0.2, 0.7], requires_grad=True)
     hard = (soft > 0.5).float()
-    out = straight_through(hard, soft)
+    out = straight_through(soft, hard)
     assert torch.equal(out, hard)
     (out * torch.tensor([3.0, 5.0])).sum().backward()
     assert torch.equal(soft.grad, torch.tensor([3.0, 5.0]))

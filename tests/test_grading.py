@@ -1,5 +1,8 @@
 """Grading: sandboxed kernels, one status per exercise, and a class that survives bad submissions.
 
+Covers the grading side of ``vae_course.classroom``: ``sandbox`` (limits and Landlock),
+``grading`` (one notebook, a class), ``report`` (summary, CSV) and ``vae-course grade``.
+
 The kernels here start in a few seconds each; the runs of the real notebook 00 take longer (the
 whole notebook runs). Grading *every* course notebook, teacher and student versions, is behind
 ``VAE_COURSE_SLOW=1`` (each notebook runs up to a minute).
@@ -17,21 +20,13 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
-from vae_course.cli import main
-from vae_course.grading import (
-    NOTEBOOK_ROW,
-    GradeOptions,
-    Row,
-    expected_exercises,
-    grade,
-    landlock_abi,
-    read_csv,
-    reference_call_note,
-    sandbox_command,
-    summary_table,
-)
+from vae_course.classroom import grading
+from vae_course.classroom.cli import main
+from vae_course.classroom.grading import GradeOptions, default_course_dir, expected_exercises, grade, reference_call_note
+from vae_course.classroom.report import NOTEBOOK_ROW, Row, read_csv, summary_table
+from vae_course.classroom.sandbox import landlock_abi, sandbox_command
+from vae_course.classroom.student import check_calls, make_student_notebook
 from vae_course.exercises import get
-from vae_course.student import check_calls, make_student_notebook
 
 COURSE = Path(__file__).resolve().parent.parent / "notebooks"
 NB00 = "00_start_here.ipynb"
@@ -111,6 +106,16 @@ def test_summary_table_counts_passes():
     table = summary_table(rows)
     assert "ann" in table and "1/2" in table and "timeout" in table
     assert table.splitlines()[-1].split() == ["passed", "1/2", "0/2"]
+
+
+def test_grade_leaves_the_callers_options_unchanged(tmp_path, monkeypatch):
+    seen = []
+    monkeypatch.setattr(grading, "grade_notebook", lambda path, student, options: seen.append(options) or [])
+    write_nb(tmp_path / "subs" / "ann", HEAD)
+    options = GradeOptions(timeout=5, progress=False)
+    grade(tmp_path / "subs", options)
+    assert options == GradeOptions(timeout=5, progress=False) and options.course_dir is None
+    assert default_course_dir() == COURSE and [o.course_dir for o in seen] == [COURSE]
 
 
 # --------------------------------------------------------------------------- grading a class
@@ -234,7 +239,6 @@ def _assert_teacher_passes_and_student_not_attempted(rows: list[Row], names: lis
             assert not [r for r in mine.values() if r.exercise == NOTEBOOK_ROW], mine
 
 
-@pytest.mark.skipif(not (COURSE / NB00).exists(), reason="notebook 00 not written yet")
 def test_notebook_00_grades_pass_and_its_student_version_not_attempted(tmp_path):
     rows = _grade_course(tmp_path, [NB00])
     _assert_teacher_passes_and_student_not_attempted(rows, [NB00])

@@ -1,17 +1,14 @@
-"""Tests for vae_course.interpolation: paths, phase scores, measuring, the explorer, training."""
+"""Tests for vae_course.interpolation: paths, phase scores, measuring, the explorer."""
 import math
 
 import pytest
 import torch
 
-from vae_course.ae import MLPAutoencoder
+from vae_course.models.ae import MLPAutoencoder
 from vae_course.interpolation import (
     DecodedReading,
-    code_noise_loss,
     code_plane_distance,
-    decode_codes,
     decode_path,
-    encode_images,
     explore_path,
     invented_fraction,
     largest_phase_jump,
@@ -21,9 +18,9 @@ from vae_course.interpolation import (
     phase_steps,
     random_codes,
     slerp,
-    train_moon_autoencoder,
 )
-from vae_course.moons import PhaseBank, render_moons
+from vae_course.models import decode_codes, encode_images
+from vae_course.moons import MoonReading, PhaseBank, render_moons
 
 SIZE = 12
 
@@ -136,7 +133,7 @@ def test_measure_decoded_names_the_expected_shape(bank):
 # --------------------------------------------------------------------------- models
 def _model(seed=0):
     torch.manual_seed(seed)
-    return MLPAutoencoder((1, SIZE, SIZE), latent_dim=2, hidden=(16,), output="sigmoid")
+    return MLPAutoencoder(SIZE, latent_dim=2, hidden=(16,), output="sigmoid")
 
 
 def test_decode_path_starts_and_ends_at_the_decoded_codes(bank):
@@ -157,7 +154,7 @@ def test_explore_path_matches_decode_path(bank):
     models = {"a": _model(0), "b": _model(1)}
     x = render_moons([0.5, 0.25], size=SIZE)
     views = explore_path(models, x[:1], x[1:], 0.5, bank)
-    assert set(views) == {"a", "b"}
+    assert set(views) == {"a", "b"} and all(isinstance(v, MoonReading) for v in views.values())
     for name, model in models.items():
         path = decode_path(model, x[:1], x[1:], bank, steps=3)
         assert torch.allclose(views[name].image, path.images[1, 0], atol=1e-6)
@@ -178,36 +175,6 @@ def test_code_plane_distance_matches_decoding_its_grid(bank):
     corner = torch.tensor([[u0, v0], [u1, v1]])  # bottom-left is row 0, col 0; top-right row -1, col -1
     expected = measure_decoded(decode_codes(model, corner), bank).distance
     assert torch.allclose(plane.distance[[0, -1], [0, -1]], expected, atol=1e-5)
-    wide = MLPAutoencoder((1, SIZE, SIZE), latent_dim=3, hidden=(8,), output="sigmoid")
+    wide = MLPAutoencoder(SIZE, latent_dim=3, hidden=(8,), output="sigmoid")
     with pytest.raises(ValueError, match="2-D codes"):
         code_plane_distance(wide, x[:1], x[1:], bank)
-
-
-def test_code_noise_loss_terms_and_gradient():
-    model = _model()
-    x = render_moons([0.5, 0.25], size=SIZE)
-    clean = code_noise_loss()(model, x)
-    z = model.encode(x)
-    expected = ((model.decode(z) - x) ** 2).flatten(1).sum(1).mean()
-    assert torch.allclose(clean["loss"], expected)
-    penalised = code_noise_loss(code_penalty=0.5)(model, x)
-    assert torch.allclose(penalised["loss"], expected + 0.5 * z.pow(2).sum(1).mean())
-    torch.manual_seed(0)
-    noisy = code_noise_loss(code_std=1.0)(model, x)["loss"]
-    noisy.backward()
-    assert model.encoder[1].weight.grad.abs().sum() > 0  # the gradient reaches the encoder through the noise
-    with pytest.raises(ValueError, match=">= 0"):
-        code_noise_loss(code_std=-1.0)
-
-
-
-
-def test_train_moon_autoencoder_learns_two_moons_deterministically(bank, one_thread):
-    m1, h1 = train_moon_autoencoder([0.5, 0.25], size=SIZE, hidden=(32,), steps=100, batch_size=8, lr=5e-3)
-    m2, _ = train_moon_autoencoder([0.5, 0.25], size=SIZE, hidden=(32,), steps=100, batch_size=8, lr=5e-3)
-    assert h1["loss"][-1] < h1["loss"][0] / 5
-    x = render_moons([0.5, 0.25], size=SIZE)
-    rec = decode_codes(m1, encode_images(m1, x))
-    assert measure_decoded(rec, bank).distance.max() < 0.05
-    for p1, p2 in zip(m1.parameters(), m2.parameters()):
-        assert torch.equal(p1, p2)

@@ -63,5 +63,5 @@ def test_rms_distance_and_read_moon():
     a, b = torch.zeros(1, 1, 4, 4), torch.full((1, 1, 4, 4), 0.5)
     assert moons.rms_distance(a, b).item() == pytest.approx(0.5)
     r = moons.read_moon(0.3, noise=0.0, bank=moons.PhaseBank(size=28, n_phases=100))
-    assert r.image.shape == (1, 1, 28, 28) and r.distance < 0.02 and math.isclose(r.decoded_phase, 0.3, abs_tol=0.01)
+    assert r.image.shape == (28, 28) and r.distance < 0.02 and math.isclose(r.phase, 0.3, abs_tol=0.01)
     assert moons.read_moon(0.3, noise=0.3).distance > 0.1

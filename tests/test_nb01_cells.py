@@ -1,10 +1,10 @@
-"""Keep notebook 01's written-out model equal to vae_course.ae.MLPAutoencoder."""
+"""Keep notebook 01's written-out model equal to vae_course.models.ae.MLPAutoencoder."""
 
 import torch
 from torch import nn
 
 from notebook_cells import code_cell
-from vae_course.ae import MLPAutoencoder
+from vae_course.models.ae import MLPAutoencoder
 
 NB = "01_autoencoder.ipynb"
 
@@ -24,7 +24,7 @@ def test_written_out_model_equals_the_package_model():
         d = shape[0] * shape[1] * shape[2]
         encoder, decoder = ns["build_mlp_autoencoder"](d, shape, hidden, k)
         torch.manual_seed(0)
-        model = MLPAutoencoder(in_shape=shape, latent_dim=k, hidden=hidden)
+        model = MLPAutoencoder(image_size=shape[-1], latent_dim=k, hidden=hidden)
         encoder.load_state_dict(model.encoder.state_dict())  # fails if the layers differ
         decoder.load_state_dict(model.decoder.state_dict())
         x = torch.rand(3, *shape)

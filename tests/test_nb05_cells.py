@@ -27,8 +27,8 @@ def test_notebook_estimators_equal_package_versions():
 def test_notebook_straight_through_equals_package():
     soft = torch.randn(5, requires_grad=True)
     hard = soft.detach().round()
-    mine = _load("straight_through_yours")(hard, soft)
-    assert torch.equal(mine.detach(), straight_through(hard, soft).detach())
+    mine = _load("straight_through_yours")(soft, hard)
+    assert torch.equal(mine.detach(), straight_through(soft, hard).detach())
 
 
 def test_checks_pass_and_stubs_are_not_attempted():
@@ -39,7 +39,7 @@ def test_checks_pass_and_stubs_are_not_attempted():
 
 def test_wrong_straight_through_gets_specific_feedback():
     try:
-        check("05.3", lambda hard, soft: soft)
+        check("05.3", lambda soft, hard: soft)
     except ExerciseFailed as e:
         assert "forward value should equal `hard`" in str(e)
     else:

@@ -5,7 +5,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from notebook_cells import code_cell
-from vae_course.vae import VAE, VAEOutput, elbo_loss
+from vae_course.models.vae import VAE, VAEOutput, elbo_loss
 
 NOTEBOOK = "06_vae.ipynb"
 

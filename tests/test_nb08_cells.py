@@ -1,10 +1,10 @@
-"""Keep notebook 08's written-out quantizer equal to vae_course.vq, and its exercise solutions passing."""
+"""Keep notebook 08's written-out quantizer equal to vae_course.models.vq, and its exercise solutions passing."""
 
 import pytest
 import torch
 
 from notebook_cells import code_cell
-from vae_course import vq
+from vae_course.models import vq
 
 NB = "08_vq_vae.ipynb"
 

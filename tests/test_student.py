@@ -1,4 +1,5 @@
-"""Student versions: every solution replaced by a stub, and no trace of it left in the file."""
+"""Student versions (``vae_course.classroom.student``, ``vae-course student``): every solution
+replaced by a stub, and no trace of it left in the file."""
 from __future__ import annotations
 
 import ast
@@ -9,8 +10,8 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
-from vae_course.cli import main
-from vae_course.student import (
+from vae_course.classroom.cli import main
+from vae_course.classroom.student import (
     SolutionMarkerError,
     check_calls,
     find_leaks,

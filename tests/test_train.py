@@ -3,7 +3,11 @@ import torch
 from torch import nn
 
 from vae_course import fit, seed_everything
-from vae_course.train import History, NonFiniteLossError, evaluate
+from vae_course.interpolation import measure_decoded
+from vae_course.models import decode_codes, encode_images
+from vae_course.models.ae import MLPAutoencoder
+from vae_course.moons import PhaseBank, render_moons
+from vae_course.train import History, NonFiniteLossError, code_noise_loss, evaluate, train_moon_autoencoder
 
 
 def regression_data(n=256):
@@ -79,3 +83,39 @@ def test_bad_loss_outputs_are_explained():
         fit(nn.Linear(3, 1), lambda m, x, y: {"mse": (m(x) - y).pow(2).mean()}, (x, y), epochs=1, progress=False)
     with pytest.raises(ValueError, match="3 labels"):
         fit(nn.Linear(3, 1), mse_loss, (x, y[:3]), epochs=1, progress=False)
+
+
+# --------------------------------------------------------------------------- the moon autoencoders
+SIZE = 12
+
+
+def test_code_noise_loss_terms_and_gradient():
+    torch.manual_seed(0)
+    model = MLPAutoencoder(SIZE, latent_dim=2, hidden=(16,), output="sigmoid")
+    x = render_moons([0.5, 0.25], size=SIZE)
+    clean = code_noise_loss()(model, x)
+    z = model.encode(x)
+    expected = ((model.decode(z) - x) ** 2).flatten(1).sum(1).mean()
+    assert torch.allclose(clean["loss"], expected)
+    penalised = code_noise_loss(code_penalty=0.5)(model, x)
+    assert torch.allclose(penalised["loss"], expected + 0.5 * z.pow(2).sum(1).mean())
+    torch.manual_seed(0)
+    noisy = code_noise_loss(code_std=1.0)(model, x)["loss"]
+    noisy.backward()
+    assert model.encoder[1].weight.grad.abs().sum() > 0  # the gradient reaches the encoder through the noise
+    with pytest.raises(ValueError, match=">= 0"):
+        code_noise_loss(code_std=-1.0)
+
+
+
+
+def test_train_moon_autoencoder_learns_two_moons_deterministically(one_thread):
+    bank = PhaseBank(size=SIZE, n_phases=360)
+    m1, h1 = train_moon_autoencoder([0.5, 0.25], image_size=SIZE, hidden=(32,), steps=100, batch_size=8, lr=5e-3)
+    m2, _ = train_moon_autoencoder([0.5, 0.25], image_size=SIZE, hidden=(32,), steps=100, batch_size=8, lr=5e-3)
+    assert h1["loss"][-1] < h1["loss"][0] / 5
+    x = render_moons([0.5, 0.25], size=SIZE)
+    rec = decode_codes(m1, encode_images(m1, x))
+    assert measure_decoded(rec, bank).distance.max() < 0.05
+    for p1, p2 in zip(m1.parameters(), m2.parameters()):
+        assert torch.equal(p1, p2)

@@ -1,17 +1,27 @@
 """vae-course: the reference code behind the notebooks, from autoencoders to VQ-VAE.
 
-Modules, one concept each:
+Two wings, for two kinds of reader.
+
+**The course's reference code** (what the notebooks import), one concept a module:
 
 * ``data`` every data set behind one ``load(name, split)``; ``moons`` rendered moon phases and
-  their metrics (manifold distance, decoded phase);
-* ``losses`` pure loss functions; ``train`` the one training loop ``fit``; ``plots``; ``seeding``;
-* ``ae`` autoencoders and the PCA baseline (01); ``corruption`` input and code noise (02, 03);
-  ``interpolation`` latent paths and how real their decodings are (02, 06);
-* ``lvm`` an exact linear-Gaussian latent variable model (04); ``estimators`` score-function and
-  pathwise gradients with their closed-form variances (05);
-* ``vae`` VAE, CVAE, ELBO and IWAE bounds; ``diagnostics`` KL per dimension, active units, bits/dim
-  (06, 07); ``vq`` vector quantizer, VQ-VAE and a code prior (08);
-* ``exercises`` the checks with feedback; ``student``, ``grading``, ``cli`` the teachers' tools.
+  their metrics (manifold distance, decoded phase, ``MoonReading``);
+* ``losses`` pure loss functions and log-densities (``LOG_2PI``, ``log_normal``, ``log_mean_exp``);
+  ``train`` the one training loop ``fit`` (and the moon autoencoders' recipe); ``plots``
+  (draws in the course style without touching matplotlib's globals); ``seeding``;
+* ``models`` the one model contract (``code`` / ``decode`` -> logits / ``to_image`` /
+  ``reconstruct``, ``eval_mode``, ``encode_images``, ``decode_codes``, ``decode_point``) and the
+  models: ``models.ae`` autoencoders and the PCA baseline (01-03), ``models.vae`` VAE, CVAE, ELBO
+  and IWAE bounds (05-07), ``models.vq`` vector quantizer, VQ-VAE and a code prior (08);
+* ``corruption`` input and code noise (02, 03); ``interpolation`` latent paths and how real their
+  decodings are (02, 06); ``lvm`` an exact linear-Gaussian latent variable model (04);
+  ``estimators`` score-function, pathwise and straight-through gradients with their closed-form
+  variances (05); ``diagnostics`` KL per dimension, active units, bits/dim (06, 07).
+
+**The classroom tooling** (``classroom``, for teachers): student versions, grading in a sandbox,
+reports and the ``vae-course`` command line; see ``vae_course.classroom``.
+
+``exercises`` sits between the two: the notebooks' ``check("NN.k", fn)`` and the grader both use it.
 """
 from .seeding import seed_everything
 from .train import fit, get_device

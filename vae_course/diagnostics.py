@@ -13,6 +13,8 @@ from typing import NamedTuple
 import torch
 from torch import Tensor
 
+from .models import device_of, eval_mode
+
 
 def kl_per_dimension(mu: Tensor, logvar: Tensor) -> Tensor:
     """Mean over the batch of KL(q(z_j|x) || N(0, 1)) for each latent dimension j: (D,) in nats.
@@ -67,16 +69,14 @@ def bernoulli_entropy(x: Tensor) -> Tensor:
 def posterior_means(model: torch.nn.Module, x: Tensor, c: Tensor | None = None,
                     batch_size: int = 1000) -> tuple[Tensor, Tensor]:
     """(mu, logvar), each (N, D), of q(z | x) for a whole data set, in batches, in eval mode."""
-    was = model.training
-    model.eval()
-    p = next(model.parameters())
+    dev = device_of(model)
     mus, logvars = [], []
-    for i in range(0, len(x), batch_size):
-        xb = x[i:i + batch_size].to(p.device)
-        mu, lv = model.encode(xb) if c is None else model.encode(xb, c[i:i + batch_size].to(p.device))
-        mus.append(mu.cpu())
-        logvars.append(lv.cpu())
-    model.train(was)
+    with eval_mode(model):
+        for i in range(0, len(x), batch_size):
+            xb = x[i:i + batch_size].to(dev)
+            mu, lv = model.encode(xb) if c is None else model.encode(xb, c[i:i + batch_size].to(dev))
+            mus.append(mu.cpu())
+            logvars.append(lv.cpu())
     return torch.cat(mus), torch.cat(logvars)
 
 

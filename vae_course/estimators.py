@@ -21,19 +21,20 @@ and for sigma_1 the same with eps^2 -> (eps^2 - 1)^2 (and E[(eps^2 - 1)^2] = 2).
 dimensions' terms never cancel: the score estimator's variance grows with the dimension, the
 pathwise one's does not (f separable).
 
-Also here: a tiny Gaussian VAE for 8x8 digits whose encoder gradient can be estimated either
-way (:func:`vae_surrogate_loss`), and the straight-through estimator for discrete codes.
+Also here: the ELBO of the course's VAE (``vae_course.models.vae.VAE`` with a Gaussian decoder)
+with its encoder gradient estimated either way (:func:`vae_surrogate_loss`), and the
+straight-through estimator for discrete codes. The histogram figure of notebook 05 is
+``vae_course.plots.estimator_histograms``.
 """
 from __future__ import annotations
 
-import math
 from typing import Callable, NamedTuple
 
 import torch
-import torch.nn.functional as F
-from torch import Tensor, nn
+from torch import Tensor
 
-from .losses import gaussian_kl, gaussian_nll
+from .losses import gaussian_kl, log_normal
+from .models.vae import VAE, reconstruction_nll
 
 DTYPE = torch.float64
 
@@ -267,96 +268,37 @@ def compare_estimators(f, mu: float, sigma: float, n: int = 4000, seed: int = 0)
     )
 
 
-def plot_estimator_histograms(f, mu: float, sigma: float, n: int = 4000, seed: int = 0,
-                              ax=None) -> EstimatorStats:
-    """Histograms of both estimators' per-sample d/dmu (the explorer of notebook 05)."""
-    import matplotlib.pyplot as plt
-
-    st = compare_estimators(f, mu, sigma, n, seed)
-    if ax is None:
-        _, ax = plt.subplots(figsize=(9, 4.5))
-    both = torch.cat([st.score_samples, st.pathwise_samples])
-    lo, hi = torch.quantile(both, 0.005).item(), torch.quantile(both, 0.995).item()
-    bins = torch.linspace(lo, hi, 61).numpy()
-    ax.hist(st.score_samples.numpy(), bins=bins, alpha=0.55, density=True,
-            label=f"score function: var {st.score_var:.3g} (theory {st.score_theory:.3g})")
-    ax.hist(st.pathwise_samples.numpy(), bins=bins, alpha=0.55, density=True,
-            label=f"pathwise: var {st.pathwise_var:.3g} (theory {st.pathwise_theory:.3g})")
-    ax.axvline(st.exact, color="k", lw=2, label=f"exact gradient {st.exact:.3g}")
-    ax.set_xlabel("one-sample estimate of d E[f(z)] / d mu")
-    ax.set_ylabel("density")
-    ax.set_title(f"f = {f.name}, mu = {mu:.2f}, sigma = {sigma:.2f}")
-    ax.legend(fontsize=10, loc="upper right")
-    return st
-
-
-# --------------------------------------------------------------------------- a tiny VAE
-class VAEOutput(NamedTuple):
-    recon: Tensor   # decoder mean (B, 1, 8, 8)
-    mu: Tensor      # (B, latent)
-    logvar: Tensor  # (B, latent)
-    z: Tensor       # (B, latent)
-    eps: Tensor     # (B, latent), z = mu + exp(logvar / 2) * eps
-
-
-class TinyVAE(nn.Module):
-    """A one-hidden-layer Gaussian VAE for 8x8 images, small enough to train in a second.
-
-    forward(x, reparameterize=True) samples z = mu + sigma * eps; with reparameterize=False
-    the sample is detached from (mu, logvar), so no gradient reaches the encoder through z
-    (what the score-function estimator needs).
-    """
-
-    def __init__(self, side: int = 8, hidden: int = 64, latent: int = 4) -> None:
-        super().__init__()
-        self.side, self.latent = side, latent
-        self.encoder = nn.Sequential(nn.Flatten(), nn.Linear(side * side, hidden), nn.Tanh(),
-                                     nn.Linear(hidden, 2 * latent))
-        self.decoder = nn.Sequential(nn.Linear(latent, hidden), nn.Tanh(),
-                                     nn.Linear(hidden, side * side), nn.Sigmoid())
-
-    def forward(self, x: Tensor, reparameterize: bool = True, eps: Tensor | None = None) -> VAEOutput:
-        if x.dim() != 4 or x.shape[1:] != (1, self.side, self.side):
-            raise ValueError(f"expected images (B, 1, {self.side}, {self.side}), got {tuple(x.shape)}")
-        mu, logvar = self.encoder(x).chunk(2, dim=1)  # (B, latent) each
-        if eps is None:
-            eps = torch.randn_like(mu)
-        z = mu + (0.5 * logvar).exp() * eps
-        if not reparameterize:
-            z = z.detach()
-        recon = self.decoder(z).view(-1, 1, self.side, self.side)  # (B, 1, side, side)
-        return VAEOutput(recon, mu, logvar, z, eps)
-
-
-def vae_surrogate_loss(model: TinyVAE, x: Tensor, estimator: str = "pathwise",
+# --------------------------------------------------------------------------- a VAE, both ways
+def vae_surrogate_loss(model: VAE, x: Tensor, estimator: str = "pathwise",
                        sigma_x: float = 0.1, baseline: Tensor | float | None = None,
                        eps: Tensor | None = None) -> dict[str, Tensor]:
     """A loss whose gradient is an estimate of -grad ELBO, by the chosen estimator.
 
-    ELBO = E_q[log p(x|z)] - KL(q || N(0, I)) with a Gaussian decoder (std ``sigma_x``); the KL is
-    analytic in both cases, only the reconstruction term's encoder gradient differs:
+    ELBO = E_q[log p(x|z)] - KL(q || N(0, I)) with a Gaussian decoder, p(x|z) =
+    N(x; sigmoid(decode(z)), sigma_x^2 I); the KL is analytic in both cases, only the
+    reconstruction term's encoder gradient differs:
     * "pathwise": backpropagate through z = mu + sigma eps.
-    * "score": z is detached; the encoder gets (log p(x|z) - b) * grad log q(z|x) from the
-      surrogate -(log p(x|z) - b).detach() * log q(z|x). The decoder's gradient is the same.
+    * "score": z is detached (``model(x, detach_z=True)``); the encoder gets
+      (log p(x|z) - b) * grad log q(z|x) from the surrogate -(log p(x|z) - b).detach() * log q(z|x).
+      The decoder's gradient is the same.
     Returns {"loss": surrogate (scalar), "neg_elbo": the one-sample -ELBO estimate (B-mean)}.
     """
     if estimator not in ("pathwise", "score"):
         raise ValueError(f"estimator must be 'pathwise' or 'score', got {estimator!r}")
-    out = model(x, reparameterize=(estimator == "pathwise"), eps=eps)
-    log_lik = -gaussian_nll(out.recon, x, sigma_x)  # (B,)
+    out = model(x, eps=eps, detach_z=(estimator == "score"))
+    log_lik = -reconstruction_nll(out.recon, x, "gaussian", sigma_x)  # (B,)
     kl = gaussian_kl(out.mu, out.logvar)  # (B,)
     neg_elbo = (kl - log_lik).mean()
     if estimator == "pathwise":
         return {"loss": neg_elbo, "neg_elbo": neg_elbo.detach()}
     # log q(z|x) with z fixed: its gradient w.r.t. (mu, logvar) is the score
-    log_q = -0.5 * (math.log(2 * math.pi) + out.logvar
-                    + (out.z - out.mu).pow(2) / out.logvar.exp()).sum(1)  # (B,)
+    log_q = log_normal(out.z, out.mu, out.logvar)  # (B,)
     b = 0.0 if baseline is None else baseline
     surrogate = -((log_lik.detach() - b) * log_q).mean() - log_lik.mean() + kl.mean()
     return {"loss": surrogate, "neg_elbo": neg_elbo.detach()}
 
 
-def encoder_gradient_samples(model: TinyVAE, x: Tensor, estimator: str, n: int,
+def encoder_gradient_samples(model: VAE, x: Tensor, estimator: str, n: int,
                              sigma_x: float = 0.1, seed: int = 0,
                              baseline: Tensor | float | None = None) -> Tensor:
     """n independent estimates of d(-ELBO)/d(encoder parameters) on the batch x: (n, P)."""
@@ -364,7 +306,7 @@ def encoder_gradient_samples(model: TinyVAE, x: Tensor, estimator: str, n: int,
     params = list(model.encoder.parameters())
     rows = []
     for _ in range(n):
-        eps = torch.randn(len(x), model.latent, generator=g)
+        eps = torch.randn(len(x), model.latent_dim, generator=g)
         loss = vae_surrogate_loss(model, x, estimator, sigma_x, baseline, eps)["loss"]
         grads = torch.autograd.grad(loss, params)
         rows.append(torch.cat([gr.reshape(-1) for gr in grads]))
@@ -372,11 +314,12 @@ def encoder_gradient_samples(model: TinyVAE, x: Tensor, estimator: str, n: int,
 
 
 # --------------------------------------------------------------------------- discrete codes
-def straight_through(hard: Tensor, soft: Tensor) -> Tensor:
+def straight_through(soft: Tensor, hard: Tensor) -> Tensor:
     """Forward: ``hard``; backward: the identity to ``soft`` (Bengio et al. 2013).
 
-    soft + (hard - soft).detach() equals hard in value, and d/d soft = I. With a nearest-codebook
-    ``hard = z_q`` and ``soft = z_e`` this is VQ-VAE's z_e + sg[z_q - z_e].
+    soft + (hard - soft).detach() equals hard in value, and d/d soft = I. With the encoder's
+    output ``soft = z_e`` and its nearest code ``hard = z_q`` this is VQ-VAE's z_e + sg[z_q - z_e]
+    (``vae_course.models.vq`` uses this function, in this argument order).
     """
     if hard.shape != soft.shape:
         raise ValueError(f"hard and soft must have the same shape, got {tuple(hard.shape)} "
@@ -403,7 +346,7 @@ def bernoulli_grads(f: Callable[[Tensor], Tensor], theta: float, n: int, seed: i
         exact = float(p * (1 - p) * (f1 - f0))
     # straight-through: the forward value is the hard sample, the backward pass treats z as p,
     # so each sample's gradient is f'(z_i) * dp/dtheta (f acts elementwise)
-    z_st = straight_through(hard, p.expand(n)).detach().requires_grad_(True)
+    z_st = straight_through(p.expand(n), hard).detach().requires_grad_(True)
     (df,) = torch.autograd.grad(f(z_st).sum(), z_st)
     st = df * (p * (1 - p)).detach()
     return {"exact": exact, "score": score, "straight_through": st}

@@ -11,24 +11,22 @@ against the moon manifold (``vae_course.moons.PhaseBank``):
 Path helpers: ``lerp`` (the straight line z(t) = (1 - t) z0 + t z1) and ``slerp`` (the great
 circle, for Gaussian codes). Path scores: ``phase_monotonicity``, ``largest_phase_jump`` and
 ``invented_fraction`` (how much of the path decodes to real moons of a phase strictly between
-the two ends), all gathered by ``score_path``. ``train_moon_autoencoder`` trains a small ``MLPAutoencoder`` on moons of chosen
-phases, with optional noise on the code; ``explore_path`` is the function behind the
+the two ends), all gathered by ``score_path``. ``explore_path`` is the function behind the
 interpolation explorer and ``code_plane_distance`` maps where in a 2-D code plane the decoder
-draws real moons.
+draws real moons. Everything here uses only the model contract (``vae_course.models``), so it
+works for autoencoders and VAEs alike; the moon autoencoders themselves are trained by
+``vae_course.train.train_moon_autoencoder``.
 """
 from __future__ import annotations
 
 import math
-from typing import Mapping, NamedTuple, Sequence
+from typing import Mapping, NamedTuple
 
 import torch
 from torch import Tensor, nn
 
-from . import losses
-from .ae import MLPAutoencoder
-from .corruption import code_noise
-from .moons import PhaseBank, circular_phase_difference, render_moons
-from .train import History, fit
+from .models import decode_codes, encode_images
+from .moons import MoonReading, PhaseBank, circular_phase_difference, read_image
 
 
 # --------------------------------------------------------------------------- paths
@@ -180,37 +178,6 @@ def invented_fraction(reading: DecodedReading, start: float, end: float, max_dis
 
 
 # --------------------------------------------------------------------------- decoding paths
-def _model_device(model: nn.Module) -> torch.device:
-    return next(model.parameters()).device
-
-
-@torch.no_grad()
-def encode_images(model: nn.Module, images: Tensor) -> Tensor:
-    """Codes (N, D) of images (N, C, H, W), in eval mode, on the CPU. Works for an autoencoder
-    (``encode`` returns z) and for a VAE (``encode`` returns (mu, logvar): the code is mu)."""
-    was_training = model.training
-    model.eval()
-    try:
-        z = model.encode(images.to(_model_device(model)))
-        return (z[0] if isinstance(z, tuple) else z).cpu()
-    finally:
-        model.train(was_training)
-
-
-@torch.no_grad()
-def decode_codes(model: nn.Module, codes: Tensor) -> Tensor:
-    """Images (N, C, H, W) in [0, 1] decoded from codes (N, D), in eval mode, on the CPU: the
-    model's ``to_image`` when it has one (autoencoders), else the sigmoid of the logits (VAE)."""
-    was_training = model.training
-    model.eval()
-    try:
-        out = model.decode(codes.to(_model_device(model)))
-        images = model.to_image(out) if hasattr(model, "to_image") else torch.sigmoid(out)
-        return images.cpu()
-    finally:
-        model.train(was_training)
-
-
 class PathResult(NamedTuple):
     """A decoded path: codes (T, D), images (T, 1, S, S), and their reading (distance, phase)."""
 
@@ -300,17 +267,8 @@ def code_plane_distance(model: nn.Module, x0: Tensor, x1: Tensor, bank: PhaseBan
     return CodePlane(z, (float(u[0]), float(u[-1]), float(v[0]), float(v[-1])), distance)
 
 
-class ExplorerView(NamedTuple):
-    """One model's answer at position t of the path: the image (S, S), its manifold distance
-    and decoded phase."""
-
-    image: Tensor
-    distance: float
-    phase: float
-
-
 def explore_path(models: Mapping[str, nn.Module], x0: Tensor, x1: Tensor, t: float,
-                 bank: PhaseBank) -> dict[str, ExplorerView]:
+                 bank: PhaseBank) -> dict[str, MoonReading]:
     """The interpolation explorer's function: for each model, decode the point
     z(t) = (1 - t) z0 + t z1 between the codes of x0 and x1 and measure it."""
     if not 0.0 <= float(t) <= 1.0:
@@ -319,66 +277,5 @@ def explore_path(models: Mapping[str, nn.Module], x0: Tensor, x1: Tensor, t: flo
     for name, model in models.items():
         z = encode_images(model, torch.cat([x0, x1]))  # (2, D)
         code = ((1 - t) * z[0] + t * z[1])[None]  # (1, D)
-        image = decode_codes(model, code)
-        reading = measure_decoded(image, bank)
-        views[name] = ExplorerView(image[0, 0], float(reading.distance[0]), float(reading.phase[0]))
+        views[name] = read_image(decode_codes(model, code), bank)
     return views
-
-
-# --------------------------------------------------------------------------- training
-def code_noise_loss(code_std: float = 0.0, code_penalty: float = 0.0):
-    """Loss for an autoencoder whose code is jittered during training (notebook 02's remedy):
-
-        z = f(x),  z~ = z + code_std * eps,  eps ~ N(0, I)
-        loss = sum_pixels (g(z~) - x)^2 + code_penalty * |z|^2   (per image, averaged)
-
-    The noise makes the decoder answer for a neighbourhood of each code. Noise of a fixed size
-    only means something if the codes cannot simply move further apart, so ``code_penalty``
-    keeps them near the origin (the VAE's KL term does both jobs at once, notebook 06).
-    The model's ``output`` should be "sigmoid" (values compared with MSE)."""
-    if code_std < 0 or code_penalty < 0:
-        raise ValueError(f"code_std and code_penalty must be >= 0, got {code_std} and {code_penalty}")
-
-    def loss_fn(model: MLPAutoencoder, x: Tensor, y: Tensor | None = None) -> dict[str, Tensor]:
-        z = model.encode(x)  # (B, D)
-        recon = model.decode(code_noise(z, code_std) if code_std > 0 else z)
-        rec = losses.mse(model.to_image(recon) if model.output == "logits" else recon, x)  # (B,)
-        size = z.pow(2).sum(dim=1)  # (B,)
-        return {"loss": (rec + code_penalty * size).mean(), "recon": rec.mean().detach(),
-                "code_size": size.mean().detach()}
-
-    return loss_fn
-
-
-def train_moon_autoencoder(moons: Sequence[float] | Tensor, *, size: int = 16, latent_dim: int = 2,
-                           hidden: Sequence[int] = (64, 64), code_std: float = 0.0,
-                           code_penalty: float = 0.0, steps: int = 300, batch_size: int = 32,
-                           lr: float = 1e-3, seed: int = 0, progress: bool = False,
-                           desc: str = "training") -> tuple[MLPAutoencoder, History]:
-    """Train a small MLP autoencoder (sigmoid output, MSE) on moons, with optional code noise
-    and code penalty (see ``code_noise_loss``), for about ``steps`` optimiser steps.
-
-    ``moons`` is either a list of phases (rendered here at ``size``) or a batch of moon images
-    (N, 1, size, size), e.g. from ``data.load("moons", size=size)``. A short training set (e.g.
-    two moons) is repeated so that every batch holds ``batch_size`` images. Returns the trained
-    model (on the CPU, eval mode) and its History."""
-    moons = torch.as_tensor(moons, dtype=torch.float32)
-    if moons.dim() == 4:
-        if tuple(moons.shape[1:]) != (1, size, size):
-            raise ValueError(f"expected moon images of shape (N, 1, {size}, {size}), got {tuple(moons.shape)}")
-        images = moons
-    else:
-        images = render_moons(moons.reshape(-1), size=size)  # (N, 1, S, S)
-    if len(images) < 1:
-        raise ValueError("give at least one moon (a phase or an image) to train on")
-    if steps < 1:
-        raise ValueError(f"steps must be >= 1, got {steps}")
-    copies = max(1, math.ceil(batch_size / len(images)))
-    data = images.repeat(copies, 1, 1, 1)  # (N * copies, 1, S, S)
-    per_epoch = math.ceil(len(data) / batch_size)
-    torch.manual_seed(seed)
-    model = MLPAutoencoder((1, size, size), latent_dim, hidden=hidden, output="sigmoid")
-    history = fit(model, code_noise_loss(code_std, code_penalty), data,
-                  epochs=max(1, round(steps / per_epoch)), batch_size=batch_size, lr=lr, seed=seed,
-                  progress=progress, desc=desc)
-    return model.cpu().eval(), history

@@ -26,9 +26,8 @@ from typing import NamedTuple
 import torch
 from torch import Tensor
 
-from .losses import log_mean_exp  # noqa: F401  (also part of this module's API)
+from .losses import LOG_2PI, log_mean_exp, log_normal
 
-LOG_2PI = math.log(2 * math.pi)
 DTYPE = torch.float64
 
 
@@ -95,13 +94,12 @@ class LinearGaussianLVM:
     # ------------------------------------------------------------------ densities
     def log_prior(self, z: Tensor) -> Tensor:
         """log N(z; 0, I_k), summed over the last dim: z (..., k) -> (...)."""
-        return -0.5 * (LOG_2PI + z.pow(2)).sum(-1)
+        return log_normal(z)
 
     def log_likelihood(self, x: Tensor, z: Tensor) -> Tensor:
         """log N(x; W z + b, sigma^2 I_d): x (N, d), z (..., N, k) -> (..., N)."""
         mean = z @ self.W.T + self.b  # (..., N, d)
-        return -0.5 * (self.d * (LOG_2PI + 2 * math.log(self.sigma))
-                       + (x - mean).pow(2).sum(-1) / self.sigma**2)
+        return log_normal(x, mean, 2 * math.log(self.sigma))
 
     def log_joint(self, x: Tensor, z: Tensor) -> Tensor:
         """log p(x, z) = log p(x | z) + log p(z): x (N, d), z (..., N, k) -> (..., N)."""
@@ -176,12 +174,7 @@ class LinearGaussianLVM:
                                 generator: torch.Generator | None = None) -> Tensor:
         """log of (1/S) sum_s p(x, z_s) / q(z_s), z_s ~ q: importance sampling of p(x). (N,)"""
         x = _as_batch(x, self.d, "x")
-        m, S = self._check_q(x, q)
-        L = torch.linalg.cholesky(S)  # (N, k, k)
-        eps = torch.randn(n_samples, len(x), self.k, generator=generator, dtype=DTYPE)
-        z = m + (L @ eps.unsqueeze(-1)).squeeze(-1)  # (S, N, k)
-        # log q(z) from the noise: z = m + L eps has density N(eps; 0, I) / |det L|
-        log_q = -0.5 * (LOG_2PI + eps.pow(2)).sum(-1) - L.diagonal(dim1=-2, dim2=-1).log().sum(-1)
+        z, log_q = _sample_q(*self._check_q(x, q), n_samples, generator)  # (S, N, k), (S, N)
         return log_mean_exp(self.log_joint(x, z) - log_q, dim=0)
 
     def prior_sampling_relative_variance(self, x: Tensor) -> Tensor:
@@ -196,6 +189,17 @@ class LinearGaussianLVM:
         log_e2 = (-0.5 * self.d * math.log(4 * math.pi * self.sigma**2)
                   + torch.distributions.MultivariateNormal(self.b, cov_half).log_prob(x))
         return torch.expm1(log_e2 - 2 * self.log_marginal(x))
+
+
+def _sample_q(m: Tensor, S: Tensor, n_samples: int, generator: torch.Generator | None
+              ) -> tuple[Tensor, Tensor]:
+    """z ~ N(m, S) drawn as z = m + L eps (S = L L^T, eps ~ N(0, I)), and log q(z): (n, N, k), (n, N).
+
+    log q(z) comes from the noise: z = m + L eps has density N(eps; 0, I) / |det L|."""
+    L = torch.linalg.cholesky(S)  # (N, k, k)
+    eps = torch.randn(n_samples, *m.shape, generator=generator, dtype=DTYPE)  # (n, N, k)
+    z = m + (L @ eps.unsqueeze(-1)).squeeze(-1)  # (n, N, k)
+    return z, log_normal(eps) - L.diagonal(dim1=-2, dim2=-1).log().sum(-1)
 
 
 class SGVBSamples(NamedTuple):
@@ -217,10 +221,7 @@ def sgvb_estimates(model: LinearGaussianLVM, x: Tensor, q: Gaussian, n_samples: 
     """n_samples one-sample draws of SGVB estimators A and B of ELBO(q), same z for both."""
     x = _as_batch(x, model.d, "x")
     m, S = model._check_q(x, q)
-    L = torch.linalg.cholesky(S)  # (N, k, k)
-    eps = torch.randn(n_samples, len(x), model.k, generator=generator, dtype=DTYPE)
-    z = m + (L @ eps.unsqueeze(-1)).squeeze(-1)  # (n, N, k), z = m + L eps
-    log_q = -0.5 * (LOG_2PI + eps.pow(2)).sum(-1) - L.diagonal(dim1=-2, dim2=-1).log().sum(-1)
+    z, log_q = _sample_q(m, S, n_samples, generator)  # (n, N, k), (n, N)
     log_lik = model.log_likelihood(x, z)  # (n, N)
     a = log_lik + model.log_prior(z) - log_q
     b = log_lik - kl_to_prior(Gaussian(m, S))

@@ -123,17 +123,26 @@ def rms_distance(a: Tensor, b: Tensor) -> Tensor:
 
 
 class MoonReading(NamedTuple):
-    image: Tensor  # (1, 1, S, S)
-    distance: float  # manifold distance
-    decoded_phase: float
+    """One image as the moon explorers show it: the image (S, S), its manifold distance (RMS
+    pixels to the nearest rendered moon) and the phase of that nearest moon."""
+
+    image: Tensor
+    distance: float
+    phase: float
+
+
+def read_image(image: Tensor, bank: PhaseBank) -> MoonReading:
+    """Measure one image, (S, S) or (1, 1, S, S), against the bank."""
+    image = torch.as_tensor(image).detach().float().cpu().reshape(1, 1, bank.size, bank.size)
+    return MoonReading(image[0, 0], float(bank.distance(image)[0]), float(bank.phase(image)[0]))
 
 
 def read_moon(phase: float, noise: float = 0.0, bank: PhaseBank | None = None, seed: int = 0) -> MoonReading:
-    """Render one moon (optionally noisy) and measure it against the bank: the explorer's function."""
+    """Render one moon (optionally noisy) and measure it against the bank: the explorer's function
+    in notebook 00 (notebook 02's ``explore_path`` returns the same reading for decoded images)."""
     bank = bank or PhaseBank()
     g = torch.Generator().manual_seed(seed)
-    image = render_moons([phase], size=bank.size, noise=noise, generator=g)
-    return MoonReading(image, float(bank.distance(image)[0]), float(bank.phase(image)[0]))
+    return read_image(render_moons([phase], size=bank.size, noise=noise, generator=g), bank)
 
 
 def phase_label(phases: Tensor, n_classes: int = 8) -> Tensor:

@@ -1,15 +1,41 @@
-"""Figures that read from the back of a lecture room: titles, labelled axes, big fonts."""
+"""Figures that read from the back of a lecture room: titles, labelled axes, big fonts.
+
+Importing this module changes nothing in matplotlib: every function here draws inside
+``plt.rc_context(COURSE_STYLE)``, and a notebook that wants the same look for its own figures
+calls ``use_course_style()`` once, in the open.
+"""
 from __future__ import annotations
 
+import functools
 from typing import Callable, Sequence
 
+import matplotlib as mpl
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
 from torch import Tensor
 
-plt.rcParams.update({"font.size": 12, "axes.titlesize": 14, "axes.labelsize": 12,
-                     "figure.dpi": 80})
+from .estimators import EstimatorStats, compare_estimators
+
+#: Projector-sized defaults (font sizes in points).
+COURSE_STYLE = {"font.size": 12, "axes.titlesize": 14, "axes.labelsize": 12, "figure.dpi": 80}
+
+
+def use_course_style() -> None:
+    """Apply ``COURSE_STYLE`` to matplotlib's global settings (a notebook's set-up cell calls
+    this, so its own figures match the package's)."""
+    mpl.rcParams.update(COURSE_STYLE)
+
+
+def _styled(fn):
+    """Run a plotting function inside ``plt.rc_context(COURSE_STYLE)``."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        with plt.rc_context(COURSE_STYLE):
+            return fn(*args, **kwargs)
+
+    return wrapper
 
 
 def _images(x: Tensor) -> np.ndarray:
@@ -35,6 +61,7 @@ def tile(images: Tensor, nrow: int = 8, pad: int = 1, pad_value: float = 1.0) ->
     return out
 
 
+@_styled
 def image_grid(images: Tensor, nrow: int = 8, title: str = "", ax=None, row_labels: Sequence[str] | None = None,
                figsize: float = 6.0):
     """Show images (N, 1, H, W) in [0, 1] as a grid. Returns the matplotlib Axes."""
@@ -52,12 +79,14 @@ def image_grid(images: Tensor, nrow: int = 8, title: str = "", ax=None, row_labe
     return ax
 
 
+@_styled
 def compare_rows(rows: dict[str, Tensor], n: int = 10, title: str = "", figsize: float = 8.0):
     """Stack several image batches, one labelled row each (e.g. input / noisy / reconstruction)."""
     batch = torch.cat([torch.as_tensor(v)[:n].detach().cpu() for v in rows.values()])
     return image_grid(batch, nrow=n, title=title, row_labels=list(rows), figsize=figsize)
 
 
+@_styled
 def latent_scatter(z: Tensor, labels: Tensor | None = None, title: str = "Latent codes", ax=None,
                    label_name: str = "class"):
     """Scatter 2-D codes (N, 2) coloured by integer label, with a legend."""
@@ -81,6 +110,7 @@ def latent_scatter(z: Tensor, labels: Tensor | None = None, title: str = "Latent
     return ax
 
 
+@_styled
 def manifold_grid(decode: Callable[[Tensor], Tensor], n: int = 15, extent: float = 2.5,
                   coords: str = "linear", title: str = "Decoded latent grid", ax=None):
     """Decode an n x n grid of 2-D latent points and show the images in place (Kingma & Welling, Fig. 4).
@@ -105,6 +135,7 @@ def manifold_grid(decode: Callable[[Tensor], Tensor], n: int = 15, extent: float
     return ax
 
 
+@_styled
 def loss_curves(histories: dict[str, "object"] | "object", key: str = "loss", title: str = "Training curves",
                 ylabel: str = "loss", ax=None, logy: bool = False):
     """Plot per-epoch train (solid) and test (dashed) curves of one term for one or more Histories."""
@@ -127,3 +158,25 @@ def loss_curves(histories: dict[str, "object"] | "object", key: str = "loss", ti
     ax.legend()
     ax.grid(alpha=0.3)
     return ax
+
+
+@_styled
+def estimator_histograms(f, mu: float, sigma: float, n: int = 4000, seed: int = 0, ax=None) -> EstimatorStats:
+    """Histograms of the score-function and pathwise estimators' one-sample d/dmu for a 1-D
+    q = N(mu, sigma^2), same eps for both (the explorer of notebook 05). Returns the statistics."""
+    st = compare_estimators(f, mu, sigma, n, seed)
+    if ax is None:
+        _, ax = plt.subplots(figsize=(9, 4.5))
+    both = torch.cat([st.score_samples, st.pathwise_samples])
+    lo, hi = torch.quantile(both, 0.005).item(), torch.quantile(both, 0.995).item()
+    bins = torch.linspace(lo, hi, 61).numpy()
+    ax.hist(st.score_samples.numpy(), bins=bins, alpha=0.55, density=True,
+            label=f"score function: var {st.score_var:.3g} (theory {st.score_theory:.3g})")
+    ax.hist(st.pathwise_samples.numpy(), bins=bins, alpha=0.55, density=True,
+            label=f"pathwise: var {st.pathwise_var:.3g} (theory {st.pathwise_theory:.3g})")
+    ax.axvline(st.exact, color="k", lw=2, label=f"exact gradient {st.exact:.3g}")
+    ax.set_xlabel("one-sample estimate of d E[f(z)] / d mu")
+    ax.set_ylabel("density")
+    ax.set_title(f"f = {f.name}, mu = {mu:.2f}, sigma = {sigma:.2f}")
+    ax.legend(fontsize=10, loc="upper right")
+    return st

@@ -4,17 +4,27 @@
 minimise under ``"loss"`` plus any other terms to log (floats or 0-d tensors), e.g.
 ``{"loss": rec + kl, "recon": rec, "kl": kl}``. ``y`` is the label batch (None when the data
 has no labels). The loop records the batch-size-weighted epoch mean of every term.
+
+Also here, the one training recipe the notebooks share: ``train_moon_autoencoder`` (notebooks 02
+and 06), a small autoencoder on moon images trained with ``code_noise_loss`` (optional noise on the
+code, notebook 02's remedy).
 """
 from __future__ import annotations
 
 import math
 import time
 from dataclasses import dataclass, field
-from typing import Callable, Mapping
+from typing import Callable, Mapping, Sequence
 
 import torch
 from torch import Tensor, nn
 from tqdm.auto import tqdm
+
+from . import losses
+from .corruption import code_noise
+from .models import eval_mode
+from .models.ae import MLPAutoencoder
+from .moons import render_moons
 
 LossOutput = Tensor | Mapping[str, Tensor | float]
 LossFn = Callable[[nn.Module, Tensor, Tensor | None], LossOutput]
@@ -104,11 +114,9 @@ def evaluate(model: nn.Module, loss_fn: LossFn, data, batch_size: int = 512,
              device: torch.device | str | None = None) -> dict[str, float]:
     """Batch-size-weighted mean of every term loss_fn reports, in eval mode, without gradients."""
     device = get_device(device) if not isinstance(device, torch.device) else device
-    was_training = model.training
-    model.eval()
     sums: dict[str, float] = {}
     n = 0
-    with torch.no_grad():
+    with torch.no_grad(), eval_mode(model):
         for x, y in _batches(data, batch_size, shuffle=False, generator=None):
             x = x.to(device)
             y = None if y is None else y.to(device)
@@ -116,7 +124,6 @@ def evaluate(model: nn.Module, loss_fn: LossFn, data, batch_size: int = 512,
             for k, v in terms.items():
                 sums[k] = sums.get(k, 0.0) + float(v) * len(x)
             n += len(x)
-    model.train(was_training)
     return {k: v / max(n, 1) for k, v in sums.items()}
 
 
@@ -199,3 +206,63 @@ def fit(
             on_epoch_end(epoch, history)
     history.seconds = time.perf_counter() - start
     return history
+
+
+# --------------------------------------------------------------------------- the moon autoencoders (02, 06)
+def code_noise_loss(code_std: float = 0.0, code_penalty: float = 0.0):
+    """Loss for an autoencoder whose code is jittered during training (notebook 02's remedy):
+
+        z = f(x),  z~ = z + code_std * eps,  eps ~ N(0, I)
+        loss = sum_pixels (g(z~) - x)^2 + code_penalty * |z|^2   (per image, averaged)
+
+    The noise makes the decoder answer for a neighbourhood of each code. Noise of a fixed size
+    only means something if the codes cannot simply move further apart, so ``code_penalty``
+    keeps them near the origin (the VAE's KL term does both jobs at once, notebook 06).
+    The model's ``output`` should be "sigmoid" (values compared with MSE)."""
+    if code_std < 0 or code_penalty < 0:
+        raise ValueError(f"code_std and code_penalty must be >= 0, got {code_std} and {code_penalty}")
+
+    def loss_fn(model: MLPAutoencoder, x: Tensor, y: Tensor | None = None) -> dict[str, Tensor]:
+        z = model.encode(x)  # (B, D)
+        recon = model.decode(code_noise(z, code_std) if code_std > 0 else z)
+        rec = losses.mse(model.to_image(recon) if model.output == "logits" else recon, x)  # (B,)
+        size = z.pow(2).sum(dim=1)  # (B,)
+        return {"loss": (rec + code_penalty * size).mean(), "recon": rec.mean().detach(),
+                "code_size": size.mean().detach()}
+
+    return loss_fn
+
+
+def train_moon_autoencoder(moons: Sequence[float] | Tensor, *, image_size: int = 16, latent_dim: int = 2,
+                           hidden: Sequence[int] = (64, 64), code_std: float = 0.0,
+                           code_penalty: float = 0.0, steps: int = 300, batch_size: int = 32,
+                           lr: float = 1e-3, seed: int = 0, progress: bool = False,
+                           desc: str = "training") -> tuple[MLPAutoencoder, History]:
+    """Train a small MLP autoencoder (sigmoid output, MSE) on moons, with optional code noise
+    and code penalty (see ``code_noise_loss``), for about ``steps`` optimiser steps.
+
+    ``moons`` is either a list of phases (rendered here at ``image_size``) or a batch of moon
+    images (N, 1, image_size, image_size), e.g. from ``data.load("moons", size=image_size)``. A short training set (e.g.
+    two moons) is repeated so that every batch holds ``batch_size`` images. Returns the trained
+    model (on the CPU, eval mode) and its History."""
+    moons = torch.as_tensor(moons, dtype=torch.float32)
+    if moons.dim() == 4:
+        if tuple(moons.shape[1:]) != (1, image_size, image_size):
+            raise ValueError(f"expected moon images of shape (N, 1, {image_size}, {image_size}), "
+                             f"got {tuple(moons.shape)}")
+        images = moons
+    else:
+        images = render_moons(moons.reshape(-1), size=image_size)  # (N, 1, S, S)
+    if len(images) < 1:
+        raise ValueError("give at least one moon (a phase or an image) to train on")
+    if steps < 1:
+        raise ValueError(f"steps must be >= 1, got {steps}")
+    copies = max(1, math.ceil(batch_size / len(images)))
+    data = images.repeat(copies, 1, 1, 1)  # (N * copies, 1, S, S)
+    per_epoch = math.ceil(len(data) / batch_size)
+    torch.manual_seed(seed)
+    model = MLPAutoencoder(image_size, latent_dim, hidden=hidden, output="sigmoid")
+    history = fit(model, code_noise_loss(code_std, code_penalty), data,
+                  epochs=max(1, round(steps / per_epoch)), batch_size=batch_size, lr=lr, seed=seed,
+                  progress=progress, desc=desc)
+    return model.cpu().eval(), history

@@ -4,7 +4,7 @@ from __future__ import annotations
 import torch
 
 from vae_course import losses
-from vae_course.ae import pca_reconstruct
+from ..models.ae import pca_reconstruct
 from vae_course.exercises import case, register
 
 

@@ -2,7 +2,7 @@
 import torch
 
 from ..losses import gaussian_kl
-from ..lvm import log_mean_exp
+from ..losses import log_mean_exp
 from . import Feedback, case, register
 
 

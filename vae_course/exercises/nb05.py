@@ -44,7 +44,7 @@ def _check_straight_through(fn):
     for shape, label in (((6,), "a vector of 6"), ((3, 4), "a (3, 4) batch of codes")):
         soft = torch.randn(*shape, generator=g).requires_grad_(True)
         hard = torch.round(soft.detach() * 2) / 2  # a fake quantizer: nearest multiple of 0.5
-        out = fn(hard, soft)
+        out = fn(soft, hard)
         if not isinstance(out, torch.Tensor) or out.shape != hard.shape:
             raise Feedback(f"on {label} the result should be a tensor of shape {tuple(hard.shape)}, "
                            f"got {getattr(out, 'shape', type(out).__name__)}")
@@ -59,7 +59,7 @@ def _check_straight_through(fn):
         if not torch.allclose(grad, upstream, atol=1e-6):
             raise Feedback(f"on {label} the gradient reaching `soft` should equal the upstream gradient "
                            f"(identity), but it differs by up to {(grad - upstream).abs().max().item():.3g}")
-    ref = _straight_through(hard, soft)
+    ref = _straight_through(soft, hard)
     assert torch.equal(ref.detach(), hard)
     return "forward value is the hard code, backward is the identity"
 

@@ -1,7 +1,8 @@
 """Exercises of notebook 06 (variational autoencoders)."""
 import torch
 
-from ..vae import log_mean_exp, reparameterize
+from ..losses import log_mean_exp
+from ..models.vae import reparameterize
 from . import case, register
 
 

@@ -2,7 +2,7 @@
 import torch
 
 from ..diagnostics import per_class_accuracy
-from ..vae import one_hot
+from ..models.vae import one_hot
 from . import case, register
 
 

@@ -1,7 +1,7 @@
 """Exercises of notebook 08 (VQ-VAE): nearest-code lookup, codebook perplexity, straight-through."""
 import torch
 
-from ..vq import nearest_code, perplexity
+from ..models.vq import nearest_code, perplexity
 from . import Feedback, case, compare, register
 
 

@@ -4,7 +4,10 @@
     vae-course grade submissions/ --report report.csv  # run and grade one folder per student
 
 ``grade`` writes the CSV (one row per student, notebook and exercise), an HTML page beside it,
-and prints a summary table. See :mod:`vae_course.grading` for how submissions are isolated.
+and prints a summary table. The work is done by :mod:`vae_course.classroom.student` and
+:mod:`vae_course.classroom.grading` (see :mod:`vae_course.classroom.sandbox` for how submissions
+are isolated, :mod:`vae_course.classroom.report` for the report). Installed as the
+``vae-course`` script; ``python -m vae_course.classroom.cli`` runs it too.
 """
 from __future__ import annotations
 
@@ -28,7 +31,9 @@ def _student(args: argparse.Namespace) -> int:
 
 
 def _grade(args: argparse.Namespace) -> int:
-    from .grading import GradeOptions, grade, landlock_abi, summary_table, write_csv, write_html
+    from .grading import GradeOptions, grade
+    from .report import summary_table, write_csv, write_html
+    from .sandbox import landlock_abi
 
     options = GradeOptions(timeout=args.timeout, memory_mb=args.memory, jobs=args.jobs,
                            course_dir=Path(args.course_dir) if args.course_dir else None)

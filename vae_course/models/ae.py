@@ -5,7 +5,9 @@
 
 trained by minimising a reconstruction loss (``losses.mse`` or ``losses.bce_with_logits``).
 
-What ``recon`` holds is set by the ``output`` argument, the same for every model here:
+The models keep the course's model contract (``vae_course.models``): ``code(x)`` is z,
+``decode(z)`` is the decoder's raw output and ``to_image`` turns that into pixels. What the raw
+output (``recon`` in ``AEOutput``) means is set by the ``output`` argument:
 
 * ``"logits"`` (default): ``recon`` is the decoder's raw output, read as Bernoulli logits; train
   with ``losses.bce_with_logits(out.recon, x)``; the image is ``sigmoid(recon)``.
@@ -17,16 +19,19 @@ What ``recon`` holds is set by the ``output`` argument, the same for every model
 ``model.to_image(recon)`` turns any of the three into images in [0, 1]; ``model.reconstruct(x)``
 does encode, decode and ``to_image`` in one call, without gradients.
 
-Also here: ``pca_basis`` / ``pca_reconstruct`` (the baseline a linear AE matches), and the
-plain functions behind the notebooks' widgets, ``decode_point`` and ``denoising_rows``.
+Also here: ``pca_basis`` / ``pca_reconstruct`` (the baseline a linear AE matches), and
+``denoising_rows``, the function behind notebook 03's noise-level explorer.
 """
 from __future__ import annotations
 
 import math
+import numbers
 from typing import Callable, NamedTuple, Sequence
 
 import torch
 from torch import Tensor, nn
+
+from . import eval_mode
 
 OUTPUTS = ("logits", "sigmoid", "identity")
 
@@ -45,17 +50,18 @@ def _check_output(output: str) -> str:
     return output
 
 
-def _check_shape(in_shape: Sequence[int]) -> tuple[int, int, int]:
-    shape = tuple(int(s) for s in in_shape)
-    if len(shape) != 3 or min(shape) < 1:
-        raise ValueError(f"in_shape must be (channels, height, width), got {in_shape!r}")
-    return shape  # type: ignore[return-value]
+def _check_sizes(image_size: int, latent_dim: int) -> tuple[int, int]:
+    for name, value in (("image_size", image_size), ("latent_dim", latent_dim)):
+        if not isinstance(value, numbers.Integral) or value < 1:
+            hint = " (the side of the square one-channel images, e.g. 28, not their shape)" if name == "image_size" else ""
+            raise ValueError(f"{name} must be a positive integer{hint}, got {value!r}")
+    return int(image_size), int(latent_dim)
 
 
 class _Autoencoder(nn.Module):
-    """Shared behaviour: input checks, forward, to_image, reconstruct."""
+    """Shared behaviour: input checks, code, decode, forward, to_image, reconstruct."""
 
-    in_shape: tuple[int, int, int]
+    image_size: int
     latent_dim: int
     output: str
     encoder: nn.Module
@@ -68,10 +74,19 @@ class _Autoencoder(nn.Module):
             want = "(B, " + ", ".join(map(str, self.in_shape)) + ")"
             raise ValueError(f"expected images of shape {want}, got {tuple(x.shape)}")
 
+    @property
+    def in_shape(self) -> tuple[int, int, int]:
+        """(C, H, W) of the images: (1, image_size, image_size)."""
+        return (1, self.image_size, self.image_size)
+
     def encode(self, x: Tensor) -> Tensor:
         """x (B, C, H, W) -> code z (B, latent_dim)."""
         self._check_input(x)
         return self.encoder(x)
+
+    def code(self, x: Tensor) -> Tensor:
+        """The model contract's deterministic code: for an autoencoder, z = encode(x)."""
+        return self.encode(x)
 
     def decode(self, z: Tensor) -> Tensor:
         """code z (B, latent_dim) -> recon (B, C, H, W): logits or values, see ``output``."""
@@ -93,12 +108,8 @@ class _Autoencoder(nn.Module):
     @torch.no_grad()
     def reconstruct(self, x: Tensor) -> Tensor:
         """Images in [0, 1] rebuilt from x, in eval mode and without gradients."""
-        was_training = self.training
-        self.eval()
-        try:
+        with eval_mode(self):
             return self.to_image(self(x).recon)
-        finally:
-            self.train(was_training)
 
 
 class MLPAutoencoder(_Autoencoder):
@@ -108,7 +119,7 @@ class MLPAutoencoder(_Autoencoder):
     decoder: [Linear -> ReLU] per hidden size (reversed) -> Linear(C*H*W) -> Unflatten
 
     Args:
-        in_shape: (C, H, W) of the images; (1, 8, 8) for sklearn digits, (1, 28, 28) for MNIST.
+        image_size: side of the square one-channel images: 8 for sklearn digits, 28 for MNIST.
         latent_dim: size of the bottleneck.
         hidden: widths of the hidden layers of the encoder (the decoder mirrors them);
             ``()`` gives a single linear map each way.
@@ -119,13 +130,10 @@ class MLPAutoencoder(_Autoencoder):
     layer by layer and load this model's weights into its own copy.
     """
 
-    def __init__(self, in_shape: Sequence[int] = (1, 8, 8), latent_dim: int = 2,
+    def __init__(self, image_size: int = 8, latent_dim: int = 2,
                  hidden: Sequence[int] = (128,), linear: bool = False, output: str = "logits"):
         super().__init__()
-        self.in_shape = _check_shape(in_shape)
-        if latent_dim < 1:
-            raise ValueError(f"latent_dim must be >= 1, got {latent_dim}")
-        self.latent_dim = int(latent_dim)
+        self.image_size, self.latent_dim = _check_sizes(image_size, latent_dim)
         self.hidden = tuple(int(h) for h in hidden)
         self.linear = bool(linear)
         self.output = _check_output(output)
@@ -165,21 +173,18 @@ class ConvAutoencoder(_Autoencoder):
     with the ``output_padding`` that restores exactly the encoder's side at that level.
 
     Args:
-        in_shape: (C, H, W).
+        image_size: side of the square one-channel images.
         latent_dim: size of the bottleneck.
         channels: output channels of each encoder convolution.
         output: "logits", "sigmoid" or "identity"; see the module docstring.
     """
 
-    def __init__(self, in_shape: Sequence[int] = (1, 8, 8), latent_dim: int = 2,
+    def __init__(self, image_size: int = 8, latent_dim: int = 2,
                  channels: Sequence[int] = (16, 32), output: str = "logits"):
         super().__init__()
-        self.in_shape = _check_shape(in_shape)
-        if latent_dim < 1:
-            raise ValueError(f"latent_dim must be >= 1, got {latent_dim}")
+        self.image_size, self.latent_dim = _check_sizes(image_size, latent_dim)
         if len(channels) < 1:
             raise ValueError("channels needs at least one convolution, got ()")
-        self.latent_dim = int(latent_dim)
         self.channels = tuple(int(c) for c in channels)
         self.output = _check_output(output)
         c_in, h, w = self.in_shape
@@ -232,18 +237,7 @@ def pca_reconstruct(x: Tensor, k: int, fit_on: Tensor | None = None) -> Tensor:
     return rec.reshape(x.shape)
 
 
-# --------------------------------------------------------------------------- widget functions
-@torch.no_grad()
-def decode_point(model: _Autoencoder, z1: float, z2: float) -> Tensor:
-    """Decode one point (z1, z2) of a 2-D latent space: the image (H, W) in [0, 1] (channel 0).
-    The latent-slider explorer of notebook 01 calls this."""
-    if model.latent_dim != 2:
-        raise ValueError(f"decode_point needs a model with a 2-D latent space, got latent_dim={model.latent_dim}")
-    p = next(model.parameters())
-    z = torch.tensor([[float(z1), float(z2)]], dtype=p.dtype, device=p.device)  # (1, 2)
-    return model.to_image(model.decode(z))[0, 0].cpu()
-
-
+# --------------------------------------------------------------------------- the explorer of 03
 @torch.no_grad()
 def denoising_rows(x: Tensor, models: dict[str, _Autoencoder], corrupt: Callable[[Tensor], Tensor]
                    ) -> dict[str, Tensor]:

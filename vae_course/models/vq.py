@@ -6,6 +6,9 @@ The argmin has no gradient, so the *straight-through estimator* (Bengio et al. 2
 arXiv:1308.3432) copies the decoder's gradient with respect to ``z_q`` onto ``z_e``:
 ``z_q_st = z_e + sg[z_q - z_e]`` (forward value ``z_q``, backward identity).
 
+The model keeps the course's model contract (``vae_course.models``): ``code(x)`` is the quantized
+grid ``z_q``, ``decode(z_q)`` returns logits, ``to_image`` is the sigmoid.
+
 The loss has three terms, each training a different part::
 
     L = recon(x, dec(z_q_st))              # decoder and (through the estimator) encoder
@@ -35,7 +38,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from . import estimators, losses
+from .. import losses
+from ..estimators import straight_through
+from . import device_of, eval_mode
 
 __all__ = [
     "nearest_code", "straight_through", "codebook_loss", "commitment_loss", "code_counts",
@@ -64,12 +69,6 @@ def nearest_code(z: Tensor, codebook: Tensor) -> Tensor:
     _check_pair(z, codebook)
     d = z.pow(2).sum(1, keepdim=True) - 2 * z @ codebook.t() + codebook.pow(2).sum(1)  # (N, K)
     return d.argmin(dim=1)
-
-
-def straight_through(z_e: Tensor, z_q: Tensor) -> Tensor:
-    """``z_e + sg[z_q - z_e]``: the value of ``z_q`` with the gradient of the identity onto ``z_e``
-    (the estimator of notebook 05, :func:`vae_course.estimators.straight_through`, in VQ's names)."""
-    return estimators.straight_through(hard=z_q, soft=z_e)
 
 
 def codebook_loss(z_e: Tensor, z_q: Tensor) -> Tensor:
@@ -253,8 +252,7 @@ class VectorQuantizer(nn.Module):
 class VQVAEOutput(NamedTuple):
     """What the VQ-VAE returns; the loss is computed from these by :func:`vqvae_loss`."""
 
-    logits: Tensor           # (B, 1, H, W) decoder output before the sigmoid
-    recon: Tensor            # (B, 1, H, W) reconstruction in [0, 1], sigmoid(logits)
+    recon: Tensor            # (B, 1, H, W) decoder logits (``to_image`` gives the image)
     z_e: Tensor              # (B, D, H', W') encoder output
     z_q: Tensor              # (B, D, H', W') quantized (straight-through) vectors fed to the decoder
     indices: Tensor          # (B, H', W') code indices
@@ -267,7 +265,7 @@ class VQVAE(nn.Module):
     """A small convolutional VQ-VAE: 28x28 images -> a 7x7 grid of codes (8x8 -> 2x2) -> images.
 
     Encoder: two stride-2 4x4 convolutions (H -> H/4) and a 1x1 convolution to ``code_dim``.
-    Decoder: a 3x3 convolution and two stride-2 transposed convolutions back to H, then a sigmoid.
+    Decoder: a 3x3 convolution and two stride-2 transposed convolutions back to H (logits).
     Extra keyword arguments (``init``, ``ema``, ``reset_dead``, ...) go to :class:`VectorQuantizer`.
     """
 
@@ -297,19 +295,32 @@ class VQVAE(nn.Module):
                              f"got {tuple(x.shape)}")
         return self.encoder(x)
 
+    def code(self, x: Tensor) -> Tensor:
+        """The model contract's deterministic code: the quantized grid z_q (B, D, H/4, W/4)."""
+        return self.quantizer(self.encode(x)).z_q
+
     def decode(self, z_q: Tensor) -> Tensor:
-        """Quantized vectors (B, D, H', W') -> images (B, 1, 4H', 4W') in [0, 1]."""
-        return torch.sigmoid(self.decoder(z_q))  # the decoder outputs logits
+        """Quantized vectors (B, D, H', W') -> logits (B, 1, 4H', 4W')."""
+        return self.decoder(z_q)
 
     def decode_indices(self, indices: Tensor) -> Tensor:
-        """A grid of code indices (B, H', W') -> images (B, 1, 4H', 4W')."""
+        """A grid of code indices (B, H', W') -> logits (B, 1, 4H', 4W')."""
         return self.decode(self.quantizer.lookup(indices))
+
+    def to_image(self, logits: Tensor) -> Tensor:
+        """Decoder logits -> images in [0, 1]."""
+        return torch.sigmoid(logits)
+
+    @torch.no_grad()
+    def reconstruct(self, x: Tensor) -> Tensor:
+        """Images in [0, 1] rebuilt from the nearest codes of x, in eval mode (no codebook updates)."""
+        with eval_mode(self):
+            return self.to_image(self.decode(self.code(x)))
 
     def forward(self, x: Tensor) -> VQVAEOutput:
         z_e = self.encode(x)
         q = self.quantizer(z_e)
-        logits = self.decoder(q.z_q)  # (B, 1, H, W)
-        return VQVAEOutput(logits, torch.sigmoid(logits), z_e, q.z_q, q.indices, q.codebook_loss,
+        return VQVAEOutput(self.decode(q.z_q), z_e, q.z_q, q.indices, q.codebook_loss,
                            q.commitment_loss, q.perplexity)
 
 
@@ -325,13 +336,13 @@ def vqvae_loss(model: VQVAE, x: Tensor, y: Tensor | None = None) -> dict[str, Te
     (unweighted) and the batch perplexity.
     """
     out = model(x)
-    bce = losses.bce_with_logits(out.logits, x).mean()
+    bce = losses.bce_with_logits(out.recon, x).mean()
     cb = out.codebook_loss.mean()
     commit = out.commitment_loss.mean()
     loss = bce + model.quantizer.beta * commit
     if not model.quantizer.ema:  # with EMA updates the codebook is not trained by gradient
         loss = loss + cb
-    return {"loss": loss, "bce": bce.detach(), "mse": losses.mse(out.recon, x).mean().detach(),
+    return {"loss": loss, "bce": bce.detach(), "mse": losses.mse(model.to_image(out.recon), x).mean().detach(),
             "codebook": cb.detach(), "commitment": commit.detach(), "perplexity": out.perplexity}
 
 
@@ -339,11 +350,9 @@ def vqvae_loss(model: VQVAE, x: Tensor, y: Tensor | None = None) -> dict[str, Te
 @torch.no_grad()
 def encode_indices(model: VQVAE, images: Tensor, batch_size: int = 1000) -> Tensor:
     """Code-index grids (N, H', W') of a set of images, in eval mode (no codebook updates)."""
-    was = model.training
-    model.eval()
-    dev = next(model.parameters()).device
-    out = [nearest_code_grid(model, images[i:i + batch_size].to(dev)) for i in range(0, len(images), batch_size)]
-    model.train(was)
+    dev = device_of(model)
+    with eval_mode(model):
+        out = [nearest_code_grid(model, images[i:i + batch_size].to(dev)) for i in range(0, len(images), batch_size)]
     return torch.cat(out).cpu()
 
 
@@ -379,14 +388,10 @@ def code_footprint(model: VQVAE, code: int, background: int, grid: tuple[int, in
     difference is the code's contribution."""
     if not 0 <= code < model.num_codes:
         raise ValueError(f"code must lie in [0, {model.num_codes - 1}], got {code}")
-    was = model.training
-    model.eval()
-    dev = next(model.parameters()).device
-    g = torch.full((2, *grid), background, dtype=torch.long, device=dev)
+    g = torch.full((2, *grid), background, dtype=torch.long, device=device_of(model))
     g[1, grid[0] // 2, grid[1] // 2] = code
-    images = model.decode_indices(g).cpu()
-    model.train(was)
-    return images
+    with eval_mode(model):
+        return model.to_image(model.decode_indices(g)).cpu()
 
 
 # --------------------------------------------------------------------------- the prior over codes
@@ -443,15 +448,13 @@ class CodePrior(nn.Module):
     def sample(self, n: int, grid: tuple[int, int] = (7, 7), temperature: float = 1.0,
                generator: torch.Generator | None = None) -> Tensor:
         """Draw n index grids (n, H, W), one position at a time in raster order."""
-        was = self.training
-        self.eval()
-        dev = self.out.weight.device
+        dev = device_of(self)
         k = torch.zeros(n, *grid, dtype=torch.long, device=dev)
-        for i in range(grid[0]):
-            for j in range(grid[1]):
-                probs = F.softmax(self(k)[:, :, i, j] / temperature, dim=1)  # (n, K)
-                k[:, i, j] = torch.multinomial(probs.cpu(), 1, generator=generator).flatten().to(dev)
-        self.train(was)
+        with eval_mode(self):
+            for i in range(grid[0]):
+                for j in range(grid[1]):
+                    probs = F.softmax(self(k)[:, :, i, j] / temperature, dim=1)  # (n, K)
+                    k[:, i, j] = torch.multinomial(probs.cpu(), 1, generator=generator).flatten().to(dev)
         return k
 
 

@@ -16,6 +16,10 @@ dropped. Outputs, execution counts and every metadata key outside a short allow-
 removed, so no executed result of a solution survives. :func:`find_leaks` re-checks the
 result against the teacher's version, and :func:`write_student_versions` refuses to write a
 notebook in which it finds any solution text.
+
+The readers of notebook source here (:func:`check_calls`, :func:`function_defs`) also serve
+:mod:`vae_course.classroom.grading`, to know which checks a submission calls. This is the
+``vae-course student SRC OUT`` command (:mod:`vae_course.classroom.cli`).
 """
 from __future__ import annotations
 
@@ -95,7 +99,7 @@ def _stub(indent: str, exercise: str | None, secret: tuple[str, ...] = ()) -> li
     if exercise:
         title, hint = exercise, ""
         try:
-            from .exercises import get
+            from ..exercises import get
 
             ex = get(exercise)
             title, hint = f"{ex.id} ({ex.title})", ex.hint
@@ -107,43 +111,77 @@ def _stub(indent: str, exercise: str | None, secret: tuple[str, ...] = ()) -> li
     return [f"{indent}# YOUR CODE HERE", f"{indent}raise NotImplementedError({msg!r})"]
 
 
+_REGIONS = ((BEGIN_SOLUTION, END_SOLUTION, "SOLUTION"), (BEGIN_HIDDEN, END_HIDDEN, "HIDDEN TESTS"))
+
+
+def _region_end(lines: list[str], i: int, end: re.Pattern, kind: str, where: str) -> int:
+    """Index of the END line closing the ``kind`` region opened at ``lines[i]``; raises
+    :class:`SolutionMarkerError` for a nested BEGIN or a missing END."""
+    j = i + 1
+    while j < len(lines) and not end.match(lines[j]):
+        if BEGIN_SOLUTION.match(lines[j]) or BEGIN_HIDDEN.match(lines[j]):
+            raise SolutionMarkerError(f"{where}, line {j + 1}: a BEGIN marker inside the {kind} region opened at line {i + 1}")
+        j += 1
+    if j == len(lines):
+        raise SolutionMarkerError(f"{where}, line {i + 1}: '### BEGIN {kind}' has no matching '### END {kind}'")
+    return j
+
+
 def strip_source(source: str, cell_type: str = "code", exercise_of: dict[str, str] | None = None,
                  where: str = "cell", secret: tuple[str, ...] = ()) -> tuple[str, int]:
     """Replace every marked solution region of one cell; return the new source and the count.
 
     ``exercise_of`` maps a function name to its exercise id (from the notebook's check cells),
-    so the stub can name the exercise and give its hint.
+    so the stub can name the exercise and give its hint. Hidden-test regions are dropped.
     """
     lines = source.split("\n")
     out: list[str] = []
     n, i = 0, 0
     while i < len(lines):
         line = lines[i]
-        for begin, end, kind in ((BEGIN_SOLUTION, END_SOLUTION, "SOLUTION"), (BEGIN_HIDDEN, END_HIDDEN, "HIDDEN TESTS")):
-            if begin.match(line):
-                j = i + 1
-                while j < len(lines) and not end.match(lines[j]):
-                    if BEGIN_SOLUTION.match(lines[j]) or BEGIN_HIDDEN.match(lines[j]):
-                        raise SolutionMarkerError(f"{where}, line {j + 1}: a BEGIN marker inside the {kind} region opened at line {i + 1}")
-                    j += 1
-                if j == len(lines):
-                    raise SolutionMarkerError(f"{where}, line {i + 1}: '### BEGIN {kind}' has no matching '### END {kind}'")
-                if kind == "SOLUTION":
-                    n += 1
-                    if cell_type == "code":
-                        indent = line[: len(line) - len(line.lstrip())]
-                        fn = _enclosing_function(source, i + 1)
-                        out += _stub(indent, (exercise_of or {}).get(fn or ""), secret)
-                    else:
-                        out.append(MARKDOWN_STUB)
-                i = j + 1
-                break
-        else:
+        region = next(((end, kind) for begin, end, kind in _REGIONS if begin.match(line)), None)
+        if region is None:
             if END_SOLUTION.match(line) or END_HIDDEN.match(line):
                 raise SolutionMarkerError(f"{where}, line {i + 1}: an END marker without a BEGIN before it")
             out.append(line)
             i += 1
+            continue
+        end, kind = region
+        j = _region_end(lines, i, end, kind, where)
+        if kind == "SOLUTION":
+            n += 1
+            if cell_type == "code":
+                indent = line[: len(line) - len(line.lstrip())]
+                fn = _enclosing_function(source, i + 1)
+                out += _stub(indent, (exercise_of or {}).get(fn or ""), secret)
+            else:
+                out.append(MARKDOWN_STUB)
+        i = j + 1
     return "\n".join(out), n
+
+
+def _check_stub_parses(teacher_source: str, student_source: str, where: str) -> None:
+    """A stub must leave the cell valid Python where it was valid before."""
+    try:
+        ast.parse(python_source(teacher_source))
+    except SyntaxError:
+        return
+    try:
+        ast.parse(python_source(student_source))
+    except SyntaxError as e:
+        raise SolutionMarkerError(f"{where}: the stub leaves invalid Python ({e.msg}, line {e.lineno}); "
+                                  "put the markers around whole statements") from e
+
+
+def _clear_cell(cell, stripped: bool) -> None:
+    """Drop what a student must not see: metadata outside the allow-list, outputs, execution
+    counts, and the attachments of a cell that had a solution."""
+    cell.metadata = {k: v for k, v in cell.metadata.items() if k in CELL_METADATA_KEPT}
+    if cell.cell_type == "code":
+        cell.outputs = []
+        cell.execution_count = None
+    if "attachments" in cell and stripped:
+        del cell["attachments"]
 
 
 def make_student_notebook(nb: nbformat.NotebookNode) -> tuple[nbformat.NotebookNode, int]:
@@ -160,22 +198,8 @@ def make_student_notebook(nb: nbformat.NotebookNode) -> tuple[nbformat.NotebookN
             cell.source, n = strip_source(cell.source, cell.cell_type, exercise_of, where, secret)
             total += n
             if n and cell.cell_type == "code":
-                try:  # a stub must leave the cell valid Python where it was before
-                    ast.parse(python_source(nb.cells[i].source))
-                except SyntaxError:
-                    pass
-                else:
-                    try:
-                        ast.parse(python_source(cell.source))
-                    except SyntaxError as e:
-                        raise SolutionMarkerError(f"{where}: the stub leaves invalid Python ({e.msg}, line {e.lineno}); "
-                                                  "put the markers around whole statements") from e
-        cell.metadata = {k: v for k, v in cell.metadata.items() if k in CELL_METADATA_KEPT}
-        if cell.cell_type == "code":
-            cell.outputs = []
-            cell.execution_count = None
-        if "attachments" in cell and n:
-            del cell["attachments"]
+                _check_stub_parses(nb.cells[i].source, cell.source, where)
+        _clear_cell(cell, stripped=bool(n))
     student.metadata = {k: v for k, v in student.metadata.items() if k in NOTEBOOK_METADATA_KEPT}
     return student, total
 

@@ -7,7 +7,8 @@ Reduction convention (the course's): every loss term is in **nats per image**, i
 pixels and over latent dimensions, then averaged over the batch. ``beta`` multiplies the KL term
 only (Higgins et al. 2017), so ``beta=1`` is the true negative ELBO.
 
-The decoder returns **logits** ``l`` of shape (B, 1, H, W). Under the Bernoulli likelihood
+The models keep the course's model contract (``vae_course.models``): ``code(x)`` is the posterior
+mean, ``decode(z)`` returns **logits** ``l`` of shape (B, 1, H, W) and ``to_image(l) = sigmoid(l)``. Under the Bernoulli likelihood
 p(x|z) = prod_i Bernoulli(x_i; sigmoid(l_i)); under the Gaussian one p(x|z) = N(x; sigmoid(l), sigma^2 I)
 (the mean is squashed into [0, 1] like the images).
 """
@@ -19,14 +20,16 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .data import check_images
-from .losses import bce_with_logits, gaussian_kl, gaussian_nll, log_mean_exp, log_normal
+from ..data import check_images
+from ..losses import bce_with_logits, gaussian_kl, gaussian_nll, log_mean_exp, log_normal
+from . import device_of, eval_mode
 
 LIKELIHOODS = ("bernoulli", "gaussian")
 
 
 class VAEOutput(NamedTuple):
-    """What a VAE's forward pass returns: decoder logits, posterior parameters and the sample."""
+    """What a VAE's (or CVAE's) forward pass returns: decoder logits, posterior parameters and
+    the sample."""
 
     recon: Tensor  # (B, 1, H, W) decoder logits
     mu: Tensor  # (B, D) posterior mean
@@ -79,13 +82,34 @@ class Decoder(nn.Module):
         return self.net(z)  # (B, out_dim) logits
 
 
-class VAE(nn.Module):
+class _ImageVAE(nn.Module):
+    """What the VAE and the CVAE share: the model contract's to_image, and sampling z."""
+
+    latent_dim: int
+
+    def to_image(self, logits: Tensor) -> Tensor:
+        """Decoder logits -> pixel means sigmoid(logits) in [0, 1]."""
+        return torch.sigmoid(logits)
+
+    @staticmethod
+    def _sample_z(mu: Tensor, logvar: Tensor, eps: Tensor | None, detach_z: bool) -> Tensor:
+        z = reparameterize(mu, logvar, eps)
+        # detach_z: the sample's value stays, but no gradient reaches (mu, logvar) through it
+        # (what the score-function estimator of notebook 05 needs)
+        return z.detach() if detach_z else z
+
+
+class VAE(_ImageVAE):
     """A one-hidden-layer MLP VAE (the architecture of Kingma & Welling's MNIST experiments).
 
     Args:
         image_size: side H = W of the square one-channel images.
         latent_dim: D, the number of latent dimensions.
         hidden: width of the hidden layer of the encoder and of the decoder.
+
+    ``forward(x, eps=None, detach_z=False)``: ``eps`` fixes the noise of z = mu + sigma * eps;
+    ``detach_z=True`` cuts the gradient path from z back to the encoder (the score-function
+    estimator's setting in notebook 05; the pathwise estimator is the default).
     """
 
     def __init__(self, image_size: int = 28, latent_dim: int = 2, hidden: int = 256) -> None:
@@ -105,27 +129,37 @@ class VAE(nn.Module):
         check_images(x, (self.image_size, self.image_size), "images for VAE.encode")
         return self.encoder(x.flatten(1))  # x.flatten(1): (B, H*W)
 
+    def code(self, x: Tensor) -> Tensor:
+        """The model contract's deterministic code: the posterior mean mu (B, D)."""
+        return self.encode(x)[0]
+
     def decode(self, z: Tensor) -> Tensor:
-        """Decoder logits (B, 1, H, W) for latents z (B, D); sigmoid gives pixel means."""
+        """Decoder logits (B, 1, H, W) for latents z (B, D); ``to_image`` gives pixel means."""
         if z.dim() != 2 or z.shape[1] != self.latent_dim:
             raise ValueError(f"VAE.decode expected latents of shape (B, {self.latent_dim}), got {tuple(z.shape)}")
         s = self.image_size
         return self.decoder(z).view(-1, 1, s, s)  # (B, H*W) -> (B, 1, H, W)
 
-    def forward(self, x: Tensor) -> VAEOutput:
+    def forward(self, x: Tensor, eps: Tensor | None = None, detach_z: bool = False) -> VAEOutput:
         mu, logvar = self.encode(x)
-        z = reparameterize(mu, logvar)
+        z = self._sample_z(mu, logvar, eps, detach_z)
         return VAEOutput(self.decode(z), mu, logvar, z)
 
     @torch.no_grad()
+    def reconstruct(self, x: Tensor) -> Tensor:
+        """Images in [0, 1] decoded at the posterior mean of x, in eval mode, without gradients."""
+        with eval_mode(self):
+            return self.to_image(self.decode(self.code(x)))
+
+    @torch.no_grad()
     def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:
-        """n images (n, 1, H, W) in [0, 1]: pixel means sigmoid(decode(z)) for z ~ N(0, I)."""
-        p = next(self.parameters())
-        z = torch.randn(n, self.latent_dim, generator=generator).to(p.device)
-        return torch.sigmoid(self.decode(z))
+        """n images (n, 1, H, W) in [0, 1]: pixel means to_image(decode(z)) for z ~ N(0, I)."""
+        z = torch.randn(n, self.latent_dim, generator=generator).to(device_of(self))
+        with eval_mode(self):
+            return self.to_image(self.decode(z))
 
 
-class CVAE(nn.Module):
+class CVAE(_ImageVAE):
     """A conditional VAE (Sohn et al. 2015): q(z | x, c) and p(x | z, c) with a one-hot class c
     concatenated to the flattened image (encoder) and to the latent (decoder); p(z) = N(0, I)."""
 
@@ -154,6 +188,10 @@ class CVAE(nn.Module):
         c = self.one_hot(c).to(x.device)
         return self.encoder(torch.cat([x.flatten(1), c], dim=1))  # (B, H*W + C)
 
+    def code(self, x: Tensor, c: Tensor) -> Tensor:
+        """The model contract's deterministic code: the posterior mean mu of q(z | x, c), (B, D)."""
+        return self.encode(x, c)[0]
+
     def decode(self, z: Tensor, c: Tensor) -> Tensor:
         """Logits (B, 1, H, W) of p(x | z, c)."""
         if z.dim() != 2 or z.shape[1] != self.latent_dim:
@@ -164,20 +202,27 @@ class CVAE(nn.Module):
         s = self.image_size
         return self.decoder(torch.cat([z, c], dim=1)).view(-1, 1, s, s)  # (B, D + C) -> (B, 1, H, W)
 
-    def forward(self, x: Tensor, c: Tensor) -> VAEOutput:
+    def forward(self, x: Tensor, c: Tensor, eps: Tensor | None = None, detach_z: bool = False) -> VAEOutput:
         mu, logvar = self.encode(x, c)
-        z = reparameterize(mu, logvar)
+        z = self._sample_z(mu, logvar, eps, detach_z)
         return VAEOutput(self.decode(z, c), mu, logvar, z)
+
+    @torch.no_grad()
+    def reconstruct(self, x: Tensor, c: Tensor) -> Tensor:
+        """Images in [0, 1] decoded at the posterior mean of q(z | x, c), in eval mode."""
+        with eval_mode(self):
+            return self.to_image(self.decode(self.code(x, c), c))
 
     @torch.no_grad()
     def generate(self, classes: Tensor | list[int], z: Tensor | None = None,
                  generator: torch.Generator | None = None) -> Tensor:
         """Pixel means (N, 1, H, W) of p(x | z, c) for the given classes; z ~ N(0, I) unless given."""
         c = torch.as_tensor(classes)
-        p = next(self.parameters())
+        dev = device_of(self)
         if z is None:
             z = torch.randn(len(c), self.latent_dim, generator=generator)
-        return torch.sigmoid(self.decode(z.to(p.device), c.to(p.device)))
+        with eval_mode(self):
+            return self.to_image(self.decode(z.to(dev), c.to(dev)))
 
 
 # --------------------------------------------------------------------------- the ELBO
@@ -250,7 +295,7 @@ def log_weights(model: VAE | CVAE, x: Tensor, k: int, c: Tensor | None = None,
     mu, logvar = model.encode(x, c) if c is not None else model.encode(x)  # (B, D) each
     b, d = mu.shape
     eps = torch.randn(k, b, d, generator=generator).to(mu.device)  # (K, B, D)
-    z = mu + torch.exp(0.5 * logvar) * eps  # (K, B, D)
+    z = reparameterize(mu, logvar, eps)  # (K, B, D), mu and logvar broadcast over K
     flat = z.reshape(k * b, d)  # (K*B, D)
     logits = model.decode(flat, c.repeat(k)) if c is not None else model.decode(flat)  # (K*B, 1, H, W)
     xk = x.expand(k, *x.shape).reshape(k * b, *x.shape[1:])  # (K*B, 1, H, W), x repeated per sample
@@ -272,24 +317,12 @@ def iwae_bound(model: VAE | CVAE, x: Tensor, k: int, c: Tensor | None = None,
     logsumexp (stable), ``batch_size`` images at a time so that K * batch_size decodes fit in memory
     (default: about 50,000 decodes per chunk).
     """
-    was_training = model.training
-    model.eval()
     if batch_size is None:
         batch_size = max(1, 50_000 // k)
     out = []
-    for i in range(0, len(x), batch_size):
-        ci = None if c is None else c[i:i + batch_size]
-        lw = log_weights(model, x[i:i + batch_size], k, ci, likelihood, sigma, generator)  # (K, b)
-        out.append(log_mean_exp(lw))
-    model.train(was_training)
+    with eval_mode(model):
+        for i in range(0, len(x), batch_size):
+            ci = None if c is None else c[i:i + batch_size]
+            lw = log_weights(model, x[i:i + batch_size], k, ci, likelihood, sigma, generator)  # (K, b)
+            out.append(log_mean_exp(lw))
     return torch.cat(out)
-
-
-@torch.no_grad()
-def decode_point(model: VAE, z: Tensor | list[float]) -> Tensor:
-    """The decoded image (H, W) in [0, 1] at one latent point z (D values): what a z-slider shows."""
-    p = next(model.parameters())
-    z = torch.as_tensor(z, dtype=torch.float32).reshape(1, -1).to(p.device)
-    if z.shape[1] != model.latent_dim:
-        raise ValueError(f"expected {model.latent_dim} latent values, got {z.shape[1]}")
-    return torch.sigmoid(model.decode(z))[0, 0].cpu()

@@ -1,0 +1,82 @@
+"""The model contract (vae_course.models): every model codes, decodes to logits and turns them into images
+the same way, and the helpers built on the contract work for all of them."""
+import pytest
+import torch
+from torch import nn
+
+from vae_course.models import decode_codes, decode_point, encode_images, eval_mode
+from vae_course.models.ae import ConvAutoencoder, MLPAutoencoder
+from vae_course.models.vae import CVAE, VAE
+from vae_course.models.vq import VQVAE
+
+SIZE = 8
+
+
+def unconditional_models():
+    torch.manual_seed(0)
+    return {
+        "MLPAutoencoder": MLPAutoencoder(image_size=SIZE, latent_dim=2, hidden=(16,)),
+        "ConvAutoencoder": ConvAutoencoder(image_size=SIZE, latent_dim=2),
+        "VAE": VAE(image_size=SIZE, latent_dim=2, hidden=16),
+        "VQVAE": VQVAE(num_codes=8, code_dim=4, hidden=8),
+    }
+
+
+@pytest.mark.parametrize("name", list(unconditional_models()))
+def test_every_model_keeps_the_contract(name):
+    model = unconditional_models()[name]
+    x = torch.rand(3, 1, SIZE, SIZE)
+    z = encode_images(model, x)
+    logits = model.decode(z)
+    assert logits.shape == x.shape
+    images = model.to_image(logits)
+    assert torch.allclose(images, torch.sigmoid(logits))  # every one of these models outputs logits
+    assert torch.allclose(model.reconstruct(x), images, atol=1e-6)
+    assert torch.allclose(decode_codes(model, z), images, atol=1e-6)
+    assert model.training  # the helpers restored the mode they found
+
+
+def test_cvae_keeps_the_contract_with_a_class():
+    torch.manual_seed(0)
+    model = CVAE(image_size=SIZE, latent_dim=2, hidden=16, n_classes=3)
+    x, c = torch.rand(4, 1, SIZE, SIZE), torch.tensor([0, 1, 2, 1])
+    z = model.code(x, c)
+    assert torch.equal(z, model.encode(x, c)[0])
+    assert torch.allclose(model.reconstruct(x, c), model.to_image(model.decode(z, c)))
+    assert torch.allclose(model.generate(c, z=z), model.reconstruct(x, c))
+
+
+def test_the_vae_code_is_the_posterior_mean():
+    model = unconditional_models()["VAE"]
+    x = torch.rand(5, 1, SIZE, SIZE)
+    assert torch.equal(model.code(x), model.encode(x)[0])
+
+
+def test_eval_mode_restores_the_mode_even_when_the_block_raises():
+    model = nn.Sequential(nn.Dropout(0.5))
+    with eval_mode(model):
+        assert not model.training
+    assert model.training
+    model.eval()
+    with pytest.raises(RuntimeError):
+        with eval_mode(model):
+            model.train()
+            raise RuntimeError("boom")
+    assert not model.training
+
+
+def test_decode_point_any_latent_size():
+    model = VAE(image_size=SIZE, latent_dim=3, hidden=16)
+    img = decode_point(model, [0.1, -0.2, 0.3])
+    assert img.shape == (SIZE, SIZE)
+    assert torch.allclose(img, model.to_image(model.decode(torch.tensor([[0.1, -0.2, 0.3]])))[0, 0].detach())
+    with pytest.raises(ValueError, match="expected 3 latent values"):
+        decode_point(model, [0.0, 1.0])
+
+
+@pytest.mark.parametrize("cls, kwargs", [(MLPAutoencoder, {}), (ConvAutoencoder, {}), (VAE, {}),
+                                         (CVAE, {"n_classes": 10})])
+def test_constructors_name_their_sizes_alike(cls, kwargs):
+    model = cls(image_size=12, latent_dim=5, hidden=(8,) if cls is MLPAutoencoder else 8, **kwargs) \
+        if cls is not ConvAutoencoder else cls(image_size=12, latent_dim=5)
+    assert model.image_size == 12 and model.latent_dim == 5
