@@ -10,7 +10,7 @@ STAMP  := $(VENV)/.installed
 PORT   ?= 8888
 TORCH  := torch==2.13.0
 
-.PHONY: setup lab test test-package test-notebooks test-grading clean test-browser constraints
+.PHONY: setup lab test lint test-package test-notebooks test-grading clean test-browser constraints
 
 setup: $(STAMP)
 
@@ -37,8 +37,13 @@ lab: setup
 # worker, on one kernel, as nbval requires (and each test module in one worker).
 XDIST := -n auto --dist loadscope
 
-test: setup
+test: setup lint
 	$(PY) -m pytest $(XDIST) --durations=5
+
+# ruff: lint and format check of the package, tests and benchmarks (configured in pyproject.toml).
+lint: setup
+	$(VENV)/bin/ruff check vae_course tests benchmarks
+	$(VENV)/bin/ruff format --check vae_course tests benchmarks
 
 test-package: setup
 	$(PY) -m pytest $(XDIST) tests

@@ -4,6 +4,7 @@ Trains the same small VAE on MNIST-5k with ``fit`` and with a bare loop (same mo
 batch size, optimiser and shuffling), alternating the two several times, and prints the ratio
 of the median times. Run: ``.venv/bin/python benchmarks/fit_overhead.py``.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -52,8 +53,16 @@ def main() -> None:
             model = VAE(image_size=28, latent_dim=2)
             t = time.perf_counter()
             if name == "fit":
-                fit(model, loss_fn, x, epochs=args.epochs, batch_size=args.batch_size, seed=0, progress=False,
-                    device="cpu")
+                fit(
+                    model,
+                    loss_fn,
+                    x,
+                    epochs=args.epochs,
+                    batch_size=args.batch_size,
+                    seed=0,
+                    progress=False,
+                    device="cpu",
+                )
             else:
                 bare_loop(model, x, args.epochs, args.batch_size, seed=0)
             times[name].append(time.perf_counter() - t)

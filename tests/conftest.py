@@ -1,7 +1,7 @@
 """Shared test set-up: a private data cache, and a per-notebook run-time table after the run."""
+
 from __future__ import annotations
 
-import os
 from collections import defaultdict
 
 import pytest
@@ -49,7 +49,7 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
     if not spans:
         return
     tr = terminalreporter
-    tr.section("notebook run times (budget: %.0f s each, %.0f s in all)" % (NOTEBOOK_BUDGET_S, COURSE_BUDGET_S))
+    tr.section(f"notebook run times (budget: {NOTEBOOK_BUDGET_S:.0f} s each, {COURSE_BUDGET_S:.0f} s in all)")
     total = 0.0
     for name, (a, b) in sorted(spans.items()):
         total += b - a

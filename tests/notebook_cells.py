@@ -1,6 +1,7 @@
 """Read a course notebook's code cells in tests: the cell that builds something in front of the
 learner (to keep it equal to the package's version), and exercise functions, with their solution
 or as the student version's stub (made by the same code as `vae-course student`)."""
+
 from __future__ import annotations
 
 from pathlib import Path

@@ -1,4 +1,5 @@
 """Autoencoder models, the PCA baseline and the widget functions."""
+
 import math
 
 import pytest
@@ -6,12 +7,9 @@ import torch
 from scipy.linalg import subspace_angles
 
 from vae_course import losses
-from vae_course.models import decode_point
-from vae_course.models.ae import (AEOutput, ConvAutoencoder, MLPAutoencoder, denoising_rows, pca_basis,
-                                  pca_reconstruct)
 from vae_course.corruption import mask_noise
-
-
+from vae_course.models import decode_point
+from vae_course.models.ae import AEOutput, ConvAutoencoder, MLPAutoencoder, denoising_rows, pca_basis, pca_reconstruct
 
 
 @pytest.mark.parametrize("shape", [(1, 8, 8), (1, 28, 28), (1, 7, 7)])

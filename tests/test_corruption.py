@@ -1,9 +1,9 @@
 """Corruptions: exact fractions, purity, determinism, gradients through code noise."""
+
 import pytest
 import torch
 
-from vae_course.corruption import (code_noise, corrupt, gaussian_noise, mask_noise, random_mask,
-                                   salt_and_pepper)
+from vae_course.corruption import code_noise, corrupt, gaussian_noise, mask_noise, random_mask, salt_and_pepper
 
 
 def _x(b=16, seed=0):
@@ -31,8 +31,12 @@ def test_masks_differ_between_images_and_repeat_with_the_same_generator():
 def test_corruptions_do_not_modify_their_input():
     x = _x()
     before = x.clone()
-    for f in (lambda: mask_noise(x, 0.5), lambda: gaussian_noise(x, 0.5), lambda: salt_and_pepper(x, 0.5),
-              lambda: code_noise(x.flatten(1), 1.0)):
+    for f in (
+        lambda: mask_noise(x, 0.5),
+        lambda: gaussian_noise(x, 0.5),
+        lambda: salt_and_pepper(x, 0.5),
+        lambda: code_noise(x.flatten(1), 1.0),
+    ):
         f()
         assert torch.equal(x, before)
 

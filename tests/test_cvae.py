@@ -1,4 +1,5 @@
 """The conditional VAE: shapes, the condition reaching both networks, and errors that teach."""
+
 import pytest
 import torch
 
@@ -58,6 +59,7 @@ def test_one_hot_and_per_class_accuracy_and_exercises():
     from vae_course.diagnostics import per_class_accuracy
     from vae_course.exercises import check
     from vae_course.models.vae import one_hot
+
     assert torch.equal(one_hot(torch.tensor([2, 0]), 3), torch.tensor([[0.0, 0.0, 1.0], [1.0, 0.0, 0.0]]))
     acc = per_class_accuracy(torch.tensor([0, 0, 1, 2]), torch.tensor([0, 1, 1, 1]), 4)
     assert torch.allclose(acc[:2], torch.tensor([1.0, 1 / 3])) and torch.isnan(acc[2:]).all()  # no 2s, no 3s

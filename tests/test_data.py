@@ -85,11 +85,14 @@ def test_truncated_idx_is_rejected_with_path_and_reason(tmp_path):
         data.read_idx(tmp_path / "t")
 
 
-@pytest.mark.parametrize("content,reason", [
-    (b"\x01\x02\x08\x01\x00\x00\x00\x01\x00", "bad magic"),
-    (b"\x00\x00\x42\x01\x00\x00\x00\x01\x00", "unknown IDX data type"),
-    (b"\x00\x00\x08\x03\x00\x00", "header is truncated"),
-])
+@pytest.mark.parametrize(
+    "content,reason",
+    [
+        (b"\x01\x02\x08\x01\x00\x00\x00\x01\x00", "bad magic"),
+        (b"\x00\x00\x42\x01\x00\x00\x00\x01\x00", "unknown IDX data type"),
+        (b"\x00\x00\x08\x03\x00\x00", "header is truncated"),
+    ],
+)
 def test_malformed_idx_is_rejected(tmp_path, content, reason):
     (tmp_path / "m").write_bytes(content)
     with pytest.raises(data.IDXFormatError, match=reason):
@@ -155,10 +158,14 @@ def test_wrong_checksum_on_download_is_never_returned(monkeypatch, tmp_path, dat
 
 
 def test_no_network_names_the_offline_sets(monkeypatch, tmp_path, data_cache):
-    monkeypatch.setitem(data._REMOTE, "fashion", {
-        "mirrors": ("http://127.0.0.1:9/",),  # discard port: the connection is refused at once
-        "sha256": data._REMOTE["fashion"]["sha256"],
-    })
+    monkeypatch.setitem(
+        data._REMOTE,
+        "fashion",
+        {
+            "mirrors": ("http://127.0.0.1:9/",),  # discard port: the connection is refused at once
+            "sha256": data._REMOTE["fashion"]["sha256"],
+        },
+    )
     with pytest.raises(data.DownloadError, match="no network.*'moons', 'digits', 'mnist5k'"):
         data.load("fashion")
     with pytest.raises(data.DownloadError, match="download=False"):

@@ -1,28 +1,47 @@
 """Gradient estimators: unbiased against exact gradients, variances equal to the closed forms."""
+
 import math
 
 import pytest
 import torch
 
+from vae_course.estimators import (
+    Cosine,
+    Square,
+    bernoulli_grads,
+    compare_estimators,
+    encoder_gradient_samples,
+    exact_grad,
+    optimal_baseline,
+    pathwise,
+    sample_eps,
+    score_function,
+    straight_through,
+    theory_variance,
+    vae_surrogate_loss,
+)
 from vae_course.models.vae import VAE
-from vae_course.estimators import (Cosine, Square, bernoulli_grads, compare_estimators,
-                                   encoder_gradient_samples, exact_grad, optimal_baseline, pathwise,
-                                   sample_eps, score_function, straight_through, theory_variance,
-                                   vae_surrogate_loss)
 
 N = 100_000
 
 
-CASES = [(Square(), [0.5, -1.0, 0.3], [1.0, 0.5, 2.0]), (Cosine(1.0), [1.2], [0.7]),
-         (Cosine(3.0), [0.4, -0.2], [0.8, 0.3])]
+CASES = [
+    (Square(), [0.5, -1.0, 0.3], [1.0, 0.5, 2.0]),
+    (Cosine(1.0), [1.2], [0.7]),
+    (Cosine(3.0), [0.4, -0.2], [0.8, 0.3]),
+]
 
 
 @pytest.mark.parametrize("f,mu,sigma", CASES)
 def test_both_estimators_unbiased(f, mu, sigma):
     eps = sample_eps(N, len(mu), torch.Generator().manual_seed(0))
     gm, gs = exact_grad(f, mu, sigma)
-    for est in (score_function(f, mu, sigma, eps), score_function(f, mu, sigma, eps, baseline=2.0),
-                score_function(f, mu, sigma, eps, baseline="loo"), pathwise(f, mu, sigma, eps)):
+    for est in (
+        score_function(f, mu, sigma, eps),
+        score_function(f, mu, sigma, eps, baseline=2.0),
+        score_function(f, mu, sigma, eps, baseline="loo"),
+        pathwise(f, mu, sigma, eps),
+    ):
         for samples, exact in ((est.mu, gm), (est.sigma, gs)):
             se = samples.std(0) / math.sqrt(N)
             assert ((samples.mean(0) - exact).abs() < 5 * se + 1e-12).all()
@@ -33,8 +52,7 @@ def test_both_estimators_unbiased(f, mu, sigma):
 @pytest.mark.parametrize("wrt", ["mu", "sigma"])
 def test_variance_matches_closed_form(f, mu, sigma, estimator, baseline, wrt):
     eps = sample_eps(N, len(mu), torch.Generator().manual_seed(1))
-    est = (score_function(f, mu, sigma, eps, baseline=baseline) if estimator == "score"
-           else pathwise(f, mu, sigma, eps))
+    est = score_function(f, mu, sigma, eps, baseline=baseline) if estimator == "score" else pathwise(f, mu, sigma, eps)
     measured = getattr(est, wrt).var(0)
     theory = theory_variance(f, mu, sigma, estimator, wrt, baseline)
     assert torch.allclose(measured, theory, rtol=0.1)
@@ -47,8 +65,9 @@ def test_square_closed_forms_by_hand():
     assert torch.allclose(theory_variance(f, mu, s, "pathwise"), (4 * s**2).double())
     assert torch.allclose(theory_variance(f, mu, s, "score"), (mu**4 / s**2 + 14 * mu**2 + 15 * s**2).double())
     assert torch.allclose(theory_variance(f, mu, s, "pathwise", "sigma"), (4 * mu**2 + 8 * s**2).double())
-    assert torch.allclose(theory_variance(f, mu, s, "score", "sigma"),
-                          (2 * mu**4 / s**2 + 60 * mu**2 + 74 * s**2).double())
+    assert torch.allclose(
+        theory_variance(f, mu, s, "score", "sigma"), (2 * mu**4 / s**2 + 60 * mu**2 + 74 * s**2).double()
+    )
 
 
 def test_score_variance_grows_with_dimension_pathwise_does_not():
@@ -69,7 +88,10 @@ def test_optimal_baseline_minimises_variance():
     f, mu, sigma = Square(), [0.5, 1.0], [1.0, 0.5]
     for wrt in ("mu", "sigma"):
         b = optimal_baseline(f, mu, sigma, wrt)[0].item()
-        v = lambda bb: theory_variance(f, mu, sigma, "score", wrt, bb)[0].item()
+
+        def v(bb, wrt=wrt):
+            return theory_variance(f, mu, sigma, "score", wrt, bb)[0].item()
+
         assert v(b) < v(b + 0.1) and v(b) < v(b - 0.1) and v(b) < v(0.0)
 
 
@@ -100,8 +122,10 @@ def test_compare_estimators_returns_consistent_stats():
 
 def test_plot_function_runs_headless():
     import matplotlib
+
     matplotlib.use("Agg")
     from vae_course.plots import estimator_histograms
+
     st = estimator_histograms(Cosine(3.0), 0.2, 1.0, n=2000)
     assert st.score_var < st.pathwise_var  # omega * sigma = 3 > 1: the score estimator wins
 

@@ -1,5 +1,6 @@
 """Exercise checks: the verdicts and feedback of ``check``, the registry, and the references
 themselves (against independent implementations, and against answers nudged off them)."""
+
 import json
 import math
 
@@ -31,12 +32,15 @@ def test_stub_is_not_attempted_not_a_traceback(capsys):
     assert "not attempted yet" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize("fn,words", [
-    (lambda a, b: (a - b).pow(2).mean().sqrt(), "has shape (); expected (4,)"),
-    (lambda a, b: (a - b).pow(2).flatten(1).mean(dim=1), "is wrong at index (0,)"),
-    (lambda a, b: good_rms(a, b).tolist(), "should be a torch.Tensor, but it is a list"),
-    (lambda a, b: good_rms(a, b).long(), "dtype torch.int64"),
-])
+@pytest.mark.parametrize(
+    "fn,words",
+    [
+        (lambda a, b: (a - b).pow(2).mean().sqrt(), "has shape (); expected (4,)"),
+        (lambda a, b: (a - b).pow(2).flatten(1).mean(dim=1), "is wrong at index (0,)"),
+        (lambda a, b: good_rms(a, b).tolist(), "should be a torch.Tensor, but it is a list"),
+        (lambda a, b: good_rms(a, b).long(), "dtype torch.int64"),
+    ],
+)
 def test_wrong_solutions_get_specific_feedback(fn, words):
     with pytest.raises(ExerciseFailed) as e:
         check("00.1", fn)
@@ -93,15 +97,17 @@ INDEPENDENT = {
     "00.1": good_rms,
     "00.2": lambda phases, n_classes=8: torch.round(torch.as_tensor(phases) * n_classes).long() % n_classes,
     "02.1": lambda z0, z1, steps: torch.stack([z0 + (z1 - z0) * k / (steps - 1) for k in range(steps)]),
-    "02.2": lambda x, refs: torch.cdist(x.flatten(1).double(), refs.flatten(1).double()).min(1).values.float()
-    / x[0].numel() ** 0.5,
+    "02.2": lambda x, refs: (
+        torch.cdist(x.flatten(1).double(), refs.flatten(1).double()).min(1).values.float() / x[0].numel() ** 0.5
+    ),
     "04.2": lambda mu, logvar: 0.5 * (mu**2 + logvar.exp() - 1 - logvar).sum(-1),
     "06.1": lambda mu, logvar, eps: mu + logvar.exp().sqrt() * eps,
     "06.2": lambda w: (w - w.max(0).values).exp().mean(0).log() + w.max(0).values,
     "07.1": lambda c, n: torch.eye(n)[c],
     "07.2": lambda pred, target, n: torch.tensor([(pred[target == k] == k).float().mean().item() for k in range(n)]),
-    "08.1": lambda z, codes: torch.tensor([min(range(len(codes)), key=lambda k: (v - codes[k]).pow(2).sum().item())
-                                           for v in z], dtype=torch.long),
+    "08.1": lambda z, codes: torch.tensor(
+        [min(range(len(codes)), key=lambda k: (v - codes[k]).pow(2).sum().item()) for v in z], dtype=torch.long
+    ),
     "08.3": lambda counts: math.exp(-sum(p * math.log(p) for p in (counts.double() / counts.sum()).tolist() if p > 0)),
 }
 
@@ -125,5 +131,6 @@ def test_every_reference_passes_its_cases_and_a_nudged_answer_does_not(ex_id):
     ex = exercises.get(ex_id)
     assert exercises.compare_on_cases(ex.reference, ex.reference, ex.cases(), ex.atol, ex.rtol) > 0
     with pytest.raises(Feedback):
-        exercises.compare_on_cases(lambda *a, **k: _nudged(ex.reference(*a, **k)), ex.reference, ex.cases(),
-                                   ex.atol, ex.rtol)
+        exercises.compare_on_cases(
+            lambda *a, **k: _nudged(ex.reference(*a, **k)), ex.reference, ex.cases(), ex.atol, ex.rtol
+        )

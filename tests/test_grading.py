@@ -7,6 +7,7 @@ The kernels here start in a few seconds each; the runs of the real notebook 00 t
 whole notebook runs). Grading *every* course notebook, teacher and student versions, is behind
 ``VAE_COURSE_SLOW=1`` (each notebook runs up to a minute).
 """
+
 from __future__ import annotations
 
 import os
@@ -22,7 +23,13 @@ from nbformat.v4 import new_code_cell, new_notebook
 
 from vae_course.classroom import grading
 from vae_course.classroom.cli import main
-from vae_course.classroom.grading import GradeOptions, default_course_dir, expected_exercises, grade, reference_call_note
+from vae_course.classroom.grading import (
+    GradeOptions,
+    default_course_dir,
+    expected_exercises,
+    grade,
+    reference_call_note,
+)
 from vae_course.classroom.report import NOTEBOOK_ROW, Row, read_csv, summary_table
 from vae_course.classroom.sandbox import landlock_abi, sandbox_command
 from vae_course.classroom.student import check_calls, make_student_notebook
@@ -36,15 +43,19 @@ HEAD = "import torch\nfrom vae_course.exercises import check"
 RMS_OK = "def rms_distance(a, b):\n    return (a - b).pow(2).flatten(1).mean(1).sqrt()"
 RMS_NO_SQRT = "def rms_distance(a, b):\n    return (a - b).pow(2).flatten(1).mean(1)"
 RMS_BY_REFERENCE = "def rms_distance(a, b):\n    from vae_course import moons\n    return moons.rms_distance(a, b)"
-LABEL_OK = ("def phase_to_label(phases, n_classes=8):\n"
-            "    return torch.round(torch.as_tensor(phases) * n_classes).long() % n_classes")
+LABEL_OK = (
+    "def phase_to_label(phases, n_classes=8):\n"
+    "    return torch.round(torch.as_tensor(phases) * n_classes).long() % n_classes"
+)
 CHECK1, CHECK2 = 'check("00.1", rms_distance)', 'check("00.2", phase_to_label)'
 
 
 def write_nb(folder: Path, *cells: str, name: str = NB00) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
-    nb = new_notebook(cells=[new_code_cell(c) for c in cells],
-                      metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}})
+    nb = new_notebook(
+        cells=[new_code_cell(c) for c in cells],
+        metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}},
+    )
     nbformat.write(nb, folder / name)
     return folder / name
 
@@ -59,8 +70,9 @@ def notes(rows: list[Row], student: str) -> list[str]:
 
 # --------------------------------------------------------------------------- the sandbox itself
 def run_sandboxed(root: Path, code: str, memory_mb: int = 0) -> subprocess.CompletedProcess:
-    return subprocess.run(sandbox_command(root, memory_mb, [sys.executable, "-c", code]),
-                          capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        sandbox_command(root, memory_mb, [sys.executable, "-c", code]), capture_output=True, text=True, timeout=60
+    )
 
 
 def test_memory_limit_turns_a_huge_allocation_into_memory_error(tmp_path):
@@ -74,11 +86,13 @@ def test_writes_are_allowed_inside_the_root_and_refused_outside(tmp_path):
     root, outside = tmp_path / "root", tmp_path / "teacher"
     root.mkdir(), outside.mkdir()
     (outside / "solutions.txt").write_text("secret")
-    code = (f"import os\nopen({str(root / 'ok.txt')!r}, 'w').write('fine')\n"
-            f"for act in (lambda: open({str(outside / 'solutions.txt')!r}, 'w'),\n"
-            f"            lambda: os.remove({str(outside / 'solutions.txt')!r}),\n"
-            f"            lambda: open({str(outside / 'new.txt')!r}, 'w')):\n"
-            "    try:\n        act()\n        print('WROTE')\n    except PermissionError:\n        print('refused')")
+    code = (
+        f"import os\nopen({str(root / 'ok.txt')!r}, 'w').write('fine')\n"
+        f"for act in (lambda: open({str(outside / 'solutions.txt')!r}, 'w'),\n"
+        f"            lambda: os.remove({str(outside / 'solutions.txt')!r}),\n"
+        f"            lambda: open({str(outside / 'new.txt')!r}, 'w')):\n"
+        "    try:\n        act()\n        print('WROTE')\n    except PermissionError:\n        print('refused')"
+    )
     r = run_sandboxed(root, code)
     assert r.returncode == 0, r.stderr
     assert r.stdout.split() == ["refused"] * 3
@@ -101,8 +115,12 @@ def test_reference_call_is_noted():
 
 
 def test_summary_table_counts_passes():
-    rows = [Row("ann", NB00, "00.1", "pass"), Row("ann", NB00, "00.2", "fail", "wrong"),
-            Row("bo", NB00, "00.1", "timeout"), Row("bo", NB00, NOTEBOOK_ROW, "error", "x")]
+    rows = [
+        Row("ann", NB00, "00.1", "pass"),
+        Row("ann", NB00, "00.2", "fail", "wrong"),
+        Row("bo", NB00, "00.1", "timeout"),
+        Row("bo", NB00, NOTEBOOK_ROW, "error", "x"),
+    ]
     table = summary_table(rows)
     assert "ann" in table and "1/2" in table and "timeout" in table
     assert table.splitlines()[-1].split() == ["passed", "1/2", "0/2"]
@@ -133,14 +151,25 @@ def synthetic_class(tmp_path_factory):
     (subs / "eve").mkdir(parents=True)
     (subs / "eve" / NB00).write_text('{"cells": [ this is not json')
     sub_nb = subs / "fay" / NB00
-    write_nb(subs / "fay", HEAD,
-             f"open({str(sub_nb)!r}, 'w').write('overwritten')",
-             f"open({str(teacher / 'solutions.txt')!r}, 'a').write('changed')",
-             "import os\nopen('scratch.txt', 'w').write('ok')\nopen(os.path.expanduser('~/home.txt'), 'w').write('ok')",
-             RMS_OK, CHECK1, LABEL_OK, CHECK2)
-    write_nb(subs / "gus", HEAD,
-             "def rms_distance(a, b):\n    x = bytearray(3 * 2**30)\n    return (a - b).pow(2).flatten(1).mean(1).sqrt()",
-             CHECK1, LABEL_OK, CHECK2)
+    write_nb(
+        subs / "fay",
+        HEAD,
+        f"open({str(sub_nb)!r}, 'w').write('overwritten')",
+        f"open({str(teacher / 'solutions.txt')!r}, 'a').write('changed')",
+        "import os\nopen('scratch.txt', 'w').write('ok')\nopen(os.path.expanduser('~/home.txt'), 'w').write('ok')",
+        RMS_OK,
+        CHECK1,
+        LABEL_OK,
+        CHECK2,
+    )
+    write_nb(
+        subs / "gus",
+        HEAD,
+        "def rms_distance(a, b):\n    x = bytearray(3 * 2**30)\n    return (a - b).pow(2).flatten(1).mean(1).sqrt()",
+        CHECK1,
+        LABEL_OK,
+        CHECK2,
+    )
     before = {p: p.read_bytes() for p in subs.rglob("*") if p.is_file()}
     rows = grade(subs, GradeOptions(timeout=60, memory_mb=1536, jobs=2, course_dir=COURSE, progress=False))
     after = {p: p.read_bytes() for p in subs.rglob("*") if p.is_file()}

@@ -1,10 +1,10 @@
 """Tests for vae_course.interpolation: paths, phase scores, measuring, the explorer."""
+
 import math
 
 import pytest
 import torch
 
-from vae_course.models.ae import MLPAutoencoder
 from vae_course.interpolation import (
     DecodedReading,
     code_plane_distance,
@@ -20,6 +20,7 @@ from vae_course.interpolation import (
     slerp,
 )
 from vae_course.models import decode_codes, encode_images
+from vae_course.models.ae import MLPAutoencoder
 from vae_course.moons import MoonReading, PhaseBank, render_moons
 
 SIZE = 12

@@ -1,4 +1,5 @@
 """The linear-Gaussian LVM: exact marginal, posterior and ELBO identities."""
+
 import math
 
 import pytest
@@ -8,8 +9,6 @@ from vae_course.losses import gaussian_kl
 from vae_course.lvm import Gaussian, LinearGaussianLVM, diag_gaussian, log_mean_exp
 
 D64 = torch.float64
-
-
 
 
 @pytest.fixture
@@ -120,6 +119,7 @@ def test_errors_say_what_was_expected(model):
 
 def test_sgvb_estimators_unbiased_and_a_exact_at_posterior(model, x):
     from vae_course.lvm import kl_to_prior, sgvb_estimates
+
     q = random_q(3, 5, 11)
     est = sgvb_estimates(model, x, q, 20000, torch.Generator().manual_seed(0))
     exact = model.elbo(x, q)

@@ -1,5 +1,6 @@
 """The model contract (vae_course.models): every model codes, decodes to logits and turns them into images
 the same way, and the helpers built on the contract work for all of them."""
+
 import pytest
 import torch
 from torch import nn
@@ -74,9 +75,13 @@ def test_decode_point_any_latent_size():
         decode_point(model, [0.0, 1.0])
 
 
-@pytest.mark.parametrize("cls, kwargs", [(MLPAutoencoder, {}), (ConvAutoencoder, {}), (VAE, {}),
-                                         (CVAE, {"n_classes": 10})])
+@pytest.mark.parametrize(
+    "cls, kwargs", [(MLPAutoencoder, {}), (ConvAutoencoder, {}), (VAE, {}), (CVAE, {"n_classes": 10})]
+)
 def test_constructors_name_their_sizes_alike(cls, kwargs):
-    model = cls(image_size=12, latent_dim=5, hidden=(8,) if cls is MLPAutoencoder else 8, **kwargs) \
-        if cls is not ConvAutoencoder else cls(image_size=12, latent_dim=5)
+    model = (
+        cls(image_size=12, latent_dim=5, hidden=(8,) if cls is MLPAutoencoder else 8, **kwargs)
+        if cls is not ConvAutoencoder
+        else cls(image_size=12, latent_dim=5)
+    )
     assert model.image_size == 12 and model.latent_dim == 5

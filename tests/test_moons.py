@@ -8,11 +8,11 @@ from vae_course import moons
 
 def test_phases_look_like_the_moon():
     new, first, full, last = moons.render_moons([0.0, 0.25, 0.5, 0.75], size=32)
-    assert full.mean() > 3 * new.mean()                      # full moon is bright, new moon dark
+    assert full.mean() > 3 * new.mean()  # full moon is bright, new moon dark
     half = 16
-    assert first[0, :, half:].mean() > 5 * first[0, :, :half].mean()   # first quarter: right half lit
-    assert last[0, :, :half].mean() > 5 * last[0, :, half:].mean()     # last quarter: left half lit
-    assert torch.allclose(first, last.flip(-1), atol=1e-5)              # mirror images
+    assert first[0, :, half:].mean() > 5 * first[0, :, :half].mean()  # first quarter: right half lit
+    assert last[0, :, :half].mean() > 5 * last[0, :, half:].mean()  # last quarter: left half lit
+    assert torch.allclose(first, last.flip(-1), atol=1e-5)  # mirror images
 
 
 def test_phase_is_periodic_and_brightness_peaks_at_full():
@@ -43,8 +43,10 @@ def test_distance_grows_with_noise_and_is_zero_for_bank_images():
     bank = moons.PhaseBank(size=16, n_phases=90)
     assert bank.distance(bank.images).max() < 1e-5
     g = torch.Generator().manual_seed(0)
-    d = [bank.distance(moons.render_moons(torch.rand(30, generator=g), size=16, noise=s, generator=g)).median()
-         for s in (0.0, 0.1, 0.3)]
+    d = [
+        bank.distance(moons.render_moons(torch.rand(30, generator=g), size=16, noise=s, generator=g)).median()
+        for s in (0.0, 0.1, 0.3)
+    ]
     assert d[0] < d[1] < d[2]
 
 

@@ -1,9 +1,9 @@
 """Keep notebook 01's written-out model equal to vae_course.models.ae.MLPAutoencoder."""
 
 import torch
+from notebook_cells import code_cell
 from torch import nn
 
-from notebook_cells import code_cell
 from vae_course.models.ae import MLPAutoencoder
 
 NB = "01_autoencoder.ipynb"
@@ -11,8 +11,6 @@ NB = "01_autoencoder.ipynb"
 
 def _cell(marker: str) -> str:
     return code_cell(NB, marker)
-
-
 
 
 def test_written_out_model_equals_the_package_model():
@@ -36,7 +34,10 @@ def test_written_out_model_equals_the_package_model():
 def test_exercise_solutions_in_the_notebook_pass_their_checks():
     from vae_course.exercises import check
 
-    for marker, ex, name in [("def pca_recon", "01.1", "pca_recon"), ("def bce_from_logits", "01.2", "bce_from_logits")]:
+    for marker, ex, name in [
+        ("def pca_recon", "01.1", "pca_recon"),
+        ("def bce_from_logits", "01.2", "bce_from_logits"),
+    ]:
         ns = {"torch": torch}
         exec(_cell(marker), ns)
         assert check(ex, ns[name]).passed

@@ -1,13 +1,14 @@
 """Notebook 02: its exercise solutions pass their checks, its stubs (made as ``vae-course student``
 makes them, through tests/notebook_cells.py) read as "not attempted", its shape follows the
 course conventions, and the functions it writes in front of the learner agree with the package's."""
+
 import json
 import re
 
 import pytest
 import torch
-
 from notebook_cells import NOTEBOOKS, load_function
+
 from vae_course.exercises import check
 from vae_course.interpolation import lerp, manifold_distance, phase_monotonicity
 from vae_course.moons import PhaseBank, circular_phase_difference

@@ -1,9 +1,10 @@
 """Notebook 04: its exercise solutions equal the package functions, and stubs read as 'not attempted'."""
+
 import math
 
 import torch
-
 from notebook_cells import load_function
+
 from vae_course.exercises import check
 from vae_course.losses import gaussian_kl
 from vae_course.lvm import log_mean_exp

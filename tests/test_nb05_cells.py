@@ -1,9 +1,10 @@
 """Notebook 05: its exercise solutions equal the package estimators, and stubs read as 'not attempted'."""
+
 import math
 
 import torch
-
 from notebook_cells import load_function
+
 from vae_course.estimators import Cosine, Square, pathwise, sample_eps, score_function, straight_through
 from vae_course.exercises import ExerciseFailed, check
 

@@ -2,9 +2,9 @@
 
 import torch
 import torch.nn.functional as F
+from notebook_cells import code_cell
 from torch import nn
 
-from notebook_cells import code_cell
 from vae_course.models.vae import VAE, VAEOutput, elbo_loss
 
 NOTEBOOK = "06_vae.ipynb"
@@ -12,8 +12,6 @@ NOTEBOOK = "06_vae.ipynb"
 
 def notebook_cell(marker: str) -> str:
     return code_cell(NOTEBOOK, marker)
-
-
 
 
 def build_notebook_vae():

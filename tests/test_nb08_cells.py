@@ -2,8 +2,8 @@
 
 import pytest
 import torch
-
 from notebook_cells import code_cell
+
 from vae_course.models import vq
 
 NB = "08_vq_vae.ipynb"
@@ -11,8 +11,6 @@ NB = "08_vq_vae.ipynb"
 
 def _cell(marker: str) -> str:
     return code_cell(NB, marker)
-
-
 
 
 @pytest.mark.parametrize("shape,k", [((3, 16, 7, 7), 64), ((2, 4, 2, 2), 5), ((1, 1, 3, 1), 1)])
@@ -37,9 +35,11 @@ def test_written_out_quantize_equals_the_package_quantizer(shape, k):
 def test_exercise_solutions_in_the_notebook_pass_their_checks():
     from vae_course.exercises import check
 
-    for marker, ex, name in [("def nearest_code(z, codebook)", "08.1", "nearest_code"),
-                             ("def straight_through(z_e, z_q)", "08.2", "straight_through"),
-                             ("def codebook_perplexity(counts)", "08.3", "codebook_perplexity")]:
+    for marker, ex, name in [
+        ("def nearest_code(z, codebook)", "08.1", "nearest_code"),
+        ("def straight_through(z_e, z_q)", "08.2", "straight_through"),
+        ("def codebook_perplexity(counts)", "08.3", "codebook_perplexity"),
+    ]:
         ns = {"torch": torch}
         exec(_cell(marker), ns)
         assert check(ex, ns[name]).passed

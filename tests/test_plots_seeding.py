@@ -23,7 +23,7 @@ def test_plot_functions_draw_labelled_axes():
     ax = plots.latent_scatter(torch.randn(50, 2), torch.randint(0, 3, (50,)))
     assert ax.get_xlabel() and ax.get_legend() is not None
     seen = []
-    ax = plots.manifold_grid(lambda z: (seen.append(z) or torch.rand(len(z), 1, 8, 8)), n=5, coords="gaussian")
+    ax = plots.manifold_grid(lambda z: seen.append(z) or torch.rand(len(z), 1, 8, 8), n=5, coords="gaussian")
     assert seen[0].shape == (25, 2) and seen[0][0, 1] > 0 and seen[0][0, 0] < 0  # top-left: z1 low, z2 high
     h = History(train={"loss": [3, 2, 1]}, test={"loss": [3.5, 2.5, 1.5]})
     ax = plots.loss_curves({"ae": h})

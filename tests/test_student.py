@@ -1,5 +1,6 @@
 """Student versions (``vae_course.classroom.student``, ``vae-course student``): every solution
 replaced by a stub, and no trace of it left in the file."""
+
 from __future__ import annotations
 
 import ast
@@ -55,11 +56,14 @@ def test_markdown_hidden_tests_and_top_level_regions():
     assert n == 1 and top.splitlines()[-1].startswith("raise NotImplementedError(")
 
 
-@pytest.mark.parametrize("source, words", [
-    ("def f():\n    ### BEGIN SOLUTION\n    return 1\n", "line 2: '### BEGIN SOLUTION' has no matching"),
-    ("def f():\n    return 1\n    ### END SOLUTION", "line 3: an END marker without a BEGIN"),
-    ("### BEGIN SOLUTION\n### BEGIN SOLUTION\n### END SOLUTION", "line 2: a BEGIN marker inside"),
-])
+@pytest.mark.parametrize(
+    "source, words",
+    [
+        ("def f():\n    ### BEGIN SOLUTION\n    return 1\n", "line 2: '### BEGIN SOLUTION' has no matching"),
+        ("def f():\n    return 1\n    ### END SOLUTION", "line 3: an END marker without a BEGIN"),
+        ("### BEGIN SOLUTION\n### BEGIN SOLUTION\n### END SOLUTION", "line 2: a BEGIN marker inside"),
+    ],
+)
 def test_broken_markers_are_reported_with_their_line(source, words):
     with pytest.raises(SolutionMarkerError, match=words):
         strip_source(source)
@@ -72,10 +76,19 @@ def test_a_stub_that_would_break_the_cell_is_refused():
 
 
 def test_outputs_counts_and_metadata_are_cleared_and_leaks_are_found():
-    cell = new_code_cell(SOLVED, execution_count=3, outputs=[new_output("stream", text="diff.mean(dim=1).sqrt()")],
-                         metadata={"tags": ["parameters"], "nbgrader": {"checksum": "abc"}, "execution": {}})
-    nb = new_notebook(cells=[cell, new_code_cell('check("00.1", rms_distance)')],
-                      metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}, "widgets": {"state": "diff"}})
+    cell = new_code_cell(
+        SOLVED,
+        execution_count=3,
+        outputs=[new_output("stream", text="diff.mean(dim=1).sqrt()")],
+        metadata={"tags": ["parameters"], "nbgrader": {"checksum": "abc"}, "execution": {}},
+    )
+    nb = new_notebook(
+        cells=[cell, new_code_cell('check("00.1", rms_distance)')],
+        metadata={
+            "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
+            "widgets": {"state": "diff"},
+        },
+    )
     student, n = make_student_notebook(nb)
     assert n == 1 and find_leaks(nb, student) == []
     assert student.cells[0].outputs == [] and student.cells[0].execution_count is None
@@ -109,7 +122,9 @@ def test_student_version_of_every_course_notebook_has_no_solution(path):
 def test_cli_student_writes_every_notebook_and_refuses_to_overwrite_the_source(tmp_path, capsys):
     src = tmp_path / "course"
     src.mkdir()
-    nb = new_notebook(cells=[new_markdown_cell("# 00"), new_code_cell(SOLVED), new_code_cell('check("00.1", rms_distance)')])
+    nb = new_notebook(
+        cells=[new_markdown_cell("# 00"), new_code_cell(SOLVED), new_code_cell('check("00.1", rms_distance)')]
+    )
     nbformat.write(nb, src / "00_start_here.ipynb")
     assert main(["student", str(src), str(tmp_path / "out")]) == 0
     assert "1 solution replaced" in capsys.readouterr().out

@@ -107,8 +107,6 @@ def test_code_noise_loss_terms_and_gradient():
         code_noise_loss(code_std=-1.0)
 
 
-
-
 def test_train_moon_autoencoder_learns_two_moons_deterministically(one_thread):
     bank = PhaseBank(size=SIZE, n_phases=360)
     m1, h1 = train_moon_autoencoder([0.5, 0.25], image_size=SIZE, hidden=(32,), steps=100, batch_size=8, lr=5e-3)

@@ -1,4 +1,5 @@
 """The VAE, its ELBO, the IWAE bound and the diagnostics, checked against known answers."""
+
 import math
 
 import pytest
@@ -7,8 +8,16 @@ import torch
 from vae_course import diagnostics as dg
 from vae_course.losses import bce_with_logits, gaussian_kl, log_normal
 from vae_course.models import decode_point
-from vae_course.models.vae import (VAE, VAEOutput, elbo_loss, elbo_terms, iwae_bound, log_weights,
-                                   reparameterize, vae_loss_fn)
+from vae_course.models.vae import (
+    VAE,
+    VAEOutput,
+    elbo_loss,
+    elbo_terms,
+    iwae_bound,
+    log_weights,
+    reparameterize,
+    vae_loss_fn,
+)
 
 
 def tiny(latent=3, size=4, hidden=8, seed=0):
@@ -184,6 +193,7 @@ def test_gradient_flows_to_encoder_and_decoder():
 
 def test_loss_falls_on_tiny_batch():
     from vae_course import fit
+
     m = tiny(latent=2, size=4, hidden=32)
     patterns = (torch.rand(2, 1, 4, 4) > 0.5).float()
     x = patterns[torch.arange(64) % 2]  # two binary images, repeated: learnable to near 0 nats
@@ -240,6 +250,7 @@ def test_posterior_means_in_batches():
 def test_log_mean_exp_is_stable_and_exercises_pass_with_reference():
     from vae_course.exercises import check
     from vae_course.losses import log_mean_exp
+
     lw = torch.tensor([[800.0], [800.0]])
     assert torch.allclose(log_mean_exp(lw), torch.tensor([800.0]))
     assert torch.allclose(log_mean_exp(torch.full((4, 1), -1000.0)), torch.tensor([-1000.0]))

@@ -1,4 +1,5 @@
 """vae_course.models.vq: nearest-code lookup, the straight-through gradient, the loss terms, usage and remedies."""
+
 import math
 
 import pytest
@@ -99,8 +100,9 @@ def test_perplexity_and_dead_codes():
     assert math.isclose(float(vq.perplexity(torch.tensor([5, 0, 0, 0]))), 1.0)
     assert math.isclose(float(vq.perplexity(torch.tensor([3, 3, 3, 3]))), 4.0, rel_tol=1e-6)
     p = torch.tensor([0.5, 0.25, 0.25])
-    assert math.isclose(float(vq.perplexity(torch.tensor([2, 1, 1, 0]))),
-                        math.exp(-(p * p.log()).sum().item()), rel_tol=1e-6)
+    assert math.isclose(
+        float(vq.perplexity(torch.tensor([2, 1, 1, 0]))), math.exp(-(p * p.log()).sum().item()), rel_tol=1e-6
+    )
     assert vq.dead_codes(torch.tensor([2, 0, 1, 0])).tolist() == [1, 3]
     assert vq.code_counts(torch.tensor([[0, 2], [2, 2]]), 4).tolist() == [1, 0, 3, 0]
 
@@ -147,7 +149,7 @@ def test_ema_update_moves_codes_to_their_cluster_means_and_has_no_codebook_gradi
     q.ema_sum.copy_(q.codebook.data)
     z = torch.tensor([[3.0, 1.0], [3.0, -1.0], [-2.0, 0.0]]).view(3, 2, 1, 1)
     for _ in range(30):
-        out = q(z)
+        q(z)
     assert torch.allclose(q.codebook.data, torch.tensor([[3.0, 0.0], [-2.0, 0.0]]), atol=1e-3)
     assert not q.codebook.requires_grad
 

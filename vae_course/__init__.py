@@ -23,6 +23,7 @@ reports and the ``vae-course`` command line; see ``vae_course.classroom``.
 
 ``exercises`` sits between the two: the notebooks' ``check("NN.k", fn)`` and the grader both use it.
 """
+
 from .seeding import seed_everything
 from .train import fit, get_device
 

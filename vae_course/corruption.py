@@ -6,6 +6,7 @@ optional ``torch.Generator`` so a figure can be repeated exactly; without one th
 global generator (which ``fit`` seeds). The random numbers are drawn on the generator's device
 and moved to the input's device, so a CPU generator works with CUDA inputs.
 """
+
 from __future__ import annotations
 
 import torch

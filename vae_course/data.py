@@ -12,6 +12,7 @@ Offline sets (no network needed): ``"moons"`` (rendered, any size), ``"digits"``
 the cache directory (``$VAE_COURSE_DATA``, default ``~/.cache/vae_course``), verified by
 SHA-256 and parsed from the IDX format by :func:`read_idx`.
 """
+
 from __future__ import annotations
 
 import gzip
@@ -118,8 +119,7 @@ def load(
     """
     if name not in NAMES:
         raise ValueError(
-            f"unknown data set {name!r}; choose one of {', '.join(map(repr, NAMES))} "
-            f"(offline: {', '.join(OFFLINE)})"
+            f"unknown data set {name!r}; choose one of {', '.join(map(repr, NAMES))} (offline: {', '.join(OFFLINE)})"
         )
     if split not in SPLITS:
         raise ValueError(f"unknown split {split!r}; choose 'train' or 'test'")

@@ -5,6 +5,7 @@ Burda, Grosse & Salakhutdinov 2015 (arXiv:1509.00519, section 5.2) call latent u
 when Cov_x(E_{q(z|x)}[z_j]) > 0.01: the posterior mean moves with the input. An inactive unit
 has collapsed onto the prior (its KL is about 0) and carries no information about x.
 """
+
 from __future__ import annotations
 
 import math
@@ -66,15 +67,16 @@ def bernoulli_entropy(x: Tensor) -> Tensor:
 
 
 @torch.no_grad()
-def posterior_means(model: torch.nn.Module, x: Tensor, c: Tensor | None = None,
-                    batch_size: int = 1000) -> tuple[Tensor, Tensor]:
+def posterior_means(
+    model: torch.nn.Module, x: Tensor, c: Tensor | None = None, batch_size: int = 1000
+) -> tuple[Tensor, Tensor]:
     """(mu, logvar), each (N, D), of q(z | x) for a whole data set, in batches, in eval mode."""
     dev = device_of(model)
     mus, logvars = [], []
     with eval_mode(model):
         for i in range(0, len(x), batch_size):
-            xb = x[i:i + batch_size].to(dev)
-            mu, lv = model.encode(xb) if c is None else model.encode(xb, c[i:i + batch_size].to(dev))
+            xb = x[i : i + batch_size].to(dev)
+            mu, lv = model.encode(xb) if c is None else model.encode(xb, c[i : i + batch_size].to(dev))
             mus.append(mu.cpu())
             logvars.append(lv.cpu())
     return torch.cat(mus), torch.cat(logvars)
@@ -85,7 +87,9 @@ def per_class_accuracy(pred: Tensor, target: Tensor, n_classes: int) -> Tensor:
     that never occurs in ``target``."""
     pred, target = torch.as_tensor(pred).long(), torch.as_tensor(target).long()
     if pred.shape != target.shape or pred.dim() != 1:
-        raise ValueError(f"expected pred and target of the same shape (N,), got {tuple(pred.shape)} and {tuple(target.shape)}")
+        raise ValueError(
+            f"expected pred and target of the same shape (N,), got {tuple(pred.shape)} and {tuple(target.shape)}"
+        )
     correct = torch.zeros(n_classes, dtype=torch.float64).index_add_(0, target, (pred == target).double())
     count = torch.bincount(target, minlength=n_classes).double()
     return (correct / count).float()  # 0 / 0 = NaN for an absent class

@@ -26,9 +26,11 @@ with its encoder gradient estimated either way (:func:`vae_surrogate_loss`), and
 straight-through estimator for discrete codes. The histogram figure of notebook 05 is
 ``vae_course.plots.estimator_histograms``.
 """
+
 from __future__ import annotations
 
-from typing import Callable, NamedTuple
+from collections.abc import Callable
+from typing import NamedTuple
 
 import torch
 from torch import Tensor
@@ -49,15 +51,15 @@ class Grads(NamedTuple):
 class Moments(NamedTuple):
     """Gaussian moments of a scalar h(z), z = mu + sigma eps, eps ~ N(0, 1), per dimension."""
 
-    h: Tensor          # E[h]
-    h2: Tensor         # E[h^2]
-    h_e2: Tensor       # E[h eps^2]
-    h2_e2: Tensor      # E[h^2 eps^2]
-    h_s2: Tensor       # E[h (eps^2 - 1)^2]
-    h2_s2: Tensor      # E[h^2 (eps^2 - 1)^2]
-    dh2: Tensor        # E[h'(z)^2]
-    dh2_e2: Tensor     # E[h'(z)^2 eps^2]
-    grad_mu: Tensor    # d E[h] / d mu
+    h: Tensor  # E[h]
+    h2: Tensor  # E[h^2]
+    h_e2: Tensor  # E[h eps^2]
+    h2_e2: Tensor  # E[h^2 eps^2]
+    h_s2: Tensor  # E[h (eps^2 - 1)^2]
+    h2_s2: Tensor  # E[h^2 (eps^2 - 1)^2]
+    dh2: Tensor  # E[h'(z)^2]
+    dh2_e2: Tensor  # E[h'(z)^2 eps^2]
+    grad_mu: Tensor  # d E[h] / d mu
     grad_sigma: Tensor  # d E[h] / d sigma
 
 
@@ -105,7 +107,7 @@ class Cosine:
     def moments(self, mu: Tensor, sigma: Tensor) -> Moments:
         w = self.omega
         t1, t2 = w * sigma, 2 * w * sigma  # the "t" of the characteristic function for cos(w z), cos(2 w z)
-        p1, p2 = torch.exp(-t1**2 / 2), torch.exp(-t2**2 / 2)
+        p1, p2 = torch.exp(-(t1**2) / 2), torch.exp(-(t2**2) / 2)
         c1, c2, s1 = torch.cos(w * mu), torch.cos(2 * w * mu), torch.sin(w * mu)
         return Moments(
             h=c1 * p1,
@@ -156,9 +158,14 @@ def exact_grad(f, mu, sigma) -> tuple[Tensor, Tensor]:
     return m.grad_mu, m.grad_sigma
 
 
-def score_function(f: Callable[[Tensor], Tensor], mu, sigma, eps: Tensor | int,
-                   baseline: float | str | None = None, generator: torch.Generator | None = None
-                   ) -> Grads:
+def score_function(
+    f: Callable[[Tensor], Tensor],
+    mu,
+    sigma,
+    eps: Tensor | int,
+    baseline: float | str | None = None,
+    generator: torch.Generator | None = None,
+) -> Grads:
     """Per-sample score-function estimates (f(z) - b) * grad log q(z), z = mu + sigma eps.
 
     Args:
@@ -187,8 +194,9 @@ def score_function(f: Callable[[Tensor], Tensor], mu, sigma, eps: Tensor | int,
     return Grads(mu=weight * eps / sigma, sigma=weight * (eps**2 - 1) / sigma)
 
 
-def pathwise(f: Callable[[Tensor], Tensor], mu, sigma, eps: Tensor | int,
-             generator: torch.Generator | None = None) -> Grads:
+def pathwise(
+    f: Callable[[Tensor], Tensor], mu, sigma, eps: Tensor | int, generator: torch.Generator | None = None
+) -> Grads:
     """Per-sample pathwise (reparameterization) estimates: d f(mu + sigma eps) / d(mu, sigma).
 
     One backward pass through z: for each row, dz f = f'(z); then d/dmu = f'(z), d/dsigma = f'(z) eps.
@@ -261,7 +269,10 @@ def compare_estimators(f, mu: float, sigma: float, n: int = 4000, seed: int = 0)
     s = score_function(f, [mu], [sigma], eps).mu[:, 0]
     p = pathwise(f, [mu], [sigma], eps).mu[:, 0]
     return EstimatorStats(
-        s, p, float(s.var()), float(p.var()),
+        s,
+        p,
+        float(s.var()),
+        float(p.var()),
         float(theory_variance(f, [mu], [sigma], "score")[0]),
         float(theory_variance(f, [mu], [sigma], "pathwise")[0]),
         float(exact_grad(f, [mu], [sigma])[0][0]),
@@ -269,9 +280,14 @@ def compare_estimators(f, mu: float, sigma: float, n: int = 4000, seed: int = 0)
 
 
 # --------------------------------------------------------------------------- a VAE, both ways
-def vae_surrogate_loss(model: VAE, x: Tensor, estimator: str = "pathwise",
-                       sigma_x: float = 0.1, baseline: Tensor | float | None = None,
-                       eps: Tensor | None = None) -> dict[str, Tensor]:
+def vae_surrogate_loss(
+    model: VAE,
+    x: Tensor,
+    estimator: str = "pathwise",
+    sigma_x: float = 0.1,
+    baseline: Tensor | float | None = None,
+    eps: Tensor | None = None,
+) -> dict[str, Tensor]:
     """A loss whose gradient is an estimate of -grad ELBO, by the chosen estimator.
 
     ELBO = E_q[log p(x|z)] - KL(q || N(0, I)) with a Gaussian decoder, p(x|z) =
@@ -298,9 +314,15 @@ def vae_surrogate_loss(model: VAE, x: Tensor, estimator: str = "pathwise",
     return {"loss": surrogate, "neg_elbo": neg_elbo.detach()}
 
 
-def encoder_gradient_samples(model: VAE, x: Tensor, estimator: str, n: int,
-                             sigma_x: float = 0.1, seed: int = 0,
-                             baseline: Tensor | float | None = None) -> Tensor:
+def encoder_gradient_samples(
+    model: VAE,
+    x: Tensor,
+    estimator: str,
+    n: int,
+    sigma_x: float = 0.1,
+    seed: int = 0,
+    baseline: Tensor | float | None = None,
+) -> Tensor:
     """n independent estimates of d(-ELBO)/d(encoder parameters) on the batch x: (n, P)."""
     g = torch.Generator().manual_seed(seed)
     params = list(model.encoder.parameters())
@@ -322,13 +344,11 @@ def straight_through(soft: Tensor, hard: Tensor) -> Tensor:
     (``vae_course.models.vq`` uses this function, in this argument order).
     """
     if hard.shape != soft.shape:
-        raise ValueError(f"hard and soft must have the same shape, got {tuple(hard.shape)} "
-                         f"and {tuple(soft.shape)}")
+        raise ValueError(f"hard and soft must have the same shape, got {tuple(hard.shape)} and {tuple(soft.shape)}")
     return soft + (hard - soft).detach()
 
 
-def bernoulli_grads(f: Callable[[Tensor], Tensor], theta: float, n: int, seed: int = 0
-                    ) -> dict[str, Tensor | float]:
+def bernoulli_grads(f: Callable[[Tensor], Tensor], theta: float, n: int, seed: int = 0) -> dict[str, Tensor | float]:
     """Gradient of E_{z ~ Bernoulli(sigmoid(theta))}[f(z)] w.r.t. theta: exact, score, straight-through.
 
     exact = p (1 - p) (f(1) - f(0)); score samples f(z) (z - p) (d log p(z) / d theta = z - p);

@@ -17,10 +17,12 @@ draws real moons. Everything here uses only the model contract (``vae_course.mod
 works for autoencoders and VAEs alike; the moon autoencoders themselves are trained by
 ``vae_course.train.train_moon_autoencoder``.
 """
+
 from __future__ import annotations
 
 import math
-from typing import Mapping, NamedTuple
+from collections.abc import Mapping
+from typing import NamedTuple
 
 import torch
 from torch import Tensor, nn
@@ -38,8 +40,7 @@ def _endpoints(z0: Tensor, z1: Tensor) -> tuple[Tensor, Tensor]:
         z1 = z1[0]
     if z0.dim() != 1 or z0.shape != z1.shape:
         raise ValueError(
-            "expected two codes of the same shape (D,) or (1, D), "
-            f"got {tuple(z0.shape)} and {tuple(z1.shape)}"
+            f"expected two codes of the same shape (D,) or (1, D), got {tuple(z0.shape)} and {tuple(z1.shape)}"
         )
     return z0, z1
 
@@ -163,8 +164,9 @@ def largest_phase_jump(phases: Tensor) -> float:
     return float(phase_steps(phases).abs().max())
 
 
-def invented_fraction(reading: DecodedReading, start: float, end: float, max_distance: float,
-                      margin: float = 0.02) -> float:
+def invented_fraction(
+    reading: DecodedReading, start: float, end: float, max_distance: float, margin: float = 0.02
+) -> float:
     """Fraction of a path's decoded images that are real moons (``distance <= max_distance``)
     of a phase strictly between ``start`` and ``end`` (along the shorter arc, at least
     ``margin`` away from both ends): the new phases the model has *invented*."""
@@ -187,8 +189,9 @@ class PathResult(NamedTuple):
     phase: Tensor
 
 
-def decode_path(model: nn.Module, x0: Tensor, x1: Tensor, bank: PhaseBank, steps: int = 21,
-                path: str = "lerp") -> PathResult:
+def decode_path(
+    model: nn.Module, x0: Tensor, x1: Tensor, bank: PhaseBank, steps: int = 21, path: str = "lerp"
+) -> PathResult:
     """Encode two images (1, 1, S, S) each, decode the path between their codes ("lerp" or
     "slerp") and measure every decoded image against the bank."""
     if path not in ("lerp", "slerp"):
@@ -220,8 +223,17 @@ class PathScores(NamedTuple):
     invented: float
 
 
-def score_path(model: nn.Module, x0: Tensor, x1: Tensor, bank: PhaseBank, start: float, end: float,
-               steps: int = 21, max_distance: float = 0.03, path: str = "lerp") -> PathScores:
+def score_path(
+    model: nn.Module,
+    x0: Tensor,
+    x1: Tensor,
+    bank: PhaseBank,
+    start: float,
+    end: float,
+    steps: int = 21,
+    max_distance: float = 0.03,
+    path: str = "lerp",
+) -> PathScores:
     """Decode the path between the codes of x0 (a moon of phase ``start``) and x1 (phase ``end``)
     and score it; see ``PathScores``. Works for autoencoders and VAEs alike."""
     p = decode_path(model, x0, x1, bank, steps, path)
@@ -247,8 +259,9 @@ class CodePlane(NamedTuple):
     distance: Tensor
 
 
-def code_plane_distance(model: nn.Module, x0: Tensor, x1: Tensor, bank: PhaseBank, n: int = 41,
-                        margin: float = 0.75) -> CodePlane:
+def code_plane_distance(
+    model: nn.Module, x0: Tensor, x1: Tensor, bank: PhaseBank, n: int = 41, margin: float = 0.75
+) -> CodePlane:
     """Decode a grid over the code plane around the codes of x0 and x1 (their bounding box,
     widened by ``margin`` times their distance on every side) and measure every decoded image:
     where in the plane does the decoder draw a real moon? Needs a model with 2-D codes."""
@@ -267,8 +280,9 @@ def code_plane_distance(model: nn.Module, x0: Tensor, x1: Tensor, bank: PhaseBan
     return CodePlane(z, (float(u[0]), float(u[-1]), float(v[0]), float(v[-1])), distance)
 
 
-def explore_path(models: Mapping[str, nn.Module], x0: Tensor, x1: Tensor, t: float,
-                 bank: PhaseBank) -> dict[str, MoonReading]:
+def explore_path(
+    models: Mapping[str, nn.Module], x0: Tensor, x1: Tensor, t: float, bank: PhaseBank
+) -> dict[str, MoonReading]:
     """The interpolation explorer's function: for each model, decode the point
     z(t) = (1 - t) z0 + t z1 between the codes of x0 and x1 and measure it."""
     if not 0.0 <= float(t) <= 1.0:

@@ -5,6 +5,7 @@ example, summed over pixels / latent dimensions, shape (B,). Averaging over the 
 caller's ``.mean()``. Summed-over-pixels values are nats per image; see notebook 06 for what
 ``reduction='mean'`` over pixels does instead.
 """
+
 from __future__ import annotations
 
 import math
@@ -65,9 +66,7 @@ def gaussian_kl_between(mu_q: Tensor, logvar_q: Tensor, mu_p: Tensor, logvar_p: 
     """KL(N(mu_q, diag e^logvar_q) || N(mu_p, diag e^logvar_p)) per example:
     0.5 * sum_j (logvar_p - logvar_q + (e^logvar_q + (mu_q - mu_p)^2) / e^logvar_p - 1). (B,)"""
     _same_shape(mu_q, logvar_q, "gaussian_kl_between(mu_q, logvar_q)")
-    return 0.5 * (
-        logvar_p - logvar_q + (logvar_q.exp() + (mu_q - mu_p).pow(2)) / logvar_p.exp() - 1
-    ).sum(dim=-1)
+    return 0.5 * (logvar_p - logvar_q + (logvar_q.exp() + (mu_q - mu_p).pow(2)) / logvar_p.exp() - 1).sum(dim=-1)
 
 
 def log_normal(x: Tensor, mu: Tensor | float = 0.0, logvar: Tensor | float = 0.0) -> Tensor:

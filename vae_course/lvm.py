@@ -18,6 +18,7 @@ ground truth for the ELBO identity, importance sampling and the SGVB estimators.
 
 All computations run in float64: the identity is checked to ~1e-12.
 """
+
 from __future__ import annotations
 
 import math
@@ -41,8 +42,7 @@ class Gaussian(NamedTuple):
 def diag_gaussian(mean: Tensor, logvar: Tensor) -> Gaussian:
     """The Gaussian N(mean, diag exp(logvar)) as a full-covariance ``Gaussian``. mean, logvar: (N, k)."""
     if mean.shape != logvar.shape:
-        raise ValueError(f"mean and logvar must have the same shape, got {tuple(mean.shape)} "
-                         f"and {tuple(logvar.shape)}")
+        raise ValueError(f"mean and logvar must have the same shape, got {tuple(mean.shape)} and {tuple(logvar.shape)}")
     return Gaussian(mean, torch.diag_embed(logvar.exp()))
 
 
@@ -76,8 +76,7 @@ class LinearGaussianLVM:
         self.sigma = float(sigma)
 
     @classmethod
-    def random(cls, d: int, k: int, sigma: float = 0.5, seed: int = 0, scale: float = 1.0
-               ) -> "LinearGaussianLVM":
+    def random(cls, d: int, k: int, sigma: float = 0.5, seed: int = 0, scale: float = 1.0) -> LinearGaussianLVM:
         """A model with W_ij ~ N(0, scale^2 / k) and b_i ~ N(0, 1), seeded."""
         g = torch.Generator().manual_seed(seed)
         W = torch.randn(d, k, generator=g, dtype=DTYPE) * scale / math.sqrt(k)
@@ -143,8 +142,9 @@ class LinearGaussianLVM:
         resid = x - m @ self.W.T - self.b  # (N, d)
         WtW = self.W.T @ self.W  # (k, k)
         tr_WtWS = (WtW * S).sum((-2, -1))  # tr(W^T W S) since both symmetric
-        e_loglik = -0.5 * (self.d * (LOG_2PI + 2 * math.log(self.sigma))
-                           + (resid.pow(2).sum(-1) + tr_WtWS) / self.sigma**2)
+        e_loglik = -0.5 * (
+            self.d * (LOG_2PI + 2 * math.log(self.sigma)) + (resid.pow(2).sum(-1) + tr_WtWS) / self.sigma**2
+        )
         e_logprior = -0.5 * (self.k * LOG_2PI + m.pow(2).sum(-1) + S.diagonal(dim1=-2, dim2=-1).sum(-1))
         entropy = 0.5 * (self.k * (1 + LOG_2PI) + torch.logdet(S))
         return e_loglik + e_logprior + entropy
@@ -159,19 +159,26 @@ class LinearGaussianLVM:
         post = self.posterior(x)
         P_inv = torch.linalg.inv(post.cov[0])  # = M, the posterior precision
         diff = post.mean - m
-        return 0.5 * ((P_inv * S).sum((-2, -1)) + (diff @ P_inv * diff).sum(-1) - self.k
-                      + torch.logdet(post.cov[0]) - torch.logdet(S))
+        return 0.5 * (
+            (P_inv * S).sum((-2, -1))
+            + (diff @ P_inv * diff).sum(-1)
+            - self.k
+            + torch.logdet(post.cov[0])
+            - torch.logdet(S)
+        )
 
     # ------------------------------------------------------------------ Monte Carlo estimates of p(x)
-    def prior_sampling_log_marginal(self, x: Tensor, n_samples: int,
-                                    generator: torch.Generator | None = None) -> Tensor:
+    def prior_sampling_log_marginal(
+        self, x: Tensor, n_samples: int, generator: torch.Generator | None = None
+    ) -> Tensor:
         """log of (1/S) sum_s p(x | z_s), z_s ~ p(z): the naive estimator of p(x). (N,)"""
         x = _as_batch(x, self.d, "x")
         z = torch.randn(n_samples, len(x), self.k, generator=generator, dtype=DTYPE)
         return log_mean_exp(self.log_likelihood(x, z), dim=0)
 
-    def importance_log_marginal(self, x: Tensor, q: Gaussian, n_samples: int,
-                                generator: torch.Generator | None = None) -> Tensor:
+    def importance_log_marginal(
+        self, x: Tensor, q: Gaussian, n_samples: int, generator: torch.Generator | None = None
+    ) -> Tensor:
         """log of (1/S) sum_s p(x, z_s) / q(z_s), z_s ~ q: importance sampling of p(x). (N,)"""
         x = _as_batch(x, self.d, "x")
         z, log_q = _sample_q(*self._check_q(x, q), n_samples, generator)  # (S, N, k), (S, N)
@@ -186,13 +193,13 @@ class LinearGaussianLVM:
         """
         x = _as_batch(x, self.d, "x")
         cov_half = self.W @ self.W.T + 0.5 * self.sigma**2 * torch.eye(self.d, dtype=DTYPE)
-        log_e2 = (-0.5 * self.d * math.log(4 * math.pi * self.sigma**2)
-                  + torch.distributions.MultivariateNormal(self.b, cov_half).log_prob(x))
+        log_e2 = -0.5 * self.d * math.log(4 * math.pi * self.sigma**2) + torch.distributions.MultivariateNormal(
+            self.b, cov_half
+        ).log_prob(x)
         return torch.expm1(log_e2 - 2 * self.log_marginal(x))
 
 
-def _sample_q(m: Tensor, S: Tensor, n_samples: int, generator: torch.Generator | None
-              ) -> tuple[Tensor, Tensor]:
+def _sample_q(m: Tensor, S: Tensor, n_samples: int, generator: torch.Generator | None) -> tuple[Tensor, Tensor]:
     """z ~ N(m, S) drawn as z = m + L eps (S = L L^T, eps ~ N(0, I)), and log q(z): (n, N, k), (n, N).
 
     log q(z) comes from the noise: z = m + L eps has density N(eps; 0, I) / |det L|."""
@@ -212,12 +219,12 @@ class SGVBSamples(NamedTuple):
 def kl_to_prior(q: Gaussian) -> Tensor:
     """KL(N(m, S) || N(0, I)) = 1/2 (tr S + m^T m - k - log det S): (N,)."""
     k = q.mean.shape[-1]
-    return 0.5 * (q.cov.diagonal(dim1=-2, dim2=-1).sum(-1) + q.mean.pow(2).sum(-1) - k
-                  - torch.logdet(q.cov))
+    return 0.5 * (q.cov.diagonal(dim1=-2, dim2=-1).sum(-1) + q.mean.pow(2).sum(-1) - k - torch.logdet(q.cov))
 
 
-def sgvb_estimates(model: LinearGaussianLVM, x: Tensor, q: Gaussian, n_samples: int,
-                   generator: torch.Generator | None = None) -> SGVBSamples:
+def sgvb_estimates(
+    model: LinearGaussianLVM, x: Tensor, q: Gaussian, n_samples: int, generator: torch.Generator | None = None
+) -> SGVBSamples:
     """n_samples one-sample draws of SGVB estimators A and B of ELBO(q), same z for both."""
     x = _as_batch(x, model.d, "x")
     m, S = model._check_q(x, q)

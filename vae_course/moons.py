@@ -15,6 +15,7 @@ phase is it?" has an exact answer: search a dense bank of rendered phases for th
 That is the *manifold distance* (RMS pixel distance to the nearest rendered moon) and the
 *decoded phase* (the phase of that nearest moon) used in notebooks 00, 02 and 06.
 """
+
 from __future__ import annotations
 
 import math
@@ -25,8 +26,14 @@ from torch import Tensor
 
 #: Names of the eight traditional phases, at phase = k / 8.
 PHASE_NAMES = (
-    "new", "waxing crescent", "first quarter", "waxing gibbous",
-    "full", "waning gibbous", "last quarter", "waning crescent",
+    "new",
+    "waxing crescent",
+    "first quarter",
+    "waxing gibbous",
+    "full",
+    "waning gibbous",
+    "last quarter",
+    "waning crescent",
 )
 
 
@@ -98,8 +105,7 @@ class PhaseBank:
         expected = (1, self.size, self.size)
         if images.dim() != 4 or tuple(images.shape[1:]) != expected:
             raise ValueError(
-                f"expected moon images of shape (N, 1, {self.size}, {self.size}), "
-                f"got {tuple(images.shape)}"
+                f"expected moon images of shape (N, 1, {self.size}, {self.size}), got {tuple(images.shape)}"
             )
         flat = images.reshape(len(images), -1)  # (N, S*S)
         d2 = torch.cdist(flat.double(), self._flat.double()).pow(2) / flat.shape[1]  # (N, P)
@@ -118,7 +124,9 @@ class PhaseBank:
 def rms_distance(a: Tensor, b: Tensor) -> Tensor:
     """Root-mean-square pixel distance between matching images: sqrt(mean_pixels (a - b)^2), (N,)."""
     if a.shape != b.shape:
-        raise ValueError(f"rms_distance needs two image batches of one shape, got {tuple(a.shape)} and {tuple(b.shape)}")
+        raise ValueError(
+            f"rms_distance needs two image batches of one shape, got {tuple(a.shape)} and {tuple(b.shape)}"
+        )
     return (a - b).pow(2).flatten(1).mean(dim=1).sqrt()
 
 

@@ -4,10 +4,11 @@ Importing this module changes nothing in matplotlib: every function here draws i
 ``plt.rc_context(COURSE_STYLE)``, and a notebook that wants the same look for its own figures
 calls ``use_course_style()`` once, in the open.
 """
+
 from __future__ import annotations
 
 import functools
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import matplotlib as mpl
 import matplotlib.pyplot as plt
@@ -57,13 +58,19 @@ def tile(images: Tensor, nrow: int = 8, pad: int = 1, pad_value: float = 1.0) ->
     out = np.full((rows * (h + pad) + pad, nrow * (w + pad) + pad), pad_value, dtype=np.float32)
     for k in range(n):
         r, c = divmod(k, nrow)
-        out[pad + r * (h + pad): pad + r * (h + pad) + h, pad + c * (w + pad): pad + c * (w + pad) + w] = x[k]
+        out[pad + r * (h + pad) : pad + r * (h + pad) + h, pad + c * (w + pad) : pad + c * (w + pad) + w] = x[k]
     return out
 
 
 @_styled
-def image_grid(images: Tensor, nrow: int = 8, title: str = "", ax=None, row_labels: Sequence[str] | None = None,
-               figsize: float = 6.0):
+def image_grid(
+    images: Tensor,
+    nrow: int = 8,
+    title: str = "",
+    ax=None,
+    row_labels: Sequence[str] | None = None,
+    figsize: float = 6.0,
+):
     """Show images (N, 1, H, W) in [0, 1] as a grid. Returns the matplotlib Axes."""
     grid = tile(images, nrow)
     if ax is None:
@@ -87,8 +94,9 @@ def compare_rows(rows: dict[str, Tensor], n: int = 10, title: str = "", figsize:
 
 
 @_styled
-def latent_scatter(z: Tensor, labels: Tensor | None = None, title: str = "Latent codes", ax=None,
-                   label_name: str = "class"):
+def latent_scatter(
+    z: Tensor, labels: Tensor | None = None, title: str = "Latent codes", ax=None, label_name: str = "class"
+):
     """Scatter 2-D codes (N, 2) coloured by integer label, with a legend."""
     z = torch.as_tensor(z).detach().cpu()
     if z.dim() != 2 or z.shape[1] != 2:
@@ -111,8 +119,14 @@ def latent_scatter(z: Tensor, labels: Tensor | None = None, title: str = "Latent
 
 
 @_styled
-def manifold_grid(decode: Callable[[Tensor], Tensor], n: int = 15, extent: float = 2.5,
-                  coords: str = "linear", title: str = "Decoded latent grid", ax=None):
+def manifold_grid(
+    decode: Callable[[Tensor], Tensor],
+    n: int = 15,
+    extent: float = 2.5,
+    coords: str = "linear",
+    title: str = "Decoded latent grid",
+    ax=None,
+):
     """Decode an n x n grid of 2-D latent points and show the images in place (Kingma & Welling, Fig. 4).
 
     coords="linear": z in [-extent, extent]^2; coords="gaussian": z = Phi^-1(u) for u on an even
@@ -136,8 +150,14 @@ def manifold_grid(decode: Callable[[Tensor], Tensor], n: int = 15, extent: float
 
 
 @_styled
-def loss_curves(histories: dict[str, "object"] | "object", key: str = "loss", title: str = "Training curves",
-                ylabel: str = "loss", ax=None, logy: bool = False):
+def loss_curves(
+    histories: dict[str, object] | object,
+    key: str = "loss",
+    title: str = "Training curves",
+    ylabel: str = "loss",
+    ax=None,
+    logy: bool = False,
+):
     """Plot per-epoch train (solid) and test (dashed) curves of one term for one or more Histories."""
     if not isinstance(histories, dict):
         histories = {"": histories}
@@ -170,10 +190,20 @@ def estimator_histograms(f, mu: float, sigma: float, n: int = 4000, seed: int = 
     both = torch.cat([st.score_samples, st.pathwise_samples])
     lo, hi = torch.quantile(both, 0.005).item(), torch.quantile(both, 0.995).item()
     bins = torch.linspace(lo, hi, 61).numpy()
-    ax.hist(st.score_samples.numpy(), bins=bins, alpha=0.55, density=True,
-            label=f"score function: var {st.score_var:.3g} (theory {st.score_theory:.3g})")
-    ax.hist(st.pathwise_samples.numpy(), bins=bins, alpha=0.55, density=True,
-            label=f"pathwise: var {st.pathwise_var:.3g} (theory {st.pathwise_theory:.3g})")
+    ax.hist(
+        st.score_samples.numpy(),
+        bins=bins,
+        alpha=0.55,
+        density=True,
+        label=f"score function: var {st.score_var:.3g} (theory {st.score_theory:.3g})",
+    )
+    ax.hist(
+        st.pathwise_samples.numpy(),
+        bins=bins,
+        alpha=0.55,
+        density=True,
+        label=f"pathwise: var {st.pathwise_var:.3g} (theory {st.pathwise_theory:.3g})",
+    )
     ax.axvline(st.exact, color="k", lw=2, label=f"exact gradient {st.exact:.3g}")
     ax.set_xlabel("one-sample estimate of d E[f(z)] / d mu")
     ax.set_ylabel("density")

@@ -1,4 +1,5 @@
 """One seeding helper, called at the top of every notebook, so its numbers repeat run to run."""
+
 from __future__ import annotations
 
 import os

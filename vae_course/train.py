@@ -9,12 +9,13 @@ Also here, the one training recipe the notebooks share: ``train_moon_autoencoder
 and 06), a small autoencoder on moon images trained with ``code_noise_loss`` (optional noise on the
 code, notebook 02's remedy).
 """
+
 from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Callable, Mapping, Sequence
 
 import torch
 from torch import Tensor, nn
@@ -65,10 +66,7 @@ def _as_terms(out: LossOutput) -> tuple[Tensor, dict[str, Tensor | float]]:
         return out, {"loss": out}
     if isinstance(out, Mapping) and "loss" in out:
         return out["loss"], dict(out)
-    raise TypeError(
-        "loss_fn must return a scalar tensor or a dict with a 'loss' entry, "
-        f"got {type(out).__name__}"
-    )
+    raise TypeError(f"loss_fn must return a scalar tensor or a dict with a 'loss' entry, got {type(out).__name__}")
 
 
 def _batches(data, batch_size: int, shuffle: bool, generator: torch.Generator | None):
@@ -110,8 +108,9 @@ def _check_finite(loss: Tensor, epoch: int, batch: int) -> float:
     return value
 
 
-def evaluate(model: nn.Module, loss_fn: LossFn, data, batch_size: int = 512,
-             device: torch.device | str | None = None) -> dict[str, float]:
+def evaluate(
+    model: nn.Module, loss_fn: LossFn, data, batch_size: int = 512, device: torch.device | str | None = None
+) -> dict[str, float]:
     """Batch-size-weighted mean of every term loss_fn reports, in eval mode, without gradients."""
     device = get_device(device) if not isinstance(device, torch.device) else device
     sums: dict[str, float] = {}
@@ -227,17 +226,30 @@ def code_noise_loss(code_std: float = 0.0, code_penalty: float = 0.0):
         recon = model.decode(code_noise(z, code_std) if code_std > 0 else z)
         rec = losses.mse(model.to_image(recon) if model.output == "logits" else recon, x)  # (B,)
         size = z.pow(2).sum(dim=1)  # (B,)
-        return {"loss": (rec + code_penalty * size).mean(), "recon": rec.mean().detach(),
-                "code_size": size.mean().detach()}
+        return {
+            "loss": (rec + code_penalty * size).mean(),
+            "recon": rec.mean().detach(),
+            "code_size": size.mean().detach(),
+        }
 
     return loss_fn
 
 
-def train_moon_autoencoder(moons: Sequence[float] | Tensor, *, image_size: int = 16, latent_dim: int = 2,
-                           hidden: Sequence[int] = (64, 64), code_std: float = 0.0,
-                           code_penalty: float = 0.0, steps: int = 300, batch_size: int = 32,
-                           lr: float = 1e-3, seed: int = 0, progress: bool = False,
-                           desc: str = "training") -> tuple[MLPAutoencoder, History]:
+def train_moon_autoencoder(
+    moons: Sequence[float] | Tensor,
+    *,
+    image_size: int = 16,
+    latent_dim: int = 2,
+    hidden: Sequence[int] = (64, 64),
+    code_std: float = 0.0,
+    code_penalty: float = 0.0,
+    steps: int = 300,
+    batch_size: int = 32,
+    lr: float = 1e-3,
+    seed: int = 0,
+    progress: bool = False,
+    desc: str = "training",
+) -> tuple[MLPAutoencoder, History]:
     """Train a small MLP autoencoder (sigmoid output, MSE) on moons, with optional code noise
     and code penalty (see ``code_noise_loss``), for about ``steps`` optimiser steps.
 
@@ -248,8 +260,9 @@ def train_moon_autoencoder(moons: Sequence[float] | Tensor, *, image_size: int =
     moons = torch.as_tensor(moons, dtype=torch.float32)
     if moons.dim() == 4:
         if tuple(moons.shape[1:]) != (1, image_size, image_size):
-            raise ValueError(f"expected moon images of shape (N, 1, {image_size}, {image_size}), "
-                             f"got {tuple(moons.shape)}")
+            raise ValueError(
+                f"expected moon images of shape (N, 1, {image_size}, {image_size}), got {tuple(moons.shape)}"
+            )
         images = moons
     else:
         images = render_moons(moons.reshape(-1), size=image_size)  # (N, 1, S, S)
@@ -262,7 +275,15 @@ def train_moon_autoencoder(moons: Sequence[float] | Tensor, *, image_size: int =
     per_epoch = math.ceil(len(data) / batch_size)
     torch.manual_seed(seed)
     model = MLPAutoencoder(image_size, latent_dim, hidden=hidden, output="sigmoid")
-    history = fit(model, code_noise_loss(code_std, code_penalty), data,
-                  epochs=max(1, round(steps / per_epoch)), batch_size=batch_size, lr=lr, seed=seed,
-                  progress=progress, desc=desc)
+    history = fit(
+        model,
+        code_noise_loss(code_std, code_penalty),
+        data,
+        epochs=max(1, round(steps / per_epoch)),
+        batch_size=batch_size,
+        lr=lr,
+        seed=seed,
+        progress=progress,
+        desc=desc,
+    )
     return model.cpu().eval(), history

@@ -6,6 +6,7 @@ it sees what a learner on a fresh machine sees and cannot touch the user's Jupyt
 serves a *copy* of the notebooks: running them in the browser must never change the committed
 files (JupyterLab autosaves).
 """
+
 from __future__ import annotations
 
 import json
@@ -128,8 +129,12 @@ def start_lab(notebooks: Path, workdir: Path, log_path: Path, timeout: float = 1
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(value))
     env = dict(os.environ)
-    for var, sub in (("JUPYTER_CONFIG_DIR", "config"), ("JUPYTER_DATA_DIR", "data"),
-                     ("JUPYTER_RUNTIME_DIR", "runtime"), ("IPYTHONDIR", "ipython")):
+    for var, sub in (
+        ("JUPYTER_CONFIG_DIR", "config"),
+        ("JUPYTER_DATA_DIR", "data"),
+        ("JUPYTER_RUNTIME_DIR", "runtime"),
+        ("IPYTHONDIR", "ipython"),
+    ):
         env[var] = str(workdir / sub)
         (workdir / sub).mkdir(exist_ok=True)
     env["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"
@@ -140,7 +145,9 @@ def start_lab(notebooks: Path, workdir: Path, log_path: Path, timeout: float = 1
         log_path.parent.mkdir(parents=True, exist_ok=True)
         log_file = open(log_path, "w")
         cmd = [
-            sys.executable, "-m", "jupyterlab",
+            sys.executable,
+            "-m",
+            "jupyterlab",
             "--no-browser",
             "--ServerApp.ip=127.0.0.1",
             f"--ServerApp.port={port}",
@@ -153,8 +160,15 @@ def start_lab(notebooks: Path, workdir: Path, log_path: Path, timeout: float = 1
         ]
         if hasattr(os, "geteuid") and os.geteuid() == 0:
             cmd.append("--allow-root")  # CI and containers run as root; Jupyter refuses it otherwise
-        process = subprocess.Popen(cmd, cwd=root, env=env, stdout=log_file, stderr=subprocess.STDOUT,
-                                   stdin=subprocess.DEVNULL, start_new_session=True)
+        process = subprocess.Popen(
+            cmd,
+            cwd=root,
+            env=env,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
         server = LabServer(process, port, token, root, log_path, log_file)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

@@ -23,6 +23,7 @@ Knobs (environment): VAE_COURSE_BROWSER_NOTEBOOKS="a.ipynb,b.ipynb" picks the no
 VAE_COURSE_BROWSER_NOTEBOOK_DIR another folder of notebooks (used to check that the test catches
 broken ones), VAE_COURSE_BROWSER_BUDGET the overall time budget in seconds (default 420).
 """
+
 from __future__ import annotations
 
 import json
@@ -36,8 +37,7 @@ from pathlib import Path
 import pytest
 
 if os.environ.get("VAE_COURSE_BROWSER") != "1":
-    pytest.skip("browser test: run it with `make test-browser` (sets VAE_COURSE_BROWSER=1)",
-                allow_module_level=True)
+    pytest.skip("browser test: run it with `make test-browser` (sets VAE_COURSE_BROWSER=1)", allow_module_level=True)
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from lab_server import LabServer, start_lab  # noqa: E402
@@ -49,13 +49,23 @@ IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 #: Whole-run budget in seconds (server start, browser, every notebook); each step has its own too.
 BUDGET_S = float(os.environ.get("VAE_COURSE_BROWSER_BUDGET", "420"))
 CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
     "--disable-dev-shm-usage",
 ]
 #: Text that JupyterLab or the widget manager shows where a widget failed to render.
-WIDGET_FAILURES = ("Error displaying widget", "Failed to load model class", "Could not render",
-                   "Error creating view", "A Jupyter widget could not be displayed")
+WIDGET_FAILURES = (
+    "Error displaying widget",
+    "Failed to load model class",
+    "Could not render",
+    "Error creating view",
+    "A Jupyter widget could not be displayed",
+)
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
 
 
@@ -78,16 +88,16 @@ def choose_notebooks() -> list[str]:
 def unavailable(reason: str) -> None:
     """Skip with `reason`, or fail under CI, where the browser test must really run."""
     if IN_CI:
-        pytest.fail(f"{reason}. CI=true, so the browser test must run instead of being skipped.",
-                    pytrace=False)
+        pytest.fail(f"{reason}. CI=true, so the browser test must run instead of being skipped.", pytrace=False)
     pytest.skip(reason)
 
 
 def find_chromium() -> str | None:
     """The Chromium to drive: VAE_COURSE_CHROMIUM when set (and only it), else the system one."""
     chosen = os.environ.get("VAE_COURSE_CHROMIUM")
-    candidates = [chosen] if chosen else ["/usr/bin/chromium", shutil.which("chromium"),
-                                          shutil.which("chromium-browser")]
+    candidates = (
+        [chosen] if chosen else ["/usr/bin/chromium", shutil.which("chromium"), shutil.which("chromium-browser")]
+    )
     for candidate in candidates:
         if candidate and os.access(candidate, os.X_OK):
             return candidate
@@ -123,8 +133,9 @@ def lab(tmp_path_factory, clock) -> LabServer:
     for old in ARTIFACTS.iterdir():  # no stale screenshot from an earlier run may mislead
         if old.is_file():
             old.unlink()
-    server = start_lab(NOTEBOOKS, tmp_path_factory.mktemp("lab"), ARTIFACTS / "jupyter-server.log",
-                       timeout=min(120.0, clock.left()))
+    server = start_lab(
+        NOTEBOOKS, tmp_path_factory.mktemp("lab"), ARTIFACTS / "jupyter-server.log", timeout=min(120.0, clock.left())
+    )
     previous = signal.getsignal(signal.SIGTERM)
 
     def on_term(signum, frame):  # `timeout` or CI stopping the run: take the server down too
@@ -144,13 +155,13 @@ def browser():
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
-        unavailable("Playwright for Python is not installed "
-                    "(`make test-browser` installs tests/browser/requirements.txt)")
+        unavailable(
+            "Playwright for Python is not installed (`make test-browser` installs tests/browser/requirements.txt)"
+        )
     executable = find_chromium()
     if executable is None:
         where = os.environ.get("VAE_COURSE_CHROMIUM") or "/usr/bin/chromium or on PATH"
-        unavailable(f"no Chromium browser at {where} "
-                    "(install Debian's with `apt-get install -y chromium`)")
+        unavailable(f"no Chromium browser at {where} (install Debian's with `apt-get install -y chromium`)")
     with sync_playwright() as p:
         # Playwright gives every launch a fresh temporary profile (its --user-data-dir).
         b = p.chromium.launch(executable_path=executable, headless=True, args=CHROMIUM_ARGS)
@@ -242,20 +253,22 @@ def open_notebook(page, lab: LabServer, name: str, clock: Clock) -> None:
         dialog = page.locator(".jp-Dialog")
         if dialog.count():
             shot(page, f"{Path(name).stem}-dialog")
-            pytest.fail(f"{name}: JupyterLab opened a dialog instead of the notebook: "
-                        f"{dialog.first.inner_text()[:300]!r}")
+            pytest.fail(
+                f"{name}: JupyterLab opened a dialog instead of the notebook: {dialog.first.inner_text()[:300]!r}"
+            )
         if page.evaluate(JS_KERNEL_STATUS) == "idle":
             return
         page.wait_for_timeout(500)
-    pytest.fail(f"{name}: the kernel did not become idle within 90 s (status: "
-                f"{page.evaluate(JS_KERNEL_STATUS)}). Server log:\n{lab.log_tail()}")
+    pytest.fail(
+        f"{name}: the kernel did not become idle within 90 s (status: "
+        f"{page.evaluate(JS_KERNEL_STATUS)}). Server log:\n{lab.log_tail()}"
+    )
 
 
 def run_all_from_menu(page, clock: Clock) -> None:
     """Run > Run All Cells, clicked in the menu bar."""
     page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click(timeout=clock.ms(20))
-    page.locator(".lm-Menu-itemLabel").get_by_text("Run All Cells", exact=True).click(
-        timeout=clock.ms(20))
+    page.locator(".lm-Menu-itemLabel").get_by_text("Run All Cells", exact=True).click(timeout=clock.ms(20))
 
 
 def drag_slider(page, slider, clock: Clock) -> None:
@@ -297,8 +310,14 @@ def test_notebook_in_jupyterlab(name: str, browser, lab: LabServer, clock: Clock
     page = context.new_page()
     page.set_default_timeout(30_000)
     console: list[str] = []
-    page.on("console", lambda m: console.append(f"{m.type}: {m.text}")
-            if m.type == "error" or (m.type == "warning" and "to activate" not in m.text) else None)
+    page.on(
+        "console",
+        lambda m: (
+            console.append(f"{m.type}: {m.text}")
+            if m.type == "error" or (m.type == "warning" and "to activate" not in m.text)
+            else None
+        ),
+    )
     page.on("pageerror", lambda e: console.append(f"pageerror: {e}"))
     try:
         open_notebook(page, lab, name, clock)
@@ -313,8 +332,12 @@ def test_notebook_in_jupyterlab(name: str, browser, lab: LabServer, clock: Clock
 
         # 1. Every code cell ran; none produced an error.
         code = [c for c in cells if c["type"] == "code"]
-        errors = [f"{describe(c)}: {o['ename']}: {o['evalue']}" for c in code for o in c["outputs"]
-                  if o["output_type"] == "error"]
+        errors = [
+            f"{describe(c)}: {o['ename']}: {o['evalue']}"
+            for c in code
+            for o in c["outputs"]
+            if o["output_type"] == "error"
+        ]
         assert not errors, f"{name}: cells raised in the browser:\n" + "\n".join(errors)
         not_run = [describe(c) for c in code if c["execution_count"] is None and c["source"].strip()]
         assert not not_run, f"{name}: cells that did not run:\n" + "\n".join(not_run)
@@ -324,8 +347,9 @@ def test_notebook_in_jupyterlab(name: str, browser, lab: LabServer, clock: Clock
         images = page.evaluate(JS_IMAGES)
         static = [i for i in images if not i["in_widget"]]
         assert n_png >= 1, f"{name}: the notebook sent no figure at all"
-        assert len(static) >= n_png, (f"{name}: the kernel sent {n_png} PNG figures but the page "
-                                      f"shows {len(static)} images")
+        assert len(static) >= n_png, (
+            f"{name}: the kernel sent {n_png} PNG figures but the page shows {len(static)} images"
+        )
         broken = [i for i in images if not (i["complete"] and i["width"] > 10 and i["height"] > 10)]
         assert not broken, f"{name}: images that did not decode: {broken}"
 
@@ -339,25 +363,32 @@ def test_notebook_in_jupyterlab(name: str, browser, lab: LabServer, clock: Clock
                 page.wait_for_function(
                     """(root) => root.querySelector('.jupyter-widgets') ||
                                  /Error|Failed|Could not/.test(root.innerText)""",
-                    arg=area.element_handle(), timeout=clock.ms(20), polling=250)
+                    arg=area.element_handle(),
+                    timeout=clock.ms(20),
+                    polling=250,
+                )
             except Exception:
                 pass  # reported below with what the cell shows
             text = area.inner_text(timeout=clock.ms(10))
             bad = [w for w in WIDGET_FAILURES if w in text]
             assert not bad, f"{name}: {describe(c)} shows {bad[0]!r} instead of its widget: {text[:300]!r}"
             assert area.locator(".jupyter-widgets").count() >= 1, (
-                f"{name}: {describe(c)} shows no widget view, only: {text[:300]!r}")
-            for fallback in ("interactive(children=", "HBox(children=", "VBox(children=",
-                             "IntSlider(", "FloatSlider("):
+                f"{name}: {describe(c)} shows no widget view, only: {text[:300]!r}"
+            )
+            for fallback in ("interactive(children=", "HBox(children=", "VBox(children=", "IntSlider(", "FloatSlider("):
                 assert fallback not in text, f"{name}: {describe(c)} shows the text fallback {text[:200]!r}"
 
         # 4. Explorers: in each widget output holding a slider and a figure, dragging the slider
         #    moves it and redraws the figure (the kernel ran the callback, the page shows it).
-        explorers = [c for c in widget_cells
-                     if panel.locator(".jp-Cell").nth(c["index"]).locator(
-                         ".jp-Cell-outputArea .jupyter-widgets .widget-slider").count()
-                     and panel.locator(".jp-Cell").nth(c["index"]).locator(
-                         ".jp-Cell-outputArea .jupyter-widgets img").count()]
+        explorers = [
+            c
+            for c in widget_cells
+            if panel.locator(".jp-Cell")
+            .nth(c["index"])
+            .locator(".jp-Cell-outputArea .jupyter-widgets .widget-slider")
+            .count()
+            and panel.locator(".jp-Cell").nth(c["index"]).locator(".jp-Cell-outputArea .jupyter-widgets img").count()
+        ]
         assert explorers, f"{name}: no widget output holds both a slider and a figure (an explorer)"
         for k, c in enumerate(explorers):
             area = panel.locator(".jp-Cell").nth(c["index"]).locator(".jp-Cell-outputArea").first
@@ -371,12 +402,16 @@ def test_notebook_in_jupyterlab(name: str, browser, lab: LabServer, clock: Clock
             drag_slider(page, slider, clock)
             after_value = slider.locator(".widget-readout").inner_text()
             assert after_value != before_value, (
-                f"{name}: {describe(c)}: dragging the slider did not move it (readout {before_value!r})")
+                f"{name}: {describe(c)}: dragging the slider did not move it (readout {before_value!r})"
+            )
             try:
                 page.wait_for_function(
                     """([root, before]) => { const im = root.querySelector('.jupyter-widgets img');
                                               return im && im.complete && im.src !== before; }""",
-                    arg=[area.element_handle(), before_src], timeout=clock.ms(60), polling=250)
+                    arg=[area.element_handle(), before_src],
+                    timeout=clock.ms(60),
+                    polling=250,
+                )
             except Exception:
                 pass  # reported by the assertion below, with the numbers
             settle(page, area, clock)  # the drag queued several redraws: wait for the last one
@@ -385,17 +420,19 @@ def test_notebook_in_jupyterlab(name: str, browser, lab: LabServer, clock: Clock
             shot(page, f"{stem}-5-explorer{k}-in-page")
             changed = bool(after_src) and after_src != before_src
             assert changed, (
-                f"{name}: {describe(c)}: the slider moved {before_value} -> {after_value} "
-                "but the figure did not change")
-            print(f"{name}: explorer in cell {c['index']}: slider {before_value} -> {after_value}, "
-                  "figure redrawn")
+                f"{name}: {describe(c)}: the slider moved {before_value} -> {after_value} but the figure did not change"
+            )
+            print(f"{name}: explorer in cell {c['index']}: slider {before_value} -> {after_value}, figure redrawn")
 
         # 5. No uncaught JavaScript error, and no widget error in the console.
-        page_errors = [m for m in console if m.startswith("pageerror")
-                       or (m.startswith("error") and "widget" in m.lower())]
+        page_errors = [
+            m for m in console if m.startswith("pageerror") or (m.startswith("error") and "widget" in m.lower())
+        ]
         assert not page_errors, f"{name}: the page reported errors:\n" + "\n".join(page_errors[:10])
-        print(f"{name}: {len(code)} code cells, {n_png} figures, {len(widget_cells)} widget cells, "
-              f"{len(explorers)} explorers checked in {time.monotonic() - started:.1f} s")
+        print(
+            f"{name}: {len(code)} code cells, {n_png} figures, {len(widget_cells)} widget cells, "
+            f"{len(explorers)} explorers checked in {time.monotonic() - started:.1f} s"
+        )
     except BaseException:
         shot(page, f"{stem}-failure")
         raise

@@ -9,6 +9,7 @@ and prints a summary table. The work is done by :mod:`vae_course.classroom.stude
 are isolated, :mod:`vae_course.classroom.report` for the report). Installed as the
 ``vae-course`` script; ``python -m vae_course.classroom.cli`` runs it too.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -35,12 +36,22 @@ def _grade(args: argparse.Namespace) -> int:
     from .report import summary_table, write_csv, write_html
     from .sandbox import landlock_abi
 
-    options = GradeOptions(timeout=args.timeout, memory_mb=args.memory, jobs=args.jobs,
-                           course_dir=Path(args.course_dir) if args.course_dir else None)
+    options = GradeOptions(
+        timeout=args.timeout,
+        memory_mb=args.memory,
+        jobs=args.jobs,
+        course_dir=Path(args.course_dir) if args.course_dir else None,
+    )
     abi = landlock_abi()
-    print(f"grading {args.submissions_dir}: {args.timeout:g} s and {args.memory} MiB per notebook; writes outside "
-          + ("the grading folder are blocked (Landlock ABI %d)" % abi if abi else
-             "the grading folder are only detected (this Linux kernel has no Landlock)"), file=sys.stderr)
+    print(
+        f"grading {args.submissions_dir}: {args.timeout:g} s and {args.memory} MiB per notebook; writes outside "
+        + (
+            f"the grading folder are blocked (Landlock ABI {abi})"
+            if abi
+            else "the grading folder are only detected (this Linux kernel has no Landlock)"
+        ),
+        file=sys.stderr,
+    )
     t0 = time.perf_counter()
     try:
         rows = grade(args.submissions_dir, options)
@@ -72,8 +83,11 @@ def main(argv: list[str] | None = None) -> int:
     g.add_argument("--timeout", type=float, default=300.0, help="wall-clock seconds per notebook (default 300)")
     g.add_argument("--memory", type=int, default=4096, help="address-space limit per kernel in MiB (default 4096)")
     g.add_argument("--jobs", type=int, default=1, help="notebooks graded at the same time (default 1)")
-    g.add_argument("--course-dir", help="the course notebooks, to know which exercises each notebook has "
-                                        "(default: the notebooks/ folder beside the package)")
+    g.add_argument(
+        "--course-dir",
+        help="the course notebooks, to know which exercises each notebook has "
+        "(default: the notebooks/ folder beside the package)",
+    )
     g.add_argument("--no-html", action="store_true", help="write only the CSV")
     g.set_defaults(run=_grade)
     args = parser.parse_args(argv)

@@ -26,6 +26,7 @@ prevented; the network is not restricted; and since the check runs inside the
 student's kernel, a student who sets out to forge a result can. This validates exercises; it
 is not an exam proctor.
 """
+
 from __future__ import annotations
 
 import ast
@@ -132,8 +133,10 @@ def reference_call_note(nb, call: CheckCall, exercise) -> str:
             node = function_defs(cell.source).get(fn_name, node)
     if node is None or not name or name not in _calls_by_name(node):
         return ""
-    return (f"note: the solution calls {name} from {ref.__module__}, the package's own reference "
-            f"for this exercise, instead of computing it")
+    return (
+        f"note: the solution calls {name} from {ref.__module__}, the package's own reference "
+        f"for this exercise, instead of computing it"
+    )
 
 
 # =========================================================================== running one notebook
@@ -190,12 +193,19 @@ def _kernel_env(root: Path, work: Path, options: GradeOptions) -> dict[str, str]
         data = str(root / "data")
     tmp = root / "tmp"
     tmp.mkdir(exist_ok=True)
-    env.update({
-        "HOME": str(work), "TMPDIR": str(tmp), "MPLCONFIGDIR": str(_matplotlib_config_dir(tmp)),
-        "IPYTHONDIR": str(tmp / "ipython"), "JUPYTER_RUNTIME_DIR": str(tmp / "runtime"),
-        "VAE_COURSE_RESULTS": str(root / "results.jsonl"), "VAE_COURSE_DATA": data,
-        "PYTHONDONTWRITEBYTECODE": "1", "MALLOC_ARENA_MAX": "2",
-    })
+    env.update(
+        {
+            "HOME": str(work),
+            "TMPDIR": str(tmp),
+            "MPLCONFIGDIR": str(_matplotlib_config_dir(tmp)),
+            "IPYTHONDIR": str(tmp / "ipython"),
+            "JUPYTER_RUNTIME_DIR": str(tmp / "runtime"),
+            "VAE_COURSE_RESULTS": str(root / "results.jsonl"),
+            "VAE_COURSE_DATA": data,
+            "PYTHONDONTWRITEBYTECODE": "1",
+            "MALLOC_ARENA_MAX": "2",
+        }
+    )
     if options.jobs > 1 and "OMP_NUM_THREADS" not in os.environ:
         env["OMP_NUM_THREADS"] = str(max(1, (os.cpu_count() or 1) // options.jobs))
     env.update(options.extra_env)
@@ -204,8 +214,9 @@ def _kernel_env(root: Path, work: Path, options: GradeOptions) -> dict[str, str]
 
 def _sandboxed_kernel_manager(root: Path, options: GradeOptions) -> AsyncKernelManager:
     """A kernel manager whose only kernel is ipykernel started through the sandbox script."""
-    argv = sandbox_command(root, options.memory_mb,
-                           [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"])
+    argv = sandbox_command(
+        root, options.memory_mb, [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
+    )
 
     class Specs(KernelSpecManager):
         def get_kernel_spec(self, kernel_name: str) -> KernelSpec:
@@ -240,8 +251,9 @@ def _run_failure(e: Exception, clock: _NotebookClock, options: GradeOptions) -> 
         where = f" (still running the cell that starts {_first_line(cell.source)!r})" if cell is not None else ""
         return "timeout", f"the notebook ran past its {options.timeout:g} s limit{where}"
     if isinstance(e, DeadKernelError):
-        return "died", (f"the kernel died (memory limit {options.memory_mb} MiB exceeded, "
-                        f"or the process crashed or exited)")
+        return "died", (
+            f"the kernel died (memory limit {options.memory_mb} MiB exceeded, or the process crashed or exited)"
+        )
     # the kernel would not start, or nbclient failed: report, go on
     return "error", f"the notebook could not be run: {type(e).__name__}: {e}"[:400]
 
@@ -266,14 +278,22 @@ async def _execute(nb, root: Path, work: Path, options: GradeOptions) -> tuple[s
     "timeout" or "died"/"error"; ``nb`` receives the outputs."""
     km = _sandboxed_kernel_manager(root, options)
     clock = _NotebookClock(options.timeout)
-    client = NotebookClient(nb, km=km, timeout_func=clock, allow_errors=True, startup_timeout=120,
-                            kernel_name=_KERNEL_NAME, resources={"metadata": {"path": str(work)}})
+    client = NotebookClient(
+        nb,
+        km=km,
+        timeout_func=clock,
+        allow_errors=True,
+        startup_timeout=120,
+        kernel_name=_KERNEL_NAME,
+        resources={"metadata": {"path": str(work)}},
+    )
     problem, words, pgid = None, "", None
     try:
         # the kernel's own stdout/stderr go to a log, kept off the teacher's terminal
         with open(root / "kernel.log", "wb") as log:
-            async with client.async_setup_kernel(env=_kernel_env(root, work, options), cwd=str(work),
-                                                 stdout=log, stderr=log):
+            async with client.async_setup_kernel(
+                env=_kernel_env(root, work, options), cwd=str(work), stdout=log, stderr=log
+            ):
                 pgid = getattr(km.provisioner, "pgid", None)
                 await client.async_execute()
     except Exception as e:
@@ -343,8 +363,10 @@ def _exercise_status(ex_id: str, nb, calls: list[CheckCall], run: NotebookRun) -
 def _notebook_problems(nb, calls: list[CheckCall], expected: list[str], run: NotebookRun) -> list[str]:
     """Problems of the notebook as a whole: checks of unknown exercises, refused writes, and
     files changed outside the grading folder."""
-    notes = [f'check("{ex_id}", ...) is not an exercise of this notebook (a renamed check?)'
-             for ex_id in sorted({c.exercise for c in calls} - set(expected))]
+    notes = [
+        f'check("{ex_id}", ...) is not an exercise of this notebook (a renamed check?)'
+        for ex_id in sorted({c.exercise for c in calls} - set(expected))
+    ]
     for i, cell in enumerate(nb.cells):
         err = _cell_error(cell) if cell.cell_type == "code" else None
         if err and err.startswith(("PermissionError", "OSError: [Errno 30]")):
@@ -365,9 +387,16 @@ def grade_notebook(path: Path, student: str, options: GradeOptions) -> list[Row]
     name = path.name
     expected = expected_exercises(name, options.course_dir)
     if not expected:
-        return [Row(student, name, NOTEBOOK_ROW, "error",
-                    "no exercises are known for this notebook name: is it a course notebook "
-                    "(named like 00_start_here.ipynb)?")]
+        return [
+            Row(
+                student,
+                name,
+                NOTEBOOK_ROW,
+                "error",
+                "no exercises are known for this notebook name: is it a course notebook "
+                "(named like 00_start_here.ipynb)?",
+            )
+        ]
     try:
         nb = nbformat.read(path, as_version=4)
     except Exception as e:
@@ -400,8 +429,9 @@ def _grade_one(item: tuple[str, Path], options: GradeOptions) -> list[Row]:
     except Exception as e:  # a bug of ours must not stop the class
         rows = [Row(student, path.name, NOTEBOOK_ROW, "error", f"grading failed: {type(e).__name__}: {e}")]
     if options.progress:
-        counts = ", ".join(f"{sum(r.status == s for r in rows)} {s}" for s in REPORT_STATUSES
-                           if any(r.status == s for r in rows))
+        counts = ", ".join(
+            f"{sum(r.status == s for r in rows)} {s}" for s in REPORT_STATUSES if any(r.status == s for r in rows)
+        )
         print(f"{student}/{path.name}: {counts} ({time.perf_counter() - t0:.1f} s)", file=sys.stderr, flush=True)
     return rows
 

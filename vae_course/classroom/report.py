@@ -7,6 +7,7 @@ in a CSV file; :func:`summary_table` is the grid printed after grading (one line
 one column per exercise); :func:`write_html` puts the grid and every row's feedback, coloured
 by status, on one page. The rows are made by :mod:`vae_course.classroom.grading`.
 """
+
 from __future__ import annotations
 
 import csv
@@ -72,8 +73,15 @@ def summary_table(rows: list[Row]) -> str:
         return sum(grid.get((s, e)) == "pass" for s in who for e in what)
 
     header = ["student", *exercises, "passed", "notes"]
-    lines = [[s, *(grid.get((s, e), "-") for e in exercises), f"{passed([s], exercises)}/{len(exercises)}",
-              str(notes[s] or "")] for s in students]
+    lines = [
+        [
+            s,
+            *(grid.get((s, e), "-") for e in exercises),
+            f"{passed([s], exercises)}/{len(exercises)}",
+            str(notes[s] or ""),
+        ]
+        for s in students
+    ]
     totals = ["passed", *(f"{passed(students, [e])}/{len(students)}" for e in exercises), "", ""]
     return _align(header, lines, totals)
 
@@ -81,13 +89,25 @@ def summary_table(rows: list[Row]) -> str:
 # --------------------------------------------------------------------------- HTML
 def write_html(rows: list[Row], path: Path | str, title: str = "vae-course grading report") -> None:
     """An HTML page: the summary table, then every row with its feedback, coloured by status."""
-    body = [f"<h1>{html.escape(title)}</h1>", f"<pre>{html.escape(summary_table(rows))}</pre>",
-            "<table><tr>" + "".join(f"<th>{f}</th>" for f in FIELDS) + "</tr>"]
+    body = [
+        f"<h1>{html.escape(title)}</h1>",
+        f"<pre>{html.escape(summary_table(rows))}</pre>",
+        "<table><tr>" + "".join(f"<th>{f}</th>" for f in FIELDS) + "</tr>",
+    ]
     for r in rows:
-        body.append(f'<tr style="background:{_COLOURS.get(r.status, "#fff")}">' + "".join(
-            f"<td>{html.escape(str(v))}</td>" for v in (r.student, r.notebook, r.exercise, r.status, r.feedback)) + "</tr>")
+        body.append(
+            f'<tr style="background:{_COLOURS.get(r.status, "#fff")}">'
+            + "".join(
+                f"<td>{html.escape(str(v))}</td>" for v in (r.student, r.notebook, r.exercise, r.status, r.feedback)
+            )
+            + "</tr>"
+        )
     body.append("</table>")
-    style = ("body{font-family:sans-serif}table{border-collapse:collapse}"
-             "td,th{border:1px solid #999;padding:4px 8px;text-align:left;vertical-align:top}")
-    Path(path).write_text(f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
-                          f"<style>{style}</style></head><body>{''.join(body)}</body></html>\n")
+    style = (
+        "body{font-family:sans-serif}table{border-collapse:collapse}"
+        "td,th{border:1px solid #999;padding:4px 8px;text-align:left;vertical-align:top}"
+    )
+    Path(path).write_text(
+        f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
+        f"<style>{style}</style></head><body>{''.join(body)}</body></html>\n"
+    )

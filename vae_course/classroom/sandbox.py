@@ -15,6 +15,7 @@ It imports only the standard library, and nothing of ``vae_course``: it runs as 
 in the fresh process, before the kernel starts. Grading itself lives in
 :mod:`vae_course.classroom.grading`.
 """
+
 from __future__ import annotations
 
 import ctypes
@@ -38,8 +39,11 @@ _MAX_FILE_SIZE = 1 << 30  # no single file over 1 GiB
 class _RulesetAttr(ctypes.Structure):
     """struct landlock_ruleset_attr (ABI 1-5 read only its first field)."""
 
-    _fields_ = [("handled_access_fs", ctypes.c_uint64), ("handled_access_net", ctypes.c_uint64),
-                ("scoped", ctypes.c_uint64)]
+    _fields_ = [
+        ("handled_access_fs", ctypes.c_uint64),
+        ("handled_access_net", ctypes.c_uint64),
+        ("scoped", ctypes.c_uint64),
+    ]
 
 
 class _PathBeneath(ctypes.Structure):
@@ -115,8 +119,16 @@ def restrict_writes(allowed: list[str]) -> int:
 
 def sandbox_command(root: Path | str, memory_mb: int, command: list[str]) -> list[str]:
     """The command that runs ``command`` under the limits: this file as a script, then exec."""
-    return [sys.executable, os.path.abspath(__file__), "--sandbox", str(root), "--memory-mb", str(memory_mb),
-            "--", *command]
+    return [
+        sys.executable,
+        os.path.abspath(__file__),
+        "--sandbox",
+        str(root),
+        "--memory-mb",
+        str(memory_mb),
+        "--",
+        *command,
+    ]
 
 
 def _sandbox_main(argv: list[str]) -> int:

@@ -21,6 +21,7 @@ The readers of notebook source here (:func:`check_calls`, :func:`function_defs`)
 :mod:`vae_course.classroom.grading`, to know which checks a submission calls. This is the
 ``vae-course student SRC OUT`` command (:mod:`vae_course.classroom.cli`).
 """
+
 from __future__ import annotations
 
 import ast
@@ -120,15 +121,22 @@ def _region_end(lines: list[str], i: int, end: re.Pattern, kind: str, where: str
     j = i + 1
     while j < len(lines) and not end.match(lines[j]):
         if BEGIN_SOLUTION.match(lines[j]) or BEGIN_HIDDEN.match(lines[j]):
-            raise SolutionMarkerError(f"{where}, line {j + 1}: a BEGIN marker inside the {kind} region opened at line {i + 1}")
+            raise SolutionMarkerError(
+                f"{where}, line {j + 1}: a BEGIN marker inside the {kind} region opened at line {i + 1}"
+            )
         j += 1
     if j == len(lines):
         raise SolutionMarkerError(f"{where}, line {i + 1}: '### BEGIN {kind}' has no matching '### END {kind}'")
     return j
 
 
-def strip_source(source: str, cell_type: str = "code", exercise_of: dict[str, str] | None = None,
-                 where: str = "cell", secret: tuple[str, ...] = ()) -> tuple[str, int]:
+def strip_source(
+    source: str,
+    cell_type: str = "code",
+    exercise_of: dict[str, str] | None = None,
+    where: str = "cell",
+    secret: tuple[str, ...] = (),
+) -> tuple[str, int]:
     """Replace every marked solution region of one cell; return the new source and the count.
 
     ``exercise_of`` maps a function name to its exercise id (from the notebook's check cells),
@@ -169,8 +177,10 @@ def _check_stub_parses(teacher_source: str, student_source: str, where: str) -> 
     try:
         ast.parse(python_source(student_source))
     except SyntaxError as e:
-        raise SolutionMarkerError(f"{where}: the stub leaves invalid Python ({e.msg}, line {e.lineno}); "
-                                  "put the markers around whole statements") from e
+        raise SolutionMarkerError(
+            f"{where}: the stub leaves invalid Python ({e.msg}, line {e.lineno}); "
+            "put the markers around whole statements"
+        ) from e
 
 
 def _clear_cell(cell, stripped: bool) -> None:
@@ -233,8 +243,11 @@ def find_leaks(teacher: nbformat.NotebookNode, student: nbformat.NotebookNode) -
         if cell.cell_type == "code" and (cell.get("outputs") or cell.get("execution_count") is not None):
             leaks.append(f"cell {i} still has outputs or an execution count")
     text = json.dumps(student)
-    leaks += [f"solution text in the file: {line!r}" for line in secret
-              if len(line) >= 12 and line not in student_lines and json.dumps(line)[1:-1] in text]
+    leaks += [
+        f"solution text in the file: {line!r}"
+        for line in secret
+        if len(line) >= 12 and line not in student_lines and json.dumps(line)[1:-1] in text
+    ]
     return leaks
 
 

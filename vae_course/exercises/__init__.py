@@ -12,6 +12,7 @@ Conventions (shared with the grading tool, ``vae-course grade``):
 * When ``$VAE_COURSE_RESULTS`` names a file, every check appends one JSON line
   ``{"exercise", "status", "feedback"}`` to it; status is pass | fail | not attempted | error.
 """
+
 from __future__ import annotations
 
 import copy
@@ -19,8 +20,9 @@ import importlib
 import json
 import math
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable, NamedTuple
+from typing import Any, NamedTuple
 
 import torch
 from torch import Tensor
@@ -83,10 +85,17 @@ class CheckResult:
 REGISTRY: dict[str, Exercise] = {}
 
 
-def register(id: str, title: str, *, reference: Callable | None = None,
-             cases: Callable[[], list[Case]] | None = None, atol: float = 1e-5,
-             rtol: float = 1e-4, checker: Callable[[Callable], str | None] | None = None,
-             hint: str = "") -> Exercise:
+def register(
+    id: str,
+    title: str,
+    *,
+    reference: Callable | None = None,
+    cases: Callable[[], list[Case]] | None = None,
+    atol: float = 1e-5,
+    rtol: float = 1e-4,
+    checker: Callable[[Callable], str | None] | None = None,
+    hint: str = "",
+) -> Exercise:
     """Register an exercise: either ``reference`` + ``cases`` (compared value by value), or a
     custom ``checker(fn)`` that raises :class:`Feedback` on a wrong answer and may return a note."""
     if (reference is None) == (checker is None):
@@ -144,8 +153,9 @@ def compare(got: Any, expected: Any, atol: float = 1e-5, rtol: float = 1e-4, whe
             raise Feedback(f"{where} should be a torch.Tensor, but it is a {type(got).__name__}")
         if got.shape != expected.shape:
             raise Feedback(f"{where} has shape {tuple(got.shape)}; expected {tuple(expected.shape)}")
-        if got.dtype.is_floating_point != expected.dtype.is_floating_point or (
-            got.dtype == torch.bool) != (expected.dtype == torch.bool):
+        if got.dtype.is_floating_point != expected.dtype.is_floating_point or (got.dtype == torch.bool) != (
+            expected.dtype == torch.bool
+        ):
             raise Feedback(f"{where} has dtype {got.dtype}; expected {expected.dtype}")
         g, e = got.detach().cpu().double(), expected.detach().cpu().double()
         if torch.isnan(g).any() and not torch.isnan(e).any():
@@ -178,8 +188,9 @@ def compare(got: Any, expected: Any, atol: float = 1e-5, rtol: float = 1e-4, whe
         raise Feedback(f"{where} is {_short(got)}; expected {_short(expected)}")
 
 
-def compare_on_cases(fn: Callable, reference: Callable, cases: list[Case],
-                     atol: float = 1e-5, rtol: float = 1e-4) -> int:
+def compare_on_cases(
+    fn: Callable, reference: Callable, cases: list[Case], atol: float = 1e-5, rtol: float = 1e-4
+) -> int:
     """Call fn and reference on every case (each on its own copy of the inputs) and compare."""
     for c in cases:
         expected = reference(*copy.deepcopy(c.args), **copy.deepcopy(c.kwargs))
@@ -193,8 +204,9 @@ def _record(result: CheckResult) -> None:
     path = os.environ.get("VAE_COURSE_RESULTS")
     if path:
         with open(path, "a") as f:
-            f.write(json.dumps({"exercise": result.exercise, "status": result.status,
-                                "feedback": result.feedback}) + "\n")
+            f.write(
+                json.dumps({"exercise": result.exercise, "status": result.status, "feedback": result.feedback}) + "\n"
+            )
 
 
 def check(exercise_id: str, fn: Callable) -> CheckResult:
@@ -216,8 +228,10 @@ def check(exercise_id: str, fn: Callable) -> CheckResult:
     except NotImplementedError:
         result = CheckResult(ex.id, "not attempted", "the function still raises NotImplementedError")
         _record(result)
-        print(f"⏳ {label}: not attempted yet. Replace the `raise NotImplementedError` with your "
-              f"code, run that cell, then this one.{' Hint: ' + ex.hint if ex.hint else ''}")
+        print(
+            f"⏳ {label}: not attempted yet. Replace the `raise NotImplementedError` with your "
+            f"code, run that cell, then this one.{' Hint: ' + ex.hint if ex.hint else ''}"
+        )
         return result
     except Feedback as e:
         result = CheckResult(ex.id, "fail", str(e))

@@ -1,4 +1,5 @@
 """Exercises of notebook 00 (start here): a first taste of the check machinery."""
+
 import torch
 
 from ..moons import phase_label, render_moons, rms_distance
@@ -18,8 +19,12 @@ def _rms_cases():
 
 
 register(
-    "00.1", "RMS pixel distance", reference=rms_distance, cases=_rms_cases,
-    hint="subtract, square, average over every pixel of each image (not over the batch), then take the square root; the result has shape (N,).",
+    "00.1",
+    "RMS pixel distance",
+    reference=rms_distance,
+    cases=_rms_cases,
+    hint="subtract, square, average over every pixel of each image (not over the batch), "
+    "then take the square root; the result has shape (N,).",
 )
 
 
@@ -33,6 +38,10 @@ def _label_cases():
 
 
 register(
-    "00.2", "phase to class label", reference=phase_label, cases=_label_cases,
-    hint="multiply by n_classes, round to the nearest integer, and wrap around with % n_classes so that a phase near 1 is a new moon (class 0); return int64 (torch.long).",
+    "00.2",
+    "phase to class label",
+    reference=phase_label,
+    cases=_label_cases,
+    hint="multiply by n_classes, round to the nearest integer, and wrap around with % n_classes "
+    "so that a phase near 1 is a new moon (class 0); return int64 (torch.long).",
 )

@@ -1,5 +1,6 @@
 """Exercises of notebook 02 (the moon interpolation failure): the path between two codes, the
 manifold distance of decoded images, and how monotonically a path's decoded phase moves."""
+
 import torch
 
 from ..interpolation import lerp, manifold_distance, phase_monotonicity
@@ -19,9 +20,12 @@ def _lerp_cases():
 
 
 register(
-    "02.1", "the straight path between two codes", reference=lerp, cases=_lerp_cases,
+    "02.1",
+    "the straight path between two codes",
+    reference=lerp,
+    cases=_lerp_cases,
     hint="make t = torch.linspace(0, 1, steps) as a column (steps, 1) and broadcast: (1 - t) * z0 + t * z1 "
-         "has shape (steps, D), starts exactly at z0 and ends exactly at z1.",
+    "has shape (steps, D), starts exactly at z0 and ends exactly at z1.",
 )
 
 
@@ -32,16 +36,24 @@ def _distance_cases():
         case(torch.rand(5, 1, 12, 12, generator=g), bank, label="5 random 12x12 images against 36 rendered moons"),
         case(bank[[3, 20]], bank, label="two images that are in the bank (distance 0)"),
         case((bank[[9]] + bank[[18]]) / 2, bank, label="a cross-fade of a half and a full moon"),
-        case(torch.zeros(2, 1, 4, 4), torch.ones(1, 1, 4, 4), label="black images against a bank of one white image (distance 1)"),
+        case(
+            torch.zeros(2, 1, 4, 4),
+            torch.ones(1, 1, 4, 4),
+            label="black images against a bank of one white image (distance 1)",
+        ),
     ]
 
 
 register(
-    "02.2", "manifold distance to the nearest reference", reference=manifold_distance, cases=_distance_cases,
-    atol=1e-4, rtol=1e-3,
+    "02.2",
+    "manifold distance to the nearest reference",
+    reference=manifold_distance,
+    cases=_distance_cases,
+    atol=1e-4,
+    rtol=1e-3,
     hint="flatten both to (N, D) and (P, D); the mean squared difference between every image and every "
-         "reference is an (N, P) table (broadcast x[:, None, :] - r[None, :, :]); take the minimum over "
-         "the references (dim=1), then the square root.",
+    "reference is an (N, P) table (broadcast x[:, None, :] - r[None, :, :]); take the minimum over "
+    "the references (dim=1), then the square root.",
 )
 
 
@@ -58,9 +70,13 @@ def _monotonicity_cases():
 
 
 register(
-    "02.3", "monotonicity of a path's decoded phase", reference=phase_monotonicity, cases=_monotonicity_cases,
-    atol=1e-6, rtol=1e-5,
+    "02.3",
+    "monotonicity of a path's decoded phase",
+    reference=phase_monotonicity,
+    cases=_monotonicity_cases,
+    atol=1e-6,
+    rtol=1e-5,
     hint="steps d = circular_phase_difference(phases[1:], phases[:-1]); the direction s is the sign of "
-         "circular_phase_difference(end, start); return (s * d).clamp(min=0).sum() / d.abs().sum() as a "
-         "float, and 1.0 when the path never moves.",
+    "circular_phase_difference(end, start); return (s * d).clamp(min=0).sum() / d.abs().sum() as a "
+    "float, and 1.0 when the path never moves.",
 )

@@ -1,4 +1,5 @@
 """Exercises of notebook 03 (denoising autoencoders)."""
+
 from __future__ import annotations
 
 import torch
@@ -15,8 +16,10 @@ def _check_mask_noise(fn) -> str:
         before = x.clone()
         y = fn(x, fraction)
         if not torch.equal(x, before):
-            raise Feedback(f"with fraction={fraction} your function changed its input x in place; "
-                           "return a new tensor (e.g. x.clone() or x * mask)")
+            raise Feedback(
+                f"with fraction={fraction} your function changed its input x in place; "
+                "return a new tensor (e.g. x.clone() or x * mask)"
+            )
         if not isinstance(y, Tensor) or y.shape != x.shape:
             got = tuple(y.shape) if isinstance(y, Tensor) else type(y).__name__
             raise Feedback(f"with fraction={fraction}, expected a tensor of shape {tuple(x.shape)}, got {got}")
@@ -24,9 +27,11 @@ def _check_mask_noise(fn) -> str:
         want = round(fraction * 64)
         if not torch.all(zeros == want):
             bad = int((zeros != want).nonzero()[0])
-            raise Feedback(f"with fraction={fraction} on 8x8 images, every image should have exactly {want} "
-                           f"zeroed pixels, but image {bad} has {int(zeros[bad])} (draw a random permutation "
-                           "per image, not an independent coin per pixel)")
+            raise Feedback(
+                f"with fraction={fraction} on 8x8 images, every image should have exactly {want} "
+                f"zeroed pixels, but image {bad} has {int(zeros[bad])} (draw a random permutation "
+                "per image, not an independent coin per pixel)"
+            )
         kept = y != 0
         if not torch.equal(y[kept], x[kept]):
             raise Feedback(f"with fraction={fraction}, pixels that are not masked must keep their values")
@@ -38,9 +43,13 @@ def _check_mask_noise(fn) -> str:
     return "exact fraction per image, a different random mask per image and per call, input untouched"
 
 
-register("03.1", "Masking noise", checker=_check_mask_noise,
-         hint="for each image draw torch.rand(D), take the positions of its k = round(fraction * D) "
-              "smallest values (argsort) and zero them; work on a flattened copy x.flatten(1).clone().")
+register(
+    "03.1",
+    "Masking noise",
+    checker=_check_mask_noise,
+    hint="for each image draw torch.rand(D), take the positions of its k = round(fraction * D) "
+    "smallest values (argsort) and zero them; work on a flattened copy x.flatten(1).clone().",
+)
 
 
 def masked_mse(recon: Tensor, x: Tensor, mask: Tensor) -> Tensor:
@@ -59,6 +68,11 @@ def _masked_cases():
     ]
 
 
-register("03.2", "Loss on the masked pixels only (MAE)", reference=masked_mse, cases=_masked_cases,
-         hint="square the error, multiply by the mask (True counts as 1), then sum over every "
-              "dimension except the batch one: .flatten(1).sum(dim=1).")
+register(
+    "03.2",
+    "Loss on the masked pixels only (MAE)",
+    reference=masked_mse,
+    cases=_masked_cases,
+    hint="square the error, multiply by the mask (True counts as 1), then sum over every "
+    "dimension except the batch one: .flatten(1).sum(dim=1).",
+)

@@ -1,4 +1,5 @@
 """Exercises of notebook 05 (gradient estimators)."""
+
 import torch
 
 from ..estimators import Cosine, Square, pathwise, score_function
@@ -11,31 +12,57 @@ D64 = torch.float64
 def _estimator_cases():
     g = torch.Generator().manual_seed(0)
     return [
-        case(Square(), torch.tensor([0.5, -1.0, 0.3], dtype=D64), torch.tensor([1.0, 0.5, 2.0], dtype=D64),
-             torch.randn(6, 3, generator=g, dtype=D64), label="f = sum z^2, 3 dimensions, 6 samples"),
-        case(Cosine(2.0), torch.tensor([0.7], dtype=D64), torch.tensor([0.3], dtype=D64),
-             torch.randn(5, 1, generator=g, dtype=D64), label="f = cos(2 z), 1 dimension, 5 samples"),
-        case(Square(), torch.tensor([1.0, 2.0], dtype=D64), torch.tensor([0.5, 0.5], dtype=D64),
-             torch.zeros(2, 2, dtype=D64), label="eps = 0 (z = mu exactly)"),
-        case(Cosine(1.0), torch.tensor([3.0], dtype=D64), torch.tensor([4.0], dtype=D64),
-             torch.randn(4, 1, generator=g, dtype=D64), label="f = cos(z) with a wide q (sigma = 4)"),
+        case(
+            Square(),
+            torch.tensor([0.5, -1.0, 0.3], dtype=D64),
+            torch.tensor([1.0, 0.5, 2.0], dtype=D64),
+            torch.randn(6, 3, generator=g, dtype=D64),
+            label="f = sum z^2, 3 dimensions, 6 samples",
+        ),
+        case(
+            Cosine(2.0),
+            torch.tensor([0.7], dtype=D64),
+            torch.tensor([0.3], dtype=D64),
+            torch.randn(5, 1, generator=g, dtype=D64),
+            label="f = cos(2 z), 1 dimension, 5 samples",
+        ),
+        case(
+            Square(),
+            torch.tensor([1.0, 2.0], dtype=D64),
+            torch.tensor([0.5, 0.5], dtype=D64),
+            torch.zeros(2, 2, dtype=D64),
+            label="eps = 0 (z = mu exactly)",
+        ),
+        case(
+            Cosine(1.0),
+            torch.tensor([3.0], dtype=D64),
+            torch.tensor([4.0], dtype=D64),
+            torch.randn(4, 1, generator=g, dtype=D64),
+            label="f = cos(z) with a wide q (sigma = 4)",
+        ),
     ]
 
 
 register(
-    "05.1", "score-function estimates", cases=_estimator_cases,
+    "05.1",
+    "score-function estimates",
+    cases=_estimator_cases,
     reference=lambda f, mu, sigma, eps: tuple(score_function(f, mu, sigma, eps)),
-    atol=1e-8, rtol=1e-6,
+    atol=1e-8,
+    rtol=1e-6,
     hint="z = mu + sigma * eps; weight each sample by f(z) (shape (n,), make it (n, 1)); "
-         "d log q / d mu = eps / sigma and d log q / d sigma = (eps^2 - 1) / sigma.",
+    "d log q / d mu = eps / sigma and d log q / d sigma = (eps^2 - 1) / sigma.",
 )
 
 register(
-    "05.2", "pathwise estimates", cases=_estimator_cases,
+    "05.2",
+    "pathwise estimates",
+    cases=_estimator_cases,
     reference=lambda f, mu, sigma, eps: tuple(pathwise(f, mu, sigma, eps)),
-    atol=1e-8, rtol=1e-6,
+    atol=1e-8,
+    rtol=1e-6,
     hint="make z = mu + sigma * eps a leaf with requires_grad_(True), take "
-         "torch.autograd.grad(f(z).sum(), z) to get f'(z) row by row; d/dmu = f'(z), d/dsigma = f'(z) * eps.",
+    "torch.autograd.grad(f(z).sum(), z) to get f'(z) row by row; d/dmu = f'(z), d/dsigma = f'(z) * eps.",
 )
 
 
@@ -46,25 +73,36 @@ def _check_straight_through(fn):
         hard = torch.round(soft.detach() * 2) / 2  # a fake quantizer: nearest multiple of 0.5
         out = fn(soft, hard)
         if not isinstance(out, torch.Tensor) or out.shape != hard.shape:
-            raise Feedback(f"on {label} the result should be a tensor of shape {tuple(hard.shape)}, "
-                           f"got {getattr(out, 'shape', type(out).__name__)}")
+            raise Feedback(
+                f"on {label} the result should be a tensor of shape {tuple(hard.shape)}, "
+                f"got {getattr(out, 'shape', type(out).__name__)}"
+            )
         if not torch.allclose(out.detach(), hard, atol=1e-6):
-            raise Feedback(f"on {label} the forward value should equal `hard` (the quantized code); "
-                           f"it differs by up to {(out.detach() - hard).abs().max().item():.3g}")
+            raise Feedback(
+                f"on {label} the forward value should equal `hard` (the quantized code); "
+                f"it differs by up to {(out.detach() - hard).abs().max().item():.3g}"
+            )
         if not out.requires_grad:
-            raise Feedback(f"on {label} no gradient can flow back: the result does not depend on `soft` "
-                           "in the graph (did you return `hard` or detach everything?)")
+            raise Feedback(
+                f"on {label} no gradient can flow back: the result does not depend on `soft` "
+                "in the graph (did you return `hard` or detach everything?)"
+            )
         upstream = torch.randn(*shape, generator=g)
         (grad,) = torch.autograd.grad(out, soft, upstream)
         if not torch.allclose(grad, upstream, atol=1e-6):
-            raise Feedback(f"on {label} the gradient reaching `soft` should equal the upstream gradient "
-                           f"(identity), but it differs by up to {(grad - upstream).abs().max().item():.3g}")
+            raise Feedback(
+                f"on {label} the gradient reaching `soft` should equal the upstream gradient "
+                f"(identity), but it differs by up to {(grad - upstream).abs().max().item():.3g}"
+            )
     ref = _straight_through(soft, hard)
     assert torch.equal(ref.detach(), hard)
     return "forward value is the hard code, backward is the identity"
 
 
 register(
-    "05.3", "straight-through estimator", checker=_check_straight_through,
-    hint="the forward value must be the hard (rounded) code, but the gradient must be that of the soft one: add to `soft` a correction that is cut out of the graph with .detach().",
+    "05.3",
+    "straight-through estimator",
+    checker=_check_straight_through,
+    hint="the forward value must be the hard (rounded) code, but the gradient must be that of the soft one: "
+    "add to `soft` a correction that is cut out of the graph with .detach().",
 )

@@ -1,4 +1,5 @@
 """Exercises of notebook 07 (conditional VAE)."""
+
 import torch
 
 from ..diagnostics import per_class_accuracy
@@ -16,9 +17,12 @@ def _one_hot_cases():
 
 
 register(
-    "07.1", "one-hot condition vectors", reference=one_hot, cases=_one_hot_cases,
+    "07.1",
+    "one-hot condition vectors",
+    reference=one_hot,
+    cases=_one_hot_cases,
     hint="start from torch.zeros(len(c), n_classes) and put a 1.0 at column c[b] of row b "
-         "(scatter_, or indexing with torch.arange); the result must be float, not int.",
+    "(scatter_, or indexing with torch.arange); the result must be float, not int.",
 )
 
 
@@ -33,7 +37,10 @@ def _acc_cases():
 
 
 register(
-    "07.2", "accuracy per class", reference=per_class_accuracy, cases=_acc_cases,
+    "07.2",
+    "accuracy per class",
+    reference=per_class_accuracy,
+    cases=_acc_cases,
     hint="for each class k, look only at the examples whose TRUE label is k and take the fraction "
-         "predicted k; return a float tensor of shape (n_classes,).",
+    "predicted k; return a float tensor of shape (n_classes,).",
 )

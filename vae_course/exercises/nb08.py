@@ -1,4 +1,5 @@
 """Exercises of notebook 08 (VQ-VAE): nearest-code lookup, codebook perplexity, straight-through."""
+
 import torch
 
 from ..models.vq import nearest_code, perplexity
@@ -13,17 +14,26 @@ def _nearest_cases():
         case(torch.randn(50, 4, generator=g), codebook, label="50 random vectors, 16 codes in 4-D"),
         case(on_codes, codebook, label="4 vectors sitting on codes 3, 0, 15, 7"),
         case(torch.randn(5, 2, generator=g), torch.randn(1, 2, generator=g), label="a codebook of one code"),
-        case(torch.tensor([[1.0, 0.0]]), torch.tensor([[10.0, 0.0], [0.9, 0.5]]),
-             label="z = (1, 0), codes (10, 0) and (0.9, 0.5): the largest dot product is NOT the nearest"),
-        case(torch.tensor([[0.0, 0.0], [100.0, 100.0]]), torch.tensor([[1.0, 1.0], [-1.0, -1.0], [50.0, 60.0]]),
-             label="vectors at the origin and far away"),
+        case(
+            torch.tensor([[1.0, 0.0]]),
+            torch.tensor([[10.0, 0.0], [0.9, 0.5]]),
+            label="z = (1, 0), codes (10, 0) and (0.9, 0.5): the largest dot product is NOT the nearest",
+        ),
+        case(
+            torch.tensor([[0.0, 0.0], [100.0, 100.0]]),
+            torch.tensor([[1.0, 1.0], [-1.0, -1.0], [50.0, 60.0]]),
+            label="vectors at the origin and far away",
+        ),
     ]
 
 
 register(
-    "08.1", "the nearest code", reference=nearest_code, cases=_nearest_cases,
+    "08.1",
+    "the nearest code",
+    reference=nearest_code,
+    cases=_nearest_cases,
     hint="compute the squared distance from every vector to every code, a (N, K) matrix "
-         "(torch.cdist, or ||z||^2 - 2 z e^T + ||e||^2), then argmin over the codes (dim=1).",
+    "(torch.cdist, or ||z||^2 - 2 z e^T + ||e||^2), then argmin over the codes (dim=1).",
 )
 
 
@@ -43,9 +53,12 @@ def _perplexity_cases():
 
 
 register(
-    "08.3", "codebook perplexity", reference=_perplexity_reference, cases=_perplexity_cases,
+    "08.3",
+    "codebook perplexity",
+    reference=_perplexity_reference,
+    cases=_perplexity_cases,
     hint="turn counts into probabilities p = counts / counts.sum() (as floats), keep only p > 0 "
-         "(0 log 0 = 0, but log(0) is -inf and 0 * -inf is NaN), then exp(-(p * log p).sum()).",
+    "(0 log 0 = 0, but log(0) is -inf and 0 * -inf is NaN), then exp(-(p * log p).sum()).",
 )
 
 
@@ -62,17 +75,23 @@ def _check_straight_through(fn) -> str:
     w = torch.randn(3, 4, 2, 2, generator=g)
     (out * w).sum().backward()
     if z_e.grad is None:
-        raise Feedback("no gradient reaches z_e: the straight-through estimator must pass the upstream "
-                       "gradient to the encoder output unchanged")
+        raise Feedback(
+            "no gradient reaches z_e: the straight-through estimator must pass the upstream "
+            "gradient to the encoder output unchanged"
+        )
     compare(z_e.grad, w, where="the gradient reaching z_e (it should equal the upstream gradient)")
     if z_q.grad is not None and z_q.grad.abs().max() > 0:
-        raise Feedback("a gradient reaches z_q through your function: the codebook must be trained by the "
-                       "codebook loss, not through this path (stop the gradient of z_q - z_e)")
+        raise Feedback(
+            "a gradient reaches z_q through your function: the codebook must be trained by the "
+            "codebook loss, not through this path (stop the gradient of z_q - z_e)"
+        )
     return "value z_q, gradient copied to z_e, none to z_q"
 
 
 register(
-    "08.2", "the straight-through estimator", checker=_check_straight_through,
+    "08.2",
+    "the straight-through estimator",
+    checker=_check_straight_through,
     hint="z_e + (z_q - z_e).detach(): in the forward pass z_e cancels, in the backward pass the "
-         "detached bracket is a constant, so d out / d z_e is the identity.",
+    "detached bracket is a constant, so d out / d z_e is the identity.",
 )

@@ -23,10 +23,11 @@ needs it), ``latent_dim``, ``hidden``.
 The functions below use only the contract, so they work for any unconditional model:
 ``eval_mode`` (a context manager), ``encode_images``, ``decode_codes`` and ``decode_point``.
 """
+
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import Iterator, Sequence
 
 import torch
 from torch import Tensor, nn
@@ -57,7 +58,7 @@ def encode_images(model: nn.Module, images: Tensor, batch_size: int = 1000) -> T
     returned on the CPU."""
     dev = device_of(model)
     with eval_mode(model):
-        out = [model.code(images[i:i + batch_size].to(dev)).cpu() for i in range(0, len(images), batch_size)]
+        out = [model.code(images[i : i + batch_size].to(dev)).cpu() for i in range(0, len(images), batch_size)]
     return torch.cat(out)
 
 

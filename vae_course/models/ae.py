@@ -22,11 +22,13 @@ does encode, decode and ``to_image`` in one call, without gradients.
 Also here: ``pca_basis`` / ``pca_reconstruct`` (the baseline a linear AE matches), and
 ``denoising_rows``, the function behind notebook 03's noise-level explorer.
 """
+
 from __future__ import annotations
 
 import math
 import numbers
-from typing import Callable, NamedTuple, Sequence
+from collections.abc import Callable, Sequence
+from typing import NamedTuple
 
 import torch
 from torch import Tensor, nn
@@ -53,7 +55,9 @@ def _check_output(output: str) -> str:
 def _check_sizes(image_size: int, latent_dim: int) -> tuple[int, int]:
     for name, value in (("image_size", image_size), ("latent_dim", latent_dim)):
         if not isinstance(value, numbers.Integral) or value < 1:
-            hint = " (the side of the square one-channel images, e.g. 28, not their shape)" if name == "image_size" else ""
+            hint = (
+                " (the side of the square one-channel images, e.g. 28, not their shape)" if name == "image_size" else ""
+            )
             raise ValueError(f"{name} must be a positive integer{hint}, got {value!r}")
     return int(image_size), int(latent_dim)
 
@@ -130,8 +134,14 @@ class MLPAutoencoder(_Autoencoder):
     layer by layer and load this model's weights into its own copy.
     """
 
-    def __init__(self, image_size: int = 8, latent_dim: int = 2,
-                 hidden: Sequence[int] = (128,), linear: bool = False, output: str = "logits"):
+    def __init__(
+        self,
+        image_size: int = 8,
+        latent_dim: int = 2,
+        hidden: Sequence[int] = (128,),
+        linear: bool = False,
+        output: str = "logits",
+    ):
         super().__init__()
         self.image_size, self.latent_dim = _check_sizes(image_size, latent_dim)
         self.hidden = tuple(int(h) for h in hidden)
@@ -179,8 +189,9 @@ class ConvAutoencoder(_Autoencoder):
         output: "logits", "sigmoid" or "identity"; see the module docstring.
     """
 
-    def __init__(self, image_size: int = 8, latent_dim: int = 2,
-                 channels: Sequence[int] = (16, 32), output: str = "logits"):
+    def __init__(
+        self, image_size: int = 8, latent_dim: int = 2, channels: Sequence[int] = (16, 32), output: str = "logits"
+    ):
         super().__init__()
         self.image_size, self.latent_dim = _check_sizes(image_size, latent_dim)
         if len(channels) < 1:
@@ -201,8 +212,11 @@ class ConvAutoencoder(_Autoencoder):
         enc += [nn.Flatten(), nn.Linear(math.prod(feat), latent_dim)]  # (B, C', H', W') -> (B, D)
         self.encoder = nn.Sequential(*enc)
 
-        dec: list[nn.Module] = [nn.Linear(latent_dim, math.prod(feat)), nn.ReLU(),
-                                nn.Unflatten(1, feat)]  # (B, C'*H'*W') -> (B, C', H', W')
+        dec: list[nn.Module] = [
+            nn.Linear(latent_dim, math.prod(feat)),
+            nn.ReLU(),
+            nn.Unflatten(1, feat),
+        ]  # (B, C'*H'*W') -> (B, C', H', W')
         outs = list(reversed(self.channels[:-1])) + [c_in]
         prev = self.channels[-1]
         for k, c in enumerate(outs):
@@ -239,8 +253,9 @@ def pca_reconstruct(x: Tensor, k: int, fit_on: Tensor | None = None) -> Tensor:
 
 # --------------------------------------------------------------------------- the explorer of 03
 @torch.no_grad()
-def denoising_rows(x: Tensor, models: dict[str, _Autoencoder], corrupt: Callable[[Tensor], Tensor]
-                   ) -> dict[str, Tensor]:
+def denoising_rows(
+    x: Tensor, models: dict[str, _Autoencoder], corrupt: Callable[[Tensor], Tensor]
+) -> dict[str, Tensor]:
     """Rows for a denoising figure: {"clean": x, "corrupted": corrupt(x), name: model's output
     from the corrupted input, ...}, all images in [0, 1]. The noise-level explorer of notebook
     03 calls this with ``corrupt`` set by the slider."""

@@ -8,10 +8,11 @@ pixels and over latent dimensions, then averaged over the batch. ``beta`` multip
 only (Higgins et al. 2017), so ``beta=1`` is the true negative ELBO.
 
 The models keep the course's model contract (``vae_course.models``): ``code(x)`` is the posterior
-mean, ``decode(z)`` returns **logits** ``l`` of shape (B, 1, H, W) and ``to_image(l) = sigmoid(l)``. Under the Bernoulli likelihood
-p(x|z) = prod_i Bernoulli(x_i; sigmoid(l_i)); under the Gaussian one p(x|z) = N(x; sigmoid(l), sigma^2 I)
-(the mean is squashed into [0, 1] like the images).
+mean, ``decode(z)`` returns **logits** ``l`` of shape (B, 1, H, W) and ``to_image(l) = sigmoid(l)``.
+Under the Bernoulli likelihood p(x|z) = prod_i Bernoulli(x_i; sigmoid(l_i)); under the Gaussian
+one p(x|z) = N(x; sigmoid(l), sigma^2 I) (the mean is squashed into [0, 1] like the images).
 """
+
 from __future__ import annotations
 
 from typing import NamedTuple
@@ -74,9 +75,7 @@ class Decoder(nn.Module):
 
     def __init__(self, latent_dim: int, out_dim: int, hidden: int, cond_dim: int = 0) -> None:
         super().__init__()
-        self.net = nn.Sequential(
-            nn.Linear(latent_dim + cond_dim, hidden), nn.ReLU(), nn.Linear(hidden, out_dim)
-        )
+        self.net = nn.Sequential(nn.Linear(latent_dim + cond_dim, hidden), nn.ReLU(), nn.Linear(hidden, out_dim))
 
     def forward(self, z: Tensor) -> Tensor:
         return self.net(z)  # (B, out_dim) logits
@@ -163,8 +162,7 @@ class CVAE(_ImageVAE):
     """A conditional VAE (Sohn et al. 2015): q(z | x, c) and p(x | z, c) with a one-hot class c
     concatenated to the flattened image (encoder) and to the latent (decoder); p(z) = N(0, I)."""
 
-    def __init__(self, image_size: int = 28, latent_dim: int = 2, hidden: int = 256,
-                 n_classes: int = 10) -> None:
+    def __init__(self, image_size: int = 28, latent_dim: int = 2, hidden: int = 256, n_classes: int = 10) -> None:
         super().__init__()
         if n_classes < 2:
             raise ValueError(f"n_classes must be at least 2, got {n_classes}")
@@ -214,8 +212,9 @@ class CVAE(_ImageVAE):
             return self.to_image(self.decode(self.code(x, c), c))
 
     @torch.no_grad()
-    def generate(self, classes: Tensor | list[int], z: Tensor | None = None,
-                 generator: torch.Generator | None = None) -> Tensor:
+    def generate(
+        self, classes: Tensor | list[int], z: Tensor | None = None, generator: torch.Generator | None = None
+    ) -> Tensor:
         """Pixel means (N, 1, H, W) of p(x | z, c) for the given classes; z ~ N(0, I) unless given."""
         c = torch.as_tensor(classes)
         dev = device_of(self)
@@ -233,8 +232,7 @@ class ElboTerms(NamedTuple):
     kl: Tensor  # KL(q(z | x) || N(0, I)), closed form
 
 
-def reconstruction_nll(logits: Tensor, x: Tensor, likelihood: str = "bernoulli",
-                       sigma: float = 1.0) -> Tensor:
+def reconstruction_nll(logits: Tensor, x: Tensor, likelihood: str = "bernoulli", sigma: float = 1.0) -> Tensor:
     """-log p(x | z) per example (B,), from decoder logits, summed over pixels (nats per image)."""
     if likelihood == "bernoulli":
         return bce_with_logits(logits, x)
@@ -254,8 +252,9 @@ def elbo_terms(out: VAEOutput, x: Tensor, likelihood: str = "bernoulli", sigma: 
     return ElboTerms(reconstruction_nll(out.recon, x, likelihood, sigma), gaussian_kl(out.mu, out.logvar))
 
 
-def elbo_loss(out: VAEOutput, x: Tensor, beta: float = 1.0, likelihood: str = "bernoulli",
-              sigma: float = 1.0) -> dict[str, Tensor]:
+def elbo_loss(
+    out: VAEOutput, x: Tensor, beta: float = 1.0, likelihood: str = "bernoulli", sigma: float = 1.0
+) -> dict[str, Tensor]:
     """The (beta-)VAE objective for ``fit``, in nats per image averaged over the batch:
 
     loss = mean_b [ recon_b + beta * kl_b ],   elbo = -mean_b [ recon_b + kl_b ].
@@ -267,8 +266,7 @@ def elbo_loss(out: VAEOutput, x: Tensor, beta: float = 1.0, likelihood: str = "b
         raise ValueError(f"beta must be >= 0, got {beta}")
     t = elbo_terms(out, x, likelihood, sigma)
     recon, kl = t.recon.mean(), t.kl.mean()
-    return {"loss": recon + beta * kl, "recon": recon.detach(), "kl": kl.detach(),
-            "elbo": -(recon + kl).detach()}
+    return {"loss": recon + beta * kl, "recon": recon.detach(), "kl": kl.detach(), "elbo": -(recon + kl).detach()}
 
 
 def vae_loss_fn(beta: float = 1.0, likelihood: str = "bernoulli", sigma: float = 1.0):
@@ -282,9 +280,15 @@ def vae_loss_fn(beta: float = 1.0, likelihood: str = "bernoulli", sigma: float =
 
 
 # --------------------------------------------------------------------------- importance weighting
-def log_weights(model: VAE | CVAE, x: Tensor, k: int, c: Tensor | None = None,
-                likelihood: str = "bernoulli", sigma: float = 1.0,
-                generator: torch.Generator | None = None) -> Tensor:
+def log_weights(
+    model: VAE | CVAE,
+    x: Tensor,
+    k: int,
+    c: Tensor | None = None,
+    likelihood: str = "bernoulli",
+    sigma: float = 1.0,
+    generator: torch.Generator | None = None,
+) -> Tensor:
     """log w_k = log p(x | z_k) + log p(z_k) - log q(z_k | x) for z_k ~ q(z | x): (K, B).
 
     eps is drawn as one (K, B, D) tensor, so with K = 1 it is the same draw as
@@ -306,9 +310,16 @@ def log_weights(model: VAE | CVAE, x: Tensor, k: int, c: Tensor | None = None,
 
 
 @torch.no_grad()
-def iwae_bound(model: VAE | CVAE, x: Tensor, k: int, c: Tensor | None = None,
-               likelihood: str = "bernoulli", sigma: float = 1.0, batch_size: int | None = None,
-               generator: torch.Generator | None = None) -> Tensor:
+def iwae_bound(
+    model: VAE | CVAE,
+    x: Tensor,
+    k: int,
+    c: Tensor | None = None,
+    likelihood: str = "bernoulli",
+    sigma: float = 1.0,
+    batch_size: int | None = None,
+    generator: torch.Generator | None = None,
+) -> Tensor:
     """The importance-weighted lower bound on log p(x) per example (B,), in nats (Burda et al. 2015):
 
     L_K(x) = log (1/K) sum_k w_k = logsumexp_k(log w_k) - log K,   w_k = p(x, z_k) / q(z_k | x).
@@ -322,7 +333,7 @@ def iwae_bound(model: VAE | CVAE, x: Tensor, k: int, c: Tensor | None = None,
     out = []
     with eval_mode(model):
         for i in range(0, len(x), batch_size):
-            ci = None if c is None else c[i:i + batch_size]
-            lw = log_weights(model, x[i:i + batch_size], k, ci, likelihood, sigma, generator)  # (K, b)
+            ci = None if c is None else c[i : i + batch_size]
+            lw = log_weights(model, x[i : i + batch_size], k, ci, likelihood, sigma, generator)  # (K, b)
             out.append(log_mean_exp(lw))
     return torch.cat(out)

@@ -29,9 +29,9 @@ paper; Razavi et al. 2019, arXiv:1906.00446).
 :class:`CodePrior` is a small PixelCNN (van den Oord et al. 2016, arXiv:1606.05328) over the grid
 of code indices: fit it to the codes of the training set, sample a grid, decode it.
 """
+
 from __future__ import annotations
 
-import math
 from typing import NamedTuple
 
 import torch
@@ -43,21 +43,42 @@ from ..estimators import straight_through
 from . import device_of, eval_mode
 
 __all__ = [
-    "nearest_code", "straight_through", "codebook_loss", "commitment_loss", "code_counts",
-    "perplexity", "dead_codes", "kmeans", "VQOutput", "UsageStats", "VectorQuantizer",
-    "VQVAEOutput", "VQVAE", "vqvae_loss", "codebook_usage", "encode_indices", "code_positions",
-    "code_footprint", "nearest_code_grid", "MaskedConv2d", "CodePrior", "prior_loss",
+    "nearest_code",
+    "straight_through",
+    "codebook_loss",
+    "commitment_loss",
+    "code_counts",
+    "perplexity",
+    "dead_codes",
+    "kmeans",
+    "VQOutput",
+    "UsageStats",
+    "VectorQuantizer",
+    "VQVAEOutput",
+    "VQVAE",
+    "vqvae_loss",
+    "codebook_usage",
+    "encode_indices",
+    "code_positions",
+    "code_footprint",
+    "nearest_code_grid",
+    "MaskedConv2d",
+    "CodePrior",
+    "prior_loss",
 ]
 
 
 # --------------------------------------------------------------------------- pure functions
 def _check_pair(z: Tensor, codebook: Tensor) -> None:
     if z.dim() != 2 or codebook.dim() != 2:
-        raise ValueError(f"expected vectors (N, D) and a codebook (K, D), got {tuple(z.shape)} "
-                         f"and {tuple(codebook.shape)}")
+        raise ValueError(
+            f"expected vectors (N, D) and a codebook (K, D), got {tuple(z.shape)} and {tuple(codebook.shape)}"
+        )
     if z.shape[1] != codebook.shape[1]:
-        raise ValueError(f"vectors have dimension {z.shape[1]} but codes have dimension "
-                         f"{codebook.shape[1]}: expected (N, D) and (K, D) with the same D")
+        raise ValueError(
+            f"vectors have dimension {z.shape[1]} but codes have dimension "
+            f"{codebook.shape[1]}: expected (N, D) and (K, D) with the same D"
+        )
 
 
 def nearest_code(z: Tensor, codebook: Tensor) -> Tensor:
@@ -84,8 +105,9 @@ def commitment_loss(z_e: Tensor, z_q: Tensor) -> Tensor:
 def code_counts(indices: Tensor, num_codes: int) -> Tensor:
     """How many times each of the ``num_codes`` codes occurs in ``indices`` (any shape): (K,) int64."""
     if indices.numel() and (indices.min() < 0 or indices.max() >= num_codes):
-        raise ValueError(f"indices must lie in [0, {num_codes - 1}], got values from "
-                         f"{int(indices.min())} to {int(indices.max())}")
+        raise ValueError(
+            f"indices must lie in [0, {num_codes - 1}], got values from {int(indices.min())} to {int(indices.max())}"
+        )
     return torch.bincount(indices.reshape(-1).long(), minlength=num_codes)
 
 
@@ -127,20 +149,20 @@ def kmeans(x: Tensor, k: int, iters: int = 10, generator: torch.Generator | None
 class VQOutput(NamedTuple):
     """What the quantizer returns."""
 
-    z_q: Tensor              # (B, D, H, W) straight-through quantized vectors (value = codes)
-    indices: Tensor          # (B, H, W) int64 index of the chosen code at each position
-    codebook_loss: Tensor    # (B,) ||sg[z_e] - e||^2
+    z_q: Tensor  # (B, D, H, W) straight-through quantized vectors (value = codes)
+    indices: Tensor  # (B, H, W) int64 index of the chosen code at each position
+    codebook_loss: Tensor  # (B,) ||sg[z_e] - e||^2
     commitment_loss: Tensor  # (B,) ||z_e - sg[e]||^2 (unweighted; beta is applied in the loss)
-    counts: Tensor           # (K,) how often each code was chosen in this batch
-    perplexity: Tensor       # () exp(entropy) of this batch's code usage
+    counts: Tensor  # (K,) how often each code was chosen in this batch
+    perplexity: Tensor  # () exp(entropy) of this batch's code usage
 
 
 class UsageStats(NamedTuple):
     """Codebook usage over a data set."""
 
-    counts: Tensor       # (K,) int64
-    perplexity: float    # effective number of codes in use
-    dead: int            # number of codes never used
+    counts: Tensor  # (K,) int64
+    perplexity: float  # effective number of codes in use
+    dead: int  # number of codes never used
 
 
 class VectorQuantizer(nn.Module):
@@ -158,10 +180,20 @@ class VectorQuantizer(nn.Module):
             in that window onto a random encoding of the current batch.
     """
 
-    def __init__(self, num_codes: int = 64, code_dim: int = 16, *, beta: float = 0.25,
-                 init: str = "uniform", kmeans_iters: int = 10, ema: bool = False,
-                 decay: float = 0.99, eps: float = 1e-5, reset_dead: bool = False,
-                 reset_every: int = 20) -> None:
+    def __init__(
+        self,
+        num_codes: int = 64,
+        code_dim: int = 16,
+        *,
+        beta: float = 0.25,
+        init: str = "uniform",
+        kmeans_iters: int = 10,
+        ema: bool = False,
+        decay: float = 0.99,
+        eps: float = 1e-5,
+        reset_dead: bool = False,
+        reset_every: int = 20,
+    ) -> None:
         super().__init__()
         if init not in ("uniform", "kmeans"):
             raise ValueError(f"init must be 'uniform' or 'kmeans', got {init!r}")
@@ -171,8 +203,9 @@ class VectorQuantizer(nn.Module):
         self.init, self.kmeans_iters = init, kmeans_iters
         self.ema, self.decay, self.eps = ema, decay, eps
         self.reset_dead, self.reset_every = reset_dead, reset_every
-        self.codebook = nn.Parameter(torch.empty(num_codes, code_dim).uniform_(-1 / num_codes, 1 / num_codes),
-                                     requires_grad=not ema)
+        self.codebook = nn.Parameter(
+            torch.empty(num_codes, code_dim).uniform_(-1 / num_codes, 1 / num_codes), requires_grad=not ema
+        )
         self.register_buffer("initialised", torch.tensor(init == "uniform"))
         self.register_buffer("ema_count", torch.ones(num_codes))
         self.register_buffer("ema_sum", self.codebook.detach().clone())
@@ -181,8 +214,10 @@ class VectorQuantizer(nn.Module):
         self.register_buffer("codes_reset", torch.zeros((), dtype=torch.long))  # total over training
 
     def extra_repr(self) -> str:
-        return (f"num_codes={self.num_codes}, code_dim={self.code_dim}, beta={self.beta}, "
-                f"init={self.init!r}, ema={self.ema}, reset_dead={self.reset_dead}")
+        return (
+            f"num_codes={self.num_codes}, code_dim={self.code_dim}, beta={self.beta}, "
+            f"init={self.init!r}, ema={self.ema}, reset_dead={self.reset_dead}"
+        )
 
     def lookup(self, indices: Tensor) -> Tensor:
         """Code vectors for a grid of indices (B, H, W) -> (B, D, H, W)."""
@@ -252,13 +287,13 @@ class VectorQuantizer(nn.Module):
 class VQVAEOutput(NamedTuple):
     """What the VQ-VAE returns; the loss is computed from these by :func:`vqvae_loss`."""
 
-    recon: Tensor            # (B, 1, H, W) decoder logits (``to_image`` gives the image)
-    z_e: Tensor              # (B, D, H', W') encoder output
-    z_q: Tensor              # (B, D, H', W') quantized (straight-through) vectors fed to the decoder
-    indices: Tensor          # (B, H', W') code indices
-    codebook_loss: Tensor    # (B,)
+    recon: Tensor  # (B, 1, H, W) decoder logits (``to_image`` gives the image)
+    z_e: Tensor  # (B, D, H', W') encoder output
+    z_q: Tensor  # (B, D, H', W') quantized (straight-through) vectors fed to the decoder
+    indices: Tensor  # (B, H', W') code indices
+    codebook_loss: Tensor  # (B,)
     commitment_loss: Tensor  # (B,)
-    perplexity: Tensor       # () of this batch
+    perplexity: Tensor  # () of this batch
 
 
 class VQVAE(nn.Module):
@@ -269,19 +304,24 @@ class VQVAE(nn.Module):
     Extra keyword arguments (``init``, ``ema``, ``reset_dead``, ...) go to :class:`VectorQuantizer`.
     """
 
-    def __init__(self, num_codes: int = 64, code_dim: int = 16, hidden: int = 32,
-                 beta: float = 0.25, **quantizer_options) -> None:
+    def __init__(
+        self, num_codes: int = 64, code_dim: int = 16, hidden: int = 32, beta: float = 0.25, **quantizer_options
+    ) -> None:
         super().__init__()
         self.encoder = nn.Sequential(
-            nn.Conv2d(1, hidden, 4, 2, 1), nn.ReLU(),           # (B, h, H/2, W/2)
-            nn.Conv2d(hidden, 2 * hidden, 4, 2, 1), nn.ReLU(),  # (B, 2h, H/4, W/4)
-            nn.Conv2d(2 * hidden, code_dim, 1),                 # (B, D, H/4, W/4)
+            nn.Conv2d(1, hidden, 4, 2, 1),
+            nn.ReLU(),  # (B, h, H/2, W/2)
+            nn.Conv2d(hidden, 2 * hidden, 4, 2, 1),
+            nn.ReLU(),  # (B, 2h, H/4, W/4)
+            nn.Conv2d(2 * hidden, code_dim, 1),  # (B, D, H/4, W/4)
         )
         self.quantizer = VectorQuantizer(num_codes, code_dim, beta=beta, **quantizer_options)
         self.decoder = nn.Sequential(
-            nn.Conv2d(code_dim, 2 * hidden, 3, 1, 1), nn.ReLU(),             # (B, 2h, H/4, W/4)
-            nn.ConvTranspose2d(2 * hidden, hidden, 4, 2, 1), nn.ReLU(),      # (B, h, H/2, W/2)
-            nn.ConvTranspose2d(hidden, 1, 4, 2, 1),                          # (B, 1, H, W) logits
+            nn.Conv2d(code_dim, 2 * hidden, 3, 1, 1),
+            nn.ReLU(),  # (B, 2h, H/4, W/4)
+            nn.ConvTranspose2d(2 * hidden, hidden, 4, 2, 1),
+            nn.ReLU(),  # (B, h, H/2, W/2)
+            nn.ConvTranspose2d(hidden, 1, 4, 2, 1),  # (B, 1, H, W) logits
         )
 
     @property
@@ -291,8 +331,7 @@ class VQVAE(nn.Module):
     def encode(self, x: Tensor) -> Tensor:
         """Images (B, 1, H, W) with H, W divisible by 4 -> encodings z_e (B, D, H/4, W/4)."""
         if x.dim() != 4 or x.shape[1] != 1 or x.shape[2] % 4 or x.shape[3] % 4:
-            raise ValueError(f"expected images of shape (B, 1, H, W) with H and W divisible by 4, "
-                             f"got {tuple(x.shape)}")
+            raise ValueError(f"expected images of shape (B, 1, H, W) with H and W divisible by 4, got {tuple(x.shape)}")
         return self.encoder(x)
 
     def code(self, x: Tensor) -> Tensor:
@@ -320,8 +359,7 @@ class VQVAE(nn.Module):
     def forward(self, x: Tensor) -> VQVAEOutput:
         z_e = self.encode(x)
         q = self.quantizer(z_e)
-        return VQVAEOutput(self.decode(q.z_q), z_e, q.z_q, q.indices, q.codebook_loss,
-                           q.commitment_loss, q.perplexity)
+        return VQVAEOutput(self.decode(q.z_q), z_e, q.z_q, q.indices, q.codebook_loss, q.commitment_loss, q.perplexity)
 
 
 def vqvae_loss(model: VQVAE, x: Tensor, y: Tensor | None = None) -> dict[str, Tensor]:
@@ -342,8 +380,14 @@ def vqvae_loss(model: VQVAE, x: Tensor, y: Tensor | None = None) -> dict[str, Te
     loss = bce + model.quantizer.beta * commit
     if not model.quantizer.ema:  # with EMA updates the codebook is not trained by gradient
         loss = loss + cb
-    return {"loss": loss, "bce": bce.detach(), "mse": losses.mse(model.to_image(out.recon), x).mean().detach(),
-            "codebook": cb.detach(), "commitment": commit.detach(), "perplexity": out.perplexity}
+    return {
+        "loss": loss,
+        "bce": bce.detach(),
+        "mse": losses.mse(model.to_image(out.recon), x).mean().detach(),
+        "codebook": cb.detach(),
+        "commitment": commit.detach(),
+        "perplexity": out.perplexity,
+    }
 
 
 # --------------------------------------------------------------------------- usage and the explorer
@@ -352,7 +396,7 @@ def encode_indices(model: VQVAE, images: Tensor, batch_size: int = 1000) -> Tens
     """Code-index grids (N, H', W') of a set of images, in eval mode (no codebook updates)."""
     dev = device_of(model)
     with eval_mode(model):
-        out = [nearest_code_grid(model, images[i:i + batch_size].to(dev)) for i in range(0, len(images), batch_size)]
+        out = [nearest_code_grid(model, images[i : i + batch_size].to(dev)) for i in range(0, len(images), batch_size)]
     return torch.cat(out).cpu()
 
 
@@ -407,8 +451,8 @@ class MaskedConv2d(nn.Conv2d):
         super().__init__(in_channels, out_channels, kernel_size, padding=kernel_size // 2)
         mask = torch.ones(kernel_size, kernel_size)
         c = kernel_size // 2
-        mask[c, c + (mask_type == "B"):] = 0  # right of the centre (and the centre for "A")
-        mask[c + 1:] = 0                      # rows below
+        mask[c, c + (mask_type == "B") :] = 0  # right of the centre (and the centre for "A")
+        mask[c + 1 :] = 0  # rows below
         self.register_buffer("mask", mask[None, None])
 
     def forward(self, x: Tensor) -> Tensor:
@@ -445,8 +489,9 @@ class CodePrior(nn.Module):
         return F.cross_entropy(self(indices), indices, reduction="none").flatten(1).sum(dim=1)
 
     @torch.no_grad()
-    def sample(self, n: int, grid: tuple[int, int] = (7, 7), temperature: float = 1.0,
-               generator: torch.Generator | None = None) -> Tensor:
+    def sample(
+        self, n: int, grid: tuple[int, int] = (7, 7), temperature: float = 1.0, generator: torch.Generator | None = None
+    ) -> Tensor:
         """Draw n index grids (n, H, W), one position at a time in raster order."""
         dev = device_of(self)
         k = torch.zeros(n, *grid, dtype=torch.long, device=dev)
