@@ -11,10 +11,18 @@ COURSE_BUDGET_S = 300.0
 
 
 def pytest_configure(config):
-    """Tiny test models run fastest on one thread (and two threads thrash a busy 2-core machine)."""
+    """Tiny test models run fastest on one thread (and two threads thrash a busy 2-core machine).
+
+    Under the tests every teaching claim is strict (a claim that fails is an error, whatever the
+    settings): the notebooks' kernels inherit this environment variable."""
+    import os
+
     import torch
 
+    from vae_course.claims import MODE_ENV
+
     torch.set_num_threads(1)
+    os.environ.setdefault(MODE_ENV, "strict")
 
 
 @pytest.fixture

@@ -1,0 +1,115 @@
+"""vae_course.claims: strict under the course's settings and the tests, a notice when a learner changed them,
+and the registry of course settings equal to the notebooks' parameters cells."""
+
+import ast
+import json
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from vae_course import claims
+
+NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
+
+
+@pytest.fixture
+def fresh_state(monkeypatch):
+    monkeypatch.setattr(claims, "_state", {"notebook": None, "changed": {}})
+    monkeypatch.delenv(claims.MODE_ENV, raising=False)
+    monkeypatch.delenv(claims.LOG_ENV, raising=False)
+
+
+def test_a_held_claim_returns_true_in_every_mode(fresh_state, monkeypatch):
+    assert claims.claim("x", True, "1 < 2")
+    monkeypatch.setenv(claims.MODE_ENV, "notice")
+    assert claims.claim("x", True, "1 < 2")
+
+
+def test_course_settings_make_a_failed_claim_an_error(fresh_state, capsys):
+    assert claims.settings("06_vae", **claims.COURSE_SETTINGS["06_vae"]) == {}
+    assert capsys.readouterr().out == ""
+    with pytest.raises(AssertionError, match="claim 'vae-wins' does not hold: VAE 0.07 vs AE 0.05"):
+        claims.claim("vae-wins", False, "VAE 0.07 vs AE 0.05")
+
+
+def test_changed_settings_make_it_a_notice_and_the_notebook_goes_on(fresh_state, capsys):
+    values = dict(claims.COURSE_SETTINGS["08_vq_vae"], DATASET="digits")
+    changed = claims.settings("08_vq_vae", **values)
+    assert changed == {"DATASET": ("mnist5k", "digits")}
+    assert "You changed DATASET = 'digits' (course: 'mnist5k')" in capsys.readouterr().out
+    assert claims.claim("sharp", False, "error 19.1", why="8x8 images", try_="use mnist5k") is False
+    out = capsys.readouterr().out
+    assert "Claim not confirmed with your settings: sharp" in out
+    assert "measured: error 19.1" in out and "why it may not hold here: 8x8 images" in out
+    assert "what to try: use mnist5k" in out and "DATASET = 'digits'" in out
+
+
+def test_the_tests_force_strict_even_with_changed_settings(fresh_state, monkeypatch):
+    claims.settings("08_vq_vae", **dict(claims.COURSE_SETTINGS["08_vq_vae"], SEED=3))
+    monkeypatch.setenv(claims.MODE_ENV, "strict")
+    with pytest.raises(claims.ClaimFailed):
+        claims.claim("sharp", False, "error 19.1")
+    monkeypatch.setenv(claims.MODE_ENV, "sometimes")
+    with pytest.raises(ValueError, match="'strict' or 'notice'"):
+        claims.claim("sharp", False, "error 19.1")
+
+
+def test_every_claim_is_logged_when_asked(fresh_state, monkeypatch, tmp_path):
+    log = tmp_path / "claims.jsonl"
+    monkeypatch.setenv(claims.LOG_ENV, str(log))
+    monkeypatch.setenv(claims.MODE_ENV, "notice")
+    claims.settings("01_autoencoder", **dict(claims.COURSE_SETTINGS["01_autoencoder"], DATASET="mnist5k"))
+    claims.claim("a", True, "fine")
+    claims.claim("b", False, "not fine")
+    records = [json.loads(line) for line in log.read_text().splitlines()]
+    assert [(r["claim"], r["held"], r["changed"]) for r in records] == [
+        ("a", True, ["DATASET"]),
+        ("b", False, ["DATASET"]),
+    ]
+
+
+def test_unknown_notebook_or_parameter_is_a_clear_error(fresh_state):
+    with pytest.raises(KeyError, match="no course settings registered for notebook '99_x'"):
+        claims.settings("99_x", SEED=0)
+    with pytest.raises(KeyError, match=r"parameters \['EPOCH'\] are not among"):
+        claims.settings("07_cvae", EPOCH=3)
+
+
+def test_offered_values_name_known_parameters():
+    for name, offered in claims.OFFERED.items():
+        assert name in claims.COURSE_SETTINGS
+        for param, values in offered.items():
+            assert param in claims.COURSE_SETTINGS[name] and claims.COURSE_SETTINGS[name][param] not in values
+
+
+def _parameters_cell(path: Path) -> tuple[str, dict]:
+    """The notebook id passed to settings(...) and the literal values its parameters cell assigns."""
+    nb = nbformat.read(path, as_version=4)
+    for cell in nb.cells:
+        if cell.cell_type == "code" and "settings(" in cell.source:
+            tree = ast.parse("\n".join(line for line in cell.source.splitlines() if not line.startswith("%")))
+            values, notebook = {}, None
+            for node in ast.walk(tree):
+                if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+                    try:
+                        values[node.targets[0].id] = ast.literal_eval(node.value)
+                    except ValueError:
+                        pass
+                if (
+                    isinstance(node, ast.Call)
+                    and getattr(node.func, "id", getattr(node.func, "attr", "")) == "settings"
+                ):
+                    notebook = ast.literal_eval(node.args[0])
+            return notebook, values
+    return None, {}
+
+
+@pytest.mark.parametrize("path", sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb")), ids=lambda p: p.stem)
+def test_registry_equals_the_notebooks_parameters_cell(path):
+    notebook, values = _parameters_cell(path)
+    if notebook is None:
+        pytest.skip(f"{path.name} does not call claims.settings(...) yet")
+    assert notebook == path.stem
+    course = claims.COURSE_SETTINGS[notebook]
+    assert {k: values[k] for k in course} == course

@@ -1,0 +1,231 @@
+"""Teaching claims: the numbers a notebook's text relies on, checked where they are made.
+
+A notebook states a result ("the VAE's samples are closer to real moons than the AE's") and
+checks it with ``claim``::
+
+    claim("vae-samples-closer", vae_dist < ae_dist,
+          measured=f"VAE {vae_dist:.3f} vs AE {ae_dist:.3f}",
+          why="with few epochs the VAE's decoder has not yet learned to draw sharp moons",
+          try_="raise EPOCHS")
+
+What happens when a claim does not hold depends on the settings it was measured under:
+
+* **the course's own settings** (the parameters cell unchanged), and **always under the tests**
+  (``VAE_COURSE_CLAIMS=strict``, set by the test configuration): ``ClaimFailed`` is raised, an
+  ``AssertionError`` exactly like a plain ``assert``, so CI fails when a claim stops being true;
+* **settings a learner changed** (``settings(...)`` in the parameters cell found a value that
+  differs from the course's): a visible notice says what was claimed, what was measured, why it may
+  not hold with these settings and what to try, and the notebook goes on.
+
+``VAE_COURSE_CLAIMS=notice`` forces notices (``make test-params`` runs every notebook that way
+and reads the record of each claim from the JSON-lines file named by ``VAE_COURSE_CLAIMS_LOG``).
+
+Consistency checks that hold for any settings (shapes, identities, a gradient check) stay plain
+``assert`` statements: they are not claims about a training run.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import os
+from typing import Any
+
+MODE_ENV = "VAE_COURSE_CLAIMS"
+LOG_ENV = "VAE_COURSE_CLAIMS_LOG"
+
+#: The course's parameter values of each notebook, as its parameters cell sets them (a test keeps
+#: the two equal), and the values each parameters cell's comment offers besides (``make
+#: test-params`` runs every offered offline value, and another seed, to the end).
+COURSE_SETTINGS: dict[str, dict[str, Any]] = {
+    "00_start_here": {"SEED": 0, "DATASET": "mnist5k", "MOON_SIZE": 28},
+    "01_autoencoder": {
+        "DATASET": "digits",
+        "LATENT": 2,
+        "PCA_K": 4,
+        "HIDDEN": (256, 128),
+        "EPOCHS": 40,
+        "LINEAR_EPOCHS": 300,
+        "SEED": 0,
+        "THREADS": 1,
+    },
+    "02_moon_interpolation_failure": {"SEED": 0},
+    "03_denoising_autoencoder": {
+        "DATASET": "digits",
+        "LATENT": 16,
+        "HIDDEN": (256,),
+        "EPOCHS": 20,
+        "MAX_MASK": 0.6,
+        "MAX_STD": 0.6,
+        "LEVELS": (0.0, 0.2, 0.3, 0.4, 0.5),
+        "SEED": 0,
+        "THREADS": 1,
+    },
+    "04_elbo_derivation": {
+        "SEED": 0,
+        "DATASET": "digits",
+        "DIMS": [1, 2, 4, 8, 16, 32],
+        "N_SAMPLES": 1000,
+        "SIGMA_X": 0.5,
+        "TORCH_THREADS": 1,
+    },
+    "05_gradient_estimators": {
+        "SEED": 0,
+        "DATASET": "digits",
+        "LATENT": 4,
+        "EPOCHS": 8,
+        "N": 20_000,
+        "N_GRAD": 150,
+        "TORCH_THREADS": 1,
+    },
+    "06_vae": {
+        "DATASET": "mnist5k",
+        "LATENT": 2,
+        "HIDDEN": 128,
+        "EPOCHS": 6,
+        "EPOCHS_SMALL": 4,
+        "LR": 3e-3,
+        "N_TRAIN": 4000,
+        "SWEEP_DATASET": "digits",
+        "IWAE_IMAGES": 100,
+        "SEED": 0,
+    },
+    "07_cvae": {
+        "DATASET": "mnist5k",
+        "LATENT": 4,
+        "HIDDEN": 128,
+        "EPOCHS": 8,
+        "LR": 3e-3,
+        "CLF_EPOCHS": 4,
+        "N_PER_CLASS": 100,
+        "SEED": 0,
+    },
+    "08_vq_vae": {
+        "DATASET": "mnist5k",
+        "N_TRAIN": 4000,
+        "NUM_CODES": 64,
+        "CODE_DIM": 16,
+        "HIDDEN": 32,
+        "EPOCHS": 3,
+        "LR": 2e-3,
+        "BATCH": 64,
+        "PRIOR_EPOCHS": 6,
+        "SEED": 0,
+    },
+}
+
+#: Other values each parameters cell offers, by parameter (offline data sets only: the online ones
+#: run where their files are cached). ``make test-params`` runs each, and SEED + 1, to the end.
+OFFERED: dict[str, dict[str, list[Any]]] = {
+    "00_start_here": {"DATASET": ["moons", "digits"]},
+    "01_autoencoder": {"DATASET": ["mnist5k"]},
+    "02_moon_interpolation_failure": {},
+    "03_denoising_autoencoder": {"DATASET": ["mnist5k"]},
+    "04_elbo_derivation": {"DATASET": ["mnist5k", "moons"]},
+    "05_gradient_estimators": {"DATASET": ["moons"]},
+    "06_vae": {},
+    "07_cvae": {},
+    "08_vq_vae": {"DATASET": ["digits"]},
+}
+
+
+class ClaimFailed(AssertionError):
+    """A teaching claim did not hold under the course's own settings (or under the tests)."""
+
+
+_state: dict[str, Any] = {"notebook": None, "changed": {}}
+
+
+def settings(notebook: str, **values: Any) -> dict[str, tuple[Any, Any]]:
+    """Record the parameters a notebook runs with (called at the end of its parameters cell).
+
+    Returns the changed ones as {name: (course value, your value)} and, when there are any,
+    prints one line saying that claims will explain themselves instead of stopping the notebook.
+    """
+    if notebook not in COURSE_SETTINGS:
+        raise KeyError(f"no course settings registered for notebook {notebook!r}; known: {sorted(COURSE_SETTINGS)}")
+    course = COURSE_SETTINGS[notebook]
+    unknown = sorted(set(values) - set(course))
+    if unknown:
+        raise KeyError(f"{notebook}: parameters {unknown} are not among the course's {sorted(course)}")
+    changed = {k: (course[k], v) for k, v in values.items() if v != course[k]}
+    _state.update(notebook=notebook, changed=changed)
+    if changed:
+        what = ", ".join(f"{k} = {v!r} (course: {c!r})" for k, (c, v) in changed.items())
+        print(
+            f"You changed {what}. The notebook's claims were measured with the course's settings; "
+            "where one does not hold with yours, a notice below says so, and the notebook goes on."
+        )
+    return changed
+
+
+def mode() -> str:
+    """ "strict" (a failed claim raises) or "notice" (it is reported and the notebook goes on)."""
+    forced = os.environ.get(MODE_ENV, "").strip().lower()
+    if forced in ("strict", "notice"):
+        return forced
+    if forced:
+        raise ValueError(f"{MODE_ENV} must be 'strict' or 'notice', got {forced!r}")
+    return "notice" if _state["changed"] else "strict"
+
+
+def _log(record: dict[str, Any]) -> None:
+    path = os.environ.get(LOG_ENV)
+    if path:
+        with open(path, "a", encoding="utf-8") as f:
+            f.write(json.dumps(record) + "\n")
+
+
+def _show_notice(name: str, measured: str, why: str, try_: str) -> None:
+    lines = [f"Claim not confirmed with your settings: {name}", f"  measured: {measured}"]
+    if why:
+        lines.append(f"  why it may not hold here: {why}")
+    if try_:
+        lines.append(f"  what to try: {try_}")
+    changed = ", ".join(f"{k} = {v!r}" for k, (_, v) in _state["changed"].items())
+    if changed:
+        lines.append(f"  (your settings: {changed}; the text above was written for the course's)")
+    text = "\n".join(lines)
+    try:
+        from IPython import get_ipython
+        from IPython.display import HTML, display
+
+        if get_ipython() is not None:
+            body = "<br>".join(html.escape(line) for line in lines)
+            display(
+                HTML(
+                    f'<div style="border-left:4px solid #d9822b;background:#fff4e5;padding:6px 10px;'
+                    f'font-family:monospace">{body}</div>'
+                )
+            )
+            return
+    except ImportError:
+        pass
+    print(text)
+
+
+def claim(name: str, condition: bool, measured: str, why: str = "", try_: str = "") -> bool:
+    """Check a teaching claim; see the module docstring. Returns whether it held.
+
+    Args:
+        name: a short id ("vae-beats-ae"), used in notices, logs and the README's table.
+        condition: the claim, already evaluated.
+        measured: what was measured, in words with the numbers ("VAE 0.041 vs AE 0.063").
+        why: why it may fail under other settings. try_: what a learner can change.
+    """
+    held = bool(condition)
+    _log(
+        {
+            "notebook": _state["notebook"],
+            "claim": name,
+            "held": held,
+            "measured": measured,
+            "changed": sorted(_state["changed"]),
+        }
+    )
+    if held:
+        return True
+    if mode() == "strict":
+        raise ClaimFailed(f"claim {name!r} does not hold: {measured}" + (f" ({why})" if why else ""))
+    _show_notice(name, measured, why, try_)
+    return False
