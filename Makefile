@@ -9,22 +9,28 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 PORT   ?= 8888
 TORCH  := torch==2.13.0
+PIP    := pip==26.3
 
 .PHONY: setup lab test lint test-package test-notebooks test-grading clean test-browser constraints
 
 setup: $(STAMP)
 
-# One pip call installs torch and the course, every version pinned by constraints.txt. The pin fixes
-# torch's version, not its build: pip takes whatever build of that version its index offers (here pip's
-# configuration offers a CPU wheel; from PyPI alone, Linux gets the multi-GB CUDA build). A torch
-# of that version already in $(VENV) is kept, so users elsewhere install the CPU build first (README).
+# A current pip first (about 1 s; it resolves this set in about half the time of Python 3.11's own
+# pip), then one pip call for torch and the course, every version pinned by constraints.txt. The pin
+# fixes torch's version, not its build: pip takes whatever build of that version its index offers
+# (here pip's configuration offers a CPU wheel; from PyPI alone, Linux gets the multi-GB CUDA build).
+# A torch of that version already in $(VENV) is kept, so users elsewhere install the CPU build first
+# (README). -qq: errors only (-q still shows setuptools' notice about editable installs).
 # pip's own byte-compiling is serial; compileall -j 0 does the same work on every core afterwards
-# (bytecode must exist up front where PYTHONDONTWRITEBYTECODE=1, as on CI).
+# (bytecode must exist up front where PYTHONDONTWRITEBYTECODE=1, as on CI), skipping what no kernel
+# imports: the packages' own test suites and sympy (a third of the source).
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --no-compile -c constraints.txt $(TORCH) -e ".[lab,test]"
+	$(PY) -m pip install -qq --no-compile $(PIP)
+	$(PY) -m pip install -qq --no-compile -c constraints.txt $(TORCH) -e ".[lab,test]"
 	@echo "byte-compiling the environment on all cores (a cache: kernels start faster)"
-	@$(PY) -m compileall -q -j 0 "$$($(PY) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')" > /dev/null || true
+	@$(PY) -m compileall -q -j 0 -x 'site-packages/(sympy/|.*/tests?/)' \
+		"$$($(PY) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')" > /dev/null || true
 	@touch $(STAMP)
 	@echo "course environment ready in $(VENV)"
 
@@ -52,9 +58,12 @@ test-notebooks: setup
 	$(PY) -m pytest $(XDIST) notebooks
 
 # Slow (runs every notebook twice): every course notebook grades "pass" on each exercise, and its
-# student version "not attempted". CI runs it after `make test`.
+# student version "not attempted"; then the tamper suite (tests/tamper/, fast, also in `make test`):
+# submissions that forge results, rebind check, monkeypatch, read classmates' and the teacher's
+# files, use the network, loop, hog memory, exit, signal, leave daemons or lose messages, and what
+# the report says of each. CI runs it after `make test`.
 test-grading: setup
-	VAE_COURSE_SLOW=1 $(PY) -m pytest tests/test_grading.py -k every_course_notebook -v
+	VAE_COURSE_SLOW=1 $(PY) -m pytest tests/test_grading.py tests/tamper -k "every_course_notebook or tamper" -v
 
 clean:
 	rm -rf $(VENV) $(TOOLS) .pytest_cache
@@ -85,8 +94,28 @@ BROWSER_STAMP := $(VENV)/.browser-installed
 
 # Its Python packages (Playwright, greenlet) are the course's `browser` extra, pinned in constraints.txt.
 $(BROWSER_STAMP): $(STAMP)
-	$(PY) -m pip install --quiet -c constraints.txt -e ".[browser]"
+	$(PY) -m pip install -qq -c constraints.txt -e ".[browser]"
 	@touch $@
 
 test-browser: $(BROWSER_STAMP)
 	VAE_COURSE_BROWSER=1 timeout -k 30 600 $(PY) -m pytest tests/browser -p no:cacheprovider -v -s
+
+# Lecture mode and the website, both built from the committed notebooks (no re-execution; README
+# "Lecture mode and the website"). `make slides`: offline reveal.js decks, one per notebook, in
+# build/slides/ (open build/slides/index.html); reveal.js and MathJax are fetched once from the npm
+# registry with `npm pack` into build/vendor/ and copied next to the decks. `make site`: the static
+# course website in build/site/ (Sphinx + myst-nb from the `docs` extra; every warning is an error).
+# Slide metadata and speaker notes: `$(PY) lecture/slide_metadata.py notebooks/*.ipynb` (tests/test_lecture.py).
+SITE_STAMP := $(VENV)/.site-installed
+
+.PHONY: slides site
+
+$(SITE_STAMP): $(STAMP)
+	$(PY) -m pip install --quiet -c constraints.txt -e ".[docs]"
+	@touch $@
+
+slides: setup
+	$(PY) lecture/build_slides.py
+
+site: $(SITE_STAMP)
+	$(PY) lecture/build_site.py

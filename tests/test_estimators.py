@@ -40,6 +40,7 @@ def test_both_estimators_unbiased(f, mu, sigma):
         score_function(f, mu, sigma, eps),
         score_function(f, mu, sigma, eps, baseline=2.0),
         score_function(f, mu, sigma, eps, baseline="loo"),
+        score_function(f, mu, sigma, eps, baseline="coordinate"),
         pathwise(f, mu, sigma, eps),
     ):
         for samples, exact in ((est.mu, gm), (est.sigma, gs)):
@@ -48,7 +49,9 @@ def test_both_estimators_unbiased(f, mu, sigma):
 
 
 @pytest.mark.parametrize("f,mu,sigma", CASES)
-@pytest.mark.parametrize("estimator,baseline", [("score", 0.0), ("score", 1.5), ("pathwise", 0.0)])
+@pytest.mark.parametrize(
+    "estimator,baseline", [("score", 0.0), ("score", 1.5), ("score", "coordinate"), ("pathwise", 0.0)]
+)
 @pytest.mark.parametrize("wrt", ["mu", "sigma"])
 def test_variance_matches_closed_form(f, mu, sigma, estimator, baseline, wrt):
     eps = sample_eps(N, len(mu), torch.Generator().manual_seed(1))
@@ -180,3 +183,59 @@ def test_bernoulli_score_unbiased_straight_through_biased():
     assert abs(r["score"].mean().item() - r["exact"]) < 5 * se
     st_se = r["straight_through"].std() / math.sqrt(20000)
     assert abs(r["straight_through"].mean().item() - r["exact"]) > 10 * st_se
+
+
+def test_square_center_shifts_the_parabola():
+    """(z - k)^2 under N(mu, s^2) is z^2 under N(mu - k, s^2), for the gradients and their variances."""
+    mu, s, k = [1.2, -0.4], [0.8, 1.5], 0.7
+    shifted = [m - k for m in mu]
+    for est in ("score", "pathwise"):
+        for wrt in ("mu", "sigma"):
+            assert torch.allclose(
+                theory_variance(Square(k), mu, s, est, wrt), theory_variance(Square(), shifted, s, est, wrt)
+            )
+    assert torch.allclose(exact_grad(Square(k), mu, s)[0], 2 * torch.tensor(shifted, dtype=torch.float64))
+    eps = sample_eps(1000, 2, torch.Generator().manual_seed(0))  # the same samples, estimated either way
+    for baseline in (None, 2.0, "coordinate"):
+        a, b = score_function(Square(k), mu, s, eps, baseline), score_function(Square(), shifted, s, eps, baseline)
+        assert torch.allclose(a.mu, b.mu) and torch.allclose(a.sigma, b.sigma)
+    a, b = pathwise(Square(k), mu, s, eps), pathwise(Square(), shifted, s, eps)
+    assert torch.allclose(a.mu, b.mu) and torch.allclose(a.sigma, b.sigma)
+
+
+def test_coordinate_baseline_removes_the_other_coordinates():
+    """For separable f, the per-coordinate baseline leaves the 1-D variance with b = h(mu_j), whatever D."""
+    one = theory_variance(Square(), [1.0], [1.0], "score", "mu", 1.0)[0]  # h(mu) = 1
+    for d in (2, 8, 32):
+        many = theory_variance(Square(), [1.0] * d, [1.0] * d, "score", "mu", "coordinate")
+        assert torch.allclose(many, one.expand(d))
+        assert many[0] < theory_variance(Square(), [1.0] * d, [1.0] * d, "score", "mu", float(d * 2 - 2))[0]
+    with pytest.raises(ValueError, match="coordinate"):
+        theory_variance(Square(), [1.0], [1.0], "score", "mu", "loo")
+
+
+def test_bernoulli_in_many_dimensions():
+    f = lambda z: (z - 0.45) ** 2  # noqa: E731
+    r1, r16 = bernoulli_grads(f, 0.3, 20000, seed=0), bernoulli_grads(f, 0.3, 20000, seed=0, dim=16)
+    assert r1["exact"] == r16["exact"]
+    se = r16["score"].std() / math.sqrt(20000)
+    assert abs(r16["score"].mean().item() - r16["exact"]) < 5 * se  # still unbiased
+    assert r16["score"].var() > 50 * r1["score"].var()  # the other codes' values multiply it
+    assert math.isclose(r16["straight_through"].var().item(), r1["straight_through"].var().item(), rel_tol=0.05)
+    with pytest.raises(ValueError, match="dim"):
+        bernoulli_grads(f, 0.3, 10, dim=0)
+
+
+def test_vae_mean_baseline_is_unbiased_and_cuts_variance():
+    torch.manual_seed(0)
+    model = VAE(image_size=8, latent_dim=2, hidden=32)
+    x = torch.rand(8, 1, 8, 8)
+    n = 300
+    gb = encoder_gradient_samples(model, x, "score", n, sigma_x=0.2, seed=1, baseline="mean")
+    gs = encoder_gradient_samples(model, x, "score", n, sigma_x=0.2, seed=2)
+    gp = encoder_gradient_samples(model, x, "pathwise", n, sigma_x=0.2, seed=3)
+    se = (gb.var(0) / n + gp.var(0) / n).sqrt()
+    assert ((gb.mean(0) - gp.mean(0)).abs() < 5 * se + 1e-6).float().mean() > 0.98
+    assert gb.var(0).sum() < gs.var(0).sum() / 10
+    with pytest.raises(ValueError, match="'mean'"):
+        vae_surrogate_loss(model, x, "score", baseline="median")

@@ -134,3 +134,61 @@ def test_every_reference_passes_its_cases_and_a_nudged_answer_does_not(ex_id):
         exercises.compare_on_cases(
             lambda *a, **k: _nudged(ex.reference(*a, **k)), ex.reference, ex.cases(), ex.atol, ex.rtol
         )
+
+
+# The grader judges on fresh inputs: a generator seeded from os.urandom replaces each exercise's
+# fixed seed wherever its cases or checker take one (structured edge cases stay as they are).
+@pytest.mark.parametrize("ex_id", sorted(INDEPENDENT))
+def test_independent_implementations_pass_on_fresh_random_inputs(ex_id):
+    for seed in (11, 12, 13):
+        result = exercises.evaluate(ex_id, INDEPENDENT[ex_id], torch.Generator().manual_seed(seed))
+        assert result.passed, (seed, result.feedback)
+
+
+def test_fresh_inputs_differ_from_the_notebooks_and_keep_the_edge_cases():
+    ex = exercises.get("00.1")
+    fixed, fresh = exercises.exercise_cases(ex), exercises.exercise_cases(ex, torch.Generator().manual_seed(5))
+    assert [c.label for c in fixed] == [c.label for c in fresh]
+    assert not torch.equal(fixed[0].args[0], fresh[0].args[0]), "the random batches are new"
+    assert torch.equal(fixed[3].args[0], fresh[3].args[0]), "all-black vs all-white stays"
+    assert exercises.exercise_cases(ex)[0].args[0].equal(fixed[0].args[0]), "the notebook's cases stay fixed"
+
+
+def _mask_noise(x, fraction):
+    flat = x.flatten(1).clone()
+    k = round(fraction * flat.shape[1])
+    idx = torch.rand(flat.shape).argsort(dim=1)[:, :k]
+    return flat.scatter(1, idx, 0.0).reshape(x.shape)
+
+
+@pytest.mark.parametrize(
+    "ex_id, fn",
+    [
+        ("03.1", _mask_noise),
+        ("04.1", lambda v: torch.logsumexp(v, 0) - math.log(v.shape[0])),
+        ("05.3", lambda soft, hard: soft + (hard - soft).detach()),
+        ("08.2", lambda z_e, z_q: z_e + (z_q - z_e).detach()),
+    ],
+)
+def test_custom_checkers_judge_fresh_inputs_too(ex_id, fn):
+    for seed in (21, 22):
+        assert exercises.evaluate(ex_id, fn, torch.Generator().manual_seed(seed)).passed
+    assert exercises.evaluate(ex_id, lambda *a: a[-1].detach() * 0, torch.Generator().manual_seed(23)).status in (
+        "fail",
+        "error",
+    )
+
+
+def test_each_exercise_names_the_package_functions_that_solve_it():
+    assert exercises.get("00.1").solved_by == ("rms_distance",)
+    assert exercises.get("05.1").solved_by == ("score_function",)  # from inside the reference's lambda
+    assert exercises.get("08.3").solved_by == ("_perplexity_reference", "perplexity")
+    for ex_id, name in (("03.1", "mask_noise"), ("04.1", "log_mean_exp"), ("05.3", "straight_through")):
+        assert name in exercises.get(ex_id).solved_by
+
+
+def test_evaluate_neither_prints_nor_records(tmp_path, monkeypatch, capsys):
+    log = tmp_path / "r.jsonl"
+    monkeypatch.setenv("VAE_COURSE_RESULTS", str(log))
+    assert exercises.evaluate("00.1", good_rms).passed
+    assert not log.exists() and capsys.readouterr().out == ""

@@ -5,7 +5,7 @@ import math
 import pytest
 import torch
 
-from vae_course.losses import gaussian_kl
+from vae_course.losses import gaussian_kl, log_normal
 from vae_course.lvm import Gaussian, LinearGaussianLVM, diag_gaussian, log_mean_exp
 
 D64 = torch.float64
@@ -130,3 +130,116 @@ def test_sgvb_estimators_unbiased_and_a_exact_at_posterior(model, x):
     assert a.var(0).max() < 1e-20 and torch.allclose(a[0], model.log_marginal(x), atol=1e-10)
     logvar = q.cov.diagonal(dim1=-2, dim2=-1).log()
     assert torch.allclose(kl_to_prior(q), gaussian_kl(q.mean, logvar), atol=1e-12)
+
+
+# --------------------------------------------------------------------------- probabilistic PCA
+def _pca_data(n=400, d=6, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    scales = torch.tensor([3.0, 2.0, 1.0, 0.5, 0.3, 0.2], dtype=D64)[:d]
+    return torch.randn(n, d, generator=g, dtype=D64) * scales + 1.0
+
+
+def test_ppca_is_the_maximum_likelihood_linear_gaussian_model():
+    from vae_course.lvm import spectrum
+
+    x = _pca_data()
+    spec = spectrum(x)
+    assert torch.all(spec.values[:-1] >= spec.values[1:])
+    m = LinearGaussianLVM.ppca(spec, k=2)
+    assert math.isclose(m.sigma**2, spec.values[2:].mean().item(), rel_tol=1e-9)
+    W = m.W.clone().requires_grad_(True)
+    ll = LinearGaussianLVM(W, m.b, m.sigma).log_marginal(x).mean()
+    (grad,) = torch.autograd.grad(ll, W)
+    assert grad.abs().max() < 1e-8  # a stationary point in W
+    for factor in (0.95, 1.05):  # and in sigma
+        assert LinearGaussianLVM(m.W, m.b, m.sigma * factor).log_marginal(x).mean() < ll
+
+
+def test_ppca_switches_off_directions_weaker_than_the_noise():
+    x = _pca_data()
+    m = LinearGaussianLVM.ppca(x, k=6, sigma=0.8)  # variances 9, 4, 1 are above 0.64, the rest below
+    norms = m.W.norm(dim=0)
+    assert (norms[:3] > 0.3).all() and (norms[3:] == 0).all()
+    with pytest.raises(ValueError, match="k < d"):
+        LinearGaussianLVM.ppca(x, k=6)
+
+
+def test_expected_squared_error_matches_monte_carlo(model, x):
+    q = random_q(3, 5, 21)
+    eps = torch.randn(50000, 5, 3, generator=torch.Generator().manual_seed(0), dtype=D64)
+    z = q.mean + eps * q.cov.diagonal(dim1=-2, dim2=-1).sqrt()
+    mc = (x - z @ model.W.T - model.b).pow(2).sum(-1).mean(0)
+    assert torch.allclose(mc, model.expected_sq_error(x, q), rtol=0.02)
+
+
+# --------------------------------------------------------------------------- SGVB gradients
+def test_sgvb_gradients_are_unbiased_and_stl_is_exact_at_the_posterior(model, x):
+    from vae_course.lvm import sgvb_gradients
+
+    q = random_q(3, 5, 13)
+    m = q.mean.clone().requires_grad_(True)
+    s = q.cov.diagonal(dim1=-2, dim2=-1).sqrt().clone().requires_grad_(True)
+    model.elbo(x, Gaussian(m, torch.diag_embed(s**2))).sum().backward()
+    exact = torch.cat([m.grad, s.grad], -1)  # (N, 2k)
+    n = 40000
+    est = sgvb_gradients(model, x, q, n, torch.Generator().manual_seed(0))
+    for g in est:
+        se = g.std(0) / math.sqrt(n)
+        assert ((g.mean(0) - exact).abs() < 5 * se + 1e-9).all()
+    post = model.posterior(x)
+    stl = sgvb_gradients(model, x, post, 100, torch.Generator().manual_seed(1)).stl
+    assert stl.abs().max() < 1e-9  # sticking the landing: zero at the exact posterior
+
+
+def test_sgvb_gradient_a_is_the_autograd_gradient_of_estimator_a(model, x):
+    from vae_course.lvm import sgvb_gradients
+
+    q = random_q(3, 5, 17)
+    g = torch.Generator().manual_seed(4)
+    est = sgvb_gradients(model, x, q, 1, g)
+    eps = torch.randn(1, 5, 3, generator=torch.Generator().manual_seed(4), dtype=D64)[0]
+    m = q.mean.clone().requires_grad_(True)
+    s = q.cov.diagonal(dim1=-2, dim2=-1).sqrt().clone().requires_grad_(True)
+    z = m + s * eps
+    log_q = log_normal(z, m, 2 * s.log())
+    (model.log_joint(x, z) - log_q).sum().backward()
+    assert torch.allclose(est.a[0], torch.cat([m.grad, s.grad], -1), atol=1e-10)
+
+
+# --------------------------------------------------------------------------- mixtures
+def test_curve_mixture_with_a_straight_line_is_the_linear_gaussian_model():
+    from vae_course.lvm import CurveMixture
+
+    mix = CurveMixture(d=2, sigma=0.4, n_grid=801, z_max=7.0, learn_sigma=False).double()
+    line = torch.nn.Linear(1, 2).double()
+    with torch.no_grad():
+        line.weight.copy_(torch.tensor([[1.5], [-0.7]]))
+        line.bias.copy_(torch.tensor([0.2, 0.3]))
+    mix.mu = line  # mu(z) = w z + b: a straight curve
+    lin = LinearGaussianLVM(line.weight.detach(), line.bias.detach(), sigma=0.4)
+    pts = torch.randn(20, 2, generator=torch.Generator().manual_seed(0), dtype=D64) * 2
+    assert torch.allclose(mix.log_prob(pts), lin.log_marginal(pts), atol=1e-6)
+
+
+def test_curve_mixture_is_a_grid_mixture_and_the_grid_is_fine_enough():
+    from vae_course.lvm import CurveMixture, mixture_log_prob
+
+    torch.manual_seed(0)
+    mix = CurveMixture(d=2, hidden=8, sigma=0.2)
+    pts = torch.randn(30, 2)
+    lp = mix.log_prob(pts)
+    assert torch.allclose(lp, mixture_log_prob(pts, mix.centres(), mix.log_w, mix.sigma), atol=1e-4)
+    assert torch.allclose(lp, mix.log_prob(pts, n_grid=4000), atol=1e-3)
+    assert torch.allclose(mix.log_prob(pts, sigma=0.5), mixture_log_prob(pts, mix.centres(), mix.log_w, 0.5), atol=1e-4)
+    assert math.isclose(mix.log_w.exp().sum().item(), 1.0, rel_tol=1e-6)
+    with pytest.raises(ValueError, match=r"\(N, 2\)"):
+        mix.log_prob(torch.zeros(3, 3))
+
+
+def test_mixture_log_prob_of_one_component_is_a_gaussian():
+    from vae_course.lvm import mixture_log_prob
+
+    pts = torch.randn(7, 3, generator=torch.Generator().manual_seed(0), dtype=D64)
+    c = torch.tensor([[0.5, -1.0, 2.0]], dtype=D64)
+    got = mixture_log_prob(pts, c, torch.zeros(1, dtype=D64), 0.7)
+    assert torch.allclose(got, log_normal(pts, c, 2 * math.log(0.7)), atol=1e-12)

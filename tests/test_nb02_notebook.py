@@ -71,11 +71,15 @@ def test_notebook_solutions_agree_with_package_functions():
 def test_notebook_shape():
     cells = _cells()
     code = [c for c in cells if c["cell_type"] == "code"]
-    assert "seed_everything(SEED" in _source(code[0])
-    params = [c for c in code if "parameters" in c.get("metadata", {}).get("tags", [])]
-    assert len(params) == 1 and "DATASET" in _source(params[0]) and "SEEDS" in _source(params[0])
+    params = [k for k, c in enumerate(code) if "parameters" in c.get("metadata", {}).get("tags", [])]
+    assert len(params) == 1
+    source = _source(code[params[0]])
+    assert "SEED = " in source and "SEEDS" in source and "DATASET" in source and "CODE_STD" in source
+    assert source.rstrip().endswith(")") and 'CHANGED = settings("02_moon_interpolation_failure"' in source
+    assert "seed_everything(SEED" in _source(code[params[0] + 1])  # seeded right after the parameters
     text = "\n".join(_source(c) for c in cells if c["cell_type"] == "markdown")
     for arxiv in ("1312.6114", "1606.05908", "1807.07543"):
         assert arxiv in text
     assert json.loads(NOTEBOOK.read_text())["metadata"]["kernelspec"]["name"] == "python3"
-    assert all("assert" in _source(c) for c in code if "medians over" in _source(c))
+    # every table of medians is followed, in its cell, by the claims it supports
+    assert all("claim(" in _source(c) for c in code if "medians over" in _source(c))

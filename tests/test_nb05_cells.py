@@ -5,10 +5,26 @@ import math
 import torch
 from notebook_cells import load_function
 
-from vae_course.estimators import Cosine, Square, pathwise, sample_eps, score_function, straight_through
+from vae_course.estimators import (
+    Cosine,
+    Square,
+    pathwise,
+    sample_eps,
+    score_function,
+    straight_through,
+    theory_variance,
+)
 from vae_course.exercises import ExerciseFailed, check
+from vae_course.wake_sleep import dream_nll
 
 NB = "05_gradient_estimators.ipynb"
+EXERCISES = (
+    ("05.1", "score_estimates"),
+    ("05.2", "pathwise_estimates"),
+    ("05.3", "straight_through_yours"),
+    ("05.4", "score_variance_with_baseline"),
+    ("05.5", "sleep_loss_yours"),
+)
 
 
 def _load(name: str, stub: bool = False):
@@ -32,8 +48,22 @@ def test_notebook_straight_through_equals_package():
     assert torch.equal(mine.detach(), straight_through(soft, hard).detach())
 
 
+def test_derived_baseline_variance_equals_the_closed_form_and_its_minimum_is_b_star():
+    derived = _load("score_variance_with_baseline")
+    for mu, s, b in ((0.3, 0.8, 0.0), (1.0, 1.0, 4.0), (-2.0, 1.5, 1.0)):
+        assert math.isclose(derived(mu, s, b), theory_variance(Square(), [mu], [s], "score", "mu", b)[0].item())
+    b_star = 1.0 + 3 * 1.0  # mu^2 + 3 sigma^2
+    assert derived(1.0, 1.0, b_star) < min(derived(1.0, 1.0, b_star - 0.1), derived(1.0, 1.0, b_star + 0.1))
+
+
+def test_sleep_loss_equals_the_package():
+    g = torch.Generator().manual_seed(0)
+    z, mu, logvar = (torch.randn(8, 3, generator=g) for _ in range(3))
+    assert torch.allclose(_load("sleep_loss_yours")(z, mu, logvar), dream_nll(z, mu, logvar))
+
+
 def test_checks_pass_and_stubs_are_not_attempted():
-    for ex, name in (("05.1", "score_estimates"), ("05.2", "pathwise_estimates"), ("05.3", "straight_through_yours")):
+    for ex, name in EXERCISES:
         assert check(ex, _load(name)).passed
         assert check(ex, _load(name, stub=True)).status == "not attempted"
 

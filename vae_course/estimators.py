@@ -17,14 +17,20 @@ writing R = sum_{j>=2} h(z_j) (independent of eps_1):
     sigma_1^2 E[g^2] = E[h_1^2 eps^2] + 2 (E R - b) E[h_1 eps^2] + E[(R - b)^2]
     Var g = E[g^2] - (d E[h_1] / d mu_1)^2
 
-and for sigma_1 the same with eps^2 -> (eps^2 - 1)^2 (and E[(eps^2 - 1)^2] = 2). The other
-dimensions' terms never cancel: the score estimator's variance grows with the dimension, the
-pathwise one's does not (f separable).
+and for sigma_1 the same with eps^2 -> (eps^2 - 1)^2 (and E[(eps^2 - 1)^2] = 2). A constant b
+removes only R's mean: the score estimator's variance grows with the dimension, the pathwise
+one's does not (f separable). The per-coordinate baseline b_j = f(z with z_j reset to mu_j)
+(``baseline="coordinate"``) depends only on the other coordinates, so it stays unbiased, and for
+a separable f it cancels R exactly: what is left is the one-dimensional variance with the
+constant baseline h(mu_j).
 
 Also here: the ELBO of the course's VAE (``vae_course.models.vae.VAE`` with a Gaussian decoder)
-with its encoder gradient estimated either way (:func:`vae_surrogate_loss`), and the
-straight-through estimator for discrete codes. The histogram figure of notebook 05 is
-``vae_course.plots.estimator_histograms``.
+with its encoder gradient estimated either way, with an optional per-example baseline
+(:func:`vae_surrogate_loss`), and the straight-through estimator for discrete codes, in any
+number of independent codes (:func:`bernoulli_grads`). The histogram figure of notebook 05 is
+``vae_course.plots.estimator_histograms``. Wake-sleep, which trains the encoder without any of
+these estimators, is ``vae_course.wake_sleep`` (a learning rule with its own objective, not a
+gradient estimator: a module of its own).
 """
 
 from __future__ import annotations
@@ -64,15 +70,26 @@ class Moments(NamedTuple):
 
 
 class Square:
-    """f(z) = sum_j z_j^2.  E f = sum (mu^2 + sigma^2): gradient (2 mu, 2 sigma)."""
+    """f(z) = sum_j (z_j - k)^2.  E f = sum ((mu - k)^2 + sigma^2): gradient (2 (mu - k), 2 sigma).
 
-    name = "z^2"
+    ``center`` k shifts the parabola (Mohamed et al. 2020, Figure 2, vary it); k = 0 is z^2.
+    """
+
+    def __init__(self, center: float = 0.0) -> None:
+        self.center = float(center)
+        self.name = "z^2" if self.center == 0 else f"(z - {self.center:g})^2"
+
+    def pointwise(self, z: Tensor) -> Tensor:
+        """h(z) = (z - k)^2 elementwise."""
+        return (z - self.center).pow(2)
 
     def __call__(self, z: Tensor) -> Tensor:
-        return z.pow(2).sum(-1)
+        return self.pointwise(z).sum(-1)
 
     def moments(self, mu: Tensor, sigma: Tensor) -> Moments:
-        """Expand z^2 = mu^2 + 2 mu sigma eps + sigma^2 eps^2 and use E[eps^n] = (n-1)!! (n even)."""
+        """Expand (z - k)^2 = a^2 + 2 a sigma eps + sigma^2 eps^2 (a = mu - k) and use
+        E[eps^n] = (n-1)!! (n even)."""
+        mu = mu - self.center  # only the distance to the centre matters
         m2, s2 = mu**2, sigma**2
         return Moments(
             h=m2 + s2,
@@ -101,8 +118,12 @@ class Cosine:
     def __init__(self, omega: float = 1.0) -> None:
         self.omega = float(omega)
 
+    def pointwise(self, z: Tensor) -> Tensor:
+        """h(z) = cos(omega z) elementwise."""
+        return torch.cos(self.omega * z)
+
     def __call__(self, z: Tensor) -> Tensor:
-        return torch.cos(self.omega * z).sum(-1)
+        return self.pointwise(z).sum(-1)
 
     def moments(self, mu: Tensor, sigma: Tensor) -> Moments:
         w = self.omega
@@ -171,8 +192,11 @@ def score_function(
     Args:
         f: maps z (n, D) to values (n,); need not be differentiable.
         eps: noise (n, D), or an int n to draw it from ``generator``.
-        baseline: None (b = 0), a number, or "loo": the leave-one-out mean of the other samples'
-            f values (independent of sample i, so the estimate stays unbiased; needs n >= 2).
+        baseline: None (b = 0), a number, "loo": the leave-one-out mean of the other samples'
+            f values (independent of sample i, so the estimate stays unbiased; needs n >= 2), or
+            "coordinate": for the gradient of coordinate j, b_j = f(z with z_j reset to mu_j), which
+            depends only on the other coordinates' noise (independent of eps_j: still unbiased) and
+            cancels it for a separable f. Costs D more evaluations of f.
     """
     mu, sigma = _params(mu, sigma)
     eps = _eps(eps, len(mu), generator)
@@ -181,16 +205,25 @@ def score_function(
     if fz.shape != (len(eps),):
         raise ValueError(f"f must map z (n, D) to (n,), got output of shape {tuple(fz.shape)}")
     if baseline is None:
-        b = 0.0
+        b = torch.zeros(len(fz), 1, dtype=DTYPE)
     elif baseline == "loo":
         if len(fz) < 2:
             raise ValueError("the leave-one-out baseline needs at least 2 samples")
-        b = (fz.sum() - fz) / (len(fz) - 1)
+        b = ((fz.sum() - fz) / (len(fz) - 1))[:, None]
+    elif baseline == "coordinate":
+        z = mu + sigma * eps  # (n, D)
+        cols = []
+        with torch.no_grad():
+            for j in range(len(mu)):
+                z_j = z.clone()
+                z_j[:, j] = mu[j]  # coordinate j at its mean, the others as sampled
+                cols.append(f(z_j))
+        b = torch.stack(cols, 1)  # (n, D): one baseline per sample and coordinate
     elif isinstance(baseline, str):
-        raise ValueError(f"baseline must be None, a number or 'loo', got {baseline!r}")
+        raise ValueError(f"baseline must be None, a number, 'loo' or 'coordinate', got {baseline!r}")
     else:
-        b = float(baseline)
-    weight = (fz - b)[:, None]  # (n, 1)
+        b = torch.full((len(fz), 1), float(baseline), dtype=DTYPE)
+    weight = fz[:, None] - b  # (n, 1) or (n, D)
     return Grads(mu=weight * eps / sigma, sigma=weight * (eps**2 - 1) / sigma)
 
 
@@ -224,12 +257,15 @@ def optimal_baseline(f, mu, sigma, wrt: str = "mu") -> Tensor:
     raise ValueError(f"wrt must be 'mu' or 'sigma', got {wrt!r}")
 
 
-def theory_variance(f, mu, sigma, estimator: str, wrt: str = "mu", baseline: float = 0.0) -> Tensor:
+def theory_variance(f, mu, sigma, estimator: str, wrt: str = "mu", baseline: float | str = 0.0) -> Tensor:
     """Closed-form variance of ONE sample of the estimator, per component: (D,).
 
     Args:
         f: :class:`Square` or :class:`Cosine` (anything with ``moments``), f(z) = sum_j h(z_j).
-        estimator: "score" or "pathwise". wrt: "mu" or "sigma". baseline: a constant (score only).
+        estimator: "score" or "pathwise". wrt: "mu" or "sigma".
+        baseline: a constant, or "coordinate" (score only; see :func:`score_function`): then
+            f(z) - b_j = h(z_j) - h(mu_j), the other coordinates cancel, and the variance is the
+            one-dimensional one with the constant baseline h(mu_j).
     """
     mu, sigma = _params(mu, sigma)
     m = f.moments(mu, sigma)
@@ -242,8 +278,14 @@ def theory_variance(f, mu, sigma, estimator: str, wrt: str = "mu", baseline: flo
     if estimator != "score":
         raise ValueError(f"estimator must be 'score' or 'pathwise', got {estimator!r}")
     var_h = m.h2 - m.h**2
-    rest_mean = m.h.sum() - m.h - baseline  # E[R - b]
-    rest_sq = (var_h.sum() - var_h) + rest_mean**2  # E[(R - b)^2], R = sum of the other dims
+    if baseline == "coordinate":
+        rest_mean = -f.pointwise(mu)  # R - b_j = -h(mu_j), a constant
+        rest_sq = rest_mean**2
+    elif isinstance(baseline, str):
+        raise ValueError(f"baseline must be a number or 'coordinate', got {baseline!r}")
+    else:
+        rest_mean = m.h.sum() - m.h - baseline  # E[R - b]
+        rest_sq = (var_h.sum() - var_h) + rest_mean**2  # E[(R - b)^2], R = sum of the other dims
     if wrt == "mu":
         second = (m.h2_e2 + 2 * rest_mean * m.h_e2 + rest_sq) / sigma**2
     else:
@@ -285,7 +327,7 @@ def vae_surrogate_loss(
     x: Tensor,
     estimator: str = "pathwise",
     sigma_x: float = 0.1,
-    baseline: Tensor | float | None = None,
+    baseline: Tensor | float | str | None = None,
     eps: Tensor | None = None,
 ) -> dict[str, Tensor]:
     """A loss whose gradient is an estimate of -grad ELBO, by the chosen estimator.
@@ -296,7 +338,9 @@ def vae_surrogate_loss(
     * "pathwise": backpropagate through z = mu + sigma eps.
     * "score": z is detached (``model(x, detach_z=True)``); the encoder gets
       (log p(x|z) - b) * grad log q(z|x) from the surrogate -(log p(x|z) - b).detach() * log q(z|x).
-      The decoder's gradient is the same.
+      The decoder's gradient is the same. ``baseline``: None (b = 0), a number or a (B,) tensor, or
+      "mean": b = log p(x | z = mu(x)), the decoder's fit at the posterior mean, one per example
+      (it does not depend on the sample's eps, so the estimate stays unbiased; one more decode).
     Returns {"loss": surrogate (scalar), "neg_elbo": the one-sample -ELBO estimate (B-mean)}.
     """
     if estimator not in ("pathwise", "score"):
@@ -309,7 +353,13 @@ def vae_surrogate_loss(
         return {"loss": neg_elbo, "neg_elbo": neg_elbo.detach()}
     # log q(z|x) with z fixed: its gradient w.r.t. (mu, logvar) is the score
     log_q = log_normal(out.z, out.mu, out.logvar)  # (B,)
-    b = 0.0 if baseline is None else baseline
+    if isinstance(baseline, str):
+        if baseline != "mean":
+            raise ValueError(f"baseline must be None, a number, a (B,) tensor or 'mean', got {baseline!r}")
+        with torch.no_grad():
+            b = -reconstruction_nll(model.decode(out.mu), x, "gaussian", sigma_x)  # (B,)
+    else:
+        b = 0.0 if baseline is None else baseline
     surrogate = -((log_lik.detach() - b) * log_q).mean() - log_lik.mean() + kl.mean()
     return {"loss": surrogate, "neg_elbo": neg_elbo.detach()}
 
@@ -321,7 +371,7 @@ def encoder_gradient_samples(
     n: int,
     sigma_x: float = 0.1,
     seed: int = 0,
-    baseline: Tensor | float | None = None,
+    baseline: Tensor | float | str | None = None,
 ) -> Tensor:
     """n independent estimates of d(-ELBO)/d(encoder parameters) on the batch x: (n, P)."""
     g = torch.Generator().manual_seed(seed)
@@ -348,25 +398,32 @@ def straight_through(soft: Tensor, hard: Tensor) -> Tensor:
     return soft + (hard - soft).detach()
 
 
-def bernoulli_grads(f: Callable[[Tensor], Tensor], theta: float, n: int, seed: int = 0) -> dict[str, Tensor | float]:
-    """Gradient of E_{z ~ Bernoulli(sigmoid(theta))}[f(z)] w.r.t. theta: exact, score, straight-through.
+def bernoulli_grads(
+    f: Callable[[Tensor], Tensor], theta: float, n: int, seed: int = 0, dim: int = 1
+) -> dict[str, Tensor | float]:
+    """Gradient of E[F(z)], F(z) = sum_j f(z_j), z_j ~ Bernoulli(sigmoid(theta)) independently for
+    j = 1..dim, w.r.t. theta_1 (the first coordinate's parameter): exact, score, straight-through.
 
-    exact = p (1 - p) (f(1) - f(0)); score samples f(z) (z - p) (d log p(z) / d theta = z - p);
-    straight-through samples f'(z) p (1 - p): the hard sample is used forward, and the backward
-    pass pretends z were p (biased: it differentiates f at the sampled point). f acts elementwise.
+    exact = p (1 - p) (f(1) - f(0)); score samples F(z) (z_1 - p) (d log p(z_1) / d theta_1 = z_1 - p:
+    the whole F, the other coordinates included, multiplies it); straight-through samples
+    f'(z_1) p (1 - p): the hard sample is used forward, and the backward pass pretends z_1 were p
+    (biased: it differentiates f at the sampled point; the other coordinates do not enter).
+    f acts elementwise.
     """
+    if dim < 1:
+        raise ValueError(f"dim must be >= 1, got {dim}")
     theta_t = torch.tensor(float(theta), dtype=DTYPE, requires_grad=True)
     p = torch.sigmoid(theta_t)
-    u = torch.rand(n, generator=torch.Generator().manual_seed(seed), dtype=DTYPE)
-    hard = (u < p.detach()).to(DTYPE)  # (n,) samples in {0, 1}
+    u = torch.rand(n, dim, generator=torch.Generator().manual_seed(seed), dtype=DTYPE)
+    hard = (u < p.detach()).to(DTYPE)  # (n, dim) samples in {0, 1}
     with torch.no_grad():
-        fz = f(hard)
-        score = fz * (hard - p)
+        fz = f(hard).sum(1)  # (n,) F(z)
+        score = fz * (hard[:, 0] - p)
         f1, f0 = f(torch.ones(1, dtype=DTYPE)), f(torch.zeros(1, dtype=DTYPE))
         exact = float(p * (1 - p) * (f1 - f0))
     # straight-through: the forward value is the hard sample, the backward pass treats z as p,
-    # so each sample's gradient is f'(z_i) * dp/dtheta (f acts elementwise)
-    z_st = straight_through(p.expand(n), hard).detach().requires_grad_(True)
+    # so each sample's gradient is f'(z_i1) * dp/dtheta (f acts elementwise)
+    z_st = straight_through(p.expand(n), hard[:, 0]).detach().requires_grad_(True)
     (df,) = torch.autograd.grad(f(z_st).sum(), z_st)
     st = df * (p * (1 - p)).detach()
     return {"exact": exact, "score": score, "straight_through": st}

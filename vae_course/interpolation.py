@@ -9,9 +9,13 @@ against the moon manifold (``vae_course.moons.PhaseBank``):
 * ``phase``: the phase of that nearest moon (meaningful only when the distance is small).
 
 Path helpers: ``lerp`` (the straight line z(t) = (1 - t) z0 + t z1) and ``slerp`` (the great
-circle, for Gaussian codes). Path scores: ``phase_monotonicity``, ``largest_phase_jump`` and
-``invented_fraction`` (how much of the path decodes to real moons of a phase strictly between
-the two ends), all gathered by ``score_path``. ``explore_path`` is the function behind the
+circle, for Gaussian codes). Path scores: ``phase_monotonicity``, ``largest_phase_jump`` (both
+read on the path's *real moons only* by ``real_phase_scores``, since the decoded phase of a
+non-moon means nothing) and ``invented_fraction`` (how much of the path decodes to real moons of
+a phase strictly between the two ends), all gathered by ``score_path``. ``crossfade_fit`` says
+how close each decoded image is to a pixel-wise cross-fade of two images, and
+``noisy_code_decoder`` is the best possible decoder under code noise and squared error (it
+outputs a weighted mean of the training images, itself a cross-fade). ``explore_path`` is the function behind the
 interpolation explorer and ``code_plane_distance`` maps where in a 2-D code plane the decoder
 draws real moons. Everything here uses only the model contract (``vae_course.models``), so it
 works for autoencoders and VAEs alike; the moon autoencoders themselves are trained by
@@ -179,6 +183,86 @@ def invented_fraction(
     return float((between & real).double().mean())
 
 
+class RealPhaseScores(NamedTuple):
+    """Decoded-phase scores of a path read on its real moons only: ``count`` real moons, the
+    ``monotonicity`` of their phases and the ``largest_jump`` between consecutive real moons
+    (both NaN when fewer than two points of the path are real moons)."""
+
+    count: int
+    monotonicity: float
+    largest_jump: float
+
+
+def real_phase_scores(reading: DecodedReading, start: float, end: float, max_distance: float) -> RealPhaseScores:
+    """``phase_monotonicity`` and ``largest_phase_jump`` of a path's decoded phases, keeping only
+    the points that are real moons (``distance <= max_distance``), in path order. The decoded
+    phase of a non-moon is only the phase of the nearest moon to a blur, so it is left out: a
+    path whose real moons are the two training moons and nothing between scores a largest jump
+    of the whole span |end - start|, however smoothly the blurs between them seem to glide."""
+    real = torch.as_tensor(reading.distance) <= max_distance  # (T,)
+    phases = torch.as_tensor(reading.phase)[real]
+    if phases.numel() < 2:
+        return RealPhaseScores(int(phases.numel()), math.nan, math.nan)
+    return RealPhaseScores(int(phases.numel()), phase_monotonicity(phases, start, end), largest_phase_jump(phases))
+
+
+class CrossFade(NamedTuple):
+    """The nearest pixel-wise cross-fade (1 - w) x0 + w x1 (0 <= w <= 1) to each image: its
+    ``weight`` w (N,) and the RMS pixel ``distance`` (N,) from the image to it."""
+
+    weight: Tensor
+    distance: Tensor
+
+
+def crossfade_fit(images: Tensor, x0: Tensor, x1: Tensor) -> CrossFade:
+    """Fit each image (N, C, H, W) by a cross-fade of x0 and x1 ((1, C, H, W) or (C, H, W)):
+
+        w* = clip( <x - x0, x1 - x0> / |x1 - x0|^2, 0, 1 ),
+        distance = sqrt( mean_pixels (x - (1 - w*) x0 - w* x1)^2 ),
+
+    the least-squares weight (the projection on the segment from x0 to x1). A distance near 0
+    says the image *is* a double exposure of the two, whatever phase its nearest moon has."""
+    images = torch.as_tensor(images).detach().double().cpu()
+    x0 = torch.as_tensor(x0).detach().double().cpu().reshape(-1)  # (D,)
+    x1 = torch.as_tensor(x1).detach().double().cpu().reshape(-1)
+    if images.dim() != 4 or images[0].numel() != x0.numel() or x0.shape != x1.shape:
+        raise ValueError(
+            "expected images (N, C, H, W) and two images of the same size, got "
+            f"{tuple(images.shape)}, {x0.numel()} and {x1.numel()} pixels"
+        )
+    d = x1 - x0  # (D,)
+    if float(d @ d) == 0:
+        raise ValueError("x0 and x1 are the same image: there is no cross-fade between them")
+    flat = images.flatten(1)  # (N, D)
+    w = ((flat - x0) @ d / (d @ d)).clamp(0, 1)  # (N,)
+    residual = flat - (x0 + w[:, None] * d)  # (N, D)
+    return CrossFade(w.float(), residual.pow(2).mean(1).sqrt().float())
+
+
+def noisy_code_decoder(z: Tensor, codes: Tensor, images: Tensor, std: float) -> tuple[Tensor, Tensor]:
+    """The best decoder under code noise and squared error, for training images x_i (K, C, H, W)
+    with codes z_i (K, D), each trained on equally often, and z~ = z_i + std * eps:
+
+        g*(z) = E[x | z~ = z] = sum_i w_i(z) x_i,   w_i(z) = softmax_i( -|z - z_i|^2 / (2 std^2) )
+
+    (squared error is minimised by the conditional mean; Bayes' rule with a Gaussian likelihood
+    gives the weights). Between two codes it is a *cross-fade* of the training images, sharper
+    for smaller noise: the noise decides where the fade happens, never what is drawn.
+    Returns the weights (N, K) and the images (N, C, H, W) for codes z (N, D)."""
+    z, codes = torch.as_tensor(z).double(), torch.as_tensor(codes).double()
+    images = torch.as_tensor(images).double()
+    if std <= 0:
+        raise ValueError(f"std must be > 0 (without noise the decoder is unconstrained between codes), got {std}")
+    if z.dim() != 2 or codes.dim() != 2 or z.shape[1] != codes.shape[1] or len(images) != len(codes):
+        raise ValueError(
+            "expected codes z (N, D), training codes (K, D) and K training images, got "
+            f"{tuple(z.shape)}, {tuple(codes.shape)} and {len(images)} images"
+        )
+    w = torch.softmax(-torch.cdist(z, codes).pow(2) / (2 * std**2), dim=1)  # (N, K)
+    out = (w @ images.flatten(1)).reshape(len(z), *images.shape[1:])  # (N, C, H, W)
+    return w.float(), out.float()
+
+
 # --------------------------------------------------------------------------- decoding paths
 class PathResult(NamedTuple):
     """A decoded path: codes (T, D), images (T, 1, S, S), and their reading (distance, phase)."""
@@ -210,8 +294,10 @@ class PathScores(NamedTuple):
         training codes: its own noise floor);
     median, worst: median and largest manifold distance along the path;
     real_fraction: fraction of path images that are real moons (distance <= max_distance);
-    monotonicity, largest_jump: of the decoded phase (``phase_monotonicity``,
-        ``largest_phase_jump``);
+    monotonicity, largest_jump: of the decoded phase of the path's real moons only
+        (``real_phase_scores``; NaN when fewer than two are real);
+    monotonicity_all, largest_jump_all: the same over every point, non-moons included (the
+        flattering reading: a blur's nearest moon has an in-between phase);
     invented: ``invented_fraction``, real moons of a phase strictly between the two ends."""
 
     recon: float
@@ -220,6 +306,8 @@ class PathScores(NamedTuple):
     real_fraction: float
     monotonicity: float
     largest_jump: float
+    monotonicity_all: float
+    largest_jump_all: float
     invented: float
 
 
@@ -238,13 +326,16 @@ def score_path(
     and score it; see ``PathScores``. Works for autoencoders and VAEs alike."""
     p = decode_path(model, x0, x1, bank, steps, path)
     reading = DecodedReading(p.distance, p.phase)
+    real = real_phase_scores(reading, start, end, max_distance)
     return PathScores(
         recon=float(p.distance[[0, -1]].max()),
         median=float(p.distance.median()),
         worst=float(p.distance.max()),
         real_fraction=float((p.distance <= max_distance).double().mean()),
-        monotonicity=phase_monotonicity(p.phase, start, end),
-        largest_jump=largest_phase_jump(p.phase),
+        monotonicity=real.monotonicity,
+        largest_jump=real.largest_jump,
+        monotonicity_all=phase_monotonicity(p.phase, start, end),
+        largest_jump_all=largest_phase_jump(p.phase),
         invented=invented_fraction(reading, start, end, max_distance),
     )
 

@@ -1,9 +1,13 @@
-"""A linear-Gaussian latent variable model: the one LVM whose log p(x) and p(z|x) are exact.
+"""Latent variable models whose log p(x) is exact: the linear-Gaussian model, and a continuous
+mixture of Gaussians whose one-dimensional latent is integrated by quadrature.
+
+**The linear-Gaussian model** (probabilistic PCA when W is fitted; Tipping & Bishop 1999):
 
     z ~ N(0, I_k),        x | z ~ N(W z + b, sigma^2 I_d),   W: (d, k), b: (d,)
 
 Everything a VAE only estimates is available here in closed form, so notebook 04 uses it as
-ground truth for the ELBO identity, importance sampling and the SGVB estimators.
+ground truth for the ELBO identity, importance sampling, the SGVB estimators and the role of the
+decoder variance sigma^2.
 
 * Marginal (a linear map of a Gaussian plus independent Gaussian noise is Gaussian):
   p(x) = N(x; b, C),  C = W W^T + sigma^2 I_d.
@@ -15,8 +19,21 @@ ground truth for the ELBO identity, importance sampling and the SGVB estimators.
   E_q[log p(z)]   = -k/2 log(2 pi) - (m^T m + tr S) / 2
   H[q]            = k/2 (1 + log 2 pi) + 1/2 log det S
   ELBO = sum of the three;  and log p(x) = ELBO + KL(q || p(z|x)) holds exactly.
+* Maximum likelihood for a fixed sigma (Tipping & Bishop 1999, eq. 7): with the data's covariance
+  eigenvalues lambda_1 >= lambda_2 >= ... and eigenvectors u_j, W = [u_j sqrt(max(lambda_j - sigma^2, 0))]:
+  a direction whose variance lambda_j is below sigma^2 is switched off (its column is 0). With sigma
+  free as well, sigma^2_ML = the mean of the d - k discarded eigenvalues.
 
-All computations run in float64: the identity is checked to ~1e-12.
+All computations run in float64: the identity holds to float64 rounding (about 1e-14 for ELBOs of
+size 10-100 nats).
+
+**A continuous mixture of Gaussians** (:class:`CurveMixture`, the picture behind a VAE decoder):
+
+    z ~ N(0, 1),   x | z ~ N(mu(z), sigma^2 I_d),   p(x) = integral N(x; mu(z), sigma^2 I) N(z; 0, 1) dz,
+
+a mixture of infinitely many Gaussian bumps whose centres mu(z) lie on a curve. With a 1-D z the
+integral is a sum over a fine grid of z (a mixture of G bumps with prior weights), so log p(x) is
+exact up to the quadrature and can be maximised directly.
 """
 
 from __future__ import annotations
@@ -25,7 +42,7 @@ import math
 from typing import NamedTuple
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
 from .losses import LOG_2PI, log_mean_exp, log_normal
 
@@ -55,6 +72,26 @@ def _as_batch(x: Tensor, width: int, name: str) -> Tensor:
     return x
 
 
+class Spectrum(NamedTuple):
+    """The data's mean (d,), covariance eigenvalues (d,) in decreasing order and eigenvectors (d, d)
+    as columns: what probabilistic PCA needs."""
+
+    mean: Tensor
+    values: Tensor
+    vectors: Tensor
+
+
+def spectrum(x: Tensor) -> Spectrum:
+    """Mean and eigen-decomposition of the (1/N) covariance of data x (N, d) (or images, flattened)."""
+    x = torch.as_tensor(x, dtype=DTYPE)
+    x = x.flatten(1) if x.dim() > 2 else x
+    if x.dim() != 2 or len(x) < 2:
+        raise ValueError(f"expected data of shape (N, d) with N >= 2, got {tuple(x.shape)}")
+    mean = x.mean(0)
+    values, vectors = torch.linalg.eigh((x - mean).T @ (x - mean) / len(x))  # ascending
+    return Spectrum(mean, values.flip(0).clamp_min(0), vectors.flip(1))
+
+
 class LinearGaussianLVM:
     """z ~ N(0, I_k), x | z ~ N(W z + b, sigma^2 I_d), with exact marginal and posterior.
 
@@ -82,6 +119,24 @@ class LinearGaussianLVM:
         W = torch.randn(d, k, generator=g, dtype=DTYPE) * scale / math.sqrt(k)
         b = torch.randn(d, generator=g, dtype=DTYPE)
         return cls(W, b, sigma)
+
+    @classmethod
+    def ppca(cls, data: Tensor | Spectrum, k: int, sigma: float | None = None) -> LinearGaussianLVM:
+        """Probabilistic PCA: the maximum-likelihood W and b for data (N, d) (or its ``Spectrum``).
+
+        W = U_k diag(sqrt(max(lambda_j - sigma^2, 0))), b = the data mean; sigma=None also fits
+        sigma: sigma^2 = mean of the discarded eigenvalues lambda_{k+1..d} (Tipping & Bishop 1999).
+        """
+        spec = data if isinstance(data, Spectrum) else spectrum(data)
+        d = len(spec.values)
+        if not 1 <= k <= d:
+            raise ValueError(f"k must be between 1 and the data dimension {d}, got {k}")
+        if sigma is None:
+            if k == d:
+                raise ValueError("fitting sigma needs k < d (sigma^2 is the mean of the discarded eigenvalues)")
+            sigma = float(spec.values[k:].mean().clamp_min(1e-12).sqrt())
+        scale = (spec.values[:k] - sigma**2).clamp_min(0).sqrt()  # (k,)
+        return cls(spec.vectors[:, :k] * scale, spec.mean, sigma)
 
     # ------------------------------------------------------------------ sampling
     def sample(self, n: int, generator: torch.Generator | None = None) -> tuple[Tensor, Tensor]:
@@ -148,6 +203,14 @@ class LinearGaussianLVM:
         e_logprior = -0.5 * (self.k * LOG_2PI + m.pow(2).sum(-1) + S.diagonal(dim1=-2, dim2=-1).sum(-1))
         entropy = 0.5 * (self.k * (1 + LOG_2PI) + torch.logdet(S))
         return e_loglik + e_logprior + entropy
+
+    def expected_sq_error(self, x: Tensor, q: Gaussian) -> Tensor:
+        """E_q ||x - (W z + b)||^2 = ||x - W m - b||^2 + tr(W^T W S): the reconstruction term's
+        squared error, averaged over q = N(m, S) (so -E_q log p(x|z) = this / (2 sigma^2) + const). (N,)"""
+        x = _as_batch(x, self.d, "x")
+        m, S = self._check_q(x, q)
+        resid = x - m @ self.W.T - self.b  # (N, d)
+        return resid.pow(2).sum(-1) + ((self.W.T @ self.W) * S).sum((-2, -1))
 
     def kl_to_posterior(self, x: Tensor, q: Gaussian) -> Tensor:
         """Exact KL(q || p(z|x)) for Gaussian q: (N,).
@@ -233,3 +296,127 @@ def sgvb_estimates(
     a = log_lik + model.log_prior(z) - log_q
     b = log_lik - kl_to_prior(Gaussian(m, S))
     return SGVBSamples(a, b)
+
+
+class SGVBGradients(NamedTuple):
+    """One-sample gradient estimates of ELBO(q) with respect to q's mean m and the diagonal of its
+    Cholesky factor L (the scales), (n, N, 2k) each: columns m_1..m_k, then L_11..L_kk."""
+
+    a: Tensor  # the reparameterized gradient of estimator A (log p(x, z) - log q(z))
+    b: Tensor  # the reparameterized gradient of estimator B (log p(x | z) - analytic KL)
+    stl: Tensor  # "sticking the landing": A's gradient without its score-function term
+
+
+def sgvb_gradients(
+    model: LinearGaussianLVM, x: Tensor, q: Gaussian, n_samples: int, generator: torch.Generator | None = None
+) -> SGVBGradients:
+    """n_samples one-sample gradients of the ELBO in (m, diag L), q = N(m, L L^T), z = m + L eps.
+
+    With g(z) = grad_z log p(x, z), h(z) = g(z) - grad_z log q(z) = g(z) + S^{-1} (z - m) and
+    u(z) = grad_z log p(x | z) (all closed forms for this model):
+
+    * A (total derivative; log q(m + L eps) = log N(eps) - log det L):
+      d/dm = g(z),  d/dL_ii = g_i eps_i + 1 / L_ii;
+    * STL (Roeder et al. 2017: drop A's score-function term -d/dphi log q_phi(z) at fixed z, whose
+      mean is zero): d/dm = h(z),  d/dL_ii = h_i eps_i. At q = p(z|x), h = grad_z log p(x) = 0:
+      zero variance;
+    * B (KL(q || N(0, I)) = 1/2 (tr L L^T + m^T m - k) - sum log L_ii):
+      d/dm = u(z) - m,  d/dL_ii = u_i eps_i - L_ii + 1 / L_ii.
+
+    All three are unbiased for grad ELBO; the same eps serves all three.
+    """
+    x = _as_batch(x, model.d, "x")
+    m, S = model._check_q(x, q)
+    L = torch.linalg.cholesky(S)  # (N, k, k)
+    eps = torch.randn(n_samples, *m.shape, generator=generator, dtype=DTYPE)  # (n, N, k)
+    z = m + (L @ eps.unsqueeze(-1)).squeeze(-1)  # (n, N, k)
+    u = (x - z @ model.W.T - model.b) @ model.W / model.sigma**2  # (n, N, k) grad_z log p(x|z)
+    g = u - z  # grad_z log p(x, z)
+    h = g + torch.linalg.solve(S, (z - m).unsqueeze(-1)).squeeze(-1)  # (n, N, k)
+    diag = L.diagonal(dim1=-2, dim2=-1)  # (N, k)
+    a = torch.cat([g, g * eps + 1 / diag], -1)
+    stl = torch.cat([h, h * eps], -1)
+    b = torch.cat([u - m, u * eps - diag + 1 / diag], -1)
+    return SGVBGradients(a, b, stl)
+
+
+# --------------------------------------------------------------------------- a continuous mixture
+class CurveMixture(nn.Module):
+    """p(x) = integral N(x; mu(z), sigma^2 I_d) N(z; 0, 1) dz: infinitely many Gaussian bumps whose
+    centres lie on the curve mu(z), a small MLP from a 1-D z (the decoder of a VAE with a 1-D latent).
+
+    The integral is a sum over ``n_grid`` equally spaced z in [-z_max, z_max] with weights
+    w_g = N(z_g; 0, 1) / sum_g' N(z_g'; 0, 1):  p(x) ~= sum_g w_g N(x; mu(z_g), sigma^2 I), a
+    mixture of n_grid bumps with fixed weights and centres tied to the curve. The grid must be fine
+    enough that neighbouring centres are closer than sigma.
+
+    Args:
+        d: data dimension. hidden: width of the two hidden layers of mu. sigma: initial bump width
+        (learned as log sigma unless ``learn_sigma=False``).
+    """
+
+    def __init__(
+        self,
+        d: int = 2,
+        hidden: int = 32,
+        sigma: float = 0.3,
+        n_grid: int = 400,
+        z_max: float = 4.5,
+        learn_sigma: bool = True,
+    ) -> None:
+        super().__init__()
+        if sigma <= 0 or n_grid < 2 or d < 1:
+            raise ValueError(f"need sigma > 0, n_grid >= 2 and d >= 1, got {sigma}, {n_grid}, {d}")
+        self.d, self.z_max = d, float(z_max)
+        self.mu = nn.Sequential(
+            nn.Linear(1, hidden), nn.Tanh(), nn.Linear(hidden, hidden), nn.Tanh(), nn.Linear(hidden, d)
+        )
+        z, log_w = self._grid(n_grid)
+        self.register_buffer("z_grid", z)  # (G, 1)
+        self.register_buffer("log_w", log_w)  # (G,), the weights sum to 1
+        log_sigma = torch.tensor(math.log(sigma))
+        self.log_sigma = nn.Parameter(log_sigma) if learn_sigma else None
+        if not learn_sigma:
+            self.register_buffer("fixed_log_sigma", log_sigma)
+
+    def _grid(self, n_grid: int) -> tuple[Tensor, Tensor]:
+        z = torch.linspace(-self.z_max, self.z_max, n_grid)[:, None]  # (G, 1)
+        log_w = -0.5 * z[:, 0] ** 2
+        return z, log_w - torch.logsumexp(log_w, 0)
+
+    @property
+    def sigma(self) -> float:
+        return float((self.log_sigma if self.log_sigma is not None else self.fixed_log_sigma).detach().exp())
+
+    def centres(self, z: Tensor | None = None) -> Tensor:
+        """The curve mu(z) (G, d) at the quadrature grid (or at given z of shape (G, 1))."""
+        return self.mu(self.z_grid if z is None else z)
+
+    def log_prob(self, x: Tensor, sigma: float | None = None, n_grid: int | None = None) -> Tensor:
+        """log p(x) (N,) for points x (N, d), up to quadrature; ``sigma`` overrides the bump width,
+        ``n_grid`` the number of grid points (to check that the quadrature has converged)."""
+        if x.dim() != 2 or x.shape[1] != self.d:
+            raise ValueError(f"expected points of shape (N, {self.d}), got {tuple(x.shape)}")
+        if n_grid is None:
+            z, log_w = self.z_grid, self.log_w
+        else:
+            z, log_w = (t.to(self.z_grid) for t in self._grid(n_grid))
+        c = self.mu(z)  # (G, d)
+        if sigma is not None:
+            log_s = torch.tensor(math.log(sigma), dtype=x.dtype)
+        else:
+            log_s = self.log_sigma if self.log_sigma is not None else self.fixed_log_sigma
+        sq = x.pow(2).sum(1, keepdim=True) - 2 * x @ c.T + c.pow(2).sum(1)  # (N, G) squared distances
+        log_bump = -0.5 * sq.clamp_min(0) * torch.exp(-2 * log_s) - self.d * (0.5 * LOG_2PI + log_s)
+        return torch.logsumexp(log_bump + log_w, dim=1)
+
+
+def mixture_log_prob(x: Tensor, centres: Tensor, log_weights: Tensor, sigma: float | Tensor) -> Tensor:
+    """log sum_k w_k N(x; c_k, sigma^2 I) for points x (N, d), centres (K, d), log-weights (K,)
+    that sum to 1 in probability, and one shared (or per-component (K,)) sigma. Returns (N,)."""
+    if x.dim() != 2 or centres.dim() != 2 or x.shape[1] != centres.shape[1]:
+        raise ValueError(f"expected x (N, d) and centres (K, d), got {tuple(x.shape)} and {tuple(centres.shape)}")
+    sigma = torch.as_tensor(sigma, dtype=x.dtype)
+    sq = (x[:, None, :] - centres[None]).pow(2).sum(-1)  # (N, K)
+    log_bump = -0.5 * sq / sigma**2 - x.shape[1] * (0.5 * LOG_2PI + torch.log(sigma))
+    return torch.logsumexp(log_bump + log_weights, dim=1)

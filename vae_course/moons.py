@@ -161,3 +161,67 @@ def phase_label(phases: Tensor, n_classes: int = 8) -> Tensor:
 def circular_phase_difference(a: Tensor, b: Tensor) -> Tensor:
     """Signed difference a - b between phases on the unit circle, in [-0.5, 0.5)."""
     return torch.remainder(torch.as_tensor(a) - torch.as_tensor(b) + 0.5, 1.0) - 0.5
+
+
+# --------------------------------------------------------------------------- is it a real moon?
+#: Thresholds of ``check_moons``: a rendered moon with pixel noise up to sigma = 0.025 passes all three.
+REAL_DISTANCE = 0.05  # RMS pixel distance to the nearest rendered moon
+REAL_BLOCK = 0.05  # largest |mean difference| over any 3x3 block of pixels
+REAL_BRIGHTNESS = 0.015  # |mean difference| over the moon's disc
+
+
+def disc_coverage(size: int = 28, radius: float = 0.8) -> Tensor:
+    """How much of each pixel the moon's disc covers, (size, size) in [0, 1] (the anti-aliased disc
+    that ``render_moons`` lights): 1 inside, 0 outside, a one-pixel ramp at the edge."""
+    coords = (torch.arange(size, dtype=torch.float64) + 0.5) / size * 2 - 1
+    rho = (coords[:, None] ** 2 + coords[None, :] ** 2).sqrt() / radius  # (S, S)
+    return ((1 - rho) / (2.0 / size / radius) + 0.5).clamp(0, 1).float()
+
+
+class MoonCheck(NamedTuple):
+    """``check_moons``'s verdict on each image (all (N,))."""
+
+    distance: Tensor  # RMS pixel distance to the nearest rendered moon (the manifold distance)
+    block: Tensor  # largest |mean of (image - that moon)| over any 3x3 block of pixels
+    brightness: Tensor  # |mean of (image - that moon)| over the moon's disc
+    phase: Tensor  # phase of the nearest rendered moon
+    real: Tensor  # bool: all three below REAL_DISTANCE, REAL_BLOCK, REAL_BRIGHTNESS
+
+
+def check_moons(
+    images: Tensor,
+    bank: PhaseBank,
+    *,
+    max_distance: float = REAL_DISTANCE,
+    max_block: float = REAL_BLOCK,
+    max_brightness: float = REAL_BRIGHTNESS,
+    radius: float = 0.8,
+) -> MoonCheck:
+    """Is each image (N, 1, S, S) a real moon: a rendered moon up to pixel noise?
+
+    The manifold distance alone (RMS to the nearest rendered moon) is a weak test for dim images:
+    a flat grey disc of brightness 0.1-0.15 is within 0.05 of the new moon (a disc of 0.08), and a
+    50/50 blend of two near phases within 0.03 of a real moon. Pixel noise is independent from pixel
+    to pixel, so it averages out over a few pixels; the error of a blend or a dim disc does not. So
+    with d = image - nearest moon, an image is real when all three hold:
+
+        sqrt(mean_pixels d^2) < max_distance           (close to a moon overall)
+        max over 3x3 blocks |mean_block d| < max_block (no local defect: a doubled terminator, a smear)
+        |mean_disc d| < max_brightness                 (the right brightness: not a dim or bright disc)
+
+    The defaults pass rendered moons with Gaussian pixel noise up to sigma = 0.025 (at sigma = 0.03
+    about 1 in 2,000 fails), and fail a flat disc of brightness 0.1 or more (the new moon's disc is
+    0.08), a blurred disc of 0.11 or more, and 50/50 blends of two phases 0.1 or more apart, except
+    blends of two thin crescents (both phases within 0.2 of the new moon), which are themselves
+    within pixel noise of a real thin crescent.
+    """
+    images = torch.as_tensor(images, dtype=torch.float32).detach().cpu()
+    if images.dim() == 3:
+        images = images[:, None]
+    distance, idx = bank._nearest(images)  # (N,), (N,) - checks the shape
+    d = images - bank.images[idx]  # (N, 1, S, S)
+    block = torch.nn.functional.avg_pool2d(d, 3, stride=1).flatten(1).abs().max(dim=1).values  # (N,)
+    w = disc_coverage(bank.size, radius)  # (S, S)
+    brightness = ((d[:, 0] * w).flatten(1).sum(1) / w.sum()).abs()  # (N,)
+    real = (distance < max_distance) & (block < max_block) & (brightness < max_brightness)
+    return MoonCheck(distance, block, brightness, bank.phases[idx], real)

@@ -7,10 +7,16 @@ The notebooks never import this sub-package; it hands the notebooks out and grad
 * ``student`` student versions: every ``### BEGIN SOLUTION`` region replaced by a stub,
   outputs and metadata cleared, leaks refused; also reads the ``check("NN.k", fn)`` calls of
   a notebook;
-* ``grading`` grades a class: one sandboxed kernel per submitted notebook, the checks'
-  statuses read back, and what did not report explained in words;
-* ``sandbox`` the standard-library-only wrapper script that starts each graded kernel under
-  memory and file-size limits and, with Landlock, with writes confined to its folder;
-* ``report`` the report's rows, its CSV, the plain-text summary and the HTML page;
+* ``grading`` grades a class: one sandboxed kernel per submitted notebook; after each
+  exercise's check cell, the grader draws fresh inputs, has the kernel call the learner's
+  function on them, and judges the outputs in its own process;
+* ``kernel`` one graded kernel over Unix sockets, with every wait bounded (per-cell limits,
+  interrupts, a watchdog for lost replies), and the stand-in for a learner's function;
+* ``wire`` the data-only channel between them (JSON, tensors as raw bytes, never pickle);
+* ``sandbox`` the standard-library-only wrapper that starts each graded kernel under memory
+  and file-size limits, Landlock (reads and writes confined, no TCP, no signals out), seccomp
+  (no network socket) and no capabilities, and kills whatever the kernel leaves behind;
+* ``report`` the report's rows, its CSV, the summary, the HTML pages (one per student) and the
+  Canvas and Moodle gradebooks;
 * ``cli`` the ``vae-course`` command (``student`` and ``grade``).
 """

@@ -3,11 +3,13 @@
     vae-course student notebooks/ handout/            # student versions: solutions replaced by stubs
     vae-course grade submissions/ --report report.csv  # run and grade one folder per student
 
-``grade`` writes the CSV (one row per student, notebook and exercise), an HTML page beside it,
-and prints a summary table. The work is done by :mod:`vae_course.classroom.student` and
-:mod:`vae_course.classroom.grading` (see :mod:`vae_course.classroom.sandbox` for how submissions
-are isolated, :mod:`vae_course.classroom.report` for the report). Installed as the
-``vae-course`` script; ``python -m vae_course.classroom.cli`` runs it too.
+``grade`` writes the CSV (one row per student, notebook and exercise), an HTML page beside it
+with one page per student to send on, optionally Canvas and Moodle gradebooks (``--export``),
+and prints a summary table and the protections in force on this machine. The work is done by
+:mod:`vae_course.classroom.student` and :mod:`vae_course.classroom.grading` (see
+:mod:`vae_course.classroom.sandbox` for how submissions are isolated, and
+:mod:`vae_course.classroom.report` for the report). Installed as the ``vae-course`` script;
+``python -m vae_course.classroom.cli`` runs it too.
 """
 
 from __future__ import annotations
@@ -33,25 +35,25 @@ def _student(args: argparse.Namespace) -> int:
 
 def _grade(args: argparse.Namespace) -> int:
     from .grading import GradeOptions, grade
-    from .report import summary_table, write_csv, write_html
-    from .sandbox import landlock_abi
+    from .report import EXPORTS, summary_table, write_csv, write_html
+    from .sandbox import missing_protections, protections
 
     options = GradeOptions(
         timeout=args.timeout,
+        cell_timeout=args.cell_timeout,
         memory_mb=args.memory,
         jobs=args.jobs,
         course_dir=Path(args.course_dir) if args.course_dir else None,
+        allow_read=tuple(args.allow_read or ()),
     )
-    abi = landlock_abi()
     print(
-        f"grading {args.submissions_dir}: {args.timeout:g} s and {args.memory} MiB per notebook; writes outside "
-        + (
-            f"the grading folder are blocked (Landlock ABI {abi})"
-            if abi
-            else "the grading folder are only detected (this Linux kernel has no Landlock)"
-        ),
+        f"grading {args.submissions_dir}: {args.timeout:g} s per notebook, {args.cell_timeout:g} s per cell, "
+        f"{args.memory} MiB per kernel. Verdicts are computed here, on inputs drawn here; the kernels only "
+        "run the students' code. In force on this machine: " + "; ".join(protections()) + ".",
         file=sys.stderr,
     )
+    for line in missing_protections():
+        print(f"not available here: {line}", file=sys.stderr)
     t0 = time.perf_counter()
     try:
         rows = grade(args.submissions_dir, options)
@@ -64,9 +66,13 @@ def _grade(args: argparse.Namespace) -> int:
     outputs = [str(report)]
     if not args.no_html:
         write_html(rows, report.with_suffix(".html"))
-        outputs.append(str(report.with_suffix(".html")))
+        outputs += [str(report.with_suffix(".html")), str(report.with_name(report.stem + "-students")) + "/"]
+    for lms in dict.fromkeys(args.export or ()):
+        target = report.with_name(f"{report.stem}-{lms}.csv")
+        EXPORTS[lms](rows, target)
+        outputs.append(str(target))
     print(summary_table(rows) if rows else "no notebooks found (expected STUDENT/NN_name.ipynb)")
-    print(f"\n{len(rows)} rows in {' and '.join(outputs)} ({time.perf_counter() - t0:.1f} s)")
+    print(f"\n{len(rows)} rows in {', '.join(outputs)} ({time.perf_counter() - t0:.1f} s)")
     return 0
 
 
@@ -81,6 +87,12 @@ def main(argv: list[str] | None = None) -> int:
     g.add_argument("submissions_dir", help="folder with one sub-folder per student, holding their notebooks")
     g.add_argument("--report", default="report.csv", help="CSV to write (an HTML page goes beside it)")
     g.add_argument("--timeout", type=float, default=300.0, help="wall-clock seconds per notebook (default 300)")
+    g.add_argument(
+        "--cell-timeout",
+        type=float,
+        default=120.0,
+        help="seconds per cell; a cell past it is interrupted and the notebook goes on (default 120)",
+    )
     g.add_argument("--memory", type=int, default=4096, help="address-space limit per kernel in MiB (default 4096)")
     g.add_argument("--jobs", type=int, default=1, help="notebooks graded at the same time (default 1)")
     g.add_argument(
@@ -88,7 +100,20 @@ def main(argv: list[str] | None = None) -> int:
         help="the course notebooks, to know which exercises each notebook has "
         "(default: the notebooks/ folder beside the package)",
     )
-    g.add_argument("--no-html", action="store_true", help="write only the CSV")
+    g.add_argument("--no-html", action="store_true", help="write only the CSV (no HTML pages)")
+    g.add_argument(
+        "--export",
+        action="append",
+        choices=("canvas", "moodle"),
+        help="also write a gradebook CSV that Canvas or Moodle imports (REPORT-canvas.csv, REPORT-moodle.csv); "
+        "may be given twice",
+    )
+    g.add_argument(
+        "--allow-read",
+        action="append",
+        metavar="PATH",
+        help="a further path the kernels may read (e.g. a data folder the notebooks need)",
+    )
     g.set_defaults(run=_grade)
     args = parser.parse_args(argv)
     return args.run(args)

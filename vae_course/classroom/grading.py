@@ -1,4 +1,4 @@
-"""Grade a class's submitted notebooks: one kernel per notebook, sandboxed, with a report.
+"""Grade a class's submitted notebooks: the kernel computes, the grader judges.
 
 ``vae-course grade SUBMISSIONS_DIR --report report.csv`` expects one folder per student, each
 holding that student's notebooks (``alice/00_start_here.ipynb``, ...). For every notebook
@@ -6,81 +6,95 @@ holding that student's notebooks (``alice/00_start_here.ipynb``, ...). For every
 
 1. copies the student's folder into a fresh temporary folder (the submission is never run in
    place, and never in the teacher's Python process);
-2. starts a kernel through the wrapper script :mod:`vae_course.classroom.sandbox`, which limits
-   its address space (``--memory``, RLIMIT_AS) and file size, and, where the Linux kernel offers
-   Landlock (unprivileged, 5.13+), forbids writing anywhere outside the temporary folder and
-   ``/dev`` and sending signals to other processes; HOME, TMPDIR and the working folder all
-   point into the temporary folder;
-3. runs every cell with nbclient (errors allowed, so one failing exercise does not hide the
-   next) under one wall-clock limit for the whole notebook (``--timeout``);
-4. reads the statuses each ``check("NN.k", fn)`` appended to ``$VAE_COURSE_RESULTS``, and turns
-   what did not report into words: a missing or renamed check, a check cell that crashed,
-   a timeout, a dead kernel, a file that is not a notebook.
+2. starts a kernel there through :mod:`vae_course.classroom.sandbox` (memory and file-size
+   limits; with Landlock, reads and writes confined to that folder and the course's
+   environment, no TCP; with seccomp, no network socket at all; no capabilities; every process
+   it starts killed with it) and talks to it over Unix sockets in that folder
+   (:mod:`vae_course.classroom.kernel`); its environment holds nothing of the teacher's;
+3. runs the cells one by one: a cell past ``--cell-timeout`` is interrupted and the notebook
+   goes on, and ``--timeout`` bounds the whole notebook;
+4. right after the last ``check("NN.k", fn)`` cell of an exercise has run, **judges** it in
+   the grader's own process: inputs drawn here with a seed from ``os.urandom``, the kernel asked
+   to call the notebook's ``fn`` on them (:class:`~vae_course.classroom.kernel.KernelFunction`),
+   the outputs read back as data only (:mod:`vae_course.classroom.wire`), compared here with
+   the reference (:func:`vae_course.exercises.evaluate`). What the notebook's own check cell
+   printed is kept, as the learner saw it, but it never decides anything: nothing the
+   submission writes, rebinds or monkeypatches in its kernel reaches the grader's comparison.
+   A function that only hands the work to the package's own solution is noted.
 
-The rows it returns (:class:`~vae_course.classroom.report.Row`) and the CSV, HTML and summary
-made of them are in :mod:`vae_course.classroom.report`.
+The rows it returns (:class:`~vae_course.classroom.report.Row`), and the CSV, HTML pages and
+gradebook exports made of them, are in :mod:`vae_course.classroom.report`.
 
-Limits of the sandbox, stated honestly: without Landlock the writes outside the folder are
-only *detected* (the submissions folder is compared before and after each notebook), not
-prevented; the network is not restricted; and since the check runs inside the
-student's kernel, a student who sets out to forge a result can. This validates exercises; it
-is not an exam proctor.
+What is not covered, stated honestly: the course package is readable by the kernel (the
+notebooks import it), so a function can call the reference in disguise and pass; only the plain
+cases are noted. Without Landlock (not Linux, or Linux before 5.13) reads are not confined and
+writes outside the folder are only detected afterwards; without seccomp the network is open.
 """
 
 from __future__ import annotations
 
 import ast
-import asyncio
 import dataclasses
 import functools
-import json
 import os
 import re
 import shutil
-import signal
 import sys
 import tempfile
 import time
+from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
-from jupyter_client import AsyncKernelManager
-from jupyter_client.kernelspec import KernelSpec, KernelSpecManager
-from nbclient import NotebookClient
-from nbclient.exceptions import CellTimeoutError, DeadKernelError
+import torch
 
 from ..data import cache_dir
-from ..exercises import all_exercises, get
+from ..exercises import all_exercises, evaluate, get
+from .kernel import CallTimeout, CellRun, GradedKernel, KernelLost
 from .report import NOTEBOOK_ROW, REPORT_STATUSES, Row
-from .sandbox import sandbox_command
-from .student import CheckCall, check_calls, function_defs
+from .student import CheckCall, check_calls, python_source
 
 _NOTEBOOK_ID = re.compile(r"^(\d\d)[_\-. ]")
-_KERNEL_NAME = "vae-course-graded"
+_REFUSED = re.compile(r"^(PermissionError|OSError: \[Errno (1|13|30)\])")
 
 
 @dataclass
 class GradeOptions:
-    """How to grade: per-notebook wall-clock limit (s), memory limit (MiB), parallel notebooks."""
+    """How to grade: wall-clock limits per notebook and per cell (s), memory limit (MiB),
+    notebooks graded at once, and extra paths the kernels may read."""
 
     timeout: float = 300.0
+    cell_timeout: float = 120.0
     memory_mb: int = 4096
     jobs: int = 1
     course_dir: Path | None = None
     progress: bool = True
     extra_env: dict = field(default_factory=dict)
+    allow_read: tuple[str, ...] = ()
+    startup_timeout: float = 120.0
+
+
+@dataclass
+class Verdict:
+    """The grader's verdict on one exercise, and what the notebook's own check cell printed."""
+
+    status: str
+    feedback: str
+    said: str = ""
 
 
 @dataclass
 class NotebookRun:
-    """What running one notebook in the sandbox left behind."""
+    """What running and judging one notebook in the sandbox left behind."""
 
-    results: dict[str, dict]  # exercise id -> the last record its check wrote
-    problem: str | None  # None, "timeout", "died" or "error": the run as a whole
+    verdicts: dict[str, Verdict]  # exercise id -> verdict (only those the run got to)
+    cells: dict[int, CellRun]  # cell index -> how it ran
+    problem: str | None  # None, "timeout", "died", "unresponsive" or "error": the run as a whole
     words: str  # the problem, for a learner
     changed: list[str]  # files outside the grading folder that changed meanwhile
+    watchdog: list[str] = field(default_factory=list)  # cells that ended without their reply or idle
 
 
 # =========================================================================== what to expect
@@ -109,6 +123,7 @@ def default_course_dir() -> Path | None:
     return d if d.is_dir() else None
 
 
+# =========================================================================== calling the reference
 def _calls_by_name(node: ast.AST) -> set[str]:
     """Names of the functions and methods called anywhere inside ``node``."""
     names = set()
@@ -119,27 +134,72 @@ def _calls_by_name(node: ast.AST) -> set[str]:
     return names - {None}
 
 
-def reference_call_note(nb, call: CheckCall, exercise) -> str:
-    """A note when the learner's function (the one passed to ``check``) calls the package's
-    own reference for that exercise, e.g. ``return rms_distance(a, b)``; "" otherwise."""
+def _bound_name(value: ast.AST) -> str | None:
+    """``x`` for ``... = x`` or ``... = mod.x``."""
+    return value.id if isinstance(value, ast.Name) else value.attr if isinstance(value, ast.Attribute) else None
+
+
+def _last_binding(nb, call: CheckCall, name: str) -> tuple[str, object] | None:
+    """How ``name`` was last bound before (or in) the check cell: ("def", node), ("assign", the
+    name it was bound to) or ("import", the imported name); None when not found."""
+    found = None
+    for cell in nb.cells[: call.cell + 1]:
+        if cell.cell_type != "code":
+            continue
+        try:
+            tree = ast.parse(python_source(cell.source))
+        except SyntaxError:
+            continue
+        for node in ast.walk(tree):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name == name:
+                found = ("def", node)
+            elif isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == name for t in node.targets):
+                found = ("assign", _bound_name(node.value))
+            elif isinstance(node, ast.ImportFrom):
+                for alias in node.names:
+                    if (alias.asname or alias.name) == name:
+                        found = ("import", alias.name)
+    return found
+
+
+def _module_of(exercise, name: str) -> str:
+    for f in (exercise.reference, exercise.checker):
+        value = getattr(f, "__globals__", {}).get(name)
+        if value is not None and getattr(value, "__module__", None):
+            return value.__module__
+    return "the course package"
+
+
+def reference_call_note(nb, call: CheckCall, exercise, identity: dict | None = None) -> str:
+    """A note when the learner's function (the one passed to ``check``) only hands the work to
+    the package's own solution for that exercise: its body calls it (``return rms_distance(a,
+    b)``), its name is bound to it (``rms_distance = moons.rms_distance``, or imported), or, as
+    the kernel reports (``identity``), it *is* it. "" otherwise. A disguised call is not seen."""
+    solved = set(getattr(exercise, "solved_by", ()) or ())
     ref = getattr(exercise, "reference", None)
+    if ref is not None and getattr(ref, "__name__", "<lambda>") != "<lambda>":
+        solved.add(ref.__name__)
     fn_name = call.function.split(".")[-1]
-    if ref is None or fn_name == "":
+    if not solved or not fn_name:
         return ""
-    name = getattr(ref, "__name__", "")
-    node = None
-    for cell in nb.cells[: call.cell + 1]:  # the last definition before the check wins
-        if cell.cell_type == "code":
-            node = function_defs(cell.source).get(fn_name, node)
-    if node is None or not name or name not in _calls_by_name(node):
+    hit = None
+    binding = _last_binding(nb, call, fn_name)
+    if binding and binding[0] == "def":
+        hit = next(iter(sorted(_calls_by_name(binding[1]) & solved)), None)
+    elif binding and binding[1] in solved:
+        hit = binding[1]
+    if hit is None and identity and str(identity.get("module", "")).startswith("vae_course."):
+        qual = str(identity.get("qualname", "")).split(".")[-1]
+        hit = qual if qual in solved else None
+    if hit is None:
         return ""
     return (
-        f"note: the solution calls {name} from {ref.__module__}, the package's own reference "
+        f"note: the solution calls {hit} from {_module_of(exercise, hit)}, the package's own reference "
         f"for this exercise, instead of computing it"
     )
 
 
-# =========================================================================== running one notebook
+# =========================================================================== the kernel's world
 def _snapshot(*folders: Path) -> dict[str, tuple[int, int]]:
     """(size, mtime) of every file under the folders, to detect writes outside the sandbox."""
     snap = {}
@@ -168,209 +228,204 @@ def _first_line(source: str) -> str:
     return (lines[0][:60] + ("..." if len(lines[0]) > 60 else "")) if lines else ""
 
 
-def _cell_error(cell) -> str | None:
-    for out in cell.get("outputs", []):
-        if out.get("output_type") == "error":
-            value = re.sub(r"\x1b\[[0-9;]*m", "", str(out.get("evalue", "")))
-            return f"{out.get('ename', 'Error')}: {value}"[:300]
-    return None
-
-
-def _matplotlib_config_dir(tmp: Path) -> Path:
-    """matplotlib's font cache: the teacher's (read only in the sandbox) when it exists, instead
-    of rebuilding it for every notebook; a fresh folder in ``tmp`` otherwise."""
-    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    mpl = Path(os.environ.get("MPLCONFIGDIR") or cache / "matplotlib")
-    return mpl if any(mpl.glob("fontlist-*.json")) else tmp / "matplotlib"
+def _data_dir() -> Path | None:
+    try:
+        return cache_dir()
+    except Exception:
+        return None
 
 
 def _kernel_env(root: Path, work: Path, options: GradeOptions) -> dict[str, str]:
-    """The kernel's environment: HOME, TMPDIR and friends inside ``root``, results to ``root``."""
-    env = dict(os.environ)
-    try:
-        data = str(cache_dir())
-    except Exception:
-        data = str(root / "data")
+    """The kernel's whole environment: built here, nothing of the teacher's inherited (it could
+    hold tokens or paths a student would then print), and every folder inside ``root``."""
     tmp = root / "tmp"
     tmp.mkdir(exist_ok=True)
-    env.update(
-        {
-            "HOME": str(work),
-            "TMPDIR": str(tmp),
-            "MPLCONFIGDIR": str(_matplotlib_config_dir(tmp)),
-            "IPYTHONDIR": str(tmp / "ipython"),
-            "JUPYTER_RUNTIME_DIR": str(tmp / "runtime"),
-            "VAE_COURSE_RESULTS": str(root / "results.jsonl"),
-            "VAE_COURSE_DATA": data,
-            "PYTHONDONTWRITEBYTECODE": "1",
-            "MALLOC_ARENA_MAX": "2",
-        }
-    )
+    mpl = tmp / "matplotlib"
+    mpl.mkdir(exist_ok=True)
+    teacher_mpl = Path(os.environ.get("MPLCONFIGDIR") or Path.home() / ".cache" / "matplotlib")
+    for f in teacher_mpl.glob("fontlist-*.json"):  # matplotlib's font cache: copied, not shared
+        shutil.copy(f, mpl / f.name)
+    data = _data_dir()
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "LANG": os.environ.get("LANG", "C.UTF-8"),
+        "HOME": str(work),
+        "TMPDIR": str(tmp),
+        "MPLCONFIGDIR": str(mpl),
+        "IPYTHONDIR": str(tmp / "ipython"),
+        "JUPYTER_RUNTIME_DIR": str(tmp / "runtime"),
+        "JUPYTER_CONFIG_DIR": str(tmp / "jupyter"),
+        "JUPYTER_DATA_DIR": str(tmp / "jupyter-data"),
+        "VAE_COURSE_DATA": str(data) if data else str(tmp / "data"),
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "MALLOC_ARENA_MAX": "2",
+    }
+    for name in ("VAE_COURSE_CLAIMS", "OMP_NUM_THREADS", "LC_ALL", "TZ"):
+        if name in os.environ:
+            env[name] = os.environ[name]
     if options.jobs > 1 and "OMP_NUM_THREADS" not in os.environ:
         env["OMP_NUM_THREADS"] = str(max(1, (os.cpu_count() or 1) // options.jobs))
-    env.update(options.extra_env)
+    env.update({str(k): str(v) for k, v in options.extra_env.items()})
     return env
 
 
-def _sandboxed_kernel_manager(root: Path, options: GradeOptions) -> AsyncKernelManager:
-    """A kernel manager whose only kernel is ipykernel started through the sandbox script."""
-    argv = sandbox_command(
-        root, options.memory_mb, [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
-    )
-
-    class Specs(KernelSpecManager):
-        def get_kernel_spec(self, kernel_name: str) -> KernelSpec:
-            return KernelSpec(argv=argv, display_name="graded (sandboxed)", language="python")
-
-    km = AsyncKernelManager(kernel_name=_KERNEL_NAME, kernel_spec_manager=Specs())
-    km.connection_file = str(root / "kernel.json")
-    return km
+def _read_paths(options: GradeOptions) -> list[str]:
+    """What a kernel may read besides its own folder and the course environment: the course's
+    data cache (its offline data sets) and the teacher's ``--allow-read`` paths."""
+    data = _data_dir()
+    return ([str(data)] if data and data.exists() else []) + [str(p) for p in options.allow_read]
 
 
-class _NotebookClock:
-    """One wall-clock limit for the whole notebook, as nbclient's per-cell ``timeout_func``.
-
-    The clock starts at the first cell, after the kernel is up; each cell gets what is left.
-    ``cell`` is the cell running last, to name it when time runs out.
-    """
-
-    def __init__(self, limit: float):
-        self.limit, self.deadline, self.cell = limit, None, None
-
-    def __call__(self, cell) -> int:
-        if self.deadline is None:
-            self.deadline = time.monotonic() + self.limit
-        self.cell = cell
-        return max(1, int(self.deadline - time.monotonic() + 0.999))
+# =========================================================================== judging one exercise
+def _fresh_generator() -> torch.Generator:
+    """A generator for the inputs of one judgement, seeded from the operating system."""
+    return torch.Generator().manual_seed(int.from_bytes(os.urandom(8), "little") >> 1)
 
 
-def _run_failure(e: Exception, clock: _NotebookClock, options: GradeOptions) -> tuple[str, str]:
-    """(problem, words) for an exception that stopped the notebook."""
-    if isinstance(e, CellTimeoutError):
-        cell = clock.cell
-        where = f" (still running the cell that starts {_first_line(cell.source)!r})" if cell is not None else ""
-        return "timeout", f"the notebook ran past its {options.timeout:g} s limit{where}"
-    if isinstance(e, DeadKernelError):
-        return "died", (
-            f"the kernel died (memory limit {options.memory_mb} MiB exceeded, or the process crashed or exited)"
-        )
-    # the kernel would not start, or nbclient failed: report, go on
-    return "error", f"the notebook could not be run: {type(e).__name__}: {e}"[:400]
+def _said(run: CellRun, limit: int = 1000) -> str:
+    """What a check cell showed the learner, shortened for the report."""
+    text = run.text.strip()
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-async def _stop_kernel(km: AsyncKernelManager, pgid: int | None) -> None:
-    """Shut the kernel down, then kill its whole process group (whatever it started, too)."""
-    pgid = pgid or getattr(km.provisioner, "pgid", None)
-    try:
-        if await km.is_alive():
-            await km.shutdown_kernel(now=True)
-    except Exception:
-        pass
-    if pgid:  # the kernel runs in its own session
+def _restore_rng(kernel: GradedKernel) -> None:
+    """Put the kernel's random-number generators back as they were before the grader's calls
+    (so the notebook's later cells run as they would have); nothing if it cannot answer."""
+    if kernel.alive():
         try:
-            os.killpg(pgid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
+            kernel.restore_rng()
+        except (KernelLost, CallTimeout):
             pass
 
 
-async def _execute(nb, root: Path, work: Path, options: GradeOptions) -> tuple[str | None, str]:
-    """Run the notebook in a sandboxed kernel; return (problem, words): problem is None,
-    "timeout" or "died"/"error"; ``nb`` receives the outputs."""
-    km = _sandboxed_kernel_manager(root, options)
-    clock = _NotebookClock(options.timeout)
-    client = NotebookClient(
-        nb,
-        km=km,
-        timeout_func=clock,
-        allow_errors=True,
-        startup_timeout=120,
-        kernel_name=_KERNEL_NAME,
-        resources={"metadata": {"path": str(work)}},
-    )
-    problem, words, pgid = None, "", None
+def judge(kernel: GradedKernel, nb, ex_id: str, call: CheckCall, run: CellRun, options: GradeOptions) -> Verdict:
+    """The grader's verdict on exercise ``ex_id``, whose check cell (``call``) just ran as ``run``."""
+    said = _said(run)
+    where = f'check("{ex_id}", {call.function})'
+    if run.status == "interrupted":
+        return Verdict(
+            "timeout",
+            f"the check cell {where} ran past the {options.cell_timeout:g} s limit per cell and was interrupted",
+            said,
+        )
     try:
-        # the kernel's own stdout/stderr go to a log, kept off the teacher's terminal
-        with open(root / "kernel.log", "wb") as log:
-            async with client.async_setup_kernel(
-                env=_kernel_env(root, work, options), cwd=str(work), stdout=log, stderr=log
-            ):
-                pgid = getattr(km.provisioner, "pgid", None)
-                await client.async_execute()
-    except Exception as e:
-        problem, words = _run_failure(e, clock, options)
-    finally:
-        await _stop_kernel(km, pgid)
-    return problem, words
-
-
-def _read_results(path: Path) -> dict[str, dict]:
-    """The records the checks appended (one JSON line each); the last run of a check counts."""
-    results: dict[str, dict] = {}
-    for line in path.read_text(errors="replace").splitlines():
+        info = kernel.resolve(call.function)
+        if not info.get("ok"):
+            etype, msg = (list(info.get("error") or ["Error", ""]) + ["", ""])[:2]
+            raised = f"; the check cell raised {run.error}" if run.error else ""
+            return Verdict(
+                "error", f"{where} could not be judged: {call.function} is not defined ({etype}: {msg}){raised}", said
+            )
+        if not info.get("callable"):
+            return Verdict("error", f"{where}: expected a function, got {info.get('type', 'something else')}", said)
+        kernel.save_rng()
         try:
-            rec = json.loads(line)
-            results[str(rec["exercise"])] = rec
-        except (ValueError, KeyError, TypeError):
-            continue
-    return results
+            result = evaluate(ex_id, kernel.function(call.function, options.cell_timeout), _fresh_generator())
+        finally:
+            _restore_rng(kernel)
+    except CallTimeout:
+        return Verdict(
+            "timeout",
+            f"your function did not return within {options.cell_timeout:g} s when the grader called it",
+            said,
+        )
+    except KernelLost as e:
+        return Verdict("error", f"{where} could not be judged: {e}", said)
+    try:
+        note = reference_call_note(nb, call, get(ex_id), info)
+    except KeyError:
+        note = ""
+    feedback = f"{result.feedback}; {note}" if result.feedback and note else result.feedback or note
+    return Verdict(result.status, feedback, said)
 
 
-def _run_sandboxed(nb, path: Path, options: GradeOptions) -> NotebookRun:
-    """Run ``nb`` (read from ``path``) on a copy of the student's folder; ``nb`` receives the outputs."""
+# =========================================================================== running one notebook
+def _stopped_words(status: str, cell_index: int, nb, options: GradeOptions) -> tuple[str, str]:
+    """(problem, words) for a run that stopped at cell ``cell_index``."""
+    where = f"cell {cell_index} (it starts {_first_line(nb.cells[cell_index].source)!r})"
+    if status == "deadline":
+        return "timeout", f"the notebook ran past its {options.timeout:g} s limit (still running {where})"
+    if status == "died":
+        return "died", (
+            f"the kernel died while running {where} (memory limit {options.memory_mb} MiB exceeded, "
+            "or the process crashed or exited)"
+        )
+    return "unresponsive", (
+        f"the kernel stopped answering: {where} ran past the {options.cell_timeout:g} s limit per cell "
+        "and ignored the interrupt, so the notebook could not go on"
+    )
+
+
+def _run_and_judge(nb, path: Path, expected: list[str], calls: list[CheckCall], options: GradeOptions) -> NotebookRun:
+    """Run ``nb`` (read from ``path``) on a copy of the student's folder, judging each expected
+    exercise right after its last check cell has run."""
+    last = {c.exercise: c for c in calls if c.exercise in expected}
+    at_cell: dict[int, list[tuple[str, CheckCall]]] = defaultdict(list)
+    for ex_id, call in last.items():
+        at_cell[call.cell].append((ex_id, call))
+    verdicts: dict[str, Verdict] = {}
+    cells: dict[int, CellRun] = {}
+    problem, words = None, ""
     watched = path.parent.parent  # every submission (the teacher's course folder may be edited meanwhile)
     before = _snapshot(watched)
-    with tempfile.TemporaryDirectory(prefix="vae-course-grade-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="vae-course-grade-", ignore_cleanup_errors=True) as tmp:
         root = Path(tmp)
         work = root / "work"
         shutil.copytree(path.parent, work, ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"))
-        (root / "results.jsonl").touch()
-        problem, words = asyncio.run(_execute(nb, root, work, options))
-        results = _read_results(root / "results.jsonl")
-    return NotebookRun(results, problem, words, _changed_since(before, watched))
+        kernel = GradedKernel(root, work, _kernel_env(root, work, options), options.memory_mb, _read_paths(options))
+        try:
+            kernel.start(options.startup_timeout)
+            deadline = time.monotonic() + options.timeout
+            for i, cell in enumerate(nb.cells):
+                if cell.cell_type != "code" or not cell.source.strip():
+                    continue
+                run = kernel.run(cell.source, options.cell_timeout, deadline=deadline)
+                cells[i] = run
+                if run.status in ("deadline", "died", "unresponsive"):
+                    problem, words = _stopped_words(run.status, i, nb, options)
+                    if run.status == "deadline":
+                        for ex_id, _ in at_cell.get(i, []):  # this very check cell: its own timeout
+                            verdicts[ex_id] = Verdict("timeout", words, _said(run))
+                    break
+                for ex_id, call in at_cell.get(i, []):
+                    verdicts[ex_id] = judge(kernel, nb, ex_id, call, run, options)
+                if not kernel.alive():
+                    problem, words = _stopped_words("died", i, nb, options)
+                    break
+        except KernelLost as e:
+            problem, words = "error", f"the notebook could not be run: {e}"
+        finally:
+            kernel.stop()
+    watchdog = [f"cell {i}: {r.watchdog}" for i, r in cells.items() if r.watchdog]
+    return NotebookRun(verdicts, cells, problem, words, _changed_since(before, watched), watchdog)
 
 
 # =========================================================================== from a run to rows
-def _with_reference_note(feedback: str, nb, call: CheckCall, ex_id: str) -> str:
-    try:
-        note = reference_call_note(nb, call, get(ex_id))
-    except KeyError:
-        note = ""
-    return f"{feedback}; {note}" if feedback and note else feedback or note
-
-
-def _silent_check_status(ex_id: str, nb, call: CheckCall, run: NotebookRun) -> tuple[str, str]:
-    """(status, feedback) for a check cell that is there but reported nothing."""
-    err = _cell_error(nb.cells[call.cell])
-    if err:
-        return "error", f'the check cell check("{ex_id}", {call.function}) did not report: it raised {err}'
-    if run.problem:
-        return ("timeout" if run.problem == "timeout" else "error"), run.words
-    return "error", f'the check cell check("{ex_id}", {call.function}) ran without reporting (was check redefined?)'
-
-
-def _exercise_status(ex_id: str, nb, calls: list[CheckCall], run: NotebookRun) -> tuple[str, str]:
-    """(status, feedback) of one expected exercise: what its check reported, or why it did not."""
+def _unjudged(ex_id: str, calls: list[CheckCall], run: NotebookRun) -> tuple[str, str]:
+    """(status, feedback) of an expected exercise the run did not judge."""
     mine = [c for c in calls if c.exercise == ex_id]
-    rec = run.results.get(ex_id)
-    if rec is not None and rec.get("status") in REPORT_STATUSES:
-        feedback = str(rec.get("feedback", ""))
-        return rec["status"], (_with_reference_note(feedback, nb, mine[-1], ex_id) if mine else feedback)
     if not mine:
         return "error", f'no check("{ex_id}", ...) cell ran: the check cell is missing or renamed'
-    return _silent_check_status(ex_id, nb, mine[-1], run)
+    if run.problem == "timeout":
+        return "timeout", f'{run.words}, before reaching check("{ex_id}", {mine[-1].function})'
+    return "error", run.words or f'check("{ex_id}", {mine[-1].function}) was not reached'
 
 
 def _notebook_problems(nb, calls: list[CheckCall], expected: list[str], run: NotebookRun) -> list[str]:
-    """Problems of the notebook as a whole: checks of unknown exercises, refused writes, and
-    files changed outside the grading folder."""
+    """Problems of the notebook as a whole: checks of unknown exercises, accesses the sandbox
+    refused, and files changed outside the grading folder."""
     notes = [
         f'check("{ex_id}", ...) is not an exercise of this notebook (a renamed check?)'
         for ex_id in sorted({c.exercise for c in calls} - set(expected))
     ]
-    for i, cell in enumerate(nb.cells):
-        err = _cell_error(cell) if cell.cell_type == "code" else None
-        if err and err.startswith(("PermissionError", "OSError: [Errno 30]")):
-            notes.append(f"cell {i} was refused a write outside its grading folder: {err}")
+    for i, cell_run in sorted(run.cells.items()):
+        if cell_run.error and _REFUSED.match(cell_run.error):
+            notes.append(
+                f"cell {i} was refused by the sandbox (a read, write or connection outside its grading folder): "
+                f"{cell_run.error}"
+            )
+    if run.problem in ("died", "unresponsive") and all(ex_id in run.verdicts for ex_id in expected):
+        notes.append(run.words)  # every exercise was judged before; say what happened after
     if run.changed:
         shown = ", ".join(run.changed[:3]) + (f" and {len(run.changed) - 3} more" if len(run.changed) > 3 else "")
         notes.append(f"files outside the grading folder changed while this notebook ran: {shown}")
@@ -384,28 +439,32 @@ def _unreadable(e: Exception) -> str:
 
 def grade_notebook(path: Path, student: str, options: GradeOptions) -> list[Row]:
     """Grade one submitted notebook in its own sandboxed kernel; never raises for bad input."""
+    rows, _ = _grade_notebook(path, student, options)
+    return rows
+
+
+def _grade_notebook(path: Path, student: str, options: GradeOptions) -> tuple[list[Row], NotebookRun | None]:
     name = path.name
     expected = expected_exercises(name, options.course_dir)
     if not expected:
-        return [
-            Row(
-                student,
-                name,
-                NOTEBOOK_ROW,
-                "error",
-                "no exercises are known for this notebook name: is it a course notebook "
-                "(named like 00_start_here.ipynb)?",
-            )
-        ]
+        note = (
+            "no exercises are known for this notebook name: is it a course notebook (named like 00_start_here.ipynb)?"
+        )
+        return [Row(student, name, NOTEBOOK_ROW, "error", note)], None
     try:
         nb = nbformat.read(path, as_version=4)
     except Exception as e:
-        return [Row(student, name, ex_id, "error", _unreadable(e)) for ex_id in expected]
+        return [Row(student, name, ex_id, "error", _unreadable(e)) for ex_id in expected], None
     calls = check_calls(nb)
-    run = _run_sandboxed(nb, path, options)
-    rows = [Row(student, name, ex_id, *_exercise_status(ex_id, nb, calls, run)) for ex_id in expected]
+    run = _run_and_judge(nb, path, expected, calls, options)
+    rows = []
+    for ex_id in expected:
+        v = run.verdicts.get(ex_id)
+        if v is None:
+            v = Verdict(*_unjudged(ex_id, calls, run))
+        rows.append(Row(student, name, ex_id, v.status, v.feedback, v.said))
     rows += [Row(student, name, NOTEBOOK_ROW, "error", note) for note in _notebook_problems(nb, calls, expected, run)]
-    return rows
+    return rows, run
 
 
 # =========================================================================== a class
@@ -424,8 +483,9 @@ def _grade_one(item: tuple[str, Path], options: GradeOptions) -> list[Row]:
     """Grade one notebook of one student, turning a crash of the grader into an error row."""
     student, path = item
     t0 = time.perf_counter()
+    run = None
     try:
-        rows = grade_notebook(path, student, options)
+        rows, run = _grade_notebook(path, student, options)
     except Exception as e:  # a bug of ours must not stop the class
         rows = [Row(student, path.name, NOTEBOOK_ROW, "error", f"grading failed: {type(e).__name__}: {e}")]
     if options.progress:
@@ -433,6 +493,8 @@ def _grade_one(item: tuple[str, Path], options: GradeOptions) -> list[Row]:
             f"{sum(r.status == s for r in rows)} {s}" for s in REPORT_STATUSES if any(r.status == s for r in rows)
         )
         print(f"{student}/{path.name}: {counts} ({time.perf_counter() - t0:.1f} s)", file=sys.stderr, flush=True)
+        for line in run.watchdog if run else []:
+            print(f"  watchdog: {line}; the grader went on", file=sys.stderr, flush=True)
     return rows
 
 

@@ -1,24 +1,47 @@
-"""The grading report: its rows, the CSV, a plain-text summary and an HTML page.
+"""The grading report: its rows, the CSV, a summary, HTML pages and gradebook exports.
 
 One :class:`Row` per student, notebook and exercise (plus ``(notebook)`` rows for problems of
-the notebook as a whole): ``student, notebook, exercise, status, feedback`` with status
-pass | fail | not attempted | error | timeout. :func:`write_csv` / :func:`read_csv` keep them
-in a CSV file; :func:`summary_table` is the grid printed after grading (one line per student,
-one column per exercise); :func:`write_html` puts the grid and every row's feedback, coloured
-by status, on one page. The rows are made by :mod:`vae_course.classroom.grading`.
+the notebook as a whole): ``student, notebook, exercise, status, feedback, notebook_said`` with
+status pass | fail | not attempted | error | timeout; ``feedback`` is the grader's words,
+``notebook_said`` what the notebook's own check cell printed (as the learner saw it; it decides
+nothing). :func:`write_csv` / :func:`read_csv` keep them in a CSV file; :func:`summary_table`
+is the grid printed after grading; :func:`write_html` puts the grid and every row on one page
+and writes one page per student beside it, to send on (:func:`write_student_pages`).
+
+Gradebooks (one row per student, one score column per notebook, the score being the number of
+its exercises that pass):
+
+* :func:`write_canvas` follows the columns of Canvas's gradebook export, which its import reads
+  back: ``Student, ID, SIS User ID, SIS Login ID, Section``, then one column per assignment,
+  and a second row ``Points Possible`` with each column's maximum. The student folder's name
+  goes in ``Student`` and ``SIS Login ID``; ``ID`` (Canvas's user id) is left empty, so Canvas
+  matches on the login: name the folders by login, or paste the ids from your Canvas export. A
+  column whose name matches no assignment becomes a new assignment on import.
+* :func:`write_moodle` writes what Moodle's "Import grades: CSV file" maps: an identity column
+  ``Username`` (the folder's name; map it to *username*, or rename it to an email or ID number
+  column), one grade column per notebook (map it to a grade item, or to *new grade item*) and
+  one ``Feedback: NOTEBOOK`` column each (map it to that item's feedback).
+
+The rows are made by :mod:`vae_course.classroom.grading`.
 """
 
 from __future__ import annotations
 
 import csv
 import html
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
 REPORT_STATUSES = ("pass", "fail", "not attempted", "error", "timeout")
 NOTEBOOK_ROW = "(notebook)"
-FIELDS = ("student", "notebook", "exercise", "status", "feedback")
+FIELDS = ("student", "notebook", "exercise", "status", "feedback", "notebook_said")
 _COLOURS = {"pass": "#d7f5d7", "fail": "#ffd6d6", "not attempted": "#eeeeee", "error": "#ffe9b3", "timeout": "#ffc9a6"}
+_STYLE = (
+    "body{font-family:sans-serif;max-width:70em}table{border-collapse:collapse}"
+    "td,th{border:1px solid #999;padding:4px 8px;text-align:left;vertical-align:top}"
+    "pre.said{margin:0;white-space:pre-wrap;font-size:90%}"
+)
 
 
 @dataclass
@@ -30,6 +53,7 @@ class Row:
     exercise: str
     status: str
     feedback: str = ""
+    notebook_said: str = ""
 
 
 # --------------------------------------------------------------------------- CSV
@@ -38,12 +62,12 @@ def write_csv(rows: list[Row], path: Path | str) -> None:
         w = csv.writer(f)
         w.writerow(FIELDS)
         for r in rows:
-            w.writerow([r.student, r.notebook, r.exercise, r.status, r.feedback])
+            w.writerow([r.student, r.notebook, r.exercise, r.status, r.feedback, r.notebook_said])
 
 
 def read_csv(path: Path | str) -> list[Row]:
     with open(path, newline="") as f:
-        return [Row(**row) for row in csv.DictReader(f)]
+        return [Row(**{k: v for k, v in row.items() if k in FIELDS}) for row in csv.DictReader(f)]
 
 
 # --------------------------------------------------------------------------- summary
@@ -86,28 +110,133 @@ def summary_table(rows: list[Row]) -> str:
     return _align(header, lines, totals)
 
 
-# --------------------------------------------------------------------------- HTML
-def write_html(rows: list[Row], path: Path | str, title: str = "vae-course grading report") -> None:
-    """An HTML page: the summary table, then every row with its feedback, coloured by status."""
-    body = [
-        f"<h1>{html.escape(title)}</h1>",
-        f"<pre>{html.escape(summary_table(rows))}</pre>",
-        "<table><tr>" + "".join(f"<th>{f}</th>" for f in FIELDS) + "</tr>",
-    ]
-    for r in rows:
-        body.append(
-            f'<tr style="background:{_COLOURS.get(r.status, "#fff")}">'
-            + "".join(
-                f"<td>{html.escape(str(v))}</td>" for v in (r.student, r.notebook, r.exercise, r.status, r.feedback)
-            )
-            + "</tr>"
+# --------------------------------------------------------------------------- scores
+def notebook_scores(rows: list[Row]) -> tuple[list[str], list[str], dict[tuple[str, str], tuple[int, int]]]:
+    """(students, notebooks, {(student, notebook): (exercises passed, exercises graded)})."""
+    students = list(dict.fromkeys(r.student for r in rows))
+    notebooks = sorted({r.notebook for r in rows})
+    total = {}
+    for nb in notebooks:
+        n = max(
+            (len({r.exercise for r in rows if r.notebook == nb and r.student == s} - {NOTEBOOK_ROW}) for s in students),
+            default=0,
         )
-    body.append("</table>")
-    style = (
-        "body{font-family:sans-serif}table{border-collapse:collapse}"
-        "td,th{border:1px solid #999;padding:4px 8px;text-align:left;vertical-align:top}"
-    )
-    Path(path).write_text(
+        for s in students:
+            mine = [r for r in rows if r.student == s and r.notebook == nb and r.exercise != NOTEBOOK_ROW]
+            total[s, nb] = (sum(r.status == "pass" for r in mine), n)
+    return students, notebooks, total
+
+
+def _stem(notebook: str) -> str:
+    return notebook[:-6] if notebook.endswith(".ipynb") else notebook
+
+
+def _one_line(rows: list[Row], student: str, notebook: str) -> str:
+    """The feedback of one student's notebook in one line (for a gradebook's comment column)."""
+    mine = [r for r in rows if r.student == student and r.notebook == notebook]
+    parts = [
+        f"{r.exercise} {r.status}" + (f": {r.feedback}" if r.status != "pass" and r.feedback else "") for r in mine
+    ]
+    return "; ".join(parts)
+
+
+def write_canvas(rows: list[Row], path: Path | str) -> None:
+    """A gradebook CSV in the columns Canvas's import reads (see the module's docstring)."""
+    students, notebooks, score = notebook_scores(rows)
+    with open(path, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["Student", "ID", "SIS User ID", "SIS Login ID", "Section", *map(_stem, notebooks)])
+        w.writerow(["Points Possible", "", "", "", "", *(max(score[s, nb][1] for s in students) for nb in notebooks)])
+        for s in students:
+            w.writerow([s, "", "", s, "", *(score[s, nb][0] for nb in notebooks)])
+
+
+def write_moodle(rows: list[Row], path: Path | str) -> None:
+    """A gradebook CSV for Moodle's CSV grade import (see the module's docstring)."""
+    students, notebooks, score = notebook_scores(rows)
+    header = ["Username"]
+    for nb in notebooks:
+        header += [_stem(nb), f"Feedback: {_stem(nb)}"]
+    with open(path, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(header)
+        for s in students:
+            line = [s]
+            for nb in notebooks:
+                passed, n = score[s, nb]
+                line += [passed, f"{passed}/{n} exercises pass. {_one_line(rows, s, nb)}"]
+            w.writerow(line)
+
+
+EXPORTS = {"canvas": write_canvas, "moodle": write_moodle}
+
+
+# --------------------------------------------------------------------------- HTML
+def _rows_table(rows: list[Row], fields: tuple[str, ...]) -> str:
+    head = "<table><tr>" + "".join(f"<th>{html.escape(f.replace('_', ' '))}</th>" for f in fields) + "</tr>"
+    body = []
+    for r in rows:
+        cells = []
+        for f in fields:
+            value = str(getattr(r, f))
+            cells.append(
+                f'<td><pre class="said">{html.escape(value)}</pre></td>'
+                if f == "notebook_said"
+                else f"<td>{html.escape(value)}</td>"
+            )
+        body.append(f'<tr style="background:{_COLOURS.get(r.status, "#fff")}">' + "".join(cells) + "</tr>")
+    return head + "".join(body) + "</table>"
+
+
+def _page(title: str, body: str) -> str:
+    return (
         f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
-        f"<style>{style}</style></head><body>{''.join(body)}</body></html>\n"
+        f"<style>{_STYLE}</style></head><body>{body}</body></html>\n"
     )
+
+
+def student_page_name(student: str) -> str:
+    """A file name for a student's page (the folder name, with anything unusual replaced)."""
+    return (re.sub(r"[^A-Za-z0-9_.-]", "_", student).strip(".") or "student") + ".html"
+
+
+def write_student_pages(rows: list[Row], folder: Path | str, title: str = "vae-course feedback") -> dict[str, Path]:
+    """One HTML page per student in ``folder``, with only that student's rows: a page to send on."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    students, notebooks, score = notebook_scores(rows)
+    pages = {}
+    for s in students:
+        mine = [r for r in rows if r.student == s]
+        lines = "".join(
+            f"<li>{html.escape(nb)}: {score[s, nb][0]} of {score[s, nb][1]} exercises pass</li>"
+            for nb in notebooks
+            if any(r.notebook == nb for r in mine)
+        )
+        body = (
+            f"<h1>{html.escape(title)}: {html.escape(s)}</h1><ul>{lines}</ul>"
+            "<p>Each exercise was checked by calling your function on new random inputs and comparing "
+            "its results with the reference. 'notebook said' is what your own check cell printed.</p>"
+            + _rows_table(mine, ("notebook", "exercise", "status", "feedback", "notebook_said"))
+        )
+        path = folder / student_page_name(s)
+        path.write_text(_page(f"{title}: {s}", body))
+        pages[s] = path
+    return pages
+
+
+def write_html(rows: list[Row], path: Path | str, title: str = "vae-course grading report") -> None:
+    """An HTML page (the summary table, then every row, coloured by status), and beside it a
+    folder ``<name>-students/`` with one page per student, linked from the table."""
+    path = Path(path)
+    folder = path.with_name(path.stem + "-students")
+    pages = write_student_pages(rows, folder)
+    links = "".join(
+        f'<li><a href="{html.escape(folder.name)}/{html.escape(p.name)}">{html.escape(s)}</a></li>'
+        for s, p in pages.items()
+    )
+    body = (
+        f"<h1>{html.escape(title)}</h1><pre>{html.escape(summary_table(rows))}</pre>"
+        f"<h2>One page per student, to send on</h2><ul>{links}</ul><h2>Every exercise</h2>" + _rows_table(rows, FIELDS)
+    )
+    path.write_text(_page(title, body))

@@ -11,12 +11,22 @@ Conventions (shared with the grading tool, ``vae-course grade``):
   a short message, not a traceback) with specific feedback otherwise.
 * When ``$VAE_COURSE_RESULTS`` names a file, every check appends one JSON line
   ``{"exercise", "status", "feedback"}`` to it; status is pass | fail | not attempted | error.
+  (A convenience for the learner's own tools: the grader does not read it.)
+* :func:`evaluate` is the verdict without printing or recording: :func:`check` prints it in
+  the notebook, and the grader computes it in its own process, with the learner's function
+  standing in for the one in the graded kernel (:mod:`vae_course.classroom.kernel`).
+* A ``cases`` function, and a custom ``checker(fn)``, may take a ``g`` argument: a
+  ``torch.Generator`` for their random inputs. The notebook's check leaves it out (each
+  exercise's own fixed seed); the grader passes one seeded from ``os.urandom``, so the inputs a
+  submission is judged on cannot be known in advance. Structured edge cases stay as they are.
 """
 
 from __future__ import annotations
 
+import builtins
 import copy
 import importlib
+import inspect
 import json
 import math
 import os
@@ -64,6 +74,7 @@ class Exercise:
     rtol: float = 1e-4
     checker: Callable[[Callable], str | None] | None = None
     hint: str = ""
+    solved_by: tuple[str, ...] = ()  # names of the package's functions that solve it (for the grader's note)
 
 
 @dataclass
@@ -95,16 +106,36 @@ def register(
     rtol: float = 1e-4,
     checker: Callable[[Callable], str | None] | None = None,
     hint: str = "",
+    solved_by: tuple[str, ...] = (),
 ) -> Exercise:
     """Register an exercise: either ``reference`` + ``cases`` (compared value by value), or a
-    custom ``checker(fn)`` that raises :class:`Feedback` on a wrong answer and may return a note."""
+    custom ``checker(fn)`` that raises :class:`Feedback` on a wrong answer and may return a note.
+
+    ``solved_by`` names the package's functions that already solve the exercise (the grader notes
+    a submission that only calls one); for a reference it defaults to the reference and the
+    package functions it calls."""
     if (reference is None) == (checker is None):
         raise ValueError(f"exercise {id}: give either reference (with cases) or checker")
     if reference is not None and cases is None:
         raise ValueError(f"exercise {id}: a reference needs cases to compare on")
-    ex = Exercise(id, title, reference, cases, atol, rtol, checker, hint)
+    solved = tuple(solved_by) or _solved_by(reference)
+    ex = Exercise(id, title, reference, cases, atol, rtol, checker, hint, solved)
     REGISTRY[id] = ex
     return ex
+
+
+def _solved_by(reference: Callable | None) -> tuple[str, ...]:
+    """The reference's name (unless a lambda) and the names of the package functions it calls."""
+    if reference is None:
+        return ()
+    names = [] if reference.__name__ == "<lambda>" else [reference.__name__]
+    code, scope = getattr(reference, "__code__", None), getattr(reference, "__globals__", {})
+    for name in getattr(code, "co_names", ()):
+        value = scope.get(name)
+        if inspect.isfunction(value) and str(value.__module__).startswith("vae_course.") and name not in names:
+            if not hasattr(builtins, name):
+                names.append(name)
+    return tuple(names)
 
 
 def get(exercise_id: str) -> Exercise:
@@ -137,6 +168,13 @@ def _describe(args: tuple, kwargs: dict) -> str:
     return ", ".join(parts)
 
 
+def _type_name(v: Any) -> str:
+    """The type a learner should read; for a value the grader received only as a type name
+    (:class:`vae_course.classroom.wire.Opaque`), that name."""
+    name = getattr(v, "type_name", None)
+    return name if type(v).__name__ == "Opaque" and isinstance(name, str) else type(v).__name__
+
+
 def _short(v: Any) -> str:
     if isinstance(v, Tensor):
         return f"tensor of shape {tuple(v.shape)}"
@@ -150,7 +188,7 @@ def compare(got: Any, expected: Any, atol: float = 1e-5, rtol: float = 1e-4, whe
     """Raise Feedback describing the first way ``got`` differs from ``expected``."""
     if isinstance(expected, Tensor):
         if not isinstance(got, Tensor):
-            raise Feedback(f"{where} should be a torch.Tensor, but it is a {type(got).__name__}")
+            raise Feedback(f"{where} should be a torch.Tensor, but it is a {_type_name(got)}")
         if got.shape != expected.shape:
             raise Feedback(f"{where} has shape {tuple(got.shape)}; expected {tuple(expected.shape)}")
         if got.dtype.is_floating_point != expected.dtype.is_floating_point or (got.dtype == torch.bool) != (
@@ -180,12 +218,29 @@ def compare(got: Any, expected: Any, atol: float = 1e-5, rtol: float = 1e-4, whe
         if isinstance(got, Tensor) and got.numel() == 1:
             got = got.item()
         if not isinstance(got, (float, int)):
-            raise Feedback(f"{where} should be a number, but it is a {type(got).__name__}")
+            raise Feedback(f"{where} should be a number, but it is a {_type_name(got)}")
         if not math.isclose(float(got), float(expected), rel_tol=rtol, abs_tol=atol):
             raise Feedback(f"{where} is {float(got):.6g}; expected {float(expected):.6g}")
         return
     if got != expected:
         raise Feedback(f"{where} is {_short(got)}; expected {_short(expected)}")
+
+
+def _with_generator(f: Callable, *args: Any, generator: torch.Generator | None = None) -> Any:
+    """``f(*args)``, or ``f(*args, g=generator)`` when a generator is given and ``f`` takes ``g``."""
+    if generator is not None:
+        try:
+            takes_g = "g" in inspect.signature(f).parameters
+        except (TypeError, ValueError):
+            takes_g = False
+        if takes_g:
+            return f(*args, g=generator)
+    return f(*args)
+
+
+def exercise_cases(ex: Exercise, generator: torch.Generator | None = None) -> list[Case]:
+    """The cases of a reference exercise: fixed ones, or drawn from ``generator`` where they can be."""
+    return _with_generator(ex.cases, generator=generator)
 
 
 def compare_on_cases(
@@ -209,35 +264,42 @@ def _record(result: CheckResult) -> None:
             )
 
 
+def evaluate(exercise_id: str, fn: Callable, generator: torch.Generator | None = None) -> CheckResult:
+    """The verdict on ``fn`` for exercise ``exercise_id``, without printing or recording it.
+
+    With ``generator``, random inputs are drawn from it (where the exercise's cases or checker
+    take ``g``); without, from each exercise's fixed seed, as in the notebook."""
+    ex = get(exercise_id)
+    if not callable(fn):
+        return CheckResult(ex.id, "error", f"expected a function, got {type(fn).__name__}")
+    try:
+        if ex.checker is not None:
+            note = _with_generator(ex.checker, fn, generator=generator)
+            return CheckResult(ex.id, "pass", note or "")
+        n = compare_on_cases(fn, ex.reference, exercise_cases(ex, generator), ex.atol, ex.rtol)
+        return CheckResult(ex.id, "pass", f"matches the reference on {n} inputs", n)
+    except NotImplementedError:
+        return CheckResult(ex.id, "not attempted", "the function still raises NotImplementedError")
+    except Feedback as e:
+        return CheckResult(ex.id, "fail", str(e))
+    except Exception as e:  # the learner's code crashed: say where, not a traceback
+        return CheckResult(ex.id, "error", f"your function raised {type(e).__name__}: {e}")
+
+
 def check(exercise_id: str, fn: Callable) -> CheckResult:
     """Check the learner's ``fn`` for exercise ``exercise_id``; print or raise specific feedback."""
     ex = get(exercise_id)
     label = f"Exercise {ex.id} ({ex.title})"
+    result = evaluate(exercise_id, fn)
+    _record(result)
     if not callable(fn):
-        result = CheckResult(ex.id, "error", f"expected a function, got {type(fn).__name__}")
-        _record(result)
         raise ExerciseFailed(f"{label}: {result.feedback}")
-    n = 0
-    try:
-        if ex.checker is not None:
-            note = ex.checker(fn)
-            result = CheckResult(ex.id, "pass", note or "")
-        else:
-            n = compare_on_cases(fn, ex.reference, ex.cases(), ex.atol, ex.rtol)
-            result = CheckResult(ex.id, "pass", f"matches the reference on {n} inputs", n)
-    except NotImplementedError:
-        result = CheckResult(ex.id, "not attempted", "the function still raises NotImplementedError")
-        _record(result)
+    if result.status == "not attempted":
         print(
             f"⏳ {label}: not attempted yet. Replace the `raise NotImplementedError` with your "
             f"code, run that cell, then this one.{' Hint: ' + ex.hint if ex.hint else ''}"
         )
         return result
-    except Feedback as e:
-        result = CheckResult(ex.id, "fail", str(e))
-    except Exception as e:  # the learner's code crashed: say where, not a traceback
-        result = CheckResult(ex.id, "error", f"your function raised {type(e).__name__}: {e}")
-    _record(result)
     if result.passed:
         print(f"✅ {label}: passed{' - ' + result.feedback if result.feedback else ''}.")
         return result

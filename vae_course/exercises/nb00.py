@@ -6,8 +6,8 @@ from ..moons import phase_label, render_moons, rms_distance
 from . import case, register
 
 
-def _rms_cases():
-    g = torch.Generator().manual_seed(0)
+def _rms_cases(g=None):
+    g = g if g is not None else torch.Generator().manual_seed(0)
     a = torch.rand(4, 1, 8, 8, generator=g)
     moons = render_moons([0.1, 0.3, 0.5])
     return [
@@ -28,11 +28,13 @@ register(
 )
 
 
-def _label_cases():
+def _label_cases(g=None):
     return [
         case(torch.tensor([0.0, 0.25, 0.5, 0.75]), label="the four principal phases"),
         case(torch.tensor([0.97, 0.01, 0.06, 0.2]), label="phases near the new moon and between classes"),
-        case(torch.rand(50, generator=torch.Generator().manual_seed(1)), label="50 random phases"),
+        case(
+            torch.rand(50, generator=g if g is not None else torch.Generator().manual_seed(1)), label="50 random phases"
+        ),
         case(torch.tensor([0.3, 0.6]), n_classes=4, label="n_classes=4"),
     ]
 

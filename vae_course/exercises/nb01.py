@@ -10,8 +10,8 @@ from vae_course.exercises import case, register
 from ..models.ae import pca_reconstruct
 
 
-def _pca_cases():
-    g = torch.Generator().manual_seed(1)
+def _pca_cases(g=None):
+    g = g if g is not None else torch.Generator().manual_seed(1)
     plane = torch.randn(50, 2, generator=g) @ torch.randn(2, 6, generator=g) + 1.0
     return [
         case(torch.rand(40, 10, generator=g), 3, label="40 random points in 10-D, k=3"),
@@ -33,8 +33,8 @@ register(
 )
 
 
-def _bce_cases():
-    g = torch.Generator().manual_seed(2)
+def _bce_cases(g=None):
+    g = g if g is not None else torch.Generator().manual_seed(2)
     return [
         case(
             torch.randn(4, 1, 8, 8, generator=g),

@@ -8,8 +8,8 @@ from ..moons import render_moons
 from . import case, register
 
 
-def _lerp_cases():
-    g = torch.Generator().manual_seed(2)
+def _lerp_cases(g=None):
+    g = g if g is not None else torch.Generator().manual_seed(2)
     return [
         case(torch.tensor([0.0, 0.0]), torch.tensor([1.0, 2.0]), 5, label="z0=(0, 0), z1=(1, 2), 5 steps"),
         case(torch.randn(2, generator=g), torch.randn(2, generator=g), 11, label="two random 2-D codes, 11 steps"),
@@ -29,8 +29,8 @@ register(
 )
 
 
-def _distance_cases():
-    g = torch.Generator().manual_seed(3)
+def _distance_cases(g=None):
+    g = g if g is not None else torch.Generator().manual_seed(3)
     bank = render_moons(torch.arange(36) / 36, size=12)  # (36, 1, 12, 12)
     return [
         case(torch.rand(5, 1, 12, 12, generator=g), bank, label="5 random 12x12 images against 36 rendered moons"),
@@ -57,8 +57,8 @@ register(
 )
 
 
-def _monotonicity_cases():
-    g = torch.Generator().manual_seed(4)
+def _monotonicity_cases(g=None):
+    g = g if g is not None else torch.Generator().manual_seed(4)
     return [
         case(torch.linspace(0.5, 0.25, 11), 0.5, 0.25, label="a clean walk from 0.5 to 0.25"),
         case(torch.tensor([0.5, 0.3, 0.4, 0.25]), 0.5, 0.25, label="0.5 -> 0.3 -> 0.4 -> 0.25 (one step back)"),

@@ -6,8 +6,8 @@ from ..losses import gaussian_kl, log_mean_exp
 from . import Feedback, case, register
 
 
-def _kl_cases():
-    g = torch.Generator().manual_seed(0)
+def _kl_cases(g=None):
+    g = g if g is not None else torch.Generator().manual_seed(0)
     return [
         case(
             torch.randn(5, 3, generator=g),
@@ -35,8 +35,8 @@ register(
 )
 
 
-def _check_log_mean_exp(fn):
-    g = torch.Generator().manual_seed(1)
+def _check_log_mean_exp(fn, g=None):
+    g = g if g is not None else torch.Generator().manual_seed(1)
     cases = [
         (torch.randn(10, 4, generator=g, dtype=torch.float64), "10 random log-weights for 4 inputs"),
         (
@@ -71,6 +71,86 @@ register(
     "04.1",
     "log of a mean of weights, stably",
     checker=_check_log_mean_exp,
+    solved_by=("log_mean_exp",),
     hint="log mean exp(v) = m + log mean exp(v - m) with m the max over dim 0 (torch.logsumexp does "
     "this); then subtract log S, not log of the number of inputs.",
+)
+
+
+def _kl_discrete_reference(p, q):
+    terms = torch.where(p > 0, p * (p.log() - q.log()), torch.zeros_like(p))
+    return terms.sum(dim=-1)
+
+
+def _kl_discrete_cases(g=None):
+    g = g if g is not None else torch.Generator().manual_seed(2)
+    a = torch.rand(4, 5, generator=g, dtype=torch.float64) + 0.05
+    b = torch.rand(4, 5, generator=g, dtype=torch.float64) + 0.05
+    return [
+        case(
+            torch.tensor([0.5, 0.25, 0.2, 0.05], dtype=torch.float64),
+            torch.full((4,), 0.25, dtype=torch.float64),
+            label="the weather example: p = (0.5, 0.25, 0.2, 0.05), q uniform",
+        ),
+        case(
+            torch.full((4,), 0.25, dtype=torch.float64),
+            torch.tensor([0.5, 0.25, 0.2, 0.05], dtype=torch.float64),
+            label="the other direction: KL(q || p)",
+        ),
+        case(
+            torch.tensor([0.3, 0.7], dtype=torch.float64),
+            torch.tensor([0.3, 0.7], dtype=torch.float64),
+            label="q = p: KL is 0",
+        ),
+        case(
+            torch.tensor([0.0, 0.6, 0.4], dtype=torch.float64),
+            torch.tensor([0.2, 0.5, 0.3], dtype=torch.float64),
+            label="p(x) = 0 for one outcome: that term is 0",
+        ),
+        case(
+            torch.tensor([0.0, 1.0], dtype=torch.float64),
+            torch.tensor([0.0, 1.0], dtype=torch.float64),
+            label="p(x) = q(x) = 0 for one outcome: still 0, not NaN",
+        ),
+        case(a / a.sum(-1, keepdim=True), b / b.sum(-1, keepdim=True), label="a batch of 4 pairs over 5 outcomes"),
+    ]
+
+
+register(
+    "04.3",
+    "KL between two discrete distributions",
+    reference=_kl_discrete_reference,
+    cases=_kl_discrete_cases,
+    atol=1e-8,
+    rtol=1e-6,
+    hint="sum over the last dimension of p * (log p - log q); where p is 0 the term must be 0, and 0 * log 0 "
+    "gives NaN in floating point, so select those terms away (torch.where) rather than multiplying.",
+)
+
+
+def _mean_field_reference(W, sigma):
+    return -torch.log(1 + (W**2).sum(0) / sigma**2)
+
+
+def _mean_field_cases(g=None):
+    g = g if g is not None else torch.Generator().manual_seed(4)
+    return [
+        case(torch.randn(12, 4, generator=g, dtype=torch.float64), 0.5, label="W: (12, 4), sigma = 0.5"),
+        case(
+            torch.randn(20, 3, generator=g, dtype=torch.float64), 2.0, label="W: (20, 3), sigma = 2 (a noisy decoder)"
+        ),
+        case(torch.zeros(5, 2, dtype=torch.float64), 1.0, label="W = 0: z does not affect x, q is the prior"),
+        case(torch.eye(3, dtype=torch.float64) * 3, 1.0, label="W = 3 I: independent coordinates"),
+    ]
+
+
+register(
+    "04.4",
+    "the best mean-field variances (derive)",
+    reference=_mean_field_reference,
+    cases=_mean_field_cases,
+    atol=1e-8,
+    rtol=1e-6,
+    hint="with S = diag(e^s): d/ds_j of -tr(W^T W S)/(2 sigma^2) - tr S / 2 + 1/2 log det S is "
+    "-e^{s_j} (W^T W)_jj / (2 sigma^2) - e^{s_j} / 2 + 1/2; set it to 0. (W^T W)_jj is the squared norm of column j.",
 )

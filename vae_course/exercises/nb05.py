@@ -2,15 +2,16 @@
 
 import torch
 
-from ..estimators import Cosine, Square, pathwise, score_function
+from ..estimators import Cosine, Square, pathwise, score_function, theory_variance
 from ..estimators import straight_through as _straight_through
+from ..wake_sleep import dream_nll
 from . import Feedback, case, register
 
 D64 = torch.float64
 
 
-def _estimator_cases():
-    g = torch.Generator().manual_seed(0)
+def _estimator_cases(g=None):
+    g = g if g is not None else torch.Generator().manual_seed(0)
     return [
         case(
             Square(),
@@ -66,8 +67,8 @@ register(
 )
 
 
-def _check_straight_through(fn):
-    g = torch.Generator().manual_seed(2)
+def _check_straight_through(fn, g=None):
+    g = g if g is not None else torch.Generator().manual_seed(2)
     for shape, label in (((6,), "a vector of 6"), ((3, 4), "a (3, 4) batch of codes")):
         soft = torch.randn(*shape, generator=g).requires_grad_(True)
         hard = torch.round(soft.detach() * 2) / 2  # a fake quantizer: nearest multiple of 0.5
@@ -103,6 +104,64 @@ register(
     "05.3",
     "straight-through estimator",
     checker=_check_straight_through,
+    solved_by=("straight_through",),
     hint="the forward value must be the hard (rounded) code, but the gradient must be that of the soft one: "
     "add to `soft` a correction that is cut out of the graph with .detach().",
+)
+
+
+def _baseline_variance_reference(mu, sigma, b):
+    return float(theory_variance(Square(), [float(mu)], [float(sigma)], "score", "mu", float(b))[0])
+
+
+def _baseline_variance_cases():
+    return [
+        case(0.0, 1.0, 0.0, label="mu = 0, sigma = 1, no baseline"),
+        case(1.0, 1.0, 0.0, label="mu = 1, sigma = 1, no baseline (section 2's formula)"),
+        case(1.0, 1.0, 2.0, label="mu = 1, sigma = 1, b = E[f] = 2"),
+        case(1.0, 1.0, 4.0, label="mu = 1, sigma = 1, b = 4"),
+        case(2.0, 0.5, 1.0, label="mu = 2, sigma = 0.5, b = 1"),
+        case(-1.5, 2.0, 10.0, label="mu = -1.5, sigma = 2, b = 10"),
+    ]
+
+
+register(
+    "05.4",
+    "variance of the score estimator with a baseline (derive)",
+    reference=_baseline_variance_reference,
+    cases=_baseline_variance_cases,
+    atol=1e-6,
+    rtol=1e-6,
+    hint="the sample is (mu^2 - b + 2 mu sigma eps + sigma^2 eps^2) eps / sigma; square it, keep the even powers of "
+    "eps (E eps^2 = 1, E eps^4 = 3, E eps^6 = 15), then subtract the squared mean, which is the exact gradient 2 mu.",
+)
+
+
+def _sleep_cases(g=None):
+    g = g if g is not None else torch.Generator().manual_seed(3)
+    return [
+        case(
+            torch.randn(6, 3, generator=g),
+            torch.randn(6, 3, generator=g),
+            torch.randn(6, 3, generator=g),
+            label="6 dreams, 3 latent dimensions",
+        ),
+        case(torch.zeros(2, 2), torch.zeros(2, 2), torch.zeros(2, 2), label="z = mu = 0, unit variance"),
+        case(
+            torch.tensor([[1.0, -2.0]]),
+            torch.tensor([[0.5, -1.0]]),
+            torch.tensor([[-2.0, 1.0]]),
+            label="one dream, unequal variances",
+        ),
+        case(torch.randn(4, 1, generator=g), torch.zeros(4, 1), torch.zeros(4, 1), label="q = N(0, 1), 1-D"),
+    ]
+
+
+register(
+    "05.5",
+    "the sleep phase's loss",
+    reference=dream_nll,
+    cases=_sleep_cases,
+    hint="log N(z; mu, s^2) = -1/2 [log(2 pi) + log s^2 + (z - mu)^2 / s^2] per dimension, with log s^2 = logvar; "
+    "sum over the latent dimensions (dim 1), average over the batch, and return minus that.",
 )

@@ -7,8 +7,8 @@ from ..models.vae import reparameterize
 from . import case, register
 
 
-def _reparam_cases():
-    g = torch.Generator().manual_seed(0)
+def _reparam_cases(g=None):
+    g = g if g is not None else torch.Generator().manual_seed(0)
     mu, logvar, eps = (torch.randn(4, 3, generator=g) for _ in range(3))
     return [
         case(mu, logvar, eps, label="a batch of 4 posteriors in 3 dimensions"),
@@ -32,8 +32,8 @@ register(
 )
 
 
-def _lme_cases():
-    g = torch.Generator().manual_seed(1)
+def _lme_cases(g=None):
+    g = g if g is not None else torch.Generator().manual_seed(1)
     return [
         case(torch.randn(10, 5, generator=g), label="K = 10 log weights for 5 images"),
         case(torch.randn(1, 3, generator=g), label="K = 1 (the bound is the log weight itself)"),

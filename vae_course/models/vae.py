@@ -71,11 +71,18 @@ class Encoder(nn.Module):
 
 
 class Decoder(nn.Module):
-    """p(x | z, [c]): an MLP from a latent (plus an optional condition) to pixel logits."""
+    """p(x | z, [c]): an MLP from a latent (plus an optional condition) to pixel logits, with
+    ``layers`` hidden layers of width ``hidden`` (1: Kingma & Welling's decoder; 2 draws sharper
+    samples for about a quarter more compute on MNIST)."""
 
-    def __init__(self, latent_dim: int, out_dim: int, hidden: int, cond_dim: int = 0) -> None:
+    def __init__(self, latent_dim: int, out_dim: int, hidden: int, cond_dim: int = 0, layers: int = 1) -> None:
         super().__init__()
-        self.net = nn.Sequential(nn.Linear(latent_dim + cond_dim, hidden), nn.ReLU(), nn.Linear(hidden, out_dim))
+        if layers < 1:
+            raise ValueError(f"the decoder needs at least 1 hidden layer, got layers={layers}")
+        body: list[nn.Module] = [nn.Linear(latent_dim + cond_dim, hidden), nn.ReLU()]
+        for _ in range(layers - 1):
+            body += [nn.Linear(hidden, hidden), nn.ReLU()]
+        self.net = nn.Sequential(*body, nn.Linear(hidden, out_dim))
 
     def forward(self, z: Tensor) -> Tensor:
         return self.net(z)  # (B, out_dim) logits
@@ -89,6 +96,20 @@ class _ImageVAE(nn.Module):
     def to_image(self, logits: Tensor) -> Tensor:
         """Decoder logits -> pixel means sigmoid(logits) in [0, 1]."""
         return torch.sigmoid(logits)
+
+    @torch.no_grad()
+    def init_output_bias(self, images: Tensor, eps: float = 1e-3) -> None:
+        """Start the decoder at the data's mean image: set the bias of its last layer to
+        logit(mean over ``images`` (N, 1, H, W)), clamped to [eps, 1 - eps].
+
+        At step 0 the decoder then already draws the average image (the no-latent baseline of
+        notebook 06), and training spends its steps on how images differ from it: on MNIST-5k a
+        VAE reaches a given -ELBO in fewer epochs. The weights are untouched.
+        """
+        check_images(images, (self.image_size, self.image_size), "images for init_output_bias")
+        mean = images.float().mean(dim=0).flatten().clamp(eps, 1 - eps)  # (H*W,)
+        last = self.decoder.net[-1]
+        last.bias.copy_(torch.logit(mean).to(last.bias))
 
     @staticmethod
     def _sample_z(mu: Tensor, logvar: Tensor, eps: Tensor | None, detach_z: bool) -> Tensor:
@@ -105,13 +126,15 @@ class VAE(_ImageVAE):
         image_size: side H = W of the square one-channel images.
         latent_dim: D, the number of latent dimensions.
         hidden: width of the hidden layer of the encoder and of the decoder.
+        decoder_layers: hidden layers of the decoder (1, the default, is Kingma & Welling's
+            architecture; 2 draws sharper samples).
 
     ``forward(x, eps=None, detach_z=False)``: ``eps`` fixes the noise of z = mu + sigma * eps;
     ``detach_z=True`` cuts the gradient path from z back to the encoder (the score-function
     estimator's setting in notebook 05; the pathwise estimator is the default).
     """
 
-    def __init__(self, image_size: int = 28, latent_dim: int = 2, hidden: int = 256) -> None:
+    def __init__(self, image_size: int = 28, latent_dim: int = 2, hidden: int = 256, decoder_layers: int = 1) -> None:
         super().__init__()
         if latent_dim < 1 or hidden < 1 or image_size < 1:
             raise ValueError(
@@ -121,7 +144,7 @@ class VAE(_ImageVAE):
         self.latent_dim = latent_dim
         n_pixels = image_size * image_size
         self.encoder = Encoder(n_pixels, latent_dim, hidden)
-        self.decoder = Decoder(latent_dim, n_pixels, hidden)
+        self.decoder = Decoder(latent_dim, n_pixels, hidden, layers=decoder_layers)
 
     def encode(self, x: Tensor) -> tuple[Tensor, Tensor]:
         """Posterior parameters (mu, logvar), each (B, D), of images x (B, 1, H, W)."""
@@ -160,9 +183,12 @@ class VAE(_ImageVAE):
 
 class CVAE(_ImageVAE):
     """A conditional VAE (Sohn et al. 2015): q(z | x, c) and p(x | z, c) with a one-hot class c
-    concatenated to the flattened image (encoder) and to the latent (decoder); p(z) = N(0, I)."""
+    concatenated to the flattened image (encoder) and to the latent (decoder); p(z) = N(0, I).
+    ``decoder_layers`` as for :class:`VAE`."""
 
-    def __init__(self, image_size: int = 28, latent_dim: int = 2, hidden: int = 256, n_classes: int = 10) -> None:
+    def __init__(
+        self, image_size: int = 28, latent_dim: int = 2, hidden: int = 256, n_classes: int = 10, decoder_layers: int = 1
+    ) -> None:
         super().__init__()
         if n_classes < 2:
             raise ValueError(f"n_classes must be at least 2, got {n_classes}")
@@ -171,7 +197,7 @@ class CVAE(_ImageVAE):
         self.n_classes = n_classes
         n_pixels = image_size * image_size
         self.encoder = Encoder(n_pixels, latent_dim, hidden, cond_dim=n_classes)
-        self.decoder = Decoder(latent_dim, n_pixels, hidden, cond_dim=n_classes)
+        self.decoder = Decoder(latent_dim, n_pixels, hidden, cond_dim=n_classes, layers=decoder_layers)
 
     def one_hot(self, c: Tensor) -> Tensor:
         """Integer classes (B,) -> one-hot float (B, n_classes); one-hot input passes through."""

@@ -1,0 +1,129 @@
+"""The course website: `make site` (writes build/site/; open build/site/index.html).
+
+Sphinx with myst-nb and sphinx-book-theme (site/conf.py says why this builder), from the committed
+notebooks (no re-execution):
+
+* the landing page is the README's introduction and its map of the notebooks ("## The notebooks"),
+  each notebook's name a link to its page;
+* one page per notebook with its figures and typeset maths (MathJax served from the site itself),
+  a widget replaced by the picture it showed when the notebook was saved, exercise solutions
+  folded away behind a "show" toggle, speaker notes as "For lecturers" boxes;
+* navigation (sidebar, previous/next, page contents) and full-text search, Sphinx's own.
+
+The build treats every warning as an error (-W), so a broken internal link fails it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from lecture import slide_metadata as sm  # noqa: E402
+from lecture import vendor  # noqa: E402
+from lecture.build_slides import widget_outputs  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+SITE = ROOT / "site"
+SNAPSHOT_NOTE = (
+    '<p class="widget-snapshot-note">An explorer (ipywidgets): run the notebook in JupyterLab to move its '
+    "sliders; here, the picture it shows at its default setting.</p>"
+)
+
+
+def section(readme: str, title: str) -> str:
+    """The body of the README's `## title` section (up to the next `## `)."""
+    m = re.search(rf"^## {re.escape(title)}\s*$(.*?)(?=^## |\Z)", readme, re.M | re.S)
+    if not m:
+        raise SystemExit(f"README.md has no '## {title}' section, which the landing page is built from")
+    return m.group(1).strip()
+
+
+def landing_page(readme: str, names: list[str]) -> str:
+    """index.md: the README's title and introduction, its map with links, how to run it, and the toctree."""
+    title = readme.splitlines()[0].lstrip("# ").strip()
+    intro = readme.split("\n## ", 1)[0].split("\n", 1)[1].strip()
+    table = section(readme, "The notebooks")
+    linked = []
+    for line in table.splitlines():
+        m = re.match(r"^\|\s*`([0-9]{2}_\w+)`\s*\|", line)
+        if m and m.group(1) in names:
+            line = line.replace(f"`{m.group(1)}`", f"[{m.group(1)}](notebooks/{m.group(1)}.ipynb)", 1)
+        linked.append(line)
+    missing = [n for n in names if f"(notebooks/{n}.ipynb)" not in "\n".join(linked)]
+    if missing:
+        raise SystemExit(f"README.md's map ('## The notebooks') has no row for {missing}")
+    run = section(readme, "Two commands")
+    code = re.search(r"```bash\n(.*?)```", run, re.S)
+    toctree = "\n".join(f"notebooks/{n}" for n in names)
+    return (
+        f"# {title}\n\n{intro}\n\n## The notebooks\n\n" + "\n".join(linked) + "\n\n"
+        "Each page shows a notebook as it was last run and tested: every figure and number comes from that "
+        "run. Sliders need a running kernel, so each explorer appears here as the picture it showed.\n\n"
+        "## Run it yourself\n\n```bash\n" + (code.group(1) if code else "make lab\n") + "```\n\n"
+        f"```{{toctree}}\n:hidden:\n:maxdepth: 1\n:caption: Notebooks\n\n{toctree}\n```\n"
+    )
+
+
+def site_notebook(nb) -> nbformat.NotebookNode:
+    """The notebook as the website shows it (see the module docstring)."""
+    nb = nbformat.from_dict(nb)
+    for cell in nb.cells:
+        if sm.is_notes(cell):
+            text = cell.source.removeprefix(sm.NOTES_PREFIX)
+            cell.source = f":::{{admonition}} For lecturers\n:class: tip\n\n{text}\n:::"
+        if cell.cell_type != "code":
+            continue
+        outputs = []
+        for o in cell.get("outputs", []):
+            outputs += widget_outputs(nb, o, SNAPSHOT_NOTE) if sm.WIDGET_MIME in o.get("data", {}) else [o]
+        cell.outputs = outputs
+        if sm.is_solution(cell):
+            tags = cell.metadata.setdefault("tags", [])
+            if "hide-input" not in tags:
+                tags.append("hide-input")
+    nb.metadata.pop("widgets", None)
+    return nb
+
+
+def build(out: Path, src: Path, notebooks: list[Path]) -> int:
+    if src.exists():
+        shutil.rmtree(src)
+    shutil.copytree(SITE, src, ignore=shutil.ignore_patterns("__pycache__"))
+    vendor.copy_mathjax(src / "_static" / "mathjax")
+    (src / "notebooks").mkdir()
+    for path in notebooks:
+        nbformat.write(site_notebook(nbformat.read(path, as_version=4)), src / "notebooks" / path.name)
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    (src / "index.md").write_text(landing_page(readme, [p.stem for p in notebooks]), encoding="utf-8")
+    if out.exists():
+        shutil.rmtree(out)
+    cmd = [sys.executable, "-m", "sphinx", "-W", "--keep-going", "-q", "-b", "html", "-d", str(src / "_doctrees")]
+    return subprocess.run([*cmd, str(src), str(out)]).returncode
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="The course website (Sphinx + myst-nb), from the committed notebooks.")
+    parser.add_argument("--out", type=Path, default=ROOT / "build" / "site")
+    parser.add_argument("--src", type=Path, default=ROOT / "build" / "site-src", help="where the sources are written")
+    parser.add_argument("--notebooks", type=Path, default=ROOT / "notebooks")
+    args = parser.parse_args(argv)
+    start = time.monotonic()
+    notebooks = sorted(args.notebooks.glob("[0-9][0-9]_*.ipynb"))
+    if build(args.out, args.src, notebooks):
+        print("the site build failed (warnings are errors: see above)", file=sys.stderr)
+        return 1
+    pages = [p for p in args.out.rglob("*.html") if "_static" not in p.parts]
+    print(f"{len(pages)} pages in {time.monotonic() - start:.1f} s -> {args.out}/index.html")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

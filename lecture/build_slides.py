@@ -1,0 +1,155 @@
+"""Offline reveal.js decks of the course notebooks: `make slides` (writes build/slides/).
+
+One self-contained HTML file per notebook (figures embedded) next to a local copy of reveal.js and
+MathJax (fetched from the npm registry at build time, lecture/vendor.py), so a deck opened from disk
+makes no network request. Built from the committed notebooks and their slide metadata (no
+re-execution), with nbconvert's slides exporter and the template in lecture/templates/course_reveal:
+
+* a widget is replaced by the picture it showed when the notebook was saved, with a caption
+  saying where the live explorer is; its code is not shown (nor the plotting code of a figure
+  cell that `slide_metadata` marked as too tall to fit on a slide with it);
+* speaker notes go to reveal's speaker view (press S in the deck);
+* set-up and solution cells are not in the deck. The build fails if any text of a solution does.
+
+Open build/slides/index.html, or a deck directly; arrows or space to step, S for the speaker view.
+"""
+
+from __future__ import annotations
+
+import argparse
+import html
+import re
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+from nbconvert import SlidesExporter
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from lecture import slide_metadata as sm  # noqa: E402
+from lecture import vendor  # noqa: E402
+from vae_course.classroom.student import solution_lines  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+SNAPSHOT_NOTE = (
+    '<p class="widget-snapshot-note">An explorer: live in the notebook (JupyterLab, <code>make lab</code>); '
+    "here, the picture it shows at its default setting.</p>"
+)
+#: anything that would make the browser fetch from the network
+EXTERNAL = re.compile(
+    r"""(?:src|href)\s*=\s*["']?(?:https?:)?//|url\(\s*["']?(?:https?:)?//|import\s[^;]*["']https?://""", re.I
+)
+
+
+def widget_outputs(nb, output: dict, note_html: str) -> list[dict]:
+    """The saved snapshot of a widget output, followed by a caption (a text note if there is none)."""
+    snap = sm.widget_snapshot(nb, output["data"][sm.WIDGET_MIME]["model_id"])
+    figures = [
+        nbformat.v4.new_output("display_data", data={k: v for k, v in o["data"].items() if k != sm.WIDGET_MIME})
+        for o in snap
+        if o.get("data")
+    ] + [nbformat.v4.new_output("stream", name=o.get("name", "stdout"), text=o["text"]) for o in snap if "text" in o]
+    return figures + [nbformat.v4.new_output("display_data", data={"text/html": note_html, "text/plain": ""})]
+
+
+def prepare(nb) -> nbformat.NotebookNode:
+    """The notebook as the deck shows it: widgets as snapshots, hidden inputs removed, no widget state."""
+    nb = nbformat.from_dict(nb)
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        outputs = []
+        for o in cell.get("outputs", []):
+            outputs += widget_outputs(nb, o, SNAPSHOT_NOTE) if sm.WIDGET_MIME in o.get("data", {}) else [o]
+        cell.outputs = outputs
+        if sm.input_hidden(cell):
+            cell.metadata["transient"] = {"remove_source": True}
+        cell.metadata["tags"] = [*cell.metadata.get("tags", []), *sm.fit_tags(cell)]
+    nb.metadata.pop("widgets", None)
+    return nb
+
+
+def leaks(nb, deck_html: str) -> list[str]:
+    """Solution lines (longer than a trivial `return x`) whose text appears in the deck."""
+    inside, outside = solution_lines(nb)
+    text = html.unescape(re.sub(r"<[^>]+>", "", deck_html))
+    return [line for line in dict.fromkeys(inside) if line not in outside and len(line) >= 12 and line in text]
+
+
+def exporter() -> SlidesExporter:
+    return SlidesExporter(
+        template_name="course_reveal",
+        extra_template_basedirs=[str(TEMPLATES)],
+        reveal_url_prefix="reveal.js",
+        reveal_theme="white",
+        reveal_transition="none",
+        reveal_width=str(sm.SLIDE_WIDTH),
+        reveal_height=str(sm.SLIDE_HEIGHT),
+    )
+
+
+def build_deck(path: Path, out: Path, exp: SlidesExporter | None = None) -> tuple[Path, int]:
+    """Write out/<notebook>.slides.html; returns its path and its number of (sub)slides."""
+    nb = nbformat.read(path, as_version=4)
+    if not any("slideshow" in c.metadata for c in nb.cells):
+        raise SystemExit(
+            f"{path}: no slide metadata yet; apply it with `.venv/bin/python lecture/slide_metadata.py {path}`"
+        )
+    body, _ = (exp or exporter()).from_notebook_node(
+        prepare(nb), resources={"mathjax_prefix": "mathjax", "metadata": {"name": path.stem}}
+    )
+    bad = EXTERNAL.findall(body)
+    if bad:
+        raise SystemExit(f"{path.name}: the deck would fetch from the network: {sorted(set(bad))[:5]}")
+    leaked = leaks(nb, body)
+    if leaked:
+        raise SystemExit(f"{path.name}: solution text would be shown in the deck: {leaked[:3]}")
+    target = out / f"{path.stem}.slides.html"
+    target.write_text(body, encoding="utf-8")
+    return target, len(sm.slides(nb))
+
+
+def write_index(out: Path, decks: list[tuple[Path, int]]) -> None:
+    rows = "\n".join(
+        f'<li><a href="{p.name}">{html.escape(p.name.removesuffix(".slides.html"))}</a> ({n} slides)</li>'
+        for p, n in decks
+    )
+    out.joinpath("index.html").write_text(
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>vae-course: lecture decks</title>'
+        "<style>body{font:20px/1.5 sans-serif;max-width:50em;margin:2em auto}</style></head><body>\n"
+        "<h1>vae-course: lecture decks</h1>\n<p>Arrow keys or space to step through a deck, "
+        "<b>S</b> for the speaker view with the notes, <b>Esc</b> for an overview. Everything here works "
+        "offline; for live code and widgets present from JupyterLab instead (<code>make lab</code>, then "
+        "<i>View &gt; Render as slideshow</i>, or Alt+R).</p>\n"
+        f"<ol>\n{rows}\n</ol>\n</body></html>\n",
+        encoding="utf-8",
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Offline reveal.js decks of the course notebooks.")
+    parser.add_argument("notebooks", nargs="*", type=Path, help="default: notebooks/[0-9][0-9]_*.ipynb")
+    parser.add_argument("--out", type=Path, default=ROOT / "build" / "slides")
+    args = parser.parse_args(argv)
+    start = time.monotonic()
+    paths = args.notebooks or sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+    args.out.mkdir(parents=True, exist_ok=True)
+    vendor.copy_reveal(args.out / "reveal.js")
+    vendor.copy_mathjax(args.out / "mathjax")
+    exp = exporter()
+    decks = []
+    for path in paths:
+        target, n = build_deck(path, args.out, exp)
+        decks.append((target, n))
+        print(f"{target.relative_to(args.out.parent) if args.out.parent in target.parents else target}: "
+              f"{n} slides, {target.stat().st_size / 1e6:.1f} MB")  # fmt: skip
+    write_index(args.out, decks)
+    total = sum(n for _, n in decks)
+    print(f"{len(decks)} decks, {total} slides in {time.monotonic() - start:.1f} s -> {args.out}/index.html")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,265 @@
+"""The layers under the tamper suite, each on its own: the sandbox wrapper (limits, Landlock,
+seccomp, capabilities, the subreaper), the strict decoder of the kernel's answers, the watchdog
+that ends a request whose reply or idle status was lost, and the reading of the kernel's files.
+Fast: plain ``python -c`` processes, no kernel."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+import torch
+
+from vae_course.classroom import wire
+from vae_course.classroom.kernel import Watch, _read_own_file
+from vae_course.classroom.sandbox import landlock_abi, protections, sandbox_command, seccomp_available
+from vae_course.exercises import Feedback, compare
+
+ABI = landlock_abi()
+needs_landlock = pytest.mark.skipif(ABI < 1, reason="this Linux kernel has no Landlock")
+needs_seccomp = pytest.mark.skipif(not seccomp_available(), reason="no seccomp filter here")
+
+PROBE = """
+import os, socket, sys
+def probe(name, action):
+    try:
+        action()
+        print(name, "allowed")
+    except OSError as e:
+        print(name, "refused", type(e).__name__)
+"""
+
+
+def run_sandboxed(root: Path, code: str, memory_mb: int = 0, read: tuple[str, ...] = ()) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        sandbox_command(root, memory_mb, [sys.executable, "-c", code], read),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def outcomes(r: subprocess.CompletedProcess) -> dict[str, str]:
+    assert r.returncode == 0, r.stderr
+    return {line.split()[0]: line.split()[1] for line in r.stdout.splitlines() if line.strip()}
+
+
+# --------------------------------------------------------------------------- the wrapper
+def test_memory_limit_turns_a_huge_allocation_into_memory_error(tmp_path):
+    r = run_sandboxed(tmp_path, "x = bytearray(3 * 2**30)", memory_mb=1024)
+    assert r.returncode != 0 and "MemoryError" in r.stderr
+    assert run_sandboxed(tmp_path, "x = bytearray(50 * 2**20)", memory_mb=1024).returncode == 0
+
+
+@needs_landlock
+def test_reads_and_writes_are_confined_to_the_root_and_the_course_environment(tmp_path):
+    root, outside = tmp_path / "root", tmp_path / "teacher"
+    root.mkdir(), outside.mkdir()
+    (outside / "solutions.txt").write_text("secret")
+    (root / "mine.txt").write_text("mine")
+    extra = tmp_path / "data"
+    extra.mkdir()
+    (extra / "set.csv").write_text("1,2")
+    code = PROBE + (
+        f"probe('read_own', lambda: open({str(root / 'mine.txt')!r}).read())\n"
+        f"probe('write_own', lambda: open({str(root / 'ok.txt')!r}, 'w').write('fine'))\n"
+        f"probe('read_extra', lambda: open({str(extra / 'set.csv')!r}).read())\n"
+        f"probe('read_teacher', lambda: open({str(outside / 'solutions.txt')!r}).read())\n"
+        f"probe('list_teacher', lambda: os.listdir({str(outside)!r}))\n"
+        f"probe('write_teacher', lambda: open({str(outside / 'solutions.txt')!r}, 'w'))\n"
+        f"probe('delete_teacher', lambda: os.remove({str(outside / 'solutions.txt')!r}))\n"
+        f"probe('create_teacher', lambda: open({str(outside / 'new.txt')!r}, 'w'))\n"
+        "probe('read_etc', lambda: open('/etc/hostname').read())\n"
+        "probe('read_passwd', lambda: open('/etc/passwd').read())\n"
+        "probe('import_torch', lambda: __import__('torch'))\n"
+        "probe('import_course', lambda: __import__('vae_course.exercises'))\n"
+        "probe('dev_null', lambda: open(os.devnull, 'w').write('x'))\n"
+    )
+    got = outcomes(run_sandboxed(root, code, read=(str(extra),)))
+    allowed = ("read_own", "write_own", "read_extra", "read_passwd", "import_torch", "import_course", "dev_null")
+    assert {k: v for k, v in got.items() if k in allowed} == dict.fromkeys(allowed, "allowed"), got
+    assert {k: v for k, v in got.items() if k not in allowed} == dict.fromkeys(set(got) - set(allowed), "refused")
+    assert (outside / "solutions.txt").read_text() == "secret" and not (outside / "new.txt").exists()
+
+
+@needs_seccomp
+def test_no_network_socket_only_unix_ones(tmp_path):
+    code = PROBE + (
+        "probe('tcp_connect', lambda: socket.create_connection(('127.0.0.1', 9), timeout=2))\n"
+        "probe('tcp_listen', lambda: socket.socket().bind(('127.0.0.1', 0)))\n"
+        "probe('udp', lambda: socket.socket(socket.AF_INET, socket.SOCK_DGRAM))\n"
+        "probe('ipv6', lambda: socket.socket(socket.AF_INET6, socket.SOCK_STREAM))\n"
+        "probe('raw', lambda: socket.socket(socket.AF_INET, socket.SOCK_RAW, 1))\n"
+        "probe('unix', lambda: socket.socket(socket.AF_UNIX, socket.SOCK_STREAM))\n"
+    )
+    got = outcomes(run_sandboxed(tmp_path, code))
+    assert got == {"tcp_connect": "refused", "tcp_listen": "refused", "udp": "refused", "ipv6": "refused",
+                   "raw": "refused", "unix": "allowed"}  # fmt: skip
+
+
+@pytest.mark.skipif(ABI < 6, reason="Landlock below ABI 6 does not scope abstract sockets")
+def test_no_connection_to_another_sandboxs_or_the_graders_abstract_sockets(tmp_path):
+    """The graded kernels listen on abstract Unix sockets: one made outside the sandbox (here,
+    standing for the grader or another student's kernel) cannot be reached from inside."""
+    name = f"vae-course-decoy-{uuid.uuid4().hex}"
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind("\0" + name)
+    listener.listen()
+    try:
+        code = PROBE + f"probe('abstract', lambda: socket.socket(socket.AF_UNIX).connect('\\0{name}'))\n"
+        assert outcomes(run_sandboxed(tmp_path, code)) == {"abstract": "refused"}
+    finally:
+        listener.close()
+
+
+@pytest.mark.skipif(ABI < 6, reason="Landlock below ABI 6 does not scope signals")
+def test_no_signal_reaches_a_process_outside_the_sandbox(tmp_path):
+    code = (
+        PROBE
+        + f"probe('grader', lambda: os.kill({os.getpid()}, 0))\nprobe('wrapper', lambda: os.kill(os.getppid(), 0))\n"
+    )
+    assert outcomes(run_sandboxed(tmp_path, code)) == {"grader": "refused", "wrapper": "refused"}
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="capabilities matter only to root")
+def test_root_loses_every_capability(tmp_path):
+    code = "print([l for l in open('/proc/self/status') if l.startswith(('CapEff', 'CapPrm', 'CapBnd'))])"
+    r = run_sandboxed(tmp_path, code)
+    assert r.returncode == 0 and r.stdout.count("0000000000000000") == 3, r.stdout
+
+
+def test_processes_left_behind_are_killed_with_the_kernel(tmp_path):
+    marker = f"vae-course-daemon-{uuid.uuid4().hex}"
+    sleeper = f"[sys.executable, '-c', 'import time; time.sleep(300)  # {marker}']"
+    code = (
+        "import os, subprocess, sys\n"
+        f"subprocess.Popen({sleeper}, start_new_session=True)\n"
+        "if os.fork() == 0:\n"
+        "    os.setsid()\n"
+        f"    subprocess.Popen({sleeper})\n"
+        "    os._exit(0)\n"
+        "import time; time.sleep(1)\n"
+    )
+    t0 = time.monotonic()
+    r = run_sandboxed(tmp_path, code)
+    assert r.returncode == 0, r.stderr
+    assert time.monotonic() - t0 < 60, "the wrapper did not wait for the daemons to end by themselves"
+    left = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            if marker.encode() in Path(f"/proc/{pid}/cmdline").read_bytes():
+                left.append(pid)
+        except OSError:
+            pass
+    assert left == []
+
+
+def test_the_wrapper_ends_the_kernel_and_its_children_on_sigterm(tmp_path):
+    proc = subprocess.Popen(
+        sandbox_command(tmp_path, 0, [sys.executable, "-c", "import time; time.sleep(300)"]), start_new_session=True
+    )
+    time.sleep(1.0)
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=30) != 0
+
+
+def test_protections_are_stated():
+    words = " ".join(protections())
+    assert "memory limit" in words and "subreaper" in words
+    if ABI >= 1:
+        assert f"Landlock ABI {ABI}" in words
+
+
+# --------------------------------------------------------------------------- the strict decoder
+def test_values_round_trip_and_unknown_types_travel_as_a_name():
+    value = (torch.randn(2, 3), torch.tensor([True, False]), torch.zeros(0, 2, dtype=torch.int64), 1, 2.5, None, "x")
+    back = wire.loads(wire.dumps(wire.encode(value)))
+    assert all(torch.equal(a, b) for a, b in zip(back[:3], value[:3])) and back[3:] == value[3:]
+    import numpy as np
+
+    opaque = wire.loads(wire.dumps(wire.encode(np.zeros(3))))
+    assert wire.type_name(opaque) == "ndarray"
+    with pytest.raises(Feedback, match="should be a torch.Tensor, but it is a ndarray"):
+        compare(opaque, torch.zeros(3))
+
+
+@pytest.mark.parametrize(
+    "doc, words",
+    [
+        ({"t": "object", "module": "os", "name": "system", "state": {}}, "unknown kind"),
+        ({"t": "tensor", "dtype": "object", "shape": [1], "b64": ""}, "unknown dtype"),
+        ({"t": "tensor", "dtype": "float32", "shape": [2], "b64": "AAAA"}, "does not match|needs 8 bytes"),
+        ({"t": "tensor", "dtype": "float32", "shape": [2**30, 2**30], "b64": ""}, "limit"),
+        ({"t": "tensor", "dtype": "float32", "shape": [-1], "b64": ""}, "non-negative"),
+        ({"t": "tensor", "dtype": "float32", "shape": [1] * 9, "b64": ""}, "at most 8"),
+        ({"t": "pickle", "data": "gASV"}, "unknown kind"),
+    ],
+)
+def test_the_grader_refuses_malformed_answers(doc, words):
+    with pytest.raises(wire.WireError, match=words):
+        wire.loads(json.dumps(doc))
+
+
+def test_deeply_nested_or_non_json_answers_are_refused():
+    deep = {"t": "list", "items": []}
+    for _ in range(50):
+        deep = {"t": "list", "items": [deep]}
+    with pytest.raises(wire.WireError, match="nested too deep"):
+        wire.loads(json.dumps(deep))
+    with pytest.raises(wire.WireError, match="not a JSON document"):
+        wire.loads("\x80\x04\x95 pickle bytes")
+    with pytest.raises(wire.WireError):
+        wire.loads("[" * 100_000)
+
+
+@pytest.mark.skipif(not hasattr(os, "O_NOFOLLOW"), reason="needs O_NOFOLLOW")
+def test_a_planted_symlink_is_not_followed(tmp_path):
+    root, teacher = tmp_path / "root", tmp_path / "teacher"
+    (root / "exchange").mkdir(parents=True)
+    teacher.mkdir()
+    (teacher / "secret.json").write_text('{"ok": true, "value": "secret"}')
+    (root / "exchange" / "answer-1.json").symlink_to(teacher / "secret.json")
+    with pytest.raises(OSError):
+        _read_own_file(root, Path("exchange/answer-1.json"), 1000)
+    (root / "exchange" / "answer-1.json").unlink()
+    os.rmdir(root / "exchange")
+    (root / "exchange").symlink_to(teacher)  # the whole folder replaced by a link
+    (teacher / "answer-2.json").write_text("{}")
+    with pytest.raises(OSError):
+        _read_own_file(root, Path("exchange/answer-2.json"), 1000)
+    assert (teacher / "answer-2.json").exists(), "nothing of the teacher's was deleted"
+
+
+# --------------------------------------------------------------------------- the watchdog
+def test_a_request_ends_with_its_reply_and_idle_status():
+    w = Watch(0.0, 10.0)
+    assert w.action(0.1) == "wait"
+    w.event("busy", 0.1), w.event("reply", 0.5), w.event("idle", 0.6)
+    assert w.action(0.6) == "done" and w.lost == ""
+
+
+def test_a_lost_reply_or_idle_ends_the_request_after_the_grace():
+    w = Watch(0.0, 10.0, grace=2.0)
+    w.event("busy", 0.1), w.event("idle", 0.5)
+    assert w.action(2.0) == "wait" and w.action(2.6) == "done" and "reply never came" in w.lost
+    w = Watch(0.0, 10.0, grace=2.0)
+    w.event("busy", 0.1), w.event("reply", 0.5)
+    assert w.action(2.6) == "done" and "idle status never came" in w.lost
+
+
+def test_a_request_the_kernel_never_started_is_nudged_then_interrupted():
+    w = Watch(0.0, 10.0, nudge=2.0, interrupt_grace=5.0)
+    assert [w.action(t) for t in (1.0, 2.1, 3.0, 4.2)] == ["wait", "nudge", "wait", "nudge"]
+    w.event("busy", 4.5)
+    assert w.action(7.0) == "wait", "no nudge once the kernel has started on the request"
+    assert w.action(10.0) == "interrupt"
+    w.interrupted(10.0)
+    assert w.action(12.0) == "wait" and w.action(15.1) == "unresponsive"

@@ -1,0 +1,230 @@
+"""Lecture mode: the committed notebooks carry honest slide metadata (lecture/slide_metadata.py).
+
+Checked on the committed notebooks, as RISE and the offline decks read them:
+* every notebook starts with a title slide, and every cell has a slide type;
+* no slide overflows the projector (the deck's layout model: at most SLIDE_BUDGET_PX of content on
+  a 1280 x 720 slide; the browser test measures the built decks against the same bound);
+* every figure and every widget is on a slide (never skipped, never only in the notes);
+* no exercise solution is shown: solution cells are skipped, in the course notebooks and in their
+  student versions, and no speaker note quotes a solution;
+* every notebook has speaker notes, and every note in speaker_notes.json found its heading;
+* the metadata is current: applying the script again changes nothing (after editing a notebook's
+  structure or the notes, re-run `.venv/bin/python lecture/slide_metadata.py notebooks/*.ipynb`).
+
+And, on small notebooks made here, that the rules do what the script's docstring says.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import struct
+import sys
+import zlib
+from pathlib import Path
+
+import nbformat
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+from lecture import slide_metadata as sm  # noqa: E402
+from vae_course.classroom.student import make_student_notebook, solution_lines  # noqa: E402
+
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+APPLY = ".venv/bin/python lecture/slide_metadata.py notebooks/*.ipynb"
+SHOWN = ("slide", "subslide", "fragment", "-")
+
+
+def _read(path: Path):
+    return nbformat.read(path, as_version=4)
+
+
+def _where(nb, i: int) -> str:
+    src = nb.cells[i].source.strip().splitlines()
+    return f"cell {i} ({nb.cells[i].cell_type}: {src[0][:60] if src else ''!r})"
+
+
+@pytest.fixture(scope="module", params=NOTEBOOKS, ids=lambda p: p.stem)
+def notebook(request):
+    return request.param, _read(request.param)
+
+
+def test_title_slide_and_every_cell_typed(notebook):
+    path, nb = notebook
+    untyped = [_where(nb, i) for i, c in enumerate(nb.cells) if "slide_type" not in c.metadata.get("slideshow", {})]
+    assert not untyped, f"{path.name}: cells without slide metadata (run `{APPLY}`):\n" + "\n".join(untyped[:10])
+    first = nb.cells[0]
+    assert first.cell_type == "markdown" and sm.heading(first.source) and sm.heading(first.source)[0] == 1, (
+        f"{path.name}: the first cell must be the notebook's '# title'"
+    )
+    assert sm.slide_type(first) == "slide", f"{path.name}: the title cell must start the title slide"
+
+
+def test_no_slide_overflows_the_projector(notebook):
+    path, nb = notebook
+    over = [s for s in sm.slides(nb) if s.height > sm.SLIDE_BUDGET_PX]
+    assert not over, f"{path.name}: slides taller than {sm.SLIDE_BUDGET_PX} px (run `{APPLY}`):\n" + "\n".join(
+        f"  {s.height} px from {_where(nb, s.start)}: cells {s.cells}" for s in over
+    )
+
+
+def test_every_figure_and_widget_is_on_a_slide(notebook):
+    path, nb = notebook
+    hidden = [_where(nb, i) for i, c in enumerate(nb.cells) if sm.has_figure(c) and sm.slide_type(c) not in SHOWN]
+    assert not hidden, f"{path.name}: figure or widget cells not shown on a slide:\n" + "\n".join(hidden)
+
+
+def test_no_solution_is_shown(notebook):
+    path, nb = notebook
+    shown = [_where(nb, i) for i, c in enumerate(nb.cells) if sm.is_solution(c) and sm.slide_type(c) != "skip"]
+    assert not shown, f"{path.name}: exercise solutions on a slide:\n" + "\n".join(shown)
+    student, n = make_student_notebook(nb)  # the handout keeps the slide metadata: its stubs stay skipped too
+    assert n >= 1, f"{path.name}: no exercise solution found"
+    for teacher_cell, student_cell in zip(nb.cells, student.cells):
+        if sm.is_solution(teacher_cell):
+            assert sm.slide_type(student_cell) == "skip"
+    inside, outside = solution_lines(nb)
+    secret = [line for line in inside if line not in outside and len(line) >= 12]
+    notes = "\n".join(c.source for c in nb.cells if sm.is_notes(c))
+    assert not [line for line in secret if line in notes], f"{path.name}: a speaker note quotes a solution"
+
+
+def test_speaker_notes_placed(notebook):
+    path, nb = notebook
+    notes = [c for c in nb.cells if sm.is_notes(c)]
+    assert len(notes) >= 5, f"{path.name}: only {len(notes)} speaker notes (lecture/speaker_notes.json)"
+    assert all(c.cell_type == "markdown" and sm.slide_type(c) == "notes" for c in notes)
+    _, missing = sm.apply(nb, sm.load_notes().get(path.stem, {}))
+    assert not missing, f"{path.name}: speaker notes whose heading is gone: {missing} (edit lecture/speaker_notes.json)"
+
+
+def test_metadata_is_current(notebook):
+    path, nb = notebook
+    again, _ = sm.apply(nb, sm.load_notes().get(path.stem, {}))
+    assert json.dumps(again, sort_keys=True) == json.dumps(nb, sort_keys=True), (
+        f"{path.name}: its slide metadata or notes are out of date; run `{APPLY}`"
+    )
+
+
+# --------------------------------------------------------------------------- the rules, on small notebooks
+def _png(width: int, height: int) -> str:
+    """A real (blank) PNG of the given size, base64, as a notebook output stores it."""
+
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    raw = b"".join(b"\x00" + b"\xff" * width for _ in range(height))
+    png = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0))
+    png += chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b"")
+    return base64.b64encode(png).decode()
+
+
+def _figure_cell(source: str, height: int = 300):
+    cell = nbformat.v4.new_code_cell(source)
+    cell.outputs = [nbformat.v4.new_output("display_data", data={"image/png": _png(600, height), "text/plain": ""})]
+    return cell
+
+
+def _toy():
+    md, code = nbformat.v4.new_markdown_cell, nbformat.v4.new_code_cell
+    printed = code("print(loss)")
+    printed.outputs = [nbformat.v4.new_output("stream", name="stdout", text="loss 1.23\n")]
+    checked = code('check("99.1", f)')
+    checked.outputs = [nbformat.v4.new_output("stream", name="stdout", text="Exercise 99.1: passed\n")]
+    derivation = "\n\n".join(f"Step {k}:\n\n$$\na_{k} = b_{k} \\\\\nc = d\n$$" for k in range(6))
+    nb = nbformat.v4.new_notebook(
+        cells=[
+            md("# 99 · A toy\n\nWhat this is about."),
+            code("import torch\nimport numpy as np"),
+            md("## 1. First idea\n\nSome words.\n\n### A detail\n\nMore words."),
+            _figure_cell("plt.plot(x)\nplt.show()"),
+            code("model = train(x)"),
+            printed,
+            md(f"## 2. A derivation\n\n{derivation}"),
+            code("def f(x):\n    ### BEGIN SOLUTION\n    return x + 1\n    ### END SOLUTION"),
+            checked,
+            _figure_cell("\n".join(f"big_{k}()" for k in range(10)), height=640),
+        ]
+    )
+    for i, c in enumerate(nb.cells):
+        c.id = f"c{i}"
+    return nb
+
+
+def test_rules_on_a_toy_notebook():
+    nb, missing = sm.apply(_toy(), {"First idea": "Say this.", "No such heading": "lost"})
+    assert missing == ["No such heading"]
+    types = [(sm.slide_type(c), c.source.splitlines()[0][:20]) for c in nb.cells]
+    by_start = {src: t for t, src in types}
+    assert by_start["# 99 · A toy"] == "slide"
+    assert by_start["import torch"] == "skip"  # set-up
+    assert by_start["## 1. First idea"] == "slide"
+    assert by_start["### A detail"] == "subslide"  # split out of the cell it was in
+    assert by_start["**Speaker notes.** S"] == "notes"
+    assert by_start["plt.plot(x)"] == "-"  # a figure stays on its slide
+    assert by_start["model = train(x)"] == "skip"  # no output, defines nothing
+    assert by_start["print(loss)"] == "-"
+    assert by_start["def f(x):"] == "skip"  # a solution
+    assert by_start['check("99.1", f)'] == "-"
+    pieces = [t for t, src in types if src.startswith("Step")]
+    assert "fragment" in pieces and len(pieces) == 5  # revealed step by step (step 0 stays with its heading)...
+    assert "subslide" in pieces  # ... and continues on a new subslide when the slide is full
+    big = next(c for c in nb.cells if c.source.startswith("big_0()"))
+    assert sm.input_hidden(big)  # too tall with its code: the deck shows the figure alone
+    assert all(s.height <= sm.SLIDE_BUDGET_PX for s in sm.slides(nb))
+    assert nb.metadata["rise"]["scroll"] is True
+
+
+def test_apply_is_idempotent_and_keeps_ids_unique():
+    once, _ = sm.apply(_toy(), {"First idea": "Say this."})
+    twice, _ = sm.apply(once, {"First idea": "Say this."})
+    assert json.dumps(once, sort_keys=True) == json.dumps(twice, sort_keys=True)
+    ids = [c.id for c in twice.cells]
+    assert len(ids) == len(set(ids))
+    nbformat.validate(twice)
+    assert sum(sm.is_notes(c) for c in twice.cells) == 1
+    changed, _ = sm.apply(once, {"A detail": "Other notes."})  # notes are replaced, not added
+    assert [c.source for c in changed.cells if sm.is_notes(c)] == ["**Speaker notes.** Other notes."]
+
+
+def test_heading_keys_survive_renumbering():
+    assert sm.heading_key("## 4. The `beta` trade-off") == sm.heading_key("## 7. The beta trade-off")
+    assert sm.heading_key("# 00 · Start here") == "start here"
+
+
+def test_widget_snapshot_finds_the_saved_figure():
+    nb = _toy()
+    png = _png(100, 80)
+    nb.metadata["widgets"] = {
+        sm.WIDGET_STATE_MIME: {
+            "state": {
+                "box": {"model_name": "VBoxModel", "state": {"children": ["IPY_MODEL_slider", "IPY_MODEL_out"]}},
+                "slider": {"model_name": "FloatSliderModel", "state": {}},
+                "out": {
+                    "model_name": "OutputModel",
+                    "state": {"outputs": [{"output_type": "display_data", "data": {"image/png": png}}]},
+                },
+            }
+        }
+    }
+    outputs = sm.widget_snapshot(nb, "box")
+    assert [o["data"]["image/png"] for o in outputs] == [png]
+    assert sm.png_size(png) == (100, 80)
+
+
+def test_deck_template_loads_nothing_from_the_network(tmp_path):
+    """The offline deck of a small notebook: no URL to fetch, maths left for the local MathJax,
+    the speaker notes in reveal's notes, the solution absent."""
+    from lecture import build_slides
+
+    nb, _ = sm.apply(_toy(), {"First idea": "Point at the loss."})
+    path = tmp_path / "99_toy.ipynb"
+    nbformat.write(nb, path)
+    deck, n = build_slides.build_deck(path, tmp_path)
+    html = deck.read_text()
+    assert not build_slides.EXTERNAL.findall(html)
+    assert 'src="mathjax/tex-chtml-full.js"' in html and 'src="reveal.js/dist/reveal.js"' in html
+    assert '<aside class="notes">' in html and "Point at the loss." in html
+    assert "return x + 1" not in html
+    assert n == len(sm.slides(nb)) and html.count("<section") >= n
