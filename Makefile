@@ -1,6 +1,8 @@
 # Two commands from a fresh clone:
 #   make lab    create .venv (once), install the course, open JupyterLab on notebooks/
 #   make test   the same set-up, then the package's tests and every notebook under nbval
+# for self-study:
+#   make exercises   your workbook: the notebooks with solutions stubbed, in exercises/ (never overwritten)
 # and one for maintainers:
 #   make constraints   regenerate constraints.txt (the exact tested versions) from pyproject.toml
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
@@ -11,7 +13,7 @@ PORT   ?= 8888
 TORCH  := torch==2.13.0
 PIP    := pip==26.3
 
-.PHONY: setup lab test lint test-package test-notebooks test-grading clean test-browser constraints
+.PHONY: setup lab exercises test lint test-params test-package test-notebooks test-grading clean test-browser constraints
 
 setup: $(STAMP)
 
@@ -39,17 +41,34 @@ lab: setup
 	$(VENV)/bin/jupyter lab --ServerApp.root_dir=notebooks --ServerApp.port=$(PORT) \
 		$(if $(filter 0,$(shell id -u)),--allow-root) notebooks/00_start_here.ipynb
 
-# One pytest worker per core (pytest-xdist); --dist loadscope keeps all cells of a notebook in one
-# worker, on one kernel, as nbval requires (and each test module in one worker).
-XDIST := -n auto --dist loadscope
+# The self-study workbook: every notebook with its solutions replaced by stubs, written to exercises/
+# (git-ignored). A workbook notebook that already holds your work is kept, never overwritten: delete it
+# (or the folder) to start afresh. The course notebooks in notebooks/ are the answer key.
+WORKBOOK ?= exercises
+
+exercises: setup
+	$(VENV)/bin/vae-course student notebooks $(WORKBOOK)
+	@echo "workbook ready: open it with  $(VENV)/bin/jupyter lab $(WORKBOOK)/00_start_here.ipynb"
+
+# One pytest worker per core (pytest-xdist). --dist loadfile sends each file whole to one worker: all
+# cells of a notebook run there, on one kernel, as nbval requires (its docs name loadscope, the same
+# grouping for notebooks), and a test module's module-scoped fixtures are built once, never per class.
+XDIST := -n auto --dist loadfile
 
 test: setup lint
 	$(PY) -m pytest $(XDIST) --durations=5
 
-# ruff: lint and format check of the package, tests and benchmarks (configured in pyproject.toml).
+# ruff: lint and format check of all the Python code (configured in pyproject.toml).
+LINTED := vae_course tests benchmarks lecture site
 lint: setup
-	$(VENV)/bin/ruff check vae_course tests benchmarks
-	$(VENV)/bin/ruff format --check vae_course tests benchmarks
+	$(VENV)/bin/ruff check $(LINTED)
+	$(VENV)/bin/ruff format --check $(LINTED)
+
+# Every notebook with each value its parameters cell offers, and with another seed, as a learner would
+# run it (claims are notices); fails on a traceback, or on a claim that fails with another seed. Writes
+# the table into README.md (tests/run_params.py).
+test-params: setup
+	$(PY) tests/run_params.py --jobs 2 --readme README.md
 
 test-package: setup
 	$(PY) -m pytest $(XDIST) tests
@@ -63,7 +82,7 @@ test-notebooks: setup
 # files, use the network, loop, hog memory, exit, signal, leave daemons or lose messages, and what
 # the report says of each. CI runs it after `make test`.
 test-grading: setup
-	VAE_COURSE_SLOW=1 $(PY) -m pytest tests/test_grading.py tests/tamper -k "every_course_notebook or tamper" -v
+	VAE_COURSE_SLOW=1 $(PY) -m pytest tests/test_grading.py tests/tamper -k "every_course_notebook or tamper or shard" -v
 
 clean:
 	rm -rf $(VENV) $(TOOLS) .pytest_cache

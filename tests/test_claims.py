@@ -1,7 +1,6 @@
 """vae_course.claims: strict under the course's settings and the tests, a notice when a learner changed them,
 and the registry of course settings equal to the notebooks' parameters cells."""
 
-import ast
 import json
 from pathlib import Path
 
@@ -83,33 +82,28 @@ def test_offered_values_name_known_parameters():
             assert param in claims.COURSE_SETTINGS[name] and claims.COURSE_SETTINGS[name][param] not in values
 
 
-def _parameters_cell(path: Path) -> tuple[str, dict]:
-    """The notebook id passed to settings(...) and the literal values its parameters cell assigns."""
+def _parameters_cell(path: Path, monkeypatch) -> tuple[str | None, dict]:
+    """Run the notebook's parameters cell (the one calling settings(...)) with settings() recording
+    what it was given: the notebook id and the parameter values, computed as the cell computes them."""
     nb = nbformat.read(path, as_version=4)
-    for cell in nb.cells:
-        if cell.cell_type == "code" and "settings(" in cell.source:
-            tree = ast.parse("\n".join(line for line in cell.source.splitlines() if not line.startswith("%")))
-            values, notebook = {}, None
-            for node in ast.walk(tree):
-                if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
-                    try:
-                        values[node.targets[0].id] = ast.literal_eval(node.value)
-                    except ValueError:
-                        pass
-                if (
-                    isinstance(node, ast.Call)
-                    and getattr(node.func, "id", getattr(node.func, "attr", "")) == "settings"
-                ):
-                    notebook = ast.literal_eval(node.args[0])
-            return notebook, values
-    return None, {}
+    cells = [c for c in nb.cells if c.cell_type == "code" and "settings(" in c.source]
+    if not cells:
+        return None, {}
+    seen: dict = {}
+
+    def record(notebook, **values):
+        seen.update(id=notebook, values=values)
+
+    monkeypatch.setattr(claims, "settings", record)  # for a cell that imports settings itself
+    source = "\n".join(line for line in cells[0].source.splitlines() if not line.lstrip().startswith(("%", "!")))
+    exec(compile(source, f"{path.name} parameters cell", "exec"), {"__name__": "__main__", "settings": record})
+    return seen.get("id"), seen.get("values", {})
 
 
 @pytest.mark.parametrize("path", sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb")), ids=lambda p: p.stem)
-def test_registry_equals_the_notebooks_parameters_cell(path):
-    notebook, values = _parameters_cell(path)
+def test_registry_equals_the_notebooks_parameters_cell(path, monkeypatch):
+    notebook, values = _parameters_cell(path, monkeypatch)
     if notebook is None:
         pytest.skip(f"{path.name} does not call claims.settings(...) yet")
     assert notebook == path.stem
-    course = claims.COURSE_SETTINGS[notebook]
-    assert {k: values[k] for k in course} == course
+    assert values == claims.COURSE_SETTINGS[notebook]

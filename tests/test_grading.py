@@ -8,7 +8,8 @@ are in ``tests/tamper/``.
 
 The kernels here start in a few seconds each; the runs of the real notebook 00 take longer (the
 whole notebook runs). Grading *every* course notebook, teacher and student versions, is behind
-``VAE_COURSE_SLOW=1`` (each notebook runs up to a minute).
+``VAE_COURSE_SLOW=1`` (each notebook runs up to a minute with ``full=True``, a second or two in
+the default mode, and both must give the same verdicts).
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from vae_course.classroom.grading import (
 from vae_course.classroom.report import (
     NOTEBOOK_ROW,
     Row,
+    merge_rows,
     read_csv,
     summary_table,
     write_canvas,
@@ -161,7 +163,9 @@ def read_csv_rows(path: Path) -> list[list[str]]:
 
 def test_grade_leaves_the_callers_options_unchanged(tmp_path, monkeypatch):
     seen = []
-    monkeypatch.setattr(grading, "_grade_notebook", lambda path, student, options: seen.append(options) or ([], None))
+    monkeypatch.setattr(
+        grading, "_grade_notebook", lambda path, student, options, session=None: seen.append(options) or ([], None)
+    )
     write_nb(tmp_path / "subs" / "ann", HEAD)
     options = GradeOptions(timeout=5, progress=False)
     grade(tmp_path / "subs", options)
@@ -262,15 +266,15 @@ def test_an_infinite_loop_times_out_and_the_class_goes_on(tmp_path, capsys):
 
 
 # --------------------------------------------------------------------------- the real notebooks
-def _grade_course(tmp_path: Path, names: list[str], timeout: float = 240) -> list[Row]:
-    subs = tmp_path / "subs"
+def _grade_course(tmp_path: Path, names: list[str], timeout: float = 240, full: bool = False) -> list[Row]:
+    subs = tmp_path / ("subs-full" if full else "subs")
     for name in names:
         teacher = nbformat.read(COURSE / name, as_version=4)
         (subs / "teacher").mkdir(parents=True, exist_ok=True)
         shutil.copy(COURSE / name, subs / "teacher" / name)
         (subs / "student").mkdir(parents=True, exist_ok=True)
         nbformat.write(make_student_notebook(teacher)[0], subs / "student" / name)
-    return grade(subs, GradeOptions(timeout=timeout, jobs=2, course_dir=COURSE, progress=False))
+    return grade(subs, GradeOptions(timeout=timeout, jobs=2, course_dir=COURSE, progress=False, full=full))
 
 
 def _assert_teacher_passes_and_student_not_attempted(rows: list[Row], names: list[str]) -> None:
@@ -290,6 +294,92 @@ def test_notebook_00_grades_pass_and_its_student_version_not_attempted(tmp_path)
 
 @pytest.mark.skipif(not os.environ.get("VAE_COURSE_SLOW"), reason="slow: set VAE_COURSE_SLOW=1 to grade every notebook")
 def test_every_course_notebook_grades_pass_and_its_student_version_not_attempted(tmp_path):
+    """...in the default mode and with ``full=True`` (every cell run), with the same verdicts."""
     names = sorted(p.name for p in COURSE.glob("[0-9][0-9]_*.ipynb"))  # not a scratch copy beside them
-    rows = _grade_course(tmp_path, names, timeout=240)  # each notebook runs in under a minute
+    t0 = time.perf_counter()
+    rows = _grade_course(tmp_path, names, timeout=240)  # only the cells the exercises need
+    fast = time.perf_counter() - t0
+    full = _grade_course(tmp_path, names, timeout=240, full=True)  # each notebook runs in under a minute
     _assert_teacher_passes_and_student_not_attempted(rows, names)
+    _assert_teacher_passes_and_student_not_attempted(full, names)
+    statuses = lambda rs: [(r.student, r.notebook, r.exercise, r.status) for r in rs]  # noqa: E731
+    assert statuses(rows) == statuses(full)
+    assert fast < 3 * 2 * len(names), f"the default mode took {fast:.0f} s for {2 * len(names)} notebooks"
+
+
+# --------------------------------------------------------------------------- default mode, shards
+def test_cells_to_run_keeps_the_set_up_the_exercises_and_what_the_learner_wrote():
+    course = new_notebook(
+        cells=[
+            new_code_cell("import torch\nfrom vae_course.exercises import check"),
+            new_code_cell("SEED = 0\nSCALE = 2.0"),
+            new_code_cell("model = train_for_a_minute()  # the notebook's training"),
+            new_code_cell("plot(model)"),
+            new_code_cell("def helper(a):\n    return a * SCALE"),
+            new_code_cell(
+                "def rms_distance(a, b):\n    ### BEGIN SOLUTION\n    return helper(a - b)\n    ### END SOLUTION"
+            ),
+            new_code_cell(CHECK1),
+        ]
+    )
+    calls = check_calls(course)
+    assert grading.cells_to_run(course, calls, course) == [0, 1, 4, 5, 6]  # no training, no plot
+    student = make_student_notebook(course)[0]
+    assert grading.cells_to_run(student, check_calls(student), course) == [0, 1, 5, 6]  # the stub calls no helper
+    mine = nbformat.from_dict(student)
+    mine.cells.insert(3, new_code_cell("import sys\nsys.exit()"))  # a cell of the learner's own: always runs
+    mine.cells[6].source = "def rms_distance(a, b):\n    return model(a) - b"  # needs the trained model
+    assert grading.cells_to_run(mine, check_calls(mine), course) == [0, 1, 2, 3, 6, 7]
+    assert grading.cells_to_run(mine, check_calls(mine), None) == list(range(8))  # no course notebook: all
+    course.cells[2].metadata["tags"] = [grading.SETUP_TAG]
+    assert 2 in grading.cells_to_run(course, calls, course)
+
+
+def test_shards_split_the_class_by_student_and_merge_joins_them(tmp_path):
+    work = [(s, tmp_path / s / f"{k:02d}_x.ipynb") for s in ("ann", "bob", "cat", "dan", "eve") for k in range(2)]
+    shards = [grading.shard(work, i, 3) for i in (1, 2, 3)]
+    assert sorted(x for sh in shards for x in sh) == sorted(work)
+    assert all({s for s, _ in a}.isdisjoint({s for s, _ in b}) for a in shards for b in shards if a is not b)
+    with pytest.raises(ValueError, match="1 <= I <= N"):
+        grading.shard(work, 4, 3)
+    a = [Row("bob", NB00, "00.1", "pass"), Row("bob", NB00, NOTEBOOK_ROW, "info", "solution viewed for 00.2")]
+    b = [Row("ann", NB00, "00.1", "fail", "wrong")]
+    assert [r.student for r in merge_rows([a, b])] == ["ann", "bob", "bob"]
+    with pytest.raises(ValueError, match="'bob' is in report 1 and report 2"):
+        merge_rows([a, a])
+    assert summary_table(merge_rows([a, b])).splitlines()[-3].split()[-1] == "1/1"  # info rows are no notes
+
+
+def test_grade_shard_and_merge_on_the_command_line(tmp_path, capsys):
+    subs = tmp_path / "subs"
+    for who in ("ann", "bob", "cat"):
+        write_nb(subs / who, HEAD, RMS_OK if who != "bob" else RMS_NO_SQRT, CHECK1, LABEL_OK, CHECK2)
+    out = tmp_path / "out"
+    for i in (1, 2):
+        assert main(["grade", str(subs), "--shard", f"{i}/2", "--report", str(out / f"s{i}.csv"), "--no-html"]) == 0
+    assert {r.student for r in read_csv(out / "s1.csv")} == {"ann", "cat"}
+    assert {r.student for r in read_csv(out / "s2.csv")} == {"bob"}
+    args = ["merge", str(out / "s2.csv"), str(out / "s1.csv"), "--report", str(out / "class.csv")]
+    assert main([*args, "--export", "canvas"]) == 0
+    merged = read_csv(out / "class.csv")
+    assert [(r.student, r.exercise, r.status) for r in merged if r.exercise in ("00.1", "00.2")] == [
+        ("ann", "00.1", "pass"), ("ann", "00.2", "pass"), ("bob", "00.1", "fail"), ("bob", "00.2", "pass"),
+        ("cat", "00.1", "pass"), ("cat", "00.2", "pass"),
+    ]  # fmt: skip
+    assert (out / "class.html").exists() and (out / "class-canvas.csv").read_text().count("\n") == 5
+    assert main(["grade", str(subs), "--shard", "3/2"]) == 2
+    assert main(["merge", str(out / "s1.csv"), str(out / "s1.csv"), "--report", str(out / "x.csv")]) == 1
+
+
+def test_one_kernel_serves_a_students_notebooks_each_in_a_fresh_namespace_and_folder(tmp_path):
+    subs = tmp_path / "subs"
+    leak = "open('left.txt', 'w').write('x')\nLEFT_BEHIND = 1"
+    write_nb(subs / "ann", HEAD, leak, RMS_OK, CHECK1, LABEL_OK, CHECK2)
+    looks = (
+        "import os\nassert 'LEFT_BEHIND' not in globals() and not os.path.exists('left.txt')\n"
+        "def rms_distance(a, b):\n    return (a - b).pow(2).flatten(1).mean(1).sqrt()"
+    )
+    write_nb(subs / "ann", HEAD, looks, CHECK1, LABEL_OK, CHECK2, name="00_start_here_again.ipynb")
+    rows = grade(subs, GradeOptions(timeout=60, course_dir=COURSE, progress=False))
+    judged = [r for r in rows if r.exercise in ("00.1", "00.2")]
+    assert len(judged) == 4 and all(r.status == "pass" for r in judged), rows

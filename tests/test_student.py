@@ -11,11 +11,14 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
+from vae_course import exercises
 from vae_course.classroom.cli import main
 from vae_course.classroom.student import (
+    SOLUTIONS_OFF_LINE,
     SolutionMarkerError,
     check_calls,
     find_leaks,
+    hint_leaks,
     make_student_notebook,
     python_source,
     strip_source,
@@ -44,7 +47,8 @@ def test_stub_keeps_indentation_names_the_exercise_and_stays_valid_python():
     raise_stmt = fn.body[-1]
     assert isinstance(raise_stmt, ast.Raise) and raise_stmt.col_offset == 4
     message = raise_stmt.exc.args[0].value
-    assert "Exercise 00.1 (RMS pixel distance)" in message and "Hint:" in message
+    assert "Exercise 00.1 (RMS pixel distance)" in message and "hint('00.1')" in message
+    assert exercises.get("00.1").hints[0] not in message, "hints come one at a time, after a first try"
 
 
 def test_markdown_hidden_tests_and_top_level_regions():
@@ -134,3 +138,66 @@ def test_cli_student_writes_every_notebook_and_refuses_to_overwrite_the_source(t
     (tmp_path / "empty").mkdir()
     with pytest.raises(FileNotFoundError):
         write_student_versions(tmp_path / "empty", tmp_path / "x")
+
+
+def _course(tmp_path):
+    src = tmp_path / "course"
+    src.mkdir(exist_ok=True)
+    nb = new_notebook(
+        cells=[new_markdown_cell("# 00"), new_code_cell(SOLVED), new_code_cell('check("00.1", rms_distance)')]
+    )
+    nbformat.write(nb, src / "00_start_here.ipynb")
+    return src, nb
+
+
+def test_a_hint_that_quotes_the_solution_is_refused(tmp_path, monkeypatch):
+    src, nb = _course(tmp_path)
+    assert hint_leaks(nb) == []
+    monkeypatch.setattr(exercises, "REGISTRY", exercises.all_exercises())
+    exercises.register(
+        "00.1",
+        "RMS pixel distance",
+        reference=exercises.get("00.1").reference,
+        cases=exercises.get("00.1").cases,
+        hint=("a fair nudge", "then type   diff = (a-b).pow(2).flatten(1)   and you are done"),
+    )
+    assert any("hint 2 of 00.1" in leak for leak in hint_leaks(nb))
+    with pytest.raises(SolutionMarkerError, match="hint 2 of 00.1 quotes the solution"):
+        write_student_versions(src, tmp_path / "out")
+    assert not (tmp_path / "out" / "00_start_here.ipynb").exists()
+
+
+def test_the_workbook_never_overwrites_a_learners_work(tmp_path, capsys):
+    src, _ = _course(tmp_path)
+    book = tmp_path / "exercises"
+    assert [p.name for p, _ in write_student_versions(src, book)] == ["00_start_here.ipynb"]
+    fresh = (book / "00_start_here.ipynb").read_text()
+    assert [p.name for p, _ in write_student_versions(src, book)] == ["00_start_here.ipynb"], "unchanged: rewritten"
+    work = nbformat.read(book / "00_start_here.ipynb", as_version=4)
+    work.cells[1].source = work.cells[1].source.replace("raise NotImplementedError", "return 0  # my try\n    #")
+    nbformat.write(work, book / "00_start_here.ipynb")
+    capsys.readouterr()
+    assert write_student_versions(src, book) == []
+    err = capsys.readouterr().err
+    assert "kept 1 notebook" in err and "00_start_here.ipynb" in err and "delete" in err
+    assert "my try" in (book / "00_start_here.ipynb").read_text()
+    (book / "00_start_here.ipynb").unlink()  # to start afresh
+    write_student_versions(src, book)
+    assert (book / "00_start_here.ipynb").read_text() == fresh
+
+
+def test_solutions_can_be_turned_off_in_the_versions_handed_out(tmp_path, monkeypatch):
+    src, nb = _course(tmp_path)
+    student, _ = make_student_notebook(nb, solutions=False)
+    assert student.cells[1].source.startswith(SOLUTIONS_OFF_LINE)
+    assert check_calls(student) == check_calls(nb) and find_leaks(nb, student) == []
+    monkeypatch.setenv("VAE_COURSE_SOLUTIONS", "off")
+    write_student_versions(src, tmp_path / "graded")
+    assert SOLUTIONS_OFF_LINE in (tmp_path / "graded" / "00_start_here.ipynb").read_text()
+    monkeypatch.delenv("VAE_COURSE_SOLUTIONS")
+    write_student_versions(src, tmp_path / "selfstudy")
+    assert SOLUTIONS_OFF_LINE not in (tmp_path / "selfstudy" / "00_start_here.ipynb").read_text()
+    # the line does turn solution() off
+    monkeypatch.setattr(exercises, "_SOLUTIONS_OFF", [])
+    exec(SOLUTIONS_OFF_LINE, {})
+    assert "turned off" in exercises.solution("00.1")

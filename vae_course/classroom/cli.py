@@ -2,6 +2,8 @@
 
     vae-course student notebooks/ handout/            # student versions: solutions replaced by stubs
     vae-course grade submissions/ --report report.csv  # run and grade one folder per student
+    vae-course grade submissions/ --shard 2/4 --report shard-2.csv  # a quarter of the class
+    vae-course merge shard-*.csv --report class.csv    # one report (and gradebooks) from the shards
 
 ``grade`` writes the CSV (one row per student, notebook and exercise), an HTML page beside it
 with one page per student to send on, optionally Canvas and Moodle gradebooks (``--export``),
@@ -35,7 +37,6 @@ def _student(args: argparse.Namespace) -> int:
 
 def _grade(args: argparse.Namespace) -> int:
     from .grading import GradeOptions, grade
-    from .report import EXPORTS, summary_table, write_csv, write_html
     from .sandbox import missing_protections, protections
 
     options = GradeOptions(
@@ -45,7 +46,13 @@ def _grade(args: argparse.Namespace) -> int:
         jobs=args.jobs,
         course_dir=Path(args.course_dir) if args.course_dir else None,
         allow_read=tuple(args.allow_read or ()),
+        full=args.full,
     )
+    try:
+        shard_of = _parse_shard(args.shard)
+    except ValueError as e:
+        print(f"vae-course grade: {e}", file=sys.stderr)
+        return 2
     print(
         f"grading {args.submissions_dir}: {args.timeout:g} s per notebook, {args.cell_timeout:g} s per cell, "
         f"{args.memory} MiB per kernel. Verdicts are computed here, on inputs drawn here; the kernels only "
@@ -56,10 +63,29 @@ def _grade(args: argparse.Namespace) -> int:
         print(f"not available here: {line}", file=sys.stderr)
     t0 = time.perf_counter()
     try:
-        rows = grade(args.submissions_dir, options)
+        rows = grade(args.submissions_dir, options, shard_of)
     except (OSError, ValueError) as e:
         print(f"vae-course grade: {e}", file=sys.stderr)
         return 1
+    return _write_reports(rows, args, t0)
+
+
+def _parse_shard(text: str | None) -> tuple[int, int]:
+    """``"2/4"`` -> (2, 4); None -> (1, 1)."""
+    if not text:
+        return 1, 1
+    try:
+        i, n = (int(p) for p in text.split("/"))
+    except ValueError:
+        raise ValueError(f"--shard expects I/N (e.g. 2/4), got {text!r}") from None
+    if not (n >= 1 and 1 <= i <= n):
+        raise ValueError(f"--shard I/N needs 1 <= I <= N, got {text!r}")
+    return i, n
+
+
+def _write_reports(rows, args: argparse.Namespace, t0: float) -> int:
+    from .report import EXPORTS, summary_table, write_csv, write_html
+
     report = Path(args.report)
     report.parent.mkdir(parents=True, exist_ok=True)
     write_csv(rows, report)
@@ -76,6 +102,30 @@ def _grade(args: argparse.Namespace) -> int:
     return 0
 
 
+def _merge(args: argparse.Namespace) -> int:
+    from .report import merge_rows, read_csv
+
+    t0 = time.perf_counter()
+    try:
+        rows = merge_rows([read_csv(p) for p in args.reports])
+    except (OSError, ValueError, TypeError) as e:
+        print(f"vae-course merge: {e}", file=sys.stderr)
+        return 1
+    return _write_reports(rows, args, t0)
+
+
+def _add_outputs(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--report", default="report.csv", help="CSV to write (an HTML page goes beside it)")
+    p.add_argument("--no-html", action="store_true", help="write only the CSV (no HTML pages)")
+    p.add_argument(
+        "--export",
+        action="append",
+        choices=("canvas", "moodle"),
+        help="also write a gradebook CSV that Canvas or Moodle imports (REPORT-canvas.csv, REPORT-moodle.csv); "
+        "may be given twice",
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="vae-course", description="Hand out and grade the vae-course notebooks.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -85,7 +135,7 @@ def main(argv: list[str] | None = None) -> int:
     p.set_defaults(run=_student)
     g = sub.add_parser("grade", help="run every student's notebooks in sandboxed kernels and report per exercise")
     g.add_argument("submissions_dir", help="folder with one sub-folder per student, holding their notebooks")
-    g.add_argument("--report", default="report.csv", help="CSV to write (an HTML page goes beside it)")
+    _add_outputs(g)
     g.add_argument("--timeout", type=float, default=300.0, help="wall-clock seconds per notebook (default 300)")
     g.add_argument(
         "--cell-timeout",
@@ -100,14 +150,12 @@ def main(argv: list[str] | None = None) -> int:
         help="the course notebooks, to know which exercises each notebook has "
         "(default: the notebooks/ folder beside the package)",
     )
-    g.add_argument("--no-html", action="store_true", help="write only the CSV (no HTML pages)")
     g.add_argument(
-        "--export",
-        action="append",
-        choices=("canvas", "moodle"),
-        help="also write a gradebook CSV that Canvas or Moodle imports (REPORT-canvas.csv, REPORT-moodle.csv); "
-        "may be given twice",
+        "--full",
+        action="store_true",
+        help="run every cell of every notebook (default: only the cells the exercises need; same verdicts)",
     )
+    g.add_argument("--shard", metavar="I/N", help="grade only the I-th of N shares of the students (1-based)")
     g.add_argument(
         "--allow-read",
         action="append",
@@ -115,6 +163,10 @@ def main(argv: list[str] | None = None) -> int:
         help="a further path the kernels may read (e.g. a data folder the notebooks need)",
     )
     g.set_defaults(run=_grade)
+    m = sub.add_parser("merge", help="join the reports of several shards (vae-course grade --shard) into one")
+    m.add_argument("reports", nargs="+", help="the shards' CSV reports")
+    _add_outputs(m)
+    m.set_defaults(run=_merge)
     args = parser.parse_args(argv)
     return args.run(args)
 

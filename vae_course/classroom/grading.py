@@ -11,8 +11,13 @@ holding that student's notebooks (``alice/00_start_here.ipynb``, ...). For every
    environment, no TCP; with seccomp, no network socket at all; no capabilities; every process
    it starts killed with it) and talks to it over Unix sockets in that folder
    (:mod:`vae_course.classroom.kernel`); its environment holds nothing of the teacher's;
-3. runs the cells one by one: a cell past ``--cell-timeout`` is interrupted and the notebook
-   goes on, and ``--timeout`` bounds the whole notebook;
+3. runs the cells one by one: by default only those the exercises need
+   (:func:`cells_to_run`: the imports and parameters, the check cells, what the learner wrote,
+   cells tagged :data:`SETUP_TAG`, and what those use), every cell with ``--full``. A cell past
+   ``--cell-timeout`` is interrupted and the notebook goes on, and ``--timeout`` bounds the
+   whole notebook. In the default mode one kernel serves a student's notebooks in turn
+   (:class:`KernelSession`: a fresh namespace and a fresh copy of the folder for each; a new
+   kernel after any problem); with ``--full`` each notebook has a kernel of its own;
 4. right after the last ``check("NN.k", fn)`` cell of an exercise has run, **judges** it in
    the grader's own process: inputs drawn here with a seed from ``os.urandom``, the kernel asked
    to call the notebook's ``fn`` on them (:class:`~vae_course.classroom.kernel.KernelFunction`),
@@ -20,7 +25,12 @@ holding that student's notebooks (``alice/00_start_here.ipynb``, ...). For every
    the reference (:func:`vae_course.exercises.evaluate`). What the notebook's own check cell
    printed is kept, as the learner saw it, but it never decides anything: nothing the
    submission writes, rebinds or monkeypatches in its kernel reaches the grader's comparison.
-   A function that only hands the work to the package's own solution is noted.
+   A function that only hands the work to the package's own solution is noted; the exercises
+   whose solution the learner displayed (``vae_course.exercises.solutions_shown()``, where the
+   package has it) are listed in ``(notebook)`` rows of status ``info``.
+
+:func:`grade` grades a class, or one deterministic share of it (:func:`shard`, ``--shard I/N``);
+the shards' reports are joined by :func:`vae_course.classroom.report.merge_rows`.
 
 The rows it returns (:class:`~vae_course.classroom.report.Row`), and the CSV, HTML pages and
 gradebook exports made of them, are in :mod:`vae_course.classroom.report`.
@@ -39,6 +49,7 @@ import functools
 import os
 import re
 import shutil
+import symtable
 import sys
 import tempfile
 import time
@@ -54,7 +65,7 @@ from ..data import cache_dir
 from ..exercises import all_exercises, evaluate, get
 from .kernel import CallTimeout, CellRun, GradedKernel, KernelLost
 from .report import NOTEBOOK_ROW, REPORT_STATUSES, Row
-from .student import CheckCall, check_calls, python_source
+from .student import CheckCall, check_calls, make_student_notebook, python_source
 
 _NOTEBOOK_ID = re.compile(r"^(\d\d)[_\-. ]")
 _REFUSED = re.compile(r"^(PermissionError|OSError: \[Errno (1|13|30)\])")
@@ -74,6 +85,7 @@ class GradeOptions:
     extra_env: dict = field(default_factory=dict)
     allow_read: tuple[str, ...] = ()
     startup_timeout: float = 120.0
+    full: bool = False  # run whole notebooks (True), or only the cells the exercises need (False)
 
 
 @dataclass
@@ -95,6 +107,8 @@ class NotebookRun:
     words: str  # the problem, for a learner
     changed: list[str]  # files outside the grading folder that changed meanwhile
     watchdog: list[str] = field(default_factory=list)  # cells that ended without their reply or idle
+    skipped: int = 0  # code cells not run (default mode: not needed by any exercise)
+    solutions_shown: list[str] = field(default_factory=list)  # exercises whose solution() the learner called
 
 
 # =========================================================================== what to expect
@@ -121,6 +135,129 @@ def default_course_dir() -> Path | None:
     """The course's ``notebooks/`` folder beside the package, when installed from the repository."""
     d = Path(__file__).resolve().parents[2] / "notebooks"
     return d if d.is_dir() else None
+
+
+# =========================================================================== which cells to run
+#: Cell tag a course notebook may carry on a cell an exercise needs that the static analysis
+#: below would not find (none of the course's exercises needs one today).
+SETUP_TAG = "exercise-setup"
+_PARAMETERS = re.compile(r"\bsettings\(|^\s*(DATASET|SEED)\s*=", re.MULTILINE)
+
+
+def _cell_names(source: str) -> tuple[set[str], set[str]] | None:
+    """(names a cell binds at top level, global names it reads anywhere, function bodies
+    included); None when the cell does not parse."""
+    try:
+        top = symtable.symtable(python_source(source), "<cell>", "exec")
+    except (SyntaxError, ValueError):
+        return None
+    bound, read = set(), set()
+    for sym in top.get_symbols():
+        if sym.is_assigned() or sym.is_imported() or sym.is_namespace():
+            bound.add(sym.get_name())
+        if sym.is_referenced() and not (sym.is_namespace() or sym.is_imported()):
+            read.add(sym.get_name())
+    todo = list(top.get_children())
+    while todo:
+        table = todo.pop()
+        todo += table.get_children()
+        for sym in table.get_symbols():
+            if sym.is_referenced() and sym.is_global():
+                read.add(sym.get_name())
+    return bound, read
+
+
+def _course_sources(course_nb) -> set[str]:
+    """The code cells of the course's notebook, teacher's and student's versions (stripped)."""
+    sources = {c.source.strip() for c in course_nb.cells if c.cell_type == "code"}
+    try:
+        sources |= {c.source.strip() for c in make_student_notebook(course_nb)[0].cells if c.cell_type == "code"}
+    except Exception:  # a broken marker in the course notebook: its teacher's version only
+        pass
+    return sources
+
+
+def cells_to_run(nb, calls: list[CheckCall], course_nb=None) -> list[int]:
+    """Indices of the code cells the default mode runs, in order.
+
+    Seeds: every cell up to and including the parameters cell (tagged ``parameters``, or
+    calling ``settings(`` or assigning ``DATASET``/``SEED``), every ``check(...)`` cell, every
+    cell tagged :data:`SETUP_TAG`, and every cell that is not one of the course notebook's own
+    (``course_nb``, teacher's or student's version): what the learner wrote or changed always
+    runs, so whatever it does (an ``exit()``, a read outside its folder) happens as in a full
+    run. Then, transitively, for every name a chosen cell reads (function bodies included, by
+    :mod:`symtable`), the last earlier cell that binds it. Without ``course_nb`` every cell runs.
+    """
+    code = [i for i, c in enumerate(nb.cells) if c.cell_type == "code" and c.source.strip()]
+    if course_nb is None:
+        return code
+    ours = _course_sources(course_nb)
+    names = {i: _cell_names(nb.cells[i].source) for i in code}
+    params = next(
+        (
+            i
+            for i in code
+            if "parameters" in (nb.cells[i].metadata.get("tags") or []) or _PARAMETERS.search(nb.cells[i].source)
+        ),
+        code[0] if code else -1,
+    )
+    check_cells = {c.cell for c in calls}
+    chosen = {
+        i
+        for i in code
+        if i <= params
+        or i in check_cells
+        or SETUP_TAG in (nb.cells[i].metadata.get("tags") or [])
+        or nb.cells[i].source.strip() not in ours
+        or names[i] is None
+    }
+    todo = sorted(chosen)
+    while todo:
+        i = todo.pop()
+        if names[i] is None:
+            continue
+        bound_here, read = names[i]
+        for name in read:
+            if name in bound_here and name not in _read_before_bound(nb.cells[i].source, name):
+                continue
+            j = next((j for j in reversed(code) if j < i and names[j] is not None and name in names[j][0]), None)
+            if j is not None and j not in chosen:
+                chosen.add(j)
+                todo.append(j)
+    return sorted(chosen)
+
+
+@functools.lru_cache(maxsize=4096)
+def _read_before_bound(source: str, name: str) -> frozenset[str]:
+    """``{name}`` when the cell's top level reads ``name`` (anywhere, function bodies included)
+    before its first top-level statement that binds it; empty otherwise."""
+    try:
+        tree = ast.parse(python_source(source))
+    except SyntaxError:
+        return frozenset({name})
+    for stmt in tree.body:
+        binds = any(
+            isinstance(n, ast.Name) and n.id == name and isinstance(n.ctx, ast.Store) for n in ast.walk(stmt)
+        ) or (isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and stmt.name == name)
+        if isinstance(stmt, (ast.Import, ast.ImportFrom)):
+            binds |= any((a.asname or a.name.split(".")[0]) == name for a in stmt.names)
+        reads = any(isinstance(n, ast.Name) and n.id == name and isinstance(n.ctx, ast.Load) for n in ast.walk(stmt))
+        if reads and not (binds and isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))):
+            if not binds or isinstance(stmt, (ast.Assign, ast.AugAssign, ast.AnnAssign, ast.For)):
+                return frozenset({name})
+        if binds:
+            return frozenset()
+    return frozenset({name})
+
+
+def _course_notebook(name: str, course_dir: Path | None):
+    """The course's own notebook of that name, or None."""
+    if course_dir is None or not (course_dir / name).exists():
+        return None
+    try:
+        return nbformat.read(course_dir / name, as_version=4)
+    except Exception:
+        return None
 
 
 # =========================================================================== calling the reference
@@ -356,9 +493,72 @@ def _stopped_words(status: str, cell_index: int, nb, options: GradeOptions) -> t
     )
 
 
-def _run_and_judge(nb, path: Path, expected: list[str], calls: list[CheckCall], options: GradeOptions) -> NotebookRun:
+class KernelSession:
+    """One sandboxed kernel in its own temporary folder, reused for one student's notebooks.
+
+    :meth:`kernel_for` hands out the kernel for the next notebook: a fresh copy of the student's
+    folder (``work-N`` inside the sandbox's folder, made the current directory) and a fresh
+    namespace (IPython's ``reset``: every name the previous notebook defined is gone; modules
+    stay imported, which is what saves the seconds of ``import torch``). A kernel whose
+    notebook ended in any problem (died, timed out, stopped answering, could not be set up) is
+    stopped with everything it started, and the next notebook gets a new one. With
+    ``reuse=False`` every notebook gets a new kernel.
+    """
+
+    def __init__(self, folder: Path, options: GradeOptions, reuse: bool = True):
+        self.folder, self.options, self.reuse = folder, options, reuse
+        self._tmp = tempfile.TemporaryDirectory(prefix="vae-course-grade-", ignore_cleanup_errors=True)
+        self.root = Path(self._tmp.name)
+        self.kernel: GradedKernel | None = None
+        self.used = 0
+
+    def kernel_for(self) -> tuple[GradedKernel, Path]:
+        """The kernel to run the next notebook in, and its working folder (a fresh copy)."""
+        self.used += 1
+        work = self.root / f"work-{self.used}"
+        shutil.copytree(self.folder, work, ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"))
+        if self.kernel is not None and not (self.reuse and self.kernel.alive()):
+            self.discard()
+        if self.kernel is None:
+            home = self.root / "home"
+            home.mkdir(exist_ok=True)
+            env = _kernel_env(self.root, home, self.options)
+            self.kernel = GradedKernel(self.root, work, env, self.options.memory_mb, _read_paths(self.options))
+            self.kernel.start(self.options.startup_timeout)
+        code = f"import os as _os\n_os.chdir({str(work)!r})\nget_ipython().reset(new_session=False)\n"
+        run = self.kernel.run(code, 30.0, store_history=False)
+        if run.status != "ok":
+            raise KernelLost(f"the kernel could not be readied for this notebook ({run.error or run.status})")
+        self.kernel.helper_ready = False  # the reset removed the grader's helper: set up again on use
+        return self.kernel, work
+
+    def discard(self) -> None:
+        """Stop the kernel (the next notebook starts a new one)."""
+        if self.kernel is not None:
+            self.kernel.stop()
+            self.kernel = None
+
+    def close(self) -> None:
+        self.discard()
+        self._tmp.cleanup()
+
+
+def _run_and_judge(
+    nb,
+    path: Path,
+    expected: list[str],
+    calls: list[CheckCall],
+    options: GradeOptions,
+    session: KernelSession | None = None,
+) -> NotebookRun:
     """Run ``nb`` (read from ``path``) on a copy of the student's folder, judging each expected
-    exercise right after its last check cell has run."""
+    exercise right after its last check cell has run: every cell with ``options.full``, else
+    only those :func:`cells_to_run` chooses. ``session`` is the student's kernel (reused from
+    their previous notebook); without it the notebook gets a kernel of its own."""
+    course_nb = None if options.full else _course_notebook(path.name, options.course_dir)
+    run_these = set(cells_to_run(nb, calls, course_nb))
+    skipped = 0
+    shown: list[str] = []
     last = {c.exercise: c for c in calls if c.exercise in expected}
     at_cell: dict[int, list[tuple[str, CheckCall]]] = defaultdict(list)
     for ex_id, call in last.items():
@@ -368,36 +568,42 @@ def _run_and_judge(nb, path: Path, expected: list[str], calls: list[CheckCall], 
     problem, words = None, ""
     watched = path.parent.parent  # every submission (the teacher's course folder may be edited meanwhile)
     before = _snapshot(watched)
-    with tempfile.TemporaryDirectory(prefix="vae-course-grade-", ignore_cleanup_errors=True) as tmp:
-        root = Path(tmp)
-        work = root / "work"
-        shutil.copytree(path.parent, work, ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"))
-        kernel = GradedKernel(root, work, _kernel_env(root, work, options), options.memory_mb, _read_paths(options))
-        try:
-            kernel.start(options.startup_timeout)
-            deadline = time.monotonic() + options.timeout
-            for i, cell in enumerate(nb.cells):
-                if cell.cell_type != "code" or not cell.source.strip():
-                    continue
-                run = kernel.run(cell.source, options.cell_timeout, deadline=deadline)
-                cells[i] = run
-                if run.status in ("deadline", "died", "unresponsive"):
-                    problem, words = _stopped_words(run.status, i, nb, options)
-                    if run.status == "deadline":
-                        for ex_id, _ in at_cell.get(i, []):  # this very check cell: its own timeout
-                            verdicts[ex_id] = Verdict("timeout", words, _said(run))
-                    break
-                for ex_id, call in at_cell.get(i, []):
-                    verdicts[ex_id] = judge(kernel, nb, ex_id, call, run, options)
-                if not kernel.alive():
-                    problem, words = _stopped_words("died", i, nb, options)
-                    break
-        except KernelLost as e:
-            problem, words = "error", f"the notebook could not be run: {e}"
-        finally:
-            kernel.stop()
+    own = session is None
+    session = session or KernelSession(path.parent, options, reuse=False)
+    try:
+        kernel, _ = session.kernel_for()
+        deadline = time.monotonic() + options.timeout
+        for i, cell in enumerate(nb.cells):
+            if cell.cell_type != "code" or not cell.source.strip():
+                continue
+            if i not in run_these:
+                skipped += 1
+                continue
+            run = kernel.run(cell.source, options.cell_timeout, deadline=deadline)
+            cells[i] = run
+            if run.status in ("deadline", "died", "unresponsive"):
+                problem, words = _stopped_words(run.status, i, nb, options)
+                if run.status == "deadline":
+                    for ex_id, _ in at_cell.get(i, []):  # this very check cell: its own timeout
+                        verdicts[ex_id] = Verdict("timeout", words, _said(run))
+                break
+            for ex_id, call in at_cell.get(i, []):
+                verdicts[ex_id] = judge(kernel, nb, ex_id, call, run, options)
+            if not kernel.alive():
+                problem, words = _stopped_words("died", i, nb, options)
+                break
+        if problem is None:
+            nid = notebook_id(path.name)
+            shown = [e for e in kernel.solutions_shown() if nid and e.split(".")[0] == nid]
+    except KernelLost as e:
+        problem, words = "error", f"the notebook could not be run: {e}"
+    finally:
+        if own:
+            session.close()
+        elif problem is not None or any(r.status == "interrupted" for r in cells.values()):
+            session.discard()  # a kernel that misbehaved serves no further notebook
     watchdog = [f"cell {i}: {r.watchdog}" for i, r in cells.items() if r.watchdog]
-    return NotebookRun(verdicts, cells, problem, words, _changed_since(before, watched), watchdog)
+    return NotebookRun(verdicts, cells, problem, words, _changed_since(before, watched), watchdog, skipped, shown)
 
 
 # =========================================================================== from a run to rows
@@ -424,7 +630,8 @@ def _notebook_problems(nb, calls: list[CheckCall], expected: list[str], run: Not
                 f"cell {i} was refused by the sandbox (a read, write or connection outside its grading folder): "
                 f"{cell_run.error}"
             )
-    if run.problem in ("died", "unresponsive") and all(ex_id in run.verdicts for ex_id in expected):
+    checked = {c.exercise for c in calls}
+    if run.problem in ("died", "unresponsive") and all(e in run.verdicts for e in expected if e in checked):
         notes.append(run.words)  # every exercise was judged before; say what happened after
     if run.changed:
         shown = ", ".join(run.changed[:3]) + (f" and {len(run.changed) - 3} more" if len(run.changed) > 3 else "")
@@ -443,7 +650,9 @@ def grade_notebook(path: Path, student: str, options: GradeOptions) -> list[Row]
     return rows
 
 
-def _grade_notebook(path: Path, student: str, options: GradeOptions) -> tuple[list[Row], NotebookRun | None]:
+def _grade_notebook(
+    path: Path, student: str, options: GradeOptions, session: KernelSession | None = None
+) -> tuple[list[Row], NotebookRun | None]:
     name = path.name
     expected = expected_exercises(name, options.course_dir)
     if not expected:
@@ -456,7 +665,7 @@ def _grade_notebook(path: Path, student: str, options: GradeOptions) -> tuple[li
     except Exception as e:
         return [Row(student, name, ex_id, "error", _unreadable(e)) for ex_id in expected], None
     calls = check_calls(nb)
-    run = _run_and_judge(nb, path, expected, calls, options)
+    run = _run_and_judge(nb, path, expected, calls, options, session)
     rows = []
     for ex_id in expected:
         v = run.verdicts.get(ex_id)
@@ -464,6 +673,7 @@ def _grade_notebook(path: Path, student: str, options: GradeOptions) -> tuple[li
             v = Verdict(*_unjudged(ex_id, calls, run))
         rows.append(Row(student, name, ex_id, v.status, v.feedback, v.said))
     rows += [Row(student, name, NOTEBOOK_ROW, "error", note) for note in _notebook_problems(nb, calls, expected, run)]
+    rows += [Row(student, name, NOTEBOOK_ROW, "info", f"solution viewed for {ex_id}") for ex_id in run.solutions_shown]
     return rows, run
 
 
@@ -479,15 +689,30 @@ def find_submissions(submissions_dir: Path) -> list[tuple[str, Path]]:
     return found
 
 
-def _grade_one(item: tuple[str, Path], options: GradeOptions) -> list[Row]:
+def shard(work: list[tuple[str, Path]], index: int, count: int) -> list[tuple[str, Path]]:
+    """Shard ``index`` of ``count`` (1-based): every ``count``-th student in name order, from the
+    ``index``-th on, with all their notebooks. The shards of a class are disjoint and together
+    hold it all, whichever machine computes them."""
+    if not (count >= 1 and 1 <= index <= count):
+        raise ValueError(f"--shard I/N needs 1 <= I <= N, got {index}/{count}")
+    students = sorted({s for s, _ in work})
+    mine = set(students[index - 1 :: count])
+    return [(s, p) for s, p in work if s in mine]
+
+
+def _grade_one(item: tuple[str, Path], options: GradeOptions, session: KernelSession | None = None) -> list[Row]:
     """Grade one notebook of one student, turning a crash of the grader into an error row."""
     student, path = item
     t0 = time.perf_counter()
     run = None
     try:
-        rows, run = _grade_notebook(path, student, options)
+        rows, run = (
+            _grade_notebook(path, student, options, session) if session else _grade_notebook(path, student, options)
+        )
     except Exception as e:  # a bug of ours must not stop the class
         rows = [Row(student, path.name, NOTEBOOK_ROW, "error", f"grading failed: {type(e).__name__}: {e}")]
+        if session is not None:
+            session.discard()
     if options.progress:
         counts = ", ".join(
             f"{sum(r.status == s for r in rows)} {s}" for s in REPORT_STATUSES if any(r.status == s for r in rows)
@@ -498,19 +723,41 @@ def _grade_one(item: tuple[str, Path], options: GradeOptions) -> list[Row]:
     return rows
 
 
-def grade(submissions_dir: Path | str, options: GradeOptions | None = None) -> list[Row]:
-    """Grade every student's notebooks (``options.jobs`` at a time); rows in student order.
+def _grade_student(items: list[tuple[str, Path]], options: GradeOptions) -> list[Row]:
+    """Grade one student's notebooks in turn: in one kernel (:class:`KernelSession`) in the
+    default mode, in a kernel each with ``options.full``."""
+    if options.full or not items:
+        return [r for item in items for r in _grade_one(item, options)]
+    session = KernelSession(items[0][1].parent, options, reuse=True)
+    try:
+        return [r for item in items for r in _grade_one(item, options, session)]
+    finally:
+        session.close()
+
+
+def grade(
+    submissions_dir: Path | str, options: GradeOptions | None = None, shard_of: tuple[int, int] = (1, 1)
+) -> list[Row]:
+    """Grade every student's notebooks (``options.jobs`` at a time), or only those of the
+    students in :func:`shard` ``shard_of`` = (I, N); rows in student order.
 
     ``options`` is not modified: a missing ``course_dir`` is filled in on a copy.
     """
     options = options or GradeOptions()
     if options.course_dir is None:
         options = dataclasses.replace(options, course_dir=default_course_dir())
-    work = find_submissions(Path(submissions_dir))
-    one = functools.partial(_grade_one, options=options)
+    work = shard(find_submissions(Path(submissions_dir)), *shard_of)
+    if options.full:  # a kernel per notebook, as many at once as jobs
+        units = [[item] for item in work]
+    else:  # a kernel per student, serving their notebooks in turn
+        by_student: dict[str, list[tuple[str, Path]]] = defaultdict(list)
+        for item in work:
+            by_student[item[0]].append(item)
+        units = list(by_student.values())
+    one = functools.partial(_grade_student, options=options)
     if options.jobs > 1:
         with ThreadPoolExecutor(options.jobs) as pool:
-            chunks = list(pool.map(one, work))
+            chunks = list(pool.map(one, units))
     else:
-        chunks = [one(item) for item in work]
+        chunks = [one(unit) for unit in units]
     return [r for chunk in chunks for r in chunk]

@@ -417,6 +417,27 @@ class GradedKernel:
         self.install_helper()
         self._request("_vae_course_grader.save_rng(@ANSWER@)", limit)
 
+    def solutions_shown(self, limit: float = 30.0) -> list[str]:
+        """The exercise ids whose solution the learner displayed in this kernel
+        (``vae_course.exercises.solutions_shown()``, where the package has it); informational
+        only, as the notebook could rebind it. [] when it is missing or fails."""
+        self.install_helper()
+        code = (
+            "try:\n"
+            "    import vae_course.exercises as _vae_course_ex\n"
+            "    _vae_course_shown = [str(e)[:20] for e in list(_vae_course_ex.solutions_shown())[:200]]\n"
+            "except Exception:\n"
+            "    _vae_course_shown = []\n"
+            "_vae_course_grader._write(@ANSWER@, {'ok': True, 'shown': _vae_course_shown})\n"
+            "del _vae_course_shown\n"
+        )
+        try:
+            answer = self._request(code, limit)
+        except (KernelLost, CallTimeout):
+            return []
+        shown = answer.get("shown")
+        return [e for e in shown if isinstance(e, str)] if isinstance(shown, list) else []
+
     def restore_rng(self, limit: float = 30.0) -> None:
         """Put back what :meth:`save_rng` remembered: the grader's calls leave no trace in them."""
         self._request("_vae_course_grader.restore_rng(@ANSWER@)", limit)

@@ -2,11 +2,13 @@
 
 One :class:`Row` per student, notebook and exercise (plus ``(notebook)`` rows for problems of
 the notebook as a whole): ``student, notebook, exercise, status, feedback, notebook_said`` with
-status pass | fail | not attempted | error | timeout; ``feedback`` is the grader's words,
-``notebook_said`` what the notebook's own check cell printed (as the learner saw it; it decides
-nothing). :func:`write_csv` / :func:`read_csv` keep them in a CSV file; :func:`summary_table`
-is the grid printed after grading; :func:`write_html` puts the grid and every row on one page
-and writes one page per student beside it, to send on (:func:`write_student_pages`).
+status pass | fail | not attempted | error | timeout (a ``(notebook)`` row: error, or info for a
+note that grades nothing, such as a solution the learner viewed); ``feedback`` is the grader's
+words, ``notebook_said`` what the notebook's own check cell printed (as the learner saw it; it
+decides nothing). :func:`write_csv` / :func:`read_csv` keep them in a CSV file;
+:func:`merge_rows` joins the reports of several shards; :func:`summary_table` is the grid
+printed after grading; :func:`write_html` puts the grid and every row on one page and writes
+one page per student beside it, to send on (:func:`write_student_pages`).
 
 Gradebooks (one row per student, one score column per notebook, the score being the number of
 its exercises that pass):
@@ -36,7 +38,14 @@ from pathlib import Path
 REPORT_STATUSES = ("pass", "fail", "not attempted", "error", "timeout")
 NOTEBOOK_ROW = "(notebook)"
 FIELDS = ("student", "notebook", "exercise", "status", "feedback", "notebook_said")
-_COLOURS = {"pass": "#d7f5d7", "fail": "#ffd6d6", "not attempted": "#eeeeee", "error": "#ffe9b3", "timeout": "#ffc9a6"}
+_COLOURS = {
+    "info": "#e3ecff",
+    "pass": "#d7f5d7",
+    "fail": "#ffd6d6",
+    "not attempted": "#eeeeee",
+    "error": "#ffe9b3",
+    "timeout": "#ffc9a6",
+}
 _STYLE = (
     "body{font-family:sans-serif;max-width:70em}table{border-collapse:collapse}"
     "td,th{border:1px solid #999;padding:4px 8px;text-align:left;vertical-align:top}"
@@ -70,6 +79,24 @@ def read_csv(path: Path | str) -> list[Row]:
         return [Row(**{k: v for k, v in row.items() if k in FIELDS}) for row in csv.DictReader(f)]
 
 
+def merge_rows(reports: list[list[Row]]) -> list[Row]:
+    """The rows of several shards' reports as one report, students in name order.
+
+    A student found in two reports is an error (the same shard given twice, or shards of
+    different splits): the message names the student and does not guess which to keep."""
+    owner: dict[str, int] = {}
+    for k, rows in enumerate(reports):
+        for r in rows:
+            if owner.setdefault(r.student, k) != k:
+                raise ValueError(
+                    f"student {r.student!r} is in report {owner[r.student] + 1} and report {k + 1}: "
+                    "merge the reports of one split (vae-course grade --shard I/N, same N), each once"
+                )
+    merged = [r for rows in reports for r in rows]
+    order = {s: i for i, s in enumerate(sorted(owner))}
+    return sorted(merged, key=lambda r: order[r.student])  # stable: each student's rows keep their order
+
+
 # --------------------------------------------------------------------------- summary
 def _exercise_order(exercise: str) -> list[int]:
     return [int(p) for p in exercise.split(".")]
@@ -91,7 +118,9 @@ def summary_table(rows: list[Row]) -> str:
     exercises = sorted({r.exercise for r in rows if r.exercise != NOTEBOOK_ROW}, key=_exercise_order)
     students = list(dict.fromkeys(r.student for r in rows))
     grid = {(r.student, r.exercise): r.status for r in rows}
-    notes = {s: sum(r.student == s and r.exercise == NOTEBOOK_ROW for r in rows) for s in students}
+    notes = {
+        s: sum(r.student == s and r.exercise == NOTEBOOK_ROW and r.status != "info" for r in rows) for s in students
+    }
 
     def passed(who: list[str], what: list[str]) -> int:
         return sum(grid.get((s, e)) == "pass" for s in who for e in what)

@@ -9,13 +9,21 @@ The teacher's notebooks mark every solution with nbgrader's delimiters::
         ### END SOLUTION
 
 :func:`make_student_notebook` replaces each marked region of a code cell with a stub at the
-indentation of the ``BEGIN`` line (``raise NotImplementedError("Exercise 00.1 ...: Hint ...")``),
+indentation of the ``BEGIN`` line (``raise NotImplementedError("Exercise 00.1 ...")``),
 so the cell still defines the function and its check reports "not attempted"; a marked region
 of a Markdown cell becomes ``YOUR ANSWER HERE``; ``### BEGIN HIDDEN TESTS`` regions are
 dropped. Outputs, execution counts and every metadata key outside a short allow-list are
 removed, so no executed result of a solution survives. :func:`find_leaks` re-checks the
 result against the teacher's version, and :func:`write_student_versions` refuses to write a
-notebook in which it finds any solution text.
+notebook in which it finds any solution text, or whose exercises' hints quote a line of the
+solution code (:func:`hint_leaks`: a hint is a nudge, never the answer). Stubs carry no hint:
+``hint("NN.k")`` gives them one at a time, after a first try.
+
+The same function writes a learner's self-study workbook (``make exercises``): a notebook
+already in the output folder that differs from a fresh student version holds the learner's work
+and is never overwritten (delete it, or the folder, to start afresh). With ``solutions=False``
+(or ``VAE_COURSE_SOLUTIONS=off`` in the environment) each version turns ``solution("NN.k")`` off
+in its first code cell, for versions handed out for grading.
 
 The readers of notebook source here (:func:`check_calls`, :func:`function_defs`) also serve
 :mod:`vae_course.classroom.grading`, to know which checks a submission calls. This is the
@@ -27,7 +35,9 @@ from __future__ import annotations
 import ast
 import copy
 import json
+import os
 import re
+import sys
 from pathlib import Path
 from typing import NamedTuple
 
@@ -94,21 +104,19 @@ def _enclosing_function(source: str, lineno: int) -> str | None:
 
 # --------------------------------------------------------------------------- stripping
 def _stub(indent: str, exercise: str | None, secret: tuple[str, ...] = ()) -> list[str]:
-    """The lines that replace a solution: a comment and a ``raise`` carrying the exercise's hint
-    (left out when the hint quotes a line of the solution, which ``secret`` lists)."""
+    """The lines that replace a solution: a comment and a ``raise`` naming the exercise (no hint:
+    hints come one at a time from ``hint("NN.k")``). ``secret`` is kept for callers' compatibility."""
     msg = "write this part yourself, then run the check cell below it."
     if exercise:
-        title, hint = exercise, ""
+        title = exercise
         try:
             from ..exercises import get
 
             ex = get(exercise)
-            title, hint = f"{ex.id} ({ex.title})", ex.hint
+            title = f"{ex.id} ({ex.title})"
         except (KeyError, ImportError):
             pass
-        if any(line in hint for line in secret if len(line) >= 12):
-            hint = ""  # the hint would give the solution away in the file itself
-        msg = f"Exercise {title}: {msg}" + (f" Hint: {hint}" if hint else "")
+        msg = f"Exercise {title}: {msg} Stuck after a try? from vae_course.exercises import hint; hint({exercise!r})"
     return [f"{indent}# YOUR CODE HERE", f"{indent}raise NotImplementedError({msg!r})"]
 
 
@@ -194,8 +202,13 @@ def _clear_cell(cell, stripped: bool) -> None:
         del cell["attachments"]
 
 
-def make_student_notebook(nb: nbformat.NotebookNode) -> tuple[nbformat.NotebookNode, int]:
-    """Student version of a notebook (a new object) and the number of solutions removed."""
+SOLUTIONS_OFF_LINE = "import vae_course.exercises as _ex; _ex.disable_solutions()  # a version for grading"
+
+
+def make_student_notebook(nb: nbformat.NotebookNode, solutions: bool = True) -> tuple[nbformat.NotebookNode, int]:
+    """Student version of a notebook (a new object) and the number of solutions removed.
+
+    With ``solutions=False`` its first code cell starts by turning ``solution(...)`` off."""
     student = copy.deepcopy(nb)
     exercise_of = {c.function: c.exercise for c in check_calls(nb)}
     inside, outside = solution_lines(nb)
@@ -211,6 +224,10 @@ def make_student_notebook(nb: nbformat.NotebookNode) -> tuple[nbformat.NotebookN
                 _check_stub_parses(nb.cells[i].source, cell.source, where)
         _clear_cell(cell, stripped=bool(n))
     student.metadata = {k: v for k, v in student.metadata.items() if k in NOTEBOOK_METADATA_KEPT}
+    if not solutions:
+        first = next((c for c in student.cells if c.cell_type == "code"), None)
+        if first is not None and SOLUTIONS_OFF_LINE not in first.source:
+            first.source = SOLUTIONS_OFF_LINE + "\n" + first.source
     return student, total
 
 
@@ -251,12 +268,57 @@ def find_leaks(teacher: nbformat.NotebookNode, student: nbformat.NotebookNode) -
     return leaks
 
 
-def write_student_versions(src_dir: Path | str, out_dir: Path | str) -> list[tuple[Path, int]]:
+def _squeeze(text: str) -> str:
+    """Text without whitespace, so that re-spaced code still matches."""
+    return re.sub(r"\s+", "", text)
+
+
+def quoted_code(hint: str, code_lines: list[str], min_len: int = 12) -> list[str]:
+    """The lines of ``code_lines`` (12 characters or more, whitespace ignored) that ``hint`` quotes."""
+    squeezed = _squeeze(hint)
+    lines = {_squeeze(line.split("  #")[0]) for line in code_lines}
+    return sorted(line for line in lines if len(line) >= min_len and line in squeezed)
+
+
+def hint_leaks(nb: nbformat.NotebookNode) -> list[str]:
+    """Every hint of the notebook's exercises (those its check cells name) that quotes a line of
+    the solution code: of the notebook's solution regions, or of the exercise's reference solution
+    (the code ``solution("NN.k")`` shows), whitespace ignored, lines of 12 characters or more."""
+    from ..exercises import get
+
+    inside, outside = solution_lines(nb)
+    secret = [line for line in dict.fromkeys(inside) if line not in outside]
+    leaks = []
+    for ex_id in dict.fromkeys(c.exercise for c in check_calls(nb)):
+        try:
+            ex = get(ex_id)
+        except KeyError:
+            continue
+        code = secret + [line.strip() for line in ex.solution_text().split("\n") if line.strip()]
+        code = [line for line in code if not line.startswith(("#", "def ", '"', "'"))]
+        for k, text in enumerate(ex.hints, 1):
+            leaks += [f"hint {k} of {ex_id} quotes the solution: {line!r}" for line in quoted_code(text, code)]
+    return leaks
+
+
+def _solutions_default() -> bool:
+    return os.environ.get("VAE_COURSE_SOLUTIONS", "on").strip().lower() not in ("off", "0", "no", "false")
+
+
+def write_student_versions(
+    src_dir: Path | str, out_dir: Path | str, solutions: bool | None = None
+) -> list[tuple[Path, int]]:
     """Write the student version of every ``*.ipynb`` in ``src_dir`` to ``out_dir``.
 
-    Returns (written path, solutions removed) per notebook. Raises :class:`SolutionMarkerError`
-    naming the notebook, cell and line when markers are broken or any solution text survives.
+    Returns (written path, solutions removed) per notebook written. Raises
+    :class:`SolutionMarkerError` naming the notebook, cell and line when markers are broken, any
+    solution text survives, or a hint quotes the solution. A notebook already in ``out_dir``
+    that differs from its fresh student version (a learner's work) is kept as it is, and a note
+    on stderr says so and how to start afresh. ``solutions=False`` (default: the environment's
+    ``VAE_COURSE_SOLUTIONS``, on unless "off") turns ``solution(...)`` off in every version.
     """
+    if solutions is None:
+        solutions = _solutions_default()
     src, out = Path(src_dir), Path(out_dir)
     if not src.is_dir():
         raise NotADirectoryError(f"expected a folder of course notebooks, got {src}")
@@ -266,16 +328,32 @@ def write_student_versions(src_dir: Path | str, out_dir: Path | str) -> list[tup
     if not notebooks:
         raise FileNotFoundError(f"no .ipynb files in {src}")
     out.mkdir(parents=True, exist_ok=True)
-    written = []
+    written, kept = [], []
     for path in notebooks:
         teacher = nbformat.read(path, as_version=4)
         try:
             student, n = make_student_notebook(teacher)
         except SolutionMarkerError as e:
             raise SolutionMarkerError(f"{path.name}: {e}") from None
-        leaks = find_leaks(teacher, student)
+        leaks = find_leaks(teacher, student) + hint_leaks(teacher)
         if leaks:
             raise SolutionMarkerError(f"{path.name}: solution text would leak: " + "; ".join(leaks[:3]))
-        nbformat.write(student, out / path.name)
-        written.append((out / path.name, n))
+        if not solutions:
+            student, _ = make_student_notebook(teacher, solutions=False)
+        target = out / path.name
+        text = nbformat.writes(student) + "\n"
+        if target.exists() and target.read_text() != text:
+            kept.append(target)
+            continue
+        target.write_text(text)
+        written.append((target, n))
+    if kept:
+        names = ", ".join(p.name for p in kept)
+        print(
+            f"kept {len(kept)} notebook{'s' if len(kept) != 1 else ''} in {out} that already "
+            f"hold{'s' if len(kept) == 1 else ''} your work "
+            f"({names}): nothing of yours was overwritten. To start one afresh, delete (or rename) it and run "
+            "this again.",
+            file=sys.stderr,
+        )
     return written

@@ -19,6 +19,17 @@ Conventions (shared with the grading tool, ``vae-course grade``):
   ``torch.Generator`` for their random inputs. The notebook's check leaves it out (each
   exercise's own fixed seed); the grader passes one seeded from ``os.urandom``, so the inputs a
   submission is judged on cannot be known in advance. Structured edge cases stay as they are.
+
+Hints and solutions (progressive, for self-study):
+
+* Each exercise has a ``kind``: implement, derive, predict or interpret (the README's table).
+* ``hint`` is one nudge or a tuple of nudges, mildest first; none of them quotes the solution's
+  code (``vae-course student`` refuses to write a version whose hints do, and a test holds every
+  hint to it). "Not attempted" shows no hint; a failed check shows the first one; :func:`hint`
+  shows the next.
+* :func:`solution` prints the reference solution with a short explanation, unless solutions are
+  turned off (:func:`disable_solutions`, which the versions handed out for grading call);
+  :func:`solutions_shown` lists the exercises whose solution was shown in this kernel.
 """
 
 from __future__ import annotations
@@ -38,6 +49,7 @@ import torch
 from torch import Tensor
 
 STATUSES = ("pass", "fail", "not attempted", "error")
+KINDS = ("implement", "derive", "predict", "interpret")
 
 
 class Case(NamedTuple):
@@ -73,8 +85,28 @@ class Exercise:
     atol: float = 1e-5
     rtol: float = 1e-4
     checker: Callable[[Callable], str | None] | None = None
-    hint: str = ""
+    hint: str = ""  # the first nudge (``hints[0]``), kept for tools that read one hint
     solved_by: tuple[str, ...] = ()  # names of the package's functions that solve it (for the grader's note)
+    hints: tuple[str, ...] = ()  # progressive nudges, mildest first
+    kind: str = "implement"  # implement | derive | predict | interpret
+    solution: str = ""  # the reference solution as code, shown by solution(...)
+    explanation: str = ""  # why the solution is right, in a few sentences
+
+    def solution_text(self) -> str:
+        """The code :func:`solution` prints: ``solution`` if given, else the reference's source."""
+        if self.solution:
+            return self.solution.strip("\n")
+        candidates = []
+        if self.reference is not None and self.reference.__name__ != "<lambda>":
+            candidates.append(self.reference)
+        scope = getattr(self.reference or self.checker, "__globals__", {})
+        candidates += [scope[n] for n in self.solved_by if inspect.isfunction(scope.get(n))]
+        for fn in candidates:  # the reference, else the package function that solves it
+            try:
+                return inspect.getsource(fn).strip("\n")
+            except (OSError, TypeError):
+                continue
+        return ""
 
 
 @dataclass
@@ -105,21 +137,44 @@ def register(
     atol: float = 1e-5,
     rtol: float = 1e-4,
     checker: Callable[[Callable], str | None] | None = None,
-    hint: str = "",
+    hint: str | tuple[str, ...] | list[str] = "",
     solved_by: tuple[str, ...] = (),
+    kind: str = "implement",
+    solution: str = "",
+    explanation: str = "",
 ) -> Exercise:
     """Register an exercise: either ``reference`` + ``cases`` (compared value by value), or a
     custom ``checker(fn)`` that raises :class:`Feedback` on a wrong answer and may return a note.
 
     ``solved_by`` names the package's functions that already solve the exercise (the grader notes
     a submission that only calls one); for a reference it defaults to the reference and the
-    package functions it calls."""
+    package functions it calls. ``hint`` is one nudge or a sequence of them (mildest first);
+    ``kind`` is one of :data:`KINDS`; ``solution`` (code) and ``explanation`` are what
+    :func:`solution` shows (the code defaults to the reference's source)."""
     if (reference is None) == (checker is None):
         raise ValueError(f"exercise {id}: give either reference (with cases) or checker")
     if reference is not None and cases is None:
         raise ValueError(f"exercise {id}: a reference needs cases to compare on")
+    if kind not in KINDS:
+        raise ValueError(f"exercise {id}: kind must be one of {KINDS}, got {kind!r}")
+    hints = (hint,) if isinstance(hint, str) else tuple(hint)
+    hints = tuple(h for h in hints if h)
     solved = tuple(solved_by) or _solved_by(reference)
-    ex = Exercise(id, title, reference, cases, atol, rtol, checker, hint, solved)
+    ex = Exercise(
+        id,
+        title,
+        reference,
+        cases,
+        atol,
+        rtol,
+        checker,
+        hints[0] if hints else "",
+        solved,
+        hints,
+        kind,
+        solution,
+        explanation,
+    )
     REGISTRY[id] = ex
     return ex
 
@@ -287,7 +342,9 @@ def evaluate(exercise_id: str, fn: Callable, generator: torch.Generator | None =
 
 
 def check(exercise_id: str, fn: Callable) -> CheckResult:
-    """Check the learner's ``fn`` for exercise ``exercise_id``; print or raise specific feedback."""
+    """Check the learner's ``fn`` for exercise ``exercise_id``; print or raise specific feedback.
+
+    "Not attempted" shows no hint; a failure shows the first hint (then :func:`hint` the next)."""
     ex = get(exercise_id)
     label = f"Exercise {ex.id} ({ex.title})"
     result = evaluate(exercise_id, fn)
@@ -297,11 +354,117 @@ def check(exercise_id: str, fn: Callable) -> CheckResult:
     if result.status == "not attempted":
         print(
             f"⏳ {label}: not attempted yet. Replace the `raise NotImplementedError` with your "
-            f"code, run that cell, then this one.{' Hint: ' + ex.hint if ex.hint else ''}"
+            "code, run that cell, then this one."
         )
         return result
     if result.passed:
         print(f"✅ {label}: passed{' - ' + result.feedback if result.feedback else ''}.")
         return result
-    hint = f"\nHint: {ex.hint}" if ex.hint else ""
-    raise ExerciseFailed(f"❌ {label}: {result.feedback}{hint}")
+    more = ""
+    if ex.hints:
+        _HINTS_SHOWN[ex.id] = max(_HINTS_SHOWN.get(ex.id, 0), 1)
+        more = f"\nHint: {ex.hints[0]}"
+        if len(ex.hints) > 1:
+            more += f'\n(hint("{ex.id}") gives another nudge.)'
+    raise ExerciseFailed(f"❌ {label}: {result.feedback}{more}")
+
+
+# --------------------------------------------------------------------------- hints and solutions
+_HINTS_SHOWN: dict[str, int] = {}  # exercise id -> how many of its hints were shown
+_SOLUTIONS_SHOWN: list[str] = []  # exercise ids, in the order their solution was shown
+_SOLUTIONS_OFF: list[str] = []  # a reason, once solutions are turned off in this kernel
+
+
+def hint(exercise_id: str) -> str:
+    """Print (and return) the next hint of an exercise: the first one, then each further one."""
+    ex = get(exercise_id)
+    if not ex.hints:
+        text = f"Exercise {ex.id} has no hints: read its statement again, and the feedback of its check."
+    else:
+        k = _HINTS_SHOWN.get(ex.id, 0)
+        if k >= len(ex.hints):
+            tail = f' solution("{ex.id}") shows the reference.' if not _SOLUTIONS_OFF else ""
+            text = f"Exercise {ex.id}: that was the last hint ({len(ex.hints)} of {len(ex.hints)}).{tail}"
+            text += f"\nHint {len(ex.hints)}: {ex.hints[-1]}"
+        else:
+            _HINTS_SHOWN[ex.id] = k + 1
+            text = f"Exercise {ex.id}, hint {k + 1} of {len(ex.hints)}: {ex.hints[k]}"
+    print(text)
+    return text
+
+
+def solution(exercise_id: str) -> str:
+    """Print (and return) the reference solution with a short explanation, for self-study.
+
+    Records the exercise in :func:`solutions_shown`. Where solutions are turned off (the
+    versions handed out for grading), it says so and shows nothing."""
+    ex = get(exercise_id)
+    if _SOLUTIONS_OFF:
+        text = f"Solutions are turned off in this version of the notebook ({_SOLUTIONS_OFF[0]})."
+        if ex.hints:
+            text += f' hint("{ex.id}") still gives nudges.'
+        print(text)
+        return text
+    if ex.id not in _SOLUTIONS_SHOWN:
+        _SOLUTIONS_SHOWN.append(ex.id)
+    code = ex.solution_text() or "(no code: see the explanation)"
+    text = f"Exercise {ex.id} ({ex.title}), a reference solution:\n\n{code}\n"
+    if ex.explanation:
+        text += f"\nWhy: {ex.explanation}\n"
+    print(text)
+    return text
+
+
+def solutions_shown() -> list[str]:
+    """The exercise ids for which :func:`solution` was called in this kernel, in order."""
+    return list(_SOLUTIONS_SHOWN)
+
+
+def disable_solutions(reason: str = "a version handed out for grading") -> None:
+    """Turn :func:`solution` off for the rest of this kernel (student versions for grading call it)."""
+    if not _SOLUTIONS_OFF:
+        _SOLUTIONS_OFF.append(reason)
+
+
+# --------------------------------------------------------------------------- answers that are data
+def answer_of(fn: Callable, what: str = "your answer") -> Any:
+    """Call a zero-argument answer function (``def my_prediction(): return 0.5``) and return its value;
+    raises :class:`Feedback` when it needs arguments. NotImplementedError passes through ("not attempted")."""
+    try:
+        return fn()
+    except TypeError as e:
+        if "argument" in str(e):
+            raise Feedback(f"{what} should be a function of no arguments that returns the answer ({e})") from None
+        raise
+
+
+def check_number(
+    got: Any, expected: float, tol: float, wrong: dict[str, tuple[float, str]] | None = None, explain: str = ""
+) -> float:
+    """Judge a predicted number: within ``tol`` of ``expected`` passes. ``wrong`` maps a name to a
+    (value, feedback) pair of a common wrong answer, so that answer gets its own explanation."""
+    if isinstance(got, Tensor) and got.numel() == 1:
+        got = got.item()
+    if isinstance(got, bool) or not isinstance(got, (int, float)):
+        raise Feedback(f"your answer should be a number, but it is a {_type_name(got)}")
+    got = float(got)
+    if not math.isfinite(got):
+        raise Feedback(f"your answer is {got}: a prediction must be a finite number")
+    if abs(got - expected) <= tol:
+        return got
+    for value, feedback in (wrong or {}).values():
+        if abs(got - value) <= tol:
+            raise Feedback(f"your answer {got:.4g} is a common slip: {feedback}")
+    side = "too high" if got > expected else "too low"
+    raise Feedback(f"your answer {got:.4g} is {side} (off by {abs(got - expected):.3g}). {explain}".strip())
+
+
+def check_choice(got: Any, options: dict[str, str], right: str) -> str:
+    """Judge a multiple-choice answer (a letter). ``options`` maps each letter to the feedback it
+    earns; the right one's feedback becomes the pass note, so a right guess still teaches why."""
+    if not isinstance(got, str) or got.strip().lower() not in options:
+        raise Feedback(f"answer with one of the letters {', '.join(sorted(options))} (a string), got {_short(got)}")
+    letter = got.strip().lower()
+    if letter != right:
+        raise Feedback(f"not ({letter}): {options[letter]}")
+    return f"({letter}): {options[letter]}"

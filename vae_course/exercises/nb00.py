@@ -23,8 +23,17 @@ register(
     "RMS pixel distance",
     reference=rms_distance,
     cases=_rms_cases,
-    hint="subtract, square, average over every pixel of each image (not over the batch), "
-    "then take the square root; the result has shape (N,).",
+    hint=(
+        "One number per image: which dimensions do you average over, and which one must you keep?",
+        "Work on the squared differences; flattening each image to one row makes every pixel of an "
+        "image lie along a single dimension.",
+        "The root comes last, after the mean, so that two images differing by 1 everywhere are at distance 1.",
+    ),
+    kind="implement",
+    explanation=(
+        "Squaring, averaging over the pixels of each image and taking the root gives the RMS per image; "
+        "flattening to (N, H*W) lets one mean over dim 1 cover every pixel, whatever H and W are."
+    ),
 )
 
 
@@ -44,6 +53,56 @@ register(
     "phase to class label",
     reference=phase_label,
     cases=_label_cases,
-    hint="multiply by n_classes, round to the nearest integer, and wrap around with % n_classes "
-    "so that a phase near 1 is a new moon (class 0); return int64 (torch.long).",
+    hint=(
+        "Scale the phase so that the class centres fall on whole numbers.",
+        "Then pick the nearest whole number; what must happen to a phase just below 1?",
+        "The classes go round a circle: class n_classes is class 0 again (think of the remainder), and "
+        "labels are integers.",
+    ),
+    kind="implement",
+    explanation=(
+        "Multiplying by n_classes puts the class centres on the integers, rounding picks the nearest, and"
+        " the remainder modulo n_classes wraps a phase near 1 (a new moon again) back to class 0."
+    ),
+)
+
+
+def _check_rms_prediction(fn, g=None) -> str:
+    from . import answer_of, check_number
+
+    g = g if g is not None else torch.Generator().manual_seed(3)
+    got = check_number(
+        answer_of(fn),
+        (1 / 6) ** 0.5,
+        0.01,
+        wrong={
+            "variance of one": (
+                (1 / 12) ** 0.5,
+                "that is the spread of ONE uniform pixel; a difference of two independent pixels has the "
+                "variances of both, and its mean is 0.",
+            ),
+            "mean gap": (1 / 3, "1/3 is the mean absolute difference E|a - b|; RMS averages the squares first."),
+            "no root": (1 / 6, "that is the mean squared difference; RMS takes its square root."),
+        },
+        explain="Write E[(a - b)^2] for two independent U(0, 1) pixels as Var(a - b) + (E[a - b])^2.",
+    )
+    measured = rms_distance(torch.rand(64, 1, 28, 28, generator=g), torch.rand(64, 1, 28, 28, generator=g))
+    return f"you predicted {got:.4f}; 64 pairs of random 28x28 images measure {measured.mean().item():.4f}"
+
+
+register(
+    "00.3",
+    "predict the distance between two random images",
+    checker=_check_rms_prediction,
+    hint=(
+        "Many pixels make the RMS settle on the square root of the expected squared difference of ONE pixel pair.",
+        "For independent a and b, E[(a - b)^2] = Var(a) + Var(b) + (E a - E b)^2; a U(0, 1) pixel has variance 1/12.",
+    ),
+    kind="predict",
+    solution="def predicted_rms():\n    return (1 / 6) ** 0.5  # sqrt(1/12 + 1/12): two independent U(0, 1) pixels",
+    explanation=(
+        "The mean of a - b is 0 and its variance is 1/12 + 1/12 = 1/6, so the mean squared difference is 1/6 "
+        "and, averaged over many pixels, the RMS distance is sqrt(1/6), about 0.408. Random images are "
+        "all about equally far from each other: pixel distance says little about what an image shows."
+    ),
 )

@@ -28,8 +28,19 @@ register(
     cases=_pca_cases,
     atol=1e-4,
     rtol=1e-3,
-    hint="centre the data (subtract the mean of each column), take the top-k right singular "
-    "vectors V_k (torch.linalg.svd), project: mean + (x - mean) @ V_k.T @ V_k.",
+    hint=(
+        "PCA describes the data around its mean: what do you do to the data before anything else, and undo at the end?",
+        "The principal directions come from a singular value decomposition of the centred data; which "
+        "factor holds them as rows?",
+        "Reconstruct by projecting onto the span of the top k directions (coordinates, then back), then "
+        "add the mean again.",
+    ),
+    kind="implement",
+    explanation=(
+        "The top-k right singular vectors of the centred data span the best k-dimensional subspace in "
+        "squared error (Eckart-Young); projecting onto it and adding the mean back is the optimal linear "
+        "reconstruction."
+    ),
 )
 
 
@@ -62,6 +73,52 @@ register(
     cases=_bce_cases,
     atol=1e-4,
     rtol=1e-4,
-    hint="per pixel: softplus(l) - x * l (softplus(l) = log(1 + e^l), torch.nn.functional.softplus "
-    "is stable for large |l|); then sum over every dimension except the batch one.",
+    hint=(
+        "Write -log p(x | l) for one pixel with p = sigmoid(l), and simplify it until only l and x appear.",
+        "log(1 + e^l) overflows for large l: PyTorch has a stable function for exactly this expression.",
+        "One loss per image: reduce over every dimension except the batch dimension.",
+    ),
+    kind="implement",
+    explanation=(
+        "With p = sigmoid(l), -[x log p + (1 - x) log(1 - p)] simplifies to softplus(l) - x l, which "
+        "never takes the log of a rounded probability and so stays finite for any logit."
+    ),
+)
+
+
+def _bce_grad_reference(logits, x):
+    return torch.sigmoid(logits) - x
+
+
+def _bce_grad_cases(g=None):
+    g = g if g is not None else torch.Generator().manual_seed(5)
+    x = (torch.rand(4, 1, 6, 6, generator=g) > 0.5).float()
+    return [
+        case(torch.randn(4, 1, 6, 6, generator=g) * 3, x, label="a batch of 4 binary 6x6 images, random logits"),
+        case(torch.zeros(2, 1, 3, 3), torch.ones(2, 1, 3, 3), label="logit 0 (p = 1/2), every pixel on"),
+        case(
+            torch.tensor([[[[40.0, -40.0]]]]),
+            torch.tensor([[[[0.0, 1.0]]]]),
+            label="confident and wrong: logits of +-40 (the gradient must stay finite)",
+        ),
+        case(torch.randn(3, 1, 4, 4, generator=g), torch.rand(3, 1, 4, 4, generator=g), label="grey targets in [0, 1]"),
+    ]
+
+
+register(
+    "01.3",
+    "the gradient of the Bernoulli loss with respect to a logit (derive)",
+    reference=_bce_grad_reference,
+    cases=_bce_grad_cases,
+    hint=(
+        "Differentiate your 01.2 expression for one pixel, softplus(l) - x l, with respect to l.",
+        "The derivative of softplus is a function you know from logistic regression.",
+    ),
+    kind="derive",
+    solution="def bce_logit_grad(logits, x):\n    return torch.sigmoid(logits) - x  # d/dl [softplus(l) - x l]",
+    explanation=(
+        "d/dl softplus(l) = e^l / (1 + e^l) = sigmoid(l), so the gradient is sigmoid(l) - x: the predicted "
+        "probability minus the target, bounded by 1 in size however wrong the logit is. That is why the "
+        "loss from logits trains stably where the log of a saturated sigmoid would not."
+    ),
 )

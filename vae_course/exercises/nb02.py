@@ -24,8 +24,15 @@ register(
     "the straight path between two codes",
     reference=lerp,
     cases=_lerp_cases,
-    hint="make t = torch.linspace(0, 1, steps) as a column (steps, 1) and broadcast: (1 - t) * z0 + t * z1 "
-    "has shape (steps, D), starts exactly at z0 and ends exactly at z1.",
+    hint=(
+        "Each point of the path is a weighted mix of the two codes; what weights give the endpoints exactly?",
+        "Make all the mixing weights at once as a column and let broadcasting build the (steps, D) result.",
+    ),
+    kind="implement",
+    explanation=(
+        "The path (1 - t) z0 + t z1 for t evenly spaced in [0, 1] starts at z0 and ends at z1 exactly; a "
+        "column of t values broadcasts against the (D,) codes."
+    ),
 )
 
 
@@ -51,9 +58,17 @@ register(
     cases=_distance_cases,
     atol=1e-4,
     rtol=1e-3,
-    hint="flatten both to (N, D) and (P, D); the mean squared difference between every image and every "
-    "reference is an (N, P) table (broadcast x[:, None, :] - r[None, :, :]); take the minimum over "
-    "the references (dim=1), then the square root.",
+    hint=(
+        "You need the distance of every image to every reference: what shape does that table have?",
+        "Flatten the images, then insert a singleton dimension in each operand so that broadcasting pairs them up.",
+        "Reduce over the pixels with a mean (RMS, like 00.1), then keep the smallest over the references.",
+    ),
+    kind="implement",
+    explanation=(
+        "Broadcasting (N, 1, D) against (1, P, D) gives the pixel differences of every pair; the mean of the "
+        "squares over pixels, the minimum over references and a square root give the RMS distance to the "
+        "nearest one."
+    ),
 )
 
 
@@ -76,7 +91,64 @@ register(
     cases=_monotonicity_cases,
     atol=1e-6,
     rtol=1e-5,
-    hint="steps d = circular_phase_difference(phases[1:], phases[:-1]); the direction s is the sign of "
-    "circular_phase_difference(end, start); return (s * d).clamp(min=0).sum() / d.abs().sum() as a "
-    "float, and 1.0 when the path never moves.",
+    hint=(
+        "Phases live on a circle: measure each step with the circular difference the notebook provides, "
+        "not a plain subtraction.",
+        "Decide the path's intended direction once, from its start and end; a step counts as progress "
+        "only if it goes that way.",
+        "The score is the movement in the right direction divided by all the movement; decide what a path"
+        " that never moves scores.",
+    ),
+    kind="implement",
+    explanation=(
+        "Circular differences give each step's signed move; keeping only the moves in the start-to-end "
+        "direction and dividing by the total movement gives 1 for a monotone path and less for one that "
+        "backtracks."
+    ),
+)
+
+
+def _check_midpoint_prediction(fn, g=None) -> str:
+    from . import answer_of, check_number
+
+    g = g if g is not None else torch.Generator().manual_seed(6)
+    got = check_number(
+        answer_of(fn),
+        0.5,
+        0.02,
+        wrong={
+            "no shrinkage": (
+                1.0,
+                "the midpoint is an average of two independent codes, and averaging shrinks: the two halves "
+                "do not point the same way, so their lengths do not add up.",
+            ),
+            "halved length": (
+                0.25,
+                "that would be the midpoint of z and a copy of z scaled by 0; for independent codes the "
+                "variances of the two halves add: Var((z0 + z1)/2) = (1 + 1)/4 per coordinate.",
+            ),
+        },
+        explain="Per coordinate, the midpoint (z0 + z1) / 2 has variance (Var z0 + Var z1) / 4.",
+    )
+    z0, z1 = torch.randn(2, 20000, 16, generator=g)
+    ratio = ((z0 + z1) / 2).pow(2).sum(1).mean() / z0.pow(2).sum(1).mean()
+    return f"you predicted {got:.3g}; 20,000 pairs of 16-dimensional codes measure {ratio.item():.3f}"
+
+
+register(
+    "02.4",
+    "predict how far the midpoint of a straight path falls inside the prior",
+    checker=_check_midpoint_prediction,
+    hint=(
+        "E||z||^2 for a standard normal code in D dimensions is D: compute the same for the midpoint, per coordinate.",
+        "The two codes are independent: the variance of a sum of independent variables is the sum of the variances.",
+    ),
+    kind="predict",
+    solution="def predicted_midpoint_ratio():\n    return 0.5  # Var((z0 + z1) / 2) = (1 + 1) / 4 per coordinate",
+    explanation=(
+        "Each coordinate of (z0 + z1) / 2 has variance 1/4 + 1/4 = 1/2, so the midpoint's squared norm is "
+        "half a typical code's, whatever the dimension D. In high dimensions nearly all prior codes sit "
+        "near the shell of radius sqrt(D), so the straight path dips to radius sqrt(D/2): through codes "
+        "the decoder rarely saw in training. This is one reason straight-line interpolation can decode badly."
+    ),
 )

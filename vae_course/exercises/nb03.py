@@ -48,8 +48,25 @@ register(
     "Masking noise",
     checker=_check_mask_noise,
     solved_by=("mask_noise",),
-    hint="for each image draw torch.rand(D), take the positions of its k = round(fraction * D) "
-    "smallest values (argsort) and zero them; work on a flattened copy x.flatten(1).clone().",
+    hint=(
+        "Exactly k = round(fraction * D) pixels of each image must become 0, chosen at random: a random "
+        "order of the pixels gives them.",
+        "Sorting a row of random numbers gives a random permutation; take its first k positions.",
+        "Work on a flattened copy so that the input is not changed, and restore the shape at the end.",
+    ),
+    solution=(
+        "def my_mask_noise(x, fraction):\n"
+        "    flat = x.flatten(1).clone()  # (B, D)\n"
+        "    k = round(fraction * flat.shape[1])\n"
+        "    order = torch.rand(flat.shape).argsort(dim=1)  # a random permutation per image\n"
+        "    flat.scatter_(1, order[:, :k], 0.0)  # zero its first k positions\n"
+        "    return flat.reshape(x.shape)"
+    ),
+    kind="implement",
+    explanation=(
+        "Ranking D uniform random numbers per image gives a uniformly random subset of exactly k "
+        "positions; zeroing those on a copy is masking noise with an exact fraction."
+    ),
 )
 
 
@@ -74,6 +91,56 @@ register(
     "Loss on the masked pixels only (MAE)",
     reference=masked_mse,
     cases=_masked_cases,
-    hint="square the error, multiply by the mask (True counts as 1), then sum over every "
-    "dimension except the batch one: .flatten(1).sum(dim=1).",
+    hint=(
+        "A boolean mask can weight the squared errors: what number does True become?",
+        "One loss per example: reduce over everything except the batch dimension.",
+    ),
+    kind="implement",
+    explanation=(
+        "Multiplying the squared error by the mask keeps only the masked entries, so the loss measures "
+        "how well the model fills in what it could not see, not how well it copies what it could."
+    ),
+)
+
+
+def _check_identity_mse(fn, g=None) -> str:
+    from . import answer_of, check_number
+
+    g = g if g is not None else torch.Generator().manual_seed(7)
+    got = check_number(
+        answer_of(fn),
+        0.06,
+        0.003,
+        wrong={
+            "every masked pixel": (
+                0.3,
+                "a masked pixel costs something only if it was ink: zeroing a pixel that was already 0 "
+                "changes nothing.",
+            ),
+            "ink only": (0.2, "that is the fraction of ink pixels; only the masked ones among them are wrong."),
+        },
+        explain="A pixel is wrong only if it was ink (value 1) AND it was masked; those two events are independent.",
+    )
+    x = (torch.rand(256, 784, generator=g) < 0.2).float()
+    keep = torch.rand(256, 784, generator=g).argsort(dim=1) >= round(0.3 * 784)
+    measured = ((x * keep - x) ** 2).mean().item()
+    return f"you predicted {got:.3g}; 256 random binary images with 20% ink measure {measured:.4f}"
+
+
+register(
+    "03.3",
+    "predict the loss of a denoiser that just copies its input",
+    checker=_check_identity_mse,
+    hint=(
+        "Which pixels does the copy get wrong, and by how much each?",
+        "Masking zeroes a pixel: that is an error only where the clean pixel was 1; the error is then 1, squared 1.",
+    ),
+    kind="predict",
+    solution="def predicted_copy_mse():\n    return 0.3 * 0.2  # masked AND ink: each such pixel is off by 1",
+    explanation=(
+        "The copy is wrong exactly on the masked ink pixels, each by 1, so its mean squared error is "
+        "P(masked) P(ink) = 0.3 x 0.2 = 0.06. A denoiser must beat this baseline to have learnt anything; "
+        "and since the loss on unmasked pixels is 0 for the copy, a loss on masked pixels only (03.2) "
+        "measures just the filling in."
+    ),
 )

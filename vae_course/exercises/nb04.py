@@ -30,8 +30,17 @@ register(
     "closed-form KL(q || N(0, I))",
     reference=gaussian_kl,
     cases=_kl_cases,
-    hint="per dimension 0.5 * (mu^2 + exp(logvar) - 1 - logvar), then sum over the last dimension "
-    "(not the batch): the result has one value per example, shape (B,).",
+    hint=(
+        "Both distributions factorise over dimensions: compute one KL per dimension, then combine them.",
+        "For one dimension, expand E_q[log q - log p] using E_q[z^2] = mu^2 + sigma^2; remember that "
+        "logvar is the log of the variance.",
+        "Sum over the latent dimension only: one KL per example.",
+    ),
+    kind="implement",
+    explanation=(
+        "Per dimension, KL(N(mu, s^2) || N(0, 1)) = (mu^2 + s^2 - 1 - log s^2) / 2, and independent "
+        "dimensions add, so the sum over the last axis gives one KL per example."
+    ),
 )
 
 
@@ -72,8 +81,18 @@ register(
     "log of a mean of weights, stably",
     checker=_check_log_mean_exp,
     solved_by=("log_mean_exp",),
-    hint="log mean exp(v) = m + log mean exp(v - m) with m the max over dim 0 (torch.logsumexp does "
-    "this); then subtract log S, not log of the number of inputs.",
+    hint=(
+        "exp of a large log-weight overflows and exp of a very negative one underflows: shift the values "
+        "before exponentiating.",
+        "Shifting by the largest value m makes the biggest term exactly 1; add m back after the log.",
+        "A mean is a sum divided by S: inside the log that becomes a subtraction.",
+    ),
+    solution="def log_mean_exp_yours(values):\n    return torch.logsumexp(values, dim=0) - math.log(values.shape[0])",
+    kind="implement",
+    explanation=(
+        "log mean exp(v) = m + log sum exp(v - m) - log S with m = max v: every exponent is at most 0, "
+        "and the largest term is 1, so nothing overflows and the log never sees 0."
+    ),
 )
 
 
@@ -123,8 +142,16 @@ register(
     cases=_kl_discrete_cases,
     atol=1e-8,
     rtol=1e-6,
-    hint="sum over the last dimension of p * (log p - log q); where p is 0 the term must be 0, and 0 * log 0 "
-    "gives NaN in floating point, so select those terms away (torch.where) rather than multiplying.",
+    hint=(
+        "KL is an expectation under p of a log ratio: write it as a sum over outcomes.",
+        "Where p is 0 the term is 0 by convention, but floating point computes 0 times minus infinity: "
+        "select those terms away instead of multiplying.",
+    ),
+    kind="implement",
+    explanation=(
+        "KL(p || q) = sum_x p(x) log(p(x) / q(x)); terms with p(x) = 0 contribute nothing, so they are "
+        "replaced by 0 explicitly, which also avoids the NaN of 0 * log 0."
+    ),
 )
 
 
@@ -151,6 +178,17 @@ register(
     cases=_mean_field_cases,
     atol=1e-8,
     rtol=1e-6,
-    hint="with S = diag(e^s): d/ds_j of -tr(W^T W S)/(2 sigma^2) - tr S / 2 + 1/2 log det S is "
-    "-e^{s_j} (W^T W)_jj / (2 sigma^2) - e^{s_j} / 2 + 1/2; set it to 0. (W^T W)_jj is the squared norm of column j.",
+    hint=(
+        "Write the terms of the ELBO that depend on the diagonal variances s_j = log S_jj only: a trace term, "
+        "tr S and log det S.",
+        "Differentiate with respect to one s_j and set the derivative to zero; (W^T W)_jj is the squared "
+        "norm of column j of W.",
+        "You should find that e^{s_j} is one over (1 + something): take the log.",
+    ),
+    kind="derive",
+    explanation=(
+        "Setting the derivative of the ELBO with respect to s_j to zero gives e^{s_j} = 1 / (1 + "
+        "||W_j||^2 / sigma^2), the posterior precision's diagonal inverted: mean field matches the "
+        "precision, not the covariance."
+    ),
 )

@@ -51,8 +51,18 @@ register(
     reference=lambda f, mu, sigma, eps: tuple(score_function(f, mu, sigma, eps)),
     atol=1e-8,
     rtol=1e-6,
-    hint="z = mu + sigma * eps; weight each sample by f(z) (shape (n,), make it (n, 1)); "
-    "d log q / d mu = eps / sigma and d log q / d sigma = (eps^2 - 1) / sigma.",
+    hint=(
+        "The score-function estimator weights f(z) by the gradient of log q with respect to the "
+        "parameters: first draw z from the noise you are given.",
+        "Differentiate log N(z; mu, sigma^2) by hand with respect to mu and to sigma, then write the "
+        "results in terms of eps.",
+        "Mind the shapes: f gives one value per sample, and it has to multiply a gradient per sample.",
+    ),
+    kind="implement",
+    explanation=(
+        "grad E_q[f] = E_q[f(z) grad log q(z)], and with z = mu + sigma eps the scores are eps / sigma "
+        "for mu and (eps^2 - 1) / sigma for sigma, so the estimate of each sample is f(z) times them."
+    ),
 )
 
 register(
@@ -62,8 +72,17 @@ register(
     reference=lambda f, mu, sigma, eps: tuple(pathwise(f, mu, sigma, eps)),
     atol=1e-8,
     rtol=1e-6,
-    hint="make z = mu + sigma * eps a leaf with requires_grad_(True), take "
-    "torch.autograd.grad(f(z).sum(), z) to get f'(z) row by row; d/dmu = f'(z), d/dsigma = f'(z) * eps.",
+    hint=(
+        "Write z as a function of mu, sigma and the fixed noise, and differentiate f through it (the chain rule).",
+        "autograd can give you f'(z) for every sample at once if z is a leaf that requires gradients and "
+        "you differentiate the sum.",
+        "dz/dmu is 1 and dz/dsigma is eps.",
+    ),
+    kind="implement",
+    explanation=(
+        "With z = mu + sigma eps, d f(z)/d mu = f'(z) and d f(z)/d sigma = f'(z) eps: the gradient goes "
+        "through the sample, which is why its variance is usually far lower than the score function's."
+    ),
 )
 
 
@@ -105,8 +124,16 @@ register(
     "straight-through estimator",
     checker=_check_straight_through,
     solved_by=("straight_through",),
-    hint="the forward value must be the hard (rounded) code, but the gradient must be that of the soft one: "
-    "add to `soft` a correction that is cut out of the graph with .detach().",
+    hint=(
+        "You want two things at once: the forward value of the hard code and the gradient of the soft one.",
+        "Start from the soft value and add a correction that is invisible to autograd.",
+    ),
+    solution="def straight_through_yours(soft, hard):\n    return soft + (hard - soft).detach()",
+    kind="implement",
+    explanation=(
+        "soft + (hard - soft).detach() equals hard in the forward pass, and its gradient is that of soft,"
+        " because the detached bracket is a constant for autograd."
+    ),
 )
 
 
@@ -132,8 +159,18 @@ register(
     cases=_baseline_variance_cases,
     atol=1e-6,
     rtol=1e-6,
-    hint="the sample is (mu^2 - b + 2 mu sigma eps + sigma^2 eps^2) eps / sigma; square it, keep the even powers of "
-    "eps (E eps^2 = 1, E eps^4 = 3, E eps^6 = 15), then subtract the squared mean, which is the exact gradient 2 mu.",
+    hint=(
+        "Write one sample of the estimator as a polynomial in eps, with the baseline b subtracted from f.",
+        "The variance is E[sample^2] minus the squared mean; expand and keep the even powers of eps (the "
+        "odd moments of a standard normal vanish).",
+        "You need E eps^2, E eps^4 and E eps^6 of a standard normal; the mean of the estimator is the true gradient.",
+    ),
+    kind="derive",
+    explanation=(
+        "Expanding the squared sample and using E eps^2 = 1, E eps^4 = 3, E eps^6 = 15 gives a variance "
+        "that is a quadratic in b: a good baseline removes most of it, and the estimator's mean does not "
+        "change."
+    ),
 )
 
 
@@ -162,6 +199,14 @@ register(
     "the sleep phase's loss",
     reference=dream_nll,
     cases=_sleep_cases,
-    hint="log N(z; mu, s^2) = -1/2 [log(2 pi) + log s^2 + (z - mu)^2 / s^2] per dimension, with log s^2 = logvar; "
-    "sum over the latent dimensions (dim 1), average over the batch, and return minus that.",
+    hint=(
+        "The sleep phase fits q to samples (z, x) dreamt by the model: it maximises log q(z | x) of the dreamt z.",
+        "Write the log density of a diagonal Gaussian per dimension, with log of the variance given as logvar.",
+        "Sum over latent dimensions, average over the batch, and remember the loss is minus the log-likelihood.",
+    ),
+    kind="implement",
+    explanation=(
+        "The sleep loss is the negative log-likelihood of the dreamt z under q: the Gaussian log density,"
+        " summed over dimensions and averaged over the batch."
+    ),
 )

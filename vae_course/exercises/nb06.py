@@ -28,7 +28,15 @@ register(
     "the reparameterization trick",
     reference=reparameterize,
     cases=_reparam_cases,
-    hint="sigma is the standard deviation, exp(logvar / 2), not the variance exp(logvar); z = mu + sigma * eps.",
+    hint=(
+        "The encoder gives the log of the variance; what must multiply eps is the standard deviation.",
+        "Going from a log-variance to a standard deviation is a halving inside an exponential.",
+    ),
+    kind="implement",
+    explanation=(
+        "z = mu + sigma eps with sigma = exp(logvar / 2) has the law N(mu, sigma^2) and is differentiable"
+        " in mu and logvar, so gradients reach the encoder through the sample."
+    ),
 )
 
 
@@ -48,6 +56,55 @@ register(
     reference=log_mean_exp,
     cases=_lme_cases,
     atol=1e-4,
-    hint="subtract the largest log weight m before exponentiating, add it back after the log "
-    "(or use torch.logsumexp), and divide by K inside the log: subtract log K.",
+    hint=(
+        "This is 04.1's stable log-mean-exp: if you wrote it there, reuse the idea.",
+        "Shift by the largest log-weight before exponentiating, add it back after the log, and account for the 1/K.",
+    ),
+    kind="implement",
+    explanation=(
+        "The IWAE bound is log (1/K) sum_k w_k computed from log-weights; shifting by the maximum keeps "
+        "every exponent at most 0, so it is finite even when the log-weights are in the hundreds."
+    ),
+)
+
+
+def _kl_grad_reference(mu, logvar):
+    return mu.clone(), 0.5 * (logvar.exp() - 1)
+
+
+def _kl_grad_cases(g=None):
+    g = g if g is not None else torch.Generator().manual_seed(8)
+    return [
+        case(torch.randn(5, 3, generator=g), torch.randn(5, 3, generator=g), label="a batch of 5 random (mu, logvar)"),
+        case(torch.zeros(2, 4), torch.zeros(2, 4), label="q equal to the prior: both gradients 0"),
+        case(
+            torch.tensor([[1.0, -2.0]]),
+            torch.tensor([[-6.0, 2.0]]),
+            label="a very narrow and a wide dimension (logvar -6 and 2)",
+        ),
+    ]
+
+
+register(
+    "06.3",
+    "the gradient of the KL term (derive)",
+    reference=_kl_grad_reference,
+    cases=_kl_grad_cases,
+    hint=(
+        "Start from the closed-form KL of 04.2, one dimension at a time; each entry of mu and logvar "
+        "appears in exactly one term.",
+        "Differentiate with respect to mu, then with respect to logvar (the variance is exp(logvar)); "
+        "the constant -1 drops out.",
+    ),
+    kind="derive",
+    solution=(
+        "def kl_gradients(mu, logvar):\n"
+        "    # d/dmu and d/dlogvar of 0.5 * sum(mu^2 + exp(logvar) - 1 - logvar)\n"
+        "    return mu, 0.5 * (logvar.exp() - 1)"
+    ),
+    explanation=(
+        "KL = 0.5 sum(mu^2 + e^logvar - 1 - logvar), so dKL/dmu = mu (a spring pulling every mean to 0) and "
+        "dKL/dlogvar = (e^logvar - 1) / 2 (zero at unit variance, and pushing a narrow posterior wider). "
+        "The reconstruction term pulls the other way; the ELBO's optimum balances the two."
+    ),
 )

@@ -1,47 +1,119 @@
-"""Exercises of notebook 07 (conditional VAE)."""
+"""Exercises of notebook 07 (conditional VAE): the conditional ELBO, and reading a CVAE's figure."""
 
 import torch
+import torch.nn.functional as F
 
-from ..diagnostics import per_class_accuracy
-from ..models.vae import one_hot
-from . import case, register
+from . import answer_of, case, check_choice, register
 
 
-def _one_hot_cases(g=None):
-    fresh = [case(torch.randint(0, 10, (12,), generator=g), 10, label="12 random digits")] if g is not None else []
-    return fresh + [
-        case(torch.tensor([1, 4, 8]), 10, label="the digits 1, 4, 8 with 10 classes"),
-        case(torch.arange(10), 10, label="every digit once"),
-        case(torch.tensor([2, 2, 0]), 3, label="repeated classes, 3 classes"),
-        case(torch.zeros(0, dtype=torch.long), 10, label="an empty batch"),
+def _conditional_elbo_reference(x, logits, mu, logvar, prior_mu, prior_logvar):
+    recon = -F.binary_cross_entropy_with_logits(logits, x, reduction="none").flatten(1).sum(1)
+    var_ratio = (logvar - prior_logvar).exp()
+    kl = 0.5 * (var_ratio + (mu - prior_mu) ** 2 / prior_logvar.exp() - 1 - (logvar - prior_logvar)).sum(-1)
+    return recon - kl
+
+
+def _conditional_elbo_cases(g=None):
+    g = g if g is not None else torch.Generator().manual_seed(9)
+
+    def batch(b, d, pixels=16):
+        x = (torch.rand(b, 1, pixels, pixels, generator=g) > 0.6).float()
+        logits = torch.randn(b, 1, pixels, pixels, generator=g) * 2
+        return x, logits, torch.randn(b, d, generator=g), torch.randn(b, d, generator=g)
+
+    x, logits, mu, logvar = batch(4, 3)
+    x2, logits2, mu2, logvar2 = batch(2, 5, 8)
+    zeros = torch.zeros_like(mu)
+    return [
+        case(x, logits, mu, logvar, zeros, zeros, label="the standard-normal prior p(z | c) = N(0, I) (notebook 07)"),
+        case(
+            x,
+            logits,
+            mu,
+            logvar,
+            torch.randn(4, 3, generator=g),
+            torch.randn(4, 3, generator=g),
+            label="a prior network's N(prior_mu, exp(prior_logvar)) for each label",
+        ),
+        case(
+            x2, logits2, mu2, logvar2, mu2.clone(), logvar2.clone(), label="q equal to the prior: only the recon term"
+        ),
+        case(
+            x2,
+            logits2,
+            mu2,
+            torch.zeros_like(mu2),
+            torch.zeros_like(mu2),
+            torch.full_like(mu2, 2.0),
+            label="a wide prior (logvar 2) and unit-variance q",
+        ),
     ]
 
 
 register(
     "07.1",
-    "one-hot condition vectors",
-    reference=one_hot,
-    cases=_one_hot_cases,
-    hint="start from torch.zeros(len(c), n_classes) and put a 1.0 at column c[b] of row b "
-    "(scatter_, or indexing with torch.arange); the result must be float, not int.",
+    "the conditional ELBO with a label-dependent prior (derive)",
+    reference=_conditional_elbo_reference,
+    cases=_conditional_elbo_cases,
+    atol=1e-4,
+    hint=(
+        "Start from the ELBO of notebook 06 and condition every distribution on c: the decoder, the encoder "
+        "and the prior. The reconstruction term is the same Bernoulli log-likelihood as before.",
+        "The new part is the KL between two diagonal Gaussians. Write E_q[log q - log p] per dimension and "
+        "use E_q[(z - m)^2] = (mu - m)^2 + sigma^2.",
+        "Check your KL: with prior_mu = 0 and prior_logvar = 0 it must reduce to the KL of 04.2, and with "
+        "q equal to the prior it must be 0.",
+    ),
+    kind="derive",
+    solution=(
+        "def conditional_elbo(x, logits, mu, logvar, prior_mu, prior_logvar):\n"
+        '    recon = -F.binary_cross_entropy_with_logits(logits, x, reduction="none").flatten(1).sum(1)\n'
+        "    kl = 0.5 * (\n"
+        "        (logvar - prior_logvar).exp()\n"
+        "        + (mu - prior_mu) ** 2 / prior_logvar.exp()\n"
+        "        - 1\n"
+        "        - (logvar - prior_logvar)\n"
+        "    ).sum(-1)\n"
+        "    return recon - kl  # (B,)"
+    ),
+    explanation=(
+        "log p(x | c) >= E_q(z|x,c)[log p(x | z, c)] - KL(q(z | x, c) || p(z | c)). For diagonal Gaussians "
+        "the KL per dimension is (s^2/s_p^2 + (mu - m_p)^2 / s_p^2 - 1 - log(s^2/s_p^2)) / 2. With the "
+        "standard-normal prior of notebook 07 it is 04.2's KL: the label then enters only through the "
+        "encoder and decoder, and z is free to hold what the label does not say (the style)."
+    ),
 )
 
 
-def _acc_cases(g=None):
-    g = g if g is not None else torch.Generator().manual_seed(0)
-    t = torch.arange(40) % 4
-    return [
-        case(t.clone(), t, 4, label="perfect predictions, 4 classes"),
-        case(torch.randint(0, 4, (40,), generator=g), t, 4, label="random predictions, 4 classes"),
-        case(torch.tensor([0, 0, 1, 2]), torch.tensor([0, 1, 1, 1]), 3, label="a class with 1 of 3 right"),
-    ]
+_STYLE_OPTIONS = {
+    "a": (
+        "right. The decoder gets the class from c, so the KL term makes it cheaper for z to carry only what "
+        "c does not: slant, stroke width, size. One z, ten labels: ten digits in one style."
+    ),
+    "b": (
+        "z does not fix the image on its own: the decoder also reads c, and c is the part that says which digit. "
+        "Had the decoder ignored c, every row of the notebook's style-transfer figure would repeat one digit."
+    ),
+    "c": (
+        "the style does not change with the label: it is held in z, which stays fixed along the row. A random "
+        "style per digit would need a fresh z per image, as in sampling z from the prior for each one."
+    ),
+}
+
+
+def _check_style_choice(fn, g=None) -> str:
+    return check_choice(answer_of(fn), {k: v for k, v in _STYLE_OPTIONS.items()}, "a")
 
 
 register(
     "07.2",
-    "accuracy per class",
-    reference=per_class_accuracy,
-    cases=_acc_cases,
-    hint="for each class k, look only at the examples whose TRUE label is k and take the fraction "
-    "predicted k; return a float tensor of shape (n_classes,).",
+    "what stays when the label changes (interpret)",
+    checker=_check_style_choice,
+    hint=(
+        "Which of the decoder's two inputs changes along the row, and which stays fixed?",
+        "The KL term charges for every bit z carries; the label is given for free. What is left for z to say?",
+    ),
+    kind="interpret",
+    solution='def style_answer():\n    return "a"  # c sets the digit, z keeps the style',
+    explanation=_STYLE_OPTIONS["a"],
 )

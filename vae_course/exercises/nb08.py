@@ -1,9 +1,11 @@
-"""Exercises of notebook 08 (VQ-VAE): nearest-code lookup, codebook perplexity, straight-through."""
+"""Exercises of notebook 08 (VQ-VAE): nearest code, EMA codebook update, perplexity, EMA half-life."""
+
+import math
 
 import torch
 
 from ..models.vq import nearest_code, perplexity
-from . import Feedback, case, compare, register
+from . import case, register
 
 
 def _nearest_cases(g=None):
@@ -32,8 +34,16 @@ register(
     "the nearest code",
     reference=nearest_code,
     cases=_nearest_cases,
-    hint="compute the squared distance from every vector to every code, a (N, K) matrix "
-    "(torch.cdist, or ||z||^2 - 2 z e^T + ||e||^2), then argmin over the codes (dim=1).",
+    hint=(
+        "You need the distance from every vector to every code: an (N, K) table.",
+        "PyTorch has a function for pairwise distances; or expand the squared norm of a difference into three terms.",
+        "Then take the index of the smallest distance for each vector.",
+    ),
+    kind="implement",
+    explanation=(
+        "The nearest code minimises ||z - e_k||; the largest dot product only agrees when all codes have "
+        "the same norm, since ||z - e||^2 = ||z||^2 - 2 z.e + ||e||^2."
+    ),
 )
 
 
@@ -57,42 +67,121 @@ register(
     "codebook perplexity",
     reference=_perplexity_reference,
     cases=_perplexity_cases,
-    hint="turn counts into probabilities p = counts / counts.sum() (as floats), keep only p > 0 "
-    "(0 log 0 = 0, but log(0) is -inf and 0 * -inf is NaN), then exp(-(p * log p).sum()).",
+    hint=(
+        "Turn the counts into a probability distribution over codes first, in floating point.",
+        "The entropy needs 0 log 0 = 0, but log(0) is minus infinity: drop the unused codes before taking logs.",
+        "Perplexity is the exponential of the entropy (in nats).",
+    ),
+    kind="implement",
+    explanation=(
+        "exp(H(p)) is the number of equally used codes that would give the same entropy: K for uniform "
+        "usage, 1 when a single code takes every vector."
+    ),
 )
 
 
-def _check_straight_through(fn, g=None) -> str:
-    g = g if g is not None else torch.Generator().manual_seed(2)
-    z_e = torch.randn(3, 4, 2, 2, generator=g).requires_grad_(True)
-    z_q = torch.randn(3, 4, 2, 2, generator=g).requires_grad_(True)
-    out = fn(z_e, z_q)
-    if not isinstance(out, torch.Tensor):
-        raise Feedback(f"your function should return a tensor, it returned a {type(out).__name__}")
-    compare(out, z_q.detach(), where="the forward value (it should equal z_q)")
-    if not out.requires_grad:
-        raise Feedback("the result carries no gradient: it must stay connected to z_e (did you detach z_e?)")
-    w = torch.randn(3, 4, 2, 2, generator=g)
-    (out * w).sum().backward()
-    if z_e.grad is None:
-        raise Feedback(
-            "no gradient reaches z_e: the straight-through estimator must pass the upstream "
-            "gradient to the encoder output unchanged"
-        )
-    compare(z_e.grad, w, where="the gradient reaching z_e (it should equal the upstream gradient)")
-    if z_q.grad is not None and z_q.grad.abs().max() > 0:
-        raise Feedback(
-            "a gradient reaches z_q through your function: the codebook must be trained by the "
-            "codebook loss, not through this path (stop the gradient of z_q - z_e)"
-        )
-    return "value z_q, gradient copied to z_e, none to z_q"
+def _ema_reference(z, idx, count, embed_sum, decay):
+    k = count.shape[0]
+    n = torch.bincount(idx, minlength=k).to(z.dtype)  # (K,) vectors assigned to each code
+    sums = torch.zeros_like(embed_sum).index_add_(0, idx, z)  # (K, D) their sum
+    count = decay * count + (1 - decay) * n
+    embed_sum = decay * embed_sum + (1 - decay) * sums
+    return count, embed_sum, embed_sum / count[:, None]
+
+
+def _ema_cases(g=None):
+    g = g if g is not None else torch.Generator().manual_seed(10)
+    z = torch.randn(12, 3, generator=g, dtype=torch.float64)
+    idx = torch.randint(0, 5, (12,), generator=g)
+    count = torch.rand(5, generator=g, dtype=torch.float64) + 0.5
+    embed_sum = torch.randn(5, 3, generator=g, dtype=torch.float64)
+    unused = torch.tensor([0, 0, 2, 2, 2, 0], dtype=torch.long)  # codes 1 and 3 get no vector
+    return [
+        case(z, idx, count, embed_sum, 0.99, label="12 vectors, 5 codes, decay 0.99"),
+        case(z, idx, count, embed_sum, 0.0, label="decay 0: each used code jumps to the mean of its vectors"),
+        case(
+            z[:6],
+            unused,
+            torch.ones(4, dtype=torch.float64),
+            torch.randn(4, 3, generator=g, dtype=torch.float64),
+            0.9,
+            label="codes 1 and 3 get no vector this step (they must not move)",
+        ),
+    ]
 
 
 register(
     "08.2",
-    "the straight-through estimator",
-    checker=_check_straight_through,
-    solved_by=("straight_through",),
-    hint="z_e + (z_q - z_e).detach(): in the forward pass z_e cancels, in the backward pass the "
-    "detached bracket is a constant, so d out / d z_e is the identity.",
+    "the EMA codebook update",
+    reference=_ema_reference,
+    cases=_ema_cases,
+    atol=1e-8,
+    rtol=1e-6,
+    hint=(
+        "Two running averages per code: how many vectors it received, and their sum. Each step moves both "
+        "a fraction (1 - decay) towards this batch's values.",
+        "Count and sum this batch's vectors per code first (an unused code gets 0 of each); "
+        "PyTorch has functions that count and add by index.",
+        "The code itself is the running sum divided by the running count: a running mean of its vectors.",
+    ),
+    kind="implement",
+    solution=(
+        "def ema_codebook_update(z, idx, count, embed_sum, decay):\n"
+        "    n = torch.bincount(idx, minlength=count.shape[0]).to(z.dtype)\n"
+        "    sums = torch.zeros_like(embed_sum).index_add_(0, idx, z)\n"
+        "    count = decay * count + (1 - decay) * n\n"
+        "    embed_sum = decay * embed_sum + (1 - decay) * sums\n"
+        "    return count, embed_sum, embed_sum / count[:, None]"
+    ),
+    explanation=(
+        "With decay g, N_k <- g N_k + (1 - g) n_k and m_k <- g m_k + (1 - g) sum of the z assigned to k, and "
+        "e_k = m_k / N_k. This is k-means' centroid step, averaged over batches: no gradient and no "
+        "learning rate, so the codebook tracks the encoder smoothly. (The course's model also smooths N_k "
+        "so a rarely used code never divides by almost 0.)"
+    ),
+)
+
+
+def _check_half_life(fn, g=None) -> str:
+    from . import answer_of, check_number
+
+    exact = math.log(0.5) / math.log(0.99)
+    got = check_number(
+        answer_of(fn),
+        exact,
+        2.0,
+        wrong={
+            "1 / (1 - decay)": (
+                100.0,
+                "100 = 1 / (1 - decay) is the EMA's effective window (the mean age of what it remembers); "
+                "half of an old value is gone sooner than that.",
+            ),
+            "half of the window": (50.0, "the decay is geometric, not linear: solve 0.99^n = 1/2."),
+        },
+        explain="After n steps an old value keeps the weight decay^n: solve decay^n = 1/2 for n.",
+    )
+    x = 1.0
+    steps = 0
+    while x > 0.5:
+        x *= 0.99
+        steps += 1
+    return f"you predicted {got:.1f} steps; an EMA with decay 0.99 falls below half after {steps} steps"
+
+
+register(
+    "08.4",
+    "predict how fast an EMA codebook forgets",
+    checker=_check_half_life,
+    hint=(
+        "After one step an old value keeps the weight decay; after two, decay times decay.",
+        "Solve decay^n = 1/2 with logarithms.",
+    ),
+    kind="predict",
+    solution="def predicted_half_life():\n    return math.log(0.5) / math.log(0.99)  # about 69 steps",
+    explanation=(
+        "An old value's weight after n steps is 0.99^n, which is 1/2 at n = ln 2 / -ln 0.99, about 69 steps "
+        "(ln 2 times the window 1 / (1 - 0.99) = 100, to first order). So a code abandoned by the encoder "
+        "drifts towards its new vectors within a few hundred steps, and a code that receives none keeps "
+        "its place: N_k and m_k shrink together."
+    ),
 )
