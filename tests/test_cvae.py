@@ -63,4 +63,4 @@ def test_one_hot_and_per_class_accuracy_and_exercises():
     assert torch.equal(one_hot(torch.tensor([2, 0]), 3), torch.tensor([[0.0, 0.0, 1.0], [1.0, 0.0, 0.0]]))
     acc = per_class_accuracy(torch.tensor([0, 0, 1, 2]), torch.tensor([0, 1, 1, 1]), 4)
     assert torch.allclose(acc[:2], torch.tensor([1.0, 1 / 3])) and torch.isnan(acc[2:]).all()  # no 2s, no 3s
-    assert check("07.1", one_hot).passed and check("07.2", per_class_accuracy).passed
+    assert check("07.2", lambda: "a").passed  # 07's exercises are the conditional ELBO and a choice now

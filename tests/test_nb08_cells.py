@@ -37,8 +37,9 @@ def test_exercise_solutions_in_the_notebook_pass_their_checks():
 
     for marker, ex, name in [
         ("def nearest_code(z, codebook)", "08.1", "nearest_code"),
-        ("def straight_through(z_e, z_q)", "08.2", "straight_through"),
+        ("def ema_codebook_update(z, idx, count, embed_sum, decay)", "08.2", "ema_codebook_update"),
         ("def codebook_perplexity(counts)", "08.3", "codebook_perplexity"),
+        ("def predicted_half_life()", "08.4", "predicted_half_life"),
     ]:
         ns = {"torch": torch}
         exec(_cell(marker), ns)
@@ -51,5 +52,5 @@ def test_exercise_stubs_report_not_attempted():
     def stub(*args):
         raise NotImplementedError
 
-    for ex in ("08.1", "08.2", "08.3"):
+    for ex in ("08.1", "08.2", "08.3", "08.4"):
         assert check(ex, stub).status == "not attempted"

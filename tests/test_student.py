@@ -201,3 +201,25 @@ def test_solutions_can_be_turned_off_in_the_versions_handed_out(tmp_path, monkey
     monkeypatch.setattr(exercises, "_SOLUTIONS_OFF", [])
     exec(SOLUTIONS_OFF_LINE, {})
     assert "turned off" in exercises.solution("00.1")
+
+
+def test_cli_no_solutions_writes_versions_that_turn_solution_off(tmp_path):
+    import shutil
+
+    from vae_course.classroom.cli import main
+    from vae_course.classroom.student import SOLUTIONS_OFF_LINE
+
+    src = tmp_path / "src"
+    src.mkdir()
+    shutil.copy(Path(__file__).resolve().parents[1] / "notebooks" / "00_start_here.ipynb", src)
+    assert main(["student", str(src), str(tmp_path / "open")]) == 0
+    assert main(["student", str(src), str(tmp_path / "graded"), "--no-solutions"]) == 0
+    first_code = [
+        next(
+            c.source
+            for c in nbformat.read(tmp_path / d / "00_start_here.ipynb", as_version=4).cells
+            if c.cell_type == "code"
+        )
+        for d in ("open", "graded")
+    ]
+    assert SOLUTIONS_OFF_LINE not in first_code[0] and first_code[1].startswith(SOLUTIONS_OFF_LINE)

@@ -121,12 +121,12 @@ COURSE_SETTINGS: dict[str, dict[str, Any]] = {
     },
     "07_cvae": {
         "DATASET": "mnist5k",
-        "LATENT": 4,
-        "HIDDEN": 128,
-        "EPOCHS": 8,
-        "LR": 3e-3,
-        "CLF_EPOCHS": 4,
-        "N_PER_CLASS": 100,
+        "LATENT": 2,
+        "HIDDEN": 400,
+        "DECODER_LAYERS": 2,
+        "EPOCHS": 40,
+        "LR": 2e-3,
+        "N_PER_CLASS": 300,
         "SEED": 0,
     },
     "08_vq_vae": {

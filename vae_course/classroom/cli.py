@@ -26,7 +26,7 @@ def _student(args: argparse.Namespace) -> int:
     from .student import SolutionMarkerError, write_student_versions
 
     try:
-        written = write_student_versions(args.src_dir, args.out_dir)
+        written = write_student_versions(args.src_dir, args.out_dir, solutions=False if args.no_solutions else None)
     except (SolutionMarkerError, OSError, ValueError) as e:
         print(f"vae-course student: {e}", file=sys.stderr)
         return 1
@@ -132,6 +132,11 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("student", help="write student versions: solutions replaced by stubs, outputs cleared")
     p.add_argument("src_dir", help="folder of course notebooks (with solutions)")
     p.add_argument("out_dir", help="folder to write the student versions to")
+    p.add_argument(
+        "--no-solutions",
+        action="store_true",
+        help="versions handed out for grading: solution('NN.k') answers that solutions are turned off",
+    )
     p.set_defaults(run=_student)
     g = sub.add_parser("grade", help="run every student's notebooks in sandboxed kernels and report per exercise")
     g.add_argument("submissions_dir", help="folder with one sub-folder per student, holding their notebooks")
