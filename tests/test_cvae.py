@@ -64,3 +64,33 @@ def test_one_hot_and_per_class_accuracy_and_exercises():
     acc = per_class_accuracy(torch.tensor([0, 0, 1, 2]), torch.tensor([0, 1, 1, 1]), 4)
     assert torch.allclose(acc[:2], torch.tensor([1.0, 1 / 3])) and torch.isnan(acc[2:]).all()  # no 2s, no 3s
     assert check("07.2", lambda: "a").passed  # 07's exercises are the conditional ELBO and a choice now
+
+
+def test_exercise_solutions_in_notebook_07_pass_their_checks():
+    import torch.nn.functional as F
+    from notebook_cells import code_cell
+
+    from vae_course.exercises import check
+
+    for marker, ex, name in [
+        ("def conditional_elbo(", "07.1", "conditional_elbo"),
+        ("def style_answer()", "07.2", "style_answer"),
+    ]:
+        ns = {"torch": torch, "F": F}
+        exec(code_cell("07_cvae.ipynb", marker), ns)
+        assert check(ex, ns[name]).passed, ex
+
+
+def test_conditional_elbo_with_the_standard_prior_is_the_package_elbo():
+    import torch.nn.functional as F
+    from notebook_cells import code_cell
+
+    ns = {"torch": torch, "F": F}
+    exec(code_cell("07_cvae.ipynb", "def conditional_elbo("), ns)
+    m = tiny()
+    x, c = torch.rand(4, 1, 4, 4), torch.tensor([0, 1, 2, 0])
+    torch.manual_seed(0)
+    out = m(x, c)
+    zeros = torch.zeros_like(out.mu)
+    got = ns["conditional_elbo"](x, out.recon, out.mu, out.logvar, zeros, zeros)  # (B,)
+    assert torch.allclose(got.mean(), elbo_loss(out, x)["elbo"], atol=1e-4)

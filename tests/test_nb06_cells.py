@@ -40,3 +40,27 @@ def test_step_by_step_vae_equals_package_vae():
     elbo_loss(b, x)["loss"].backward()
     for p, q in zip(ours.parameters(), pkg.parameters()):
         assert torch.allclose(p.grad, q.grad, atol=1e-5)
+
+
+def test_exercise_solutions_in_notebook_06_pass_their_checks():
+    from vae_course.exercises import check
+
+    for marker, ex, name in [
+        ("def reparameterize(mu, logvar, eps)", "06.1", "reparameterize"),
+        ("def log_mean_exp(log_w)", "06.2", "log_mean_exp"),
+        ("def kl_gradients(mu, logvar)", "06.3", "kl_gradients"),
+    ]:
+        ns = {"torch": torch}
+        exec(notebook_cell(marker), ns)
+        assert check(ex, ns[name]).passed, ex
+
+
+def test_kl_gradients_of_the_notebook_match_autograd():
+    ns = {"torch": torch}
+    exec(notebook_cell("def kl_gradients(mu, logvar)"), ns)
+    mu = torch.randn(3, 4, requires_grad=True)
+    logvar = torch.randn(3, 4, requires_grad=True)
+    kl = 0.5 * (mu.pow(2) + logvar.exp() - 1 - logvar).sum()
+    g_mu, g_lv = torch.autograd.grad(kl, (mu, logvar))
+    a, b = ns["kl_gradients"](mu.detach(), logvar.detach())
+    assert torch.allclose(a, g_mu) and torch.allclose(b, g_lv)

@@ -1,5 +1,7 @@
 """Keep notebook 08's written-out quantizer equal to vae_course.models.vq, and its exercise solutions passing."""
 
+import math
+
 import pytest
 import torch
 from notebook_cells import code_cell
@@ -41,9 +43,9 @@ def test_exercise_solutions_in_the_notebook_pass_their_checks():
         ("def codebook_perplexity(counts)", "08.3", "codebook_perplexity"),
         ("def predicted_half_life()", "08.4", "predicted_half_life"),
     ]:
-        ns = {"torch": torch}
+        ns = {"torch": torch, "math": math}
         exec(_cell(marker), ns)
-        assert check(ex, ns[name]).passed
+        assert check(ex, ns[name]).passed, ex
 
 
 def test_exercise_stubs_report_not_attempted():

@@ -9,6 +9,7 @@ from vae_course import diagnostics as dg
 from vae_course.losses import bce_with_logits, gaussian_kl, log_normal
 from vae_course.models import decode_point
 from vae_course.models.vae import (
+    CVAE,
     VAE,
     VAEOutput,
     elbo_loss,
@@ -256,3 +257,37 @@ def test_log_mean_exp_is_stable_and_exercises_pass_with_reference():
     assert torch.allclose(log_mean_exp(torch.full((4, 1), -1000.0)), torch.tensor([-1000.0]))
     assert check("06.1", reparameterize).passed
     assert check("06.2", log_mean_exp).passed
+
+
+def test_decoder_layers_add_hidden_layers_and_keep_the_one_layer_default():
+    one = VAE(image_size=4, latent_dim=2, hidden=8)
+    two = VAE(image_size=4, latent_dim=2, hidden=8, decoder_layers=2)
+    assert [type(m).__name__ for m in one.decoder.net] == ["Linear", "ReLU", "Linear"]
+    assert [type(m).__name__ for m in two.decoder.net] == ["Linear", "ReLU", "Linear", "ReLU", "Linear"]
+    assert two.decode(torch.zeros(3, 2)).shape == (3, 1, 4, 4)
+    cvae = CVAE(image_size=4, latent_dim=2, hidden=8, n_classes=3, decoder_layers=3)
+    assert len(cvae.decoder.net) == 7 and cvae.generate([0, 2]).shape == (2, 1, 4, 4)
+    with pytest.raises(ValueError, match="at least 1 hidden layer"):
+        VAE(image_size=4, latent_dim=2, hidden=8, decoder_layers=0)
+
+
+def test_init_output_bias_makes_the_untrained_decoder_draw_the_mean_image():
+    torch.manual_seed(0)
+    x = torch.rand(50, 1, 4, 4) * torch.linspace(0.05, 0.95, 16).view(1, 1, 4, 4)
+    m = VAE(image_size=4, latent_dim=2, hidden=8, decoder_layers=2)
+    before = {k: v.clone() for k, v in m.state_dict().items()}
+    m.init_output_bias(x)
+    after = m.state_dict()
+    changed = [k for k in before if not torch.equal(before[k], after[k])]
+    assert changed == ["decoder.net.4.bias"]  # only the output bias moves
+    with torch.no_grad():
+        for layer in list(m.decoder.net)[:-1]:
+            if isinstance(layer, torch.nn.Linear):
+                layer.weight.zero_()  # silence the hidden layers: the output is the bias alone
+        m.decoder.net[-1].weight.zero_()
+    assert torch.allclose(m.to_image(m.decode(torch.randn(3, 2))), x.mean(0).expand(3, 1, 4, 4), atol=1e-5)
+    cvae = CVAE(image_size=4, latent_dim=2, hidden=8, n_classes=3)
+    cvae.init_output_bias(torch.zeros(5, 1, 4, 4))  # an all-black set: clamped, not -inf
+    assert torch.isfinite(cvae.decoder.net[-1].bias).all() and cvae.decoder.net[-1].bias.max() < -6
+    with pytest.raises(ValueError, match=r"\(B, 1, 4, 4\)"):
+        m.init_output_bias(torch.rand(5, 1, 8, 8))

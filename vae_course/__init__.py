@@ -16,10 +16,13 @@ Two wings, for two kinds of reader.
 * ``corruption`` input and code noise (02, 03); ``interpolation`` latent paths and how real their
   decodings are (02, 06); ``lvm`` an exact linear-Gaussian latent variable model (04);
   ``estimators`` score-function, pathwise and straight-through gradients with their closed-form
-  variances (05); ``diagnostics`` KL per dimension, active units, bits/dim (06, 07).
+  variances (05); ``wake_sleep`` the algorithm AEVB replaced (05); ``diagnostics`` KL per dimension,
+  active units, bits/dim (06, 07); ``judge`` a small digit classifier that scores generated images
+  (06-08); ``claims`` teaching claims that explain themselves when a learner changes a parameter.
 
-**The classroom tooling** (``classroom``, for teachers): student versions, grading in a sandbox,
-reports and the ``vae-course`` command line; see ``vae_course.classroom``.
+**The classroom tooling** (``classroom``, for teachers; never imported by a notebook): student
+versions, grading (the kernel computes, the grader judges, over a data-only ``wire``), the confined
+kernel (``sandbox``, ``kernel``), reports and gradebooks, and the ``vae-course`` command line.
 
 ``exercises`` sits between the two: the notebooks' ``check("NN.k", fn)`` and the grader both use it.
 """
