@@ -46,12 +46,14 @@ def data_cache(tmp_path, monkeypatch):
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
     """Print wall time per notebook (first cell start to last cell end, kernel start included)."""
     spans: dict[str, list[float]] = defaultdict(lambda: [float("inf"), 0.0])
+    workers = set()  # under pytest-xdist each report names the worker (gw0, gw1, ...) that ran it
     for reports in terminalreporter.stats.values():
         for r in reports:
             nodeid = getattr(r, "nodeid", "")
             start, stop = getattr(r, "start", None), getattr(r, "stop", None)
             if ".ipynb::" not in nodeid or start is None:
                 continue
+            workers.add(getattr(getattr(getattr(r, "node", None), "gateway", None), "id", None))
             span = spans[nodeid.split("::")[0]]
             span[0], span[1] = min(span[0], start), max(span[1], stop)
     if not spans:
@@ -64,3 +66,10 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
         flag = "" if b - a < NOTEBOOK_BUDGET_S else "   OVER BUDGET"
         tr.write_line(f"{b - a:7.1f} s  {name}{flag}")
     tr.write_line(f"{total:7.1f} s  all notebooks{'' if total < COURSE_BUDGET_S else '   OVER BUDGET'}")
+    workers.discard(None)
+    if len(workers) > 1:
+        wall = max(b for _, b in spans.values()) - min(a for a, _ in spans.values())
+        tr.write_line(
+            f"{wall:7.1f} s  first notebook start to last notebook end, on {len(workers)} workers in parallel"
+            " (each time above shares the cores with the other workers)"
+        )
