@@ -15,7 +15,7 @@ Chromium, runs every cell through the Run menu, and checks what is on the page:
 Screenshots and a JSON report per notebook go to artifacts/browser/.
 
 Run it with `make test-browser` (it sets VAE_COURSE_BROWSER=1; `make test` skips this module).
-Needs Playwright for Python (tests/browser/requirements.txt) and a Chromium binary: /usr/bin/chromium,
+Needs Playwright for Python (the `browser` extra) and a Chromium binary: /usr/bin/chromium,
 or the path in VAE_COURSE_CHROMIUM. Where either is missing the test is skipped with the reason,
 except under CI=true, where it fails instead.
 
@@ -155,9 +155,7 @@ def browser():
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
-        unavailable(
-            "Playwright for Python is not installed (`make test-browser` installs tests/browser/requirements.txt)"
-        )
+        unavailable("Playwright for Python is not installed (`make test-browser` installs the `browser` extra)")
     executable = find_chromium()
     if executable is None:
         where = os.environ.get("VAE_COURSE_CHROMIUM") or "/usr/bin/chromium or on PATH"
