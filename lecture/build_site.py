@@ -28,7 +28,7 @@ import nbformat
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from lecture import slide_metadata as sm  # noqa: E402
 from lecture import vendor  # noqa: E402
-from lecture.build_slides import widget_outputs  # noqa: E402
+from lecture.build_slides import snapshot_widgets  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 SITE = ROOT / "site"
@@ -81,10 +81,7 @@ def site_notebook(nb) -> nbformat.NotebookNode:
             cell.source = f":::{{admonition}} For lecturers\n:class: tip\n\n{text}\n:::"
         if cell.cell_type != "code":
             continue
-        outputs = []
-        for o in cell.get("outputs", []):
-            outputs += widget_outputs(nb, o, SNAPSHOT_NOTE) if sm.WIDGET_MIME in o.get("data", {}) else [o]
-        cell.outputs = outputs
+        cell.outputs = snapshot_widgets(nb, cell, SNAPSHOT_NOTE)
         if sm.is_solution(cell):
             tags = cell.metadata.setdefault("tags", [])
             if "hide-input" not in tags:

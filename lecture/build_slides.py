@@ -54,16 +54,21 @@ def widget_outputs(nb, output: dict, note_html: str) -> list[dict]:
     return figures + [nbformat.v4.new_output("display_data", data={"text/html": note_html, "text/plain": ""})]
 
 
+def snapshot_widgets(nb, cell, note: str) -> list:
+    """The cell's outputs with every live widget replaced by its static snapshot (decks and site alike)."""
+    outputs = []
+    for o in cell.get("outputs", []):
+        outputs += widget_outputs(nb, o, note) if sm.WIDGET_MIME in o.get("data", {}) else [o]
+    return outputs
+
+
 def prepare(nb) -> nbformat.NotebookNode:
     """The notebook as the deck shows it: widgets as snapshots, hidden inputs removed, no widget state."""
     nb = nbformat.from_dict(nb)
     for cell in nb.cells:
         if cell.cell_type != "code":
             continue
-        outputs = []
-        for o in cell.get("outputs", []):
-            outputs += widget_outputs(nb, o, SNAPSHOT_NOTE) if sm.WIDGET_MIME in o.get("data", {}) else [o]
-        cell.outputs = outputs
+        cell.outputs = snapshot_widgets(nb, cell, SNAPSHOT_NOTE)
         if sm.input_hidden(cell):
             cell.metadata["transient"] = {"remove_source": True}
         cell.metadata["tags"] = [*cell.metadata.get("tags", []), *sm.fit_tags(cell)]

@@ -20,8 +20,11 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import pytest
 
 # JupyterLab user settings for the test: no autosave (the served files are a copy anyway), no
 # news or update checks (no network), and every cell kept in the page so the test can read it.
@@ -186,3 +189,56 @@ def start_lab(notebooks: Path, workdir: Path, log_path: Path, timeout: float = 1
         if "address already in use" not in last_error.lower():
             break
     raise RuntimeError(last_error)
+
+
+# --------------------------------------------------------------------------- the browser
+# Shared by the browser tests: where Chromium is, how it starts, and what a missing one means.
+IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+]
+
+
+def unavailable(reason: str) -> None:
+    """Skip with `reason`, or fail under CI, where the browser test must really run."""
+    if IN_CI:
+        pytest.fail(f"{reason}. CI=true, so the browser test must run instead of being skipped.", pytrace=False)
+    pytest.skip(reason)
+
+
+def find_chromium() -> str | None:
+    """The Chromium to drive: VAE_COURSE_CHROMIUM when set (and only it), else the system one."""
+    chosen = os.environ.get("VAE_COURSE_CHROMIUM")
+    candidates = (
+        [chosen] if chosen else ["/usr/bin/chromium", shutil.which("chromium"), shutil.which("chromium-browser")]
+    )
+    for candidate in candidates:
+        if candidate and os.access(candidate, os.X_OK):
+            return candidate
+    return None
+
+
+@contextmanager
+def launch_chromium():
+    """Headless Chromium driven by Playwright (a fresh temporary profile each launch), closed after use."""
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        unavailable("Playwright for Python is not installed (`make test-browser` installs the `browser` extra)")
+    executable = find_chromium()
+    if executable is None:
+        where = os.environ.get("VAE_COURSE_CHROMIUM") or "/usr/bin/chromium or on PATH"
+        unavailable(f"no Chromium browser at {where} (install Debian's with `apt-get install -y chromium`)")
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=executable, headless=True, args=CHROMIUM_ARGS)
+        try:
+            yield b
+        finally:
+            b.close()

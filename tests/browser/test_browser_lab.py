@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import sys
 import time
@@ -40,24 +39,13 @@ if os.environ.get("VAE_COURSE_BROWSER") != "1":
     pytest.skip("browser test: run it with `make test-browser` (sets VAE_COURSE_BROWSER=1)", allow_module_level=True)
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from lab_server import LabServer, start_lab  # noqa: E402
+from lab_server import LabServer, launch_chromium, start_lab  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS = Path(os.environ.get("VAE_COURSE_BROWSER_NOTEBOOK_DIR") or ROOT / "notebooks")
 ARTIFACTS = ROOT / "artifacts" / "browser"
-IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 #: Whole-run budget in seconds (server start, browser, every notebook); each step has its own too.
 BUDGET_S = float(os.environ.get("VAE_COURSE_BROWSER_BUDGET", "420"))
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-dev-shm-usage",
-]
 #: Text that JupyterLab or the widget manager shows where a widget failed to render.
 WIDGET_FAILURES = (
     "Error displaying widget",
@@ -83,25 +71,6 @@ def choose_notebooks() -> list[str]:
             names.append(path.name)
             break
     return names
-
-
-def unavailable(reason: str) -> None:
-    """Skip with `reason`, or fail under CI, where the browser test must really run."""
-    if IN_CI:
-        pytest.fail(f"{reason}. CI=true, so the browser test must run instead of being skipped.", pytrace=False)
-    pytest.skip(reason)
-
-
-def find_chromium() -> str | None:
-    """The Chromium to drive: VAE_COURSE_CHROMIUM when set (and only it), else the system one."""
-    chosen = os.environ.get("VAE_COURSE_CHROMIUM")
-    candidates = (
-        [chosen] if chosen else ["/usr/bin/chromium", shutil.which("chromium"), shutil.which("chromium-browser")]
-    )
-    for candidate in candidates:
-        if candidate and os.access(candidate, os.X_OK):
-            return candidate
-    return None
 
 
 class Clock:
@@ -152,21 +121,8 @@ def lab(tmp_path_factory, clock) -> LabServer:
 
 @pytest.fixture(scope="module")
 def browser():
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        unavailable("Playwright for Python is not installed (`make test-browser` installs the `browser` extra)")
-    executable = find_chromium()
-    if executable is None:
-        where = os.environ.get("VAE_COURSE_CHROMIUM") or "/usr/bin/chromium or on PATH"
-        unavailable(f"no Chromium browser at {where} (install Debian's with `apt-get install -y chromium`)")
-    with sync_playwright() as p:
-        # Playwright gives every launch a fresh temporary profile (its --user-data-dir).
-        b = p.chromium.launch(executable_path=executable, headless=True, args=CHROMIUM_ARGS)
-        try:
-            yield b
-        finally:
-            b.close()
+    with launch_chromium() as b:
+        yield b
 
 
 # ---------------------------------------------------------------------------------------------

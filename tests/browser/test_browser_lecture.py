@@ -34,7 +34,7 @@ if os.environ.get("VAE_COURSE_BROWSER") != "1":
     pytest.skip("browser test: run it with `make test-browser` (sets VAE_COURSE_BROWSER=1)", allow_module_level=True)
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from lab_server import LabServer, start_lab  # noqa: E402
+from lab_server import LabServer, launch_chromium, start_lab  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
@@ -45,20 +45,9 @@ NOTEBOOKS = Path(os.environ.get("VAE_COURSE_BROWSER_NOTEBOOK_DIR") or ROOT / "no
 ARTIFACTS = ROOT / "artifacts" / "browser"
 SLIDES = ROOT / "build" / "slides"
 SITE = ROOT / "build" / "site"
-IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 RISE_NOTEBOOK = "00_start_here.ipynb"
 DECK_SHOWN = "04_elbo_derivation"  # the deck opened step by step: maths, fragments, figures
 SITE_PAGE = "04_elbo_derivation"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-dev-shm-usage",
-]
 JS_DECK_READY = (
     "() => window.Reveal && Reveal.isReady() && window.MathJax && MathJax.startup && !!MathJax.startup.promise"
 )
@@ -79,12 +68,6 @@ JS_SLIDE_HEIGHTS = """() => {
 }"""
 JS_IMAGES = """(root) => Array.from((root || document).querySelectorAll('img')).map(
     i => ({ok: i.complete && i.naturalWidth > 10 && i.naturalHeight > 10, src: i.src.slice(0, 60)}))"""
-
-
-def unavailable(reason: str) -> None:
-    if IN_CI:
-        pytest.fail(f"{reason}. CI=true, so the browser test must run instead of being skipped.", pytrace=False)
-    pytest.skip(reason)
 
 
 def shot(page, name: str) -> None:
@@ -127,19 +110,8 @@ def site(notebooks) -> Path:
 
 @pytest.fixture(scope="module")
 def browser():
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        unavailable("Playwright for Python is not installed (`make test-browser` installs the `browser` extra)")
-    executable = os.environ.get("VAE_COURSE_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
-    if not os.access(executable, os.X_OK):
-        unavailable(f"no Chromium browser at {executable} (install Debian's with `apt-get install -y chromium`)")
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=executable, headless=True, args=CHROMIUM_ARGS)
-        try:
-            yield b
-        finally:
-            b.close()
+    with launch_chromium() as b:
+        yield b
 
 
 def offline_context(browser, allowed: tuple[str, ...], viewport=(1280, 720)):
