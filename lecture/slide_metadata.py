@@ -80,8 +80,16 @@ NOTES_PREFIX = "**Speaker notes.** "
 SOLUTION = re.compile(r"^\s*#{1,3}\s*BEGIN SOLUTION\b", re.M)
 HEADING = re.compile(r"^(#{1,6})\s+(.*\S)\s*$")
 SETUP_CALLS = {"seed_everything", "settings", "use_course_style", "get_device", "set_num_threads", "filterwarnings"}
-#: notebook-level RISE options (JupyterLab's RISE reads metadata.rise)
-RISE_OPTIONS = {"scroll": True, "start_slideshow_at": "beginning", "transition": "none", "theme": "white"}
+#: notebook-level RISE options (JupyterLab's RISE reads metadata.rise). Not centred: a live cell
+#: grows when it runs (an explorer's sliders and figure appear under its code), and a slide centred
+#: for its code alone would push them off the bottom of the screen; at the top they stay on it.
+RISE_OPTIONS = {
+    "scroll": True,
+    "center": False,
+    "start_slideshow_at": "beginning",
+    "transition": "none",
+    "theme": "white",
+}
 
 
 # --------------------------------------------------------------------------- small readers

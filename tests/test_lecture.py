@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import struct
 import sys
 import zlib
@@ -228,3 +229,60 @@ def test_deck_template_loads_nothing_from_the_network(tmp_path):
     assert '<aside class="notes">' in html and "Point at the loss." in html
     assert "return x + 1" not in html
     assert n == len(sm.slides(nb)) and html.count("<section") >= n
+
+
+# --------------------------------------------------------------------------- live widgets in RISE
+# RISE's slideshow page is its own app with its own copies of JupyterLab's packages, and it loads
+# the widget manager as a federated extension. The manager takes the JupyterLab packages it uses
+# from the page's shared scope, with no copy of its own: one the page does not share and the
+# manager does not load, so every widget on every slide shows as text (jupyterlab-contrib/rise#119:
+# jupyterlab-widgets 3.0.11 and later take @jupyterlab/console). `make test-browser` drags a
+# slider on a slide; this reads the two installed bundles, in a second, so that an upgrade which
+# breaks it fails here already. It also says when the cap in pyproject.toml can go.
+SHARED = re.compile(r'\b\w\("(@[\w./-]+)","(\d[^"]*)"')  # RISE registers: i("@jupyterlab/notebook","4.3.4",...)
+CONSUMED = re.compile(r'"(@(?:jupyterlab|lumino|jupyter)/[\w-]+)"')  # what the manager's remoteEntry asks for
+
+
+def _rise_shared() -> dict[str, str]:
+    rise = pytest.importorskip("jupyterlab_rise", reason="jupyterlab-rise comes with the `lab` extra")
+    bundle = Path(rise.__file__).parent / "static" / "bundle.js"
+    shared = dict(SHARED.findall(bundle.read_text(encoding="utf-8", errors="replace")))
+    assert len(shared) >= 40 and "@jupyterlab/notebook" in shared, (
+        f"read only {len(shared)} shared packages from {bundle}: its format changed, update SHARED"
+    )
+    return shared
+
+
+def _widget_manager_entry() -> Path:
+    from jupyter_core.paths import jupyter_path
+
+    for base in jupyter_path("labextensions"):
+        found = sorted(Path(base, "@jupyter-widgets", "jupyterlab-manager", "static").glob("remoteEntry.*.js"))
+        if found:
+            return found[0]
+    pytest.fail("no @jupyter-widgets/jupyterlab-manager labextension installed (it comes with ipywidgets)")
+
+
+def test_rise_slideshow_can_load_the_widget_manager():
+    shared = _rise_shared()
+    entry = _widget_manager_entry()
+    consumed = set(CONSUMED.findall(entry.read_text(encoding="utf-8")))
+    assert "@jupyterlab/notebook" in consumed, f"read nothing the widget manager consumes from {entry}"
+    missing = sorted(consumed - shared.keys())
+    assert not missing, (
+        f"the widget manager ({entry.parent.parent.name}, {entry.name}) needs {missing}, which RISE's slideshow "
+        f"page does not share, so widgets would show as text on the slides: keep jupyterlab-widgets below the "
+        f"version that added them (pyproject.toml, `lab` extra) or take a jupyterlab-rise that shares them"
+    )
+
+
+def test_the_shared_scope_check_reads_both_webpack_formats():
+    """Both ways a remoteEntry names what it consumes (jupyterlab-widgets 3.0.10 and 3.0.17) are read,
+    and a package the page does not share is reported."""
+    shared = _rise_shared()
+    old = 'x("default","@jupyterlab/notebook",[1,4,1,0]),y("default","@jupyterlab/no-such-package",[1,4,6,2])'
+    new = '"@jupyterlab/notebook",import:null,requiredVersion:"^4.6.2"},{"@jupyterlab/no-such-package",import:null'
+    for entry in (old, new):
+        consumed = set(CONSUMED.findall(entry))
+        assert consumed == {"@jupyterlab/notebook", "@jupyterlab/no-such-package"}
+        assert sorted(consumed - shared.keys()) == ["@jupyterlab/no-such-package"]

@@ -2,9 +2,9 @@
 
 * RISE: JupyterLab runs 00_start_here, then the same notebook opens as a RISE slideshow on the same
   kernel; stepping with the keyboard moves through fragments and slides (the URL and the slide's
-  text change), the title and explorer slides are reached, and the explorer's widget is run on its
-  slide (live widgets inside RISE are a known upstream bug: that check is an expected failure
-  until jupyterlab-rise fixes it, and then fails to make us drop the marker).
+  text change), the title and explorer slides are reached, and the explorer is run on its slide:
+  its slider shows, and dragging it redraws the figure (live widgets in RISE need the capped
+  jupyterlab-widgets of the `lab` extra; tests/test_lecture.py says why).
 * Offline decks (build/slides/, `make slides`): a deck opened from disk with every network request
   blocked renders its slides, its figures and its maths, its speaker notes are in it, and every
   slide of every deck fits the 1280 x 720 projector slide once all its fragments are shown.
@@ -353,14 +353,12 @@ def test_rise_slideshow_steps_through_slides(rise, notebooks) -> None:
     print(f"RISE: {RISE_NOTEBOOK}: stepped {' -> '.join(hashes)}; explorer at {page.evaluate(JS_PRESENT)['hash']}")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="jupyterlab-rise 0.43.1 cannot load the ipywidgets 8 widget manager in its slideshow page "
-    "(jupyterlab-contrib/rise#119): present explorers from the notebook tab. When this passes, drop the marker.",
-)
 def test_rise_explorer_is_live_on_its_slide(rise) -> None:
     lab, page, _ = rise
-    cell = page.locator(".reveal section.present .jp-CodeCell").last  # the explorer's cell ends its slide
+    # the innermost present section is the slide on screen (a vertical stack's section is present
+    # too, and holds its later subslides); the explorer's cell ends that slide
+    slide = page.locator(".reveal section.present").last
+    cell = slide.locator(".jp-CodeCell").last
     cell.locator(".jp-InputArea-editor").click()
     page.keyboard.press("Control+Enter")  # run the cell and stay on the slide (Shift+Enter moves on)
     slider = cell.locator(".widget-slider").first
@@ -375,6 +373,9 @@ def test_rise_explorer_is_live_on_its_slide(rise) -> None:
     finally:
         shot(page, "rise-4-explorer-run")
     img = cell.locator(".jupyter-widgets img").first
+    img.wait_for(state="attached", timeout=20_000)
+    img.scroll_into_view_if_needed()  # the slide scrolls (metadata rise.scroll): sliders and figure in view
+    shot(page, "rise-5-explorer-in-view")
     before = img.get_attribute("src")
     box = slider.locator(".noUi-handle").first.bounding_box()
     page.mouse.move(box["x"] + 2, box["y"] + 2)
@@ -384,4 +385,7 @@ def test_rise_explorer_is_live_on_its_slide(rise) -> None:
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline and img.get_attribute("src") == before:
         page.wait_for_timeout(250)
+    shot(page, "rise-6-explorer-dragged")
     assert img.get_attribute("src") != before, "the explorer's figure did not change"
+    readout = slider.locator(".widget-readout").first.inner_text()
+    print(f"RISE: the explorer is live on its slide: the slider reads {readout!r} after the drag, the figure changed")
