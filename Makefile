@@ -13,7 +13,7 @@ PORT   ?= 8888
 TORCH  := torch==2.13.0
 PIP    := pip==26.3
 
-.PHONY: setup lab exercises test lint test-params test-package test-notebooks test-grading clean test-browser constraints
+.PHONY: setup lab exercises notebooks test lint test-params test-package test-notebooks test-grading clean test-browser constraints
 
 setup: $(STAMP)
 
@@ -49,6 +49,13 @@ WORKBOOK ?= exercises
 exercises: setup
 	$(VENV)/bin/vae-course student notebooks $(WORKBOOK)
 	@echo "workbook ready: open it with  $(VENV)/bin/jupyter lab $(WORKBOOK)/00_start_here.ipynb"
+
+# After editing a notebook: run it again top to bottom and save it with clean outputs (no saved progress
+# bars; refused on an error, a warning or a failing claim), its slide metadata re-applied
+# (lecture/execute_notebooks.py). All notebooks by default, or NB="notebooks/01_autoencoder.ipynb ...".
+NB ?= $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
+notebooks: setup
+	$(PY) lecture/execute_notebooks.py --jobs 2 $(NB)
 
 # One pytest worker per core (pytest-xdist). --dist loadfile sends each file whole to one worker: all
 # cells of a notebook run there, on one kernel, as nbval requires (its docs name loadscope, the same

@@ -599,7 +599,7 @@ def apply(nb, notes: dict[str, str] | None = None) -> tuple[nbformat.NotebookNod
     return nb, missing
 
 
-def _write(nb, path: Path) -> None:
+def write_notebook(nb, path: Path) -> None:
     """Write as the course's tools do (nbformat.write: sorted keys, one-space indent)."""
     nbformat.validate(nb)
     nbformat.write(nb, path)
@@ -639,7 +639,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.out:
             args.out.mkdir(parents=True, exist_ok=True)
         if target != path or not _same(nb, new):
-            _write(new, target)
+            write_notebook(new, target)
             print(f"{line}: written to {target}")
         else:
             print(f"{line}: unchanged")

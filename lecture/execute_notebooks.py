@@ -1,0 +1,147 @@
+"""`make notebooks`: re-run course notebooks top to bottom and save them with clean outputs.
+
+The committed notebooks carry the outputs of one clean run (GitHub, nbviewer, the decks and the
+site show them as they are). After editing a notebook, run it again with this rather than saving it
+from JupyterLab, where cells run out of order, widgets were moved and progress bars were caught
+half-way. For each notebook it
+
+* runs it in a fresh kernel (the ``python3`` kernel of this environment, in the notebook's folder
+  so that relative paths work), every teaching claim an assertion (``VAE_COURSE_CLAIMS=strict``);
+* records no run timestamps in the cells (a re-run's diff shows what changed, apart from the
+  widgets' random model ids);
+* drops the saved progress bars: a tqdm bar is a widget, and its saved view says "0%" or shows a
+  half-drawn bar to a reader without a kernel (the text of a finished ``fit`` stays);
+* refuses to save a run that is not clean: an exception, a warning or anything else on stderr, or
+  a cell that did not run. The notebook on disk is then left as it was; the run is written to
+  ``<tmp>/<name>.failed.ipynb`` to read the error in context;
+* applies the slide metadata again (lecture/slide_metadata.py): a figure that changed size can
+  move where a slide breaks.
+
+tests/test_execute_notebooks.py checks every committed notebook for the same cleanliness (`problems`).
+
+    .venv/bin/python lecture/execute_notebooks.py notebooks/01_autoencoder.ipynb [--jobs 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import nbformat
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+from lecture import slide_metadata as sm  # noqa: E402
+
+CELL_TIMEOUT_S = 600
+#: a tqdm bar's text: "37%|███▋      | 11/30 [00:01<00:02, 8.1it/s]"
+PROGRESS_BAR = re.compile(r"\d+%\|.*\|\s*\d+/\d+|it/s\]|s/it\]")
+
+
+def is_progress_bar(output: dict) -> bool:
+    """A saved tqdm widget: a widget view whose text fallback is a progress bar."""
+    data = output.get("data", {})
+    return sm.WIDGET_MIME in data and bool(PROGRESS_BAR.search(str(data.get("text/plain", ""))))
+
+
+def drop_progress_bars(nb) -> int:
+    """Remove every saved progress-bar widget from the code cells' outputs; returns how many."""
+    dropped = 0
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        kept = [o for o in cell.get("outputs", []) if not is_progress_bar(o)]
+        dropped += len(cell.outputs) - len(kept)
+        cell.outputs = kept
+    return dropped
+
+
+def problems(nb) -> list[str]:
+    """What keeps `nb` from being the clean top-to-bottom run a reader should see (empty: clean).
+
+    Every code cell ran, once, in order (execution counts 1, 2, 3, ...); no cell raised; nothing
+    was written to stderr (a warning); no progress bar was saved.
+    """
+    found = []
+    code = [(i, c) for i, c in enumerate(nb.cells) if c.cell_type == "code"]
+    counts = [c.execution_count for _, c in code]
+    if counts != list(range(1, len(code) + 1)):
+        found.append(f"execution counts are {counts}, not 1..{len(code)} (not one top-to-bottom run)")
+    for i, cell in code:
+        for o in cell.get("outputs", []):
+            if o.output_type == "error":
+                found.append(f"cell {i}: {o.ename}: {o.evalue}"[:200])
+            elif o.output_type == "stream" and o.name == "stderr":
+                found.append(f"cell {i} wrote to stderr: {o.text.strip()[:150]!r}")
+            elif is_progress_bar(o):
+                found.append(f"cell {i} saved a progress bar: {o['data']['text/plain'][:80]!r}")
+    return found
+
+
+def execute(path: Path, failed_dir: Path) -> tuple[bool, str]:
+    """Run the notebook at `path`; save it in place when the run is clean. Returns (saved, a report line)."""
+    from nbclient import NotebookClient
+
+    nb = nbformat.read(path, as_version=4)
+    # every teaching claim asserts, as under the tests (a notice would be saved into the notebook)
+    env = dict(os.environ, VAE_COURSE_CLAIMS="strict")
+    env.pop("VAE_COURSE_CLAIMS_LOG", None)
+    start = time.perf_counter()
+    for cell in nb.cells:  # no run timestamps: a re-run changes only what it really changed
+        cell.metadata.pop("execution", None)
+    client = NotebookClient(
+        nb,
+        timeout=CELL_TIMEOUT_S,
+        kernel_name="python3",
+        record_timing=False,
+        resources={"metadata": {"path": str(path.parent)}},
+    )
+    try:
+        client.execute(env=env)
+        error = ""
+    except Exception as e:  # noqa: BLE001 (a failing cell or a dead kernel: the run is not saved either way)
+        error = f"{type(e).__name__}: {str(e).strip().splitlines()[-1] if str(e).strip() else ''}"[:300]
+    seconds = time.perf_counter() - start
+    dropped = drop_progress_bars(nb)
+    found = ([error] if error else []) + problems(nb)
+    if found:
+        failed_dir.mkdir(parents=True, exist_ok=True)
+        failed = failed_dir / f"{path.stem}.failed.ipynb"
+        nbformat.write(nb, failed)
+        listed = "\n    ".join(found[:8])
+        return False, f"NOT SAVED {path.name} ({seconds:.0f} s): {listed}\n    the run is in {failed}"
+    new, missing = sm.apply(nb, sm.load_notes(sm.NOTES_FILE).get(path.stem, {}))
+    sm.write_notebook(new, path)
+    notes = f"; speaker notes whose heading is gone: {missing}" if missing else ""
+    shown = f"{len(sm.slides(new))} slides"
+    return True, f"saved {path.name}: {seconds:.0f} s, {dropped} progress bars dropped, {shown}{notes}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("notebooks", nargs="+", type=Path)
+    ap.add_argument("--jobs", type=int, default=2, help="kernels at a time (each notebook uses one torch thread)")
+    args = ap.parse_args(argv)
+    missing = [p for p in args.notebooks if not p.is_file()]
+    if missing:
+        ap.error(f"no such notebook: {', '.join(map(str, missing))}")
+    failed_dir = Path(tempfile.gettempdir()) / "vae-course-runs"
+    print(f"running {len(args.notebooks)} notebooks, {args.jobs} at a time", flush=True)
+    results = []
+    with ThreadPoolExecutor(max(1, args.jobs)) as pool:
+        for ok, line in pool.map(lambda p: execute(p.resolve(), failed_dir), args.notebooks):
+            print(line, flush=True)
+            results.append((ok, line))
+    bad = sum(not ok for ok, _ in results)
+    print(f"{len(results) - bad} saved, {bad} not saved")
+    return 1 if bad else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
