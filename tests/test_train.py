@@ -7,7 +7,7 @@ from vae_course.interpolation import measure_decoded
 from vae_course.models import decode_codes, encode_images
 from vae_course.models.ae import MLPAutoencoder
 from vae_course.moons import PhaseBank, render_moons
-from vae_course.train import History, NonFiniteLossError, code_noise_loss, evaluate, train_moon_autoencoder
+from vae_course.train import History, NonFiniteLossError, adam, code_noise_loss, evaluate, train_moon_autoencoder
 
 
 def regression_data(n=256):
@@ -117,3 +117,22 @@ def test_train_moon_autoencoder_learns_two_moons_deterministically(one_thread):
     assert measure_decoded(rec, bank).distance.max() < 0.05
     for p1, p2 in zip(m1.parameters(), m2.parameters()):
         assert torch.equal(p1, p2)
+
+
+def test_adam_factory_is_fused_adam_with_the_same_steps():
+    torch.manual_seed(0)
+    a = nn.Linear(4, 3)
+    b = nn.Linear(4, 3)
+    b.load_state_dict(a.state_dict())
+    fused, plain = adam(0.05)(a.parameters()), torch.optim.Adam(b.parameters(), lr=0.05)
+    assert isinstance(fused, torch.optim.Adam) and fused.defaults["fused"] and fused.defaults["lr"] == 0.05
+    x = torch.randn(16, 4)
+    for _ in range(5):
+        for model, opt in ((a, fused), (b, plain)):
+            opt.zero_grad()
+            model(x).pow(2).mean().backward()
+            opt.step()
+    for p, q in zip(a.parameters(), b.parameters()):
+        assert torch.allclose(p, q, atol=1e-6), "fused Adam took other steps than torch's Adam"
+    with pytest.raises(ValueError, match="learning rate"):
+        adam(0.0)
