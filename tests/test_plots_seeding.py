@@ -22,6 +22,25 @@ def test_plot_functions_draw_labelled_axes():
     assert ax.get_title() == "t"
     ax = plots.latent_scatter(torch.randn(50, 2), torch.randint(0, 3, (50,)))
     assert ax.get_xlabel() and ax.get_legend() is not None
+    plt.close("all")
+
+
+def test_latent_scatter_legend_is_projector_sized_and_outside_the_codes():
+    fig, ax = plt.subplots()
+    z = torch.randn(300, 2)
+    plots.latent_scatter(z, torch.arange(300) % 10, ax=ax, legend_columns=2)
+    fig.canvas.draw()
+    legend = ax.get_legend()
+    assert {t.get_text() for t in legend.get_texts()} == {str(k) for k in range(10)}
+    assert all(t.get_fontsize() >= 11 for t in [*legend.get_texts(), legend.get_title()])
+    box, axes_box = legend.get_window_extent(), ax.get_window_extent()
+    assert box.x0 >= axes_box.x1 - 1, "the legend covers the codes"
+    fig2, ax2 = plt.subplots()
+    assert plots.latent_scatter(z, torch.arange(300) % 10, ax=ax2, legend=False).get_legend() is None
+    plt.close("all")
+
+
+def test_manifold_grid_and_other_plots():
     seen = []
     ax = plots.manifold_grid(lambda z: seen.append(z) or torch.rand(len(z), 1, 8, 8), n=5, coords="gaussian")
     assert seen[0].shape == (25, 2) and seen[0][0, 1] > 0 and seen[0][0, 0] < 0  # top-left: z1 low, z2 high

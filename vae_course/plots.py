@@ -95,9 +95,21 @@ def compare_rows(rows: dict[str, Tensor], n: int = 10, title: str = "", figsize:
 
 @_styled
 def latent_scatter(
-    z: Tensor, labels: Tensor | None = None, title: str = "Latent codes", ax=None, label_name: str = "class"
+    z: Tensor,
+    labels: Tensor | None = None,
+    title: str = "Latent codes",
+    ax=None,
+    label_name: str = "class",
+    *,
+    legend: bool = True,
+    legend_columns: int = 1,
 ):
-    """Scatter 2-D codes (N, 2) coloured by integer label, with a legend."""
+    """Scatter 2-D codes (N, 2) coloured by integer label.
+
+    With labels and ``legend``, the label legend is drawn in projector size (12 pt) just outside
+    the axes on the right, where it covers no codes (leave room for it: ``tight_layout`` or a
+    constrained layout); ``legend=False`` for a panel whose neighbour shows the same legend.
+    """
     z = torch.as_tensor(z).detach().cpu()
     if z.dim() != 2 or z.shape[1] != 2:
         raise ValueError(f"latent_scatter needs 2-D codes of shape (N, 2), got {tuple(z.shape)}")
@@ -111,7 +123,16 @@ def latent_scatter(
         for c in labels.unique().tolist():
             m = labels == c
             ax.scatter(z[m, 0], z[m, 1], s=6, alpha=0.7, color=cmap(int(c) % 10), label=str(c))
-        ax.legend(title=label_name, markerscale=3, fontsize=9, loc="best", ncol=2)
+        if legend:
+            ax.legend(
+                title=label_name,
+                fontsize=12,
+                title_fontsize=12,
+                markerscale=3,
+                ncol=legend_columns,
+                loc="center left",
+                bbox_to_anchor=(1.0, 0.5),
+            )
     ax.set_xlabel("$z_1$")
     ax.set_ylabel("$z_2$")
     ax.set_title(title)
