@@ -40,6 +40,49 @@ sys.path.insert(0, str(ROOT))
 from lecture import slide_metadata as sm  # noqa: E402
 
 CELL_TIMEOUT_S = 600
+POLL_SLICE_S = 1.0
+
+
+def sliced(get_msg, slice_s: float = POLL_SLICE_S):
+    """``get_msg(timeout=...)`` of a kernel channel, waiting in slices of at most ``slice_s``.
+
+    A run of nbclient sometimes sat with an idle kernel until the cell timeout and then went on as
+    if nothing had happened (01_autoencoder: 623 s for 23 s of work, outputs complete). That is a
+    missed wake-up of the asyncio poll on the channel's socket: the reply is already there, and
+    only pyzmq's final check at the deadline sees it. Each new poll checks the socket at once, so
+    waiting in short slices bounds the cost of a missed wake-up to one slice, while the caller's
+    deadline (``Empty`` when it passes; ``None``: none) stays what it was.
+    """
+    from queue import Empty
+
+    async def get_msg_in_slices(timeout: float | None = None, **kwargs):
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            left = slice_s if deadline is None else max(0.0, min(slice_s, deadline - time.monotonic()))
+            try:
+                return await get_msg(timeout=left, **kwargs)
+            except Empty:
+                if deadline is not None and time.monotonic() >= deadline:
+                    raise
+
+    return get_msg_in_slices
+
+
+def notebook_client(nb, cwd: Path, **kwargs):
+    """nbclient's NotebookClient for the course's kernel (``python3``, run in ``cwd``), its shell and
+    IOPub channels read with `sliced` waits."""
+    from nbclient import NotebookClient
+
+    class Client(NotebookClient):
+        async def async_start_new_kernel_client(self):
+            kc = await super().async_start_new_kernel_client()
+            for channel in (kc.shell_channel, kc.iopub_channel):
+                channel.get_msg = sliced(channel.get_msg)
+            return kc
+
+    return Client(nb, kernel_name="python3", resources={"metadata": {"path": str(cwd)}}, **kwargs)
+
+
 #: a tqdm bar's text: "37%|███▋      | 11/30 [00:01<00:02, 8.1it/s]"
 PROGRESS_BAR = re.compile(r"\d+%\|.*\|\s*\d+/\d+|it/s\]|s/it\]")
 
@@ -86,8 +129,6 @@ def problems(nb) -> list[str]:
 
 def execute(path: Path, failed_dir: Path) -> tuple[bool, str]:
     """Run the notebook at `path`; save it in place when the run is clean. Returns (saved, a report line)."""
-    from nbclient import NotebookClient
-
     nb = nbformat.read(path, as_version=4)
     # every teaching claim asserts, as under the tests (a notice would be saved into the notebook)
     env = dict(os.environ, VAE_COURSE_CLAIMS="strict")
@@ -95,13 +136,7 @@ def execute(path: Path, failed_dir: Path) -> tuple[bool, str]:
     start = time.perf_counter()
     for cell in nb.cells:  # no run timestamps: a re-run changes only what it really changed
         cell.metadata.pop("execution", None)
-    client = NotebookClient(
-        nb,
-        timeout=CELL_TIMEOUT_S,
-        kernel_name="python3",
-        record_timing=False,
-        resources={"metadata": {"path": str(path.parent)}},
-    )
+    client = notebook_client(nb, path.parent, timeout=CELL_TIMEOUT_S, record_timing=False)
     try:
         client.execute(env=env)
         error = ""

@@ -30,10 +30,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
-from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+from lecture.execute_notebooks import notebook_client  # noqa: E402
+
 NOTEBOOKS = ROOT / "notebooks"
 START, END = "<!-- test-params:start -->", "<!-- test-params:end -->"
 CELL_TIMEOUT_S = 600
@@ -94,9 +96,7 @@ def run_variant(v: Variant) -> Variant:
         start = time.perf_counter()
         try:
             change_parameters(nb, v.changes)
-            client = NotebookClient(
-                nb, timeout=CELL_TIMEOUT_S, kernel_name="python3", resources={"metadata": {"path": str(NOTEBOOKS)}}
-            )
+            client = notebook_client(nb, NOTEBOOKS, timeout=CELL_TIMEOUT_S)
             client.execute(env=env)
         except CellExecutionError as e:
             v.error = f"{e.ename}: {e.evalue}"[:300]
@@ -129,7 +129,6 @@ def write_readme(path: Path, text: str) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    sys.path.insert(0, str(ROOT))
     from vae_course.claims import COURSE_SETTINGS, OFFERED
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])

@@ -90,3 +90,38 @@ def test_main_refuses_a_missing_notebook(tmp_path, capsys):
     with pytest.raises(SystemExit):
         ex.main([str(tmp_path / "nope.ipynb")])
     assert "no such notebook" in capsys.readouterr().err
+
+
+def test_sliced_waits_see_a_message_a_long_wait_would_miss():
+    """A channel whose socket wakes nobody: each new poll finds the message, so a reply that a
+    600 s wait would only notice at its deadline is read within a slice; the caller's deadline holds."""
+    import asyncio
+    import time
+    from queue import Empty
+
+    calls = []
+
+    def channel(ready_after: float):
+        start = time.monotonic()
+
+        async def get_msg(timeout=None):
+            calls.append(timeout)
+            if time.monotonic() - start >= ready_after:
+                return {"msg_type": "execute_reply"}
+            await asyncio.sleep(timeout)  # the missed wake-up: nothing until the timeout
+            raise Empty
+
+        return get_msg
+
+    t0 = time.monotonic()
+    msg = asyncio.run(ex.sliced(channel(0.15), slice_s=0.05)(timeout=600))
+    assert msg["msg_type"] == "execute_reply" and time.monotonic() - t0 < 1.0
+    assert all(c <= 0.05 for c in calls) and len(calls) >= 3
+
+    t0 = time.monotonic()
+    with pytest.raises(Empty):
+        asyncio.run(ex.sliced(channel(60), slice_s=0.05)(timeout=0.2))
+    assert 0.2 <= time.monotonic() - t0 < 1.0, "the caller's deadline moved"
+    calls.clear()
+    assert asyncio.run(ex.sliced(channel(0.1), slice_s=0.05)(timeout=None))["msg_type"] == "execute_reply"
+    assert calls and all(c == 0.05 for c in calls), "no deadline: every wait is one slice"
