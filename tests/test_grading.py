@@ -21,6 +21,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from grading_submissions import CHECK1, CHECK2, HEAD, LABEL_OK, NB00, RMS_OK, write_nb
 from nbformat.v4 import new_code_cell, new_notebook
 
 from vae_course.classroom import grading
@@ -47,28 +48,10 @@ from vae_course.classroom.student import check_calls, make_student_notebook
 from vae_course.exercises import get
 
 COURSE = Path(__file__).resolve().parent.parent / "notebooks"
-NB00 = "00_start_here.ipynb"
 needs_landlock = pytest.mark.skipif(landlock_abi() < 1, reason="this Linux kernel has no Landlock")
 
-HEAD = "import torch\nfrom vae_course.exercises import check"
-RMS_OK = "def rms_distance(a, b):\n    return (a - b).pow(2).flatten(1).mean(1).sqrt()"
 RMS_NO_SQRT = "def rms_distance(a, b):\n    return (a - b).pow(2).flatten(1).mean(1)"
 RMS_BY_REFERENCE = "def rms_distance(a, b):\n    from vae_course import moons\n    return moons.rms_distance(a, b)"
-LABEL_OK = (
-    "def phase_to_label(phases, n_classes=8):\n"
-    "    return torch.round(torch.as_tensor(phases) * n_classes).long() % n_classes"
-)
-CHECK1, CHECK2 = 'check("00.1", rms_distance)', 'check("00.2", phase_to_label)'
-
-
-def write_nb(folder: Path, *cells: str, name: str = NB00) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    nb = new_notebook(
-        cells=[new_code_cell(c) for c in cells],
-        metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}},
-    )
-    nbformat.write(nb, folder / name)
-    return folder / name
 
 
 def by_key(rows: list[Row]) -> dict[tuple[str, str], Row]:

@@ -20,9 +20,8 @@ import threading
 import uuid
 from pathlib import Path
 
-import nbformat
 import pytest
-from nbformat.v4 import new_code_cell, new_notebook
+from grading_submissions import CHECK1, CHECK2, HEAD, LABEL_OK, NB00, RMS_OK, write_nb
 
 from vae_course.classroom import grading
 from vae_course.classroom.grading import GradeOptions, grade
@@ -30,33 +29,14 @@ from vae_course.classroom.report import NOTEBOOK_ROW, Row
 from vae_course.classroom.sandbox import landlock_abi, seccomp_available
 
 COURSE = Path(__file__).resolve().parents[2] / "notebooks"
-NB00 = "00_start_here.ipynb"
 ABI = landlock_abi()
 needs_landlock = pytest.mark.skipif(ABI < 1, reason="this Linux kernel has no Landlock")
 needs_seccomp = pytest.mark.skipif(not seccomp_available(), reason="no seccomp filter here")
 needs_scoped_signals = pytest.mark.skipif(ABI < 6, reason="Landlock below ABI 6 does not scope signals")
 
-HEAD = "import torch\nfrom vae_course.exercises import check"
-RMS_OK = "def rms_distance(a, b):\n    return (a - b).pow(2).flatten(1).mean(1).sqrt()"
 RMS_STUB = "def rms_distance(a, b):\n    raise NotImplementedError('Exercise 00.1')"
-LABEL_OK = (
-    "def phase_to_label(phases, n_classes=8):\n"
-    "    import torch\n"
-    "    return torch.round(torch.as_tensor(phases) * n_classes).long() % n_classes"
-)
 LABEL_STUB = "def phase_to_label(phases, n_classes=8):\n    raise NotImplementedError('Exercise 00.2')"
-CHECK1, CHECK2 = 'check("00.1", rms_distance)', 'check("00.2", phase_to_label)'
 MARKER = f"vae-course-tamper-{uuid.uuid4().hex}"  # in the daemons' command lines and the /tmp file names
-
-
-def write_nb(folder: Path, *cells: str) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    nb = new_notebook(
-        cells=[new_code_cell(c) for c in cells],
-        metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}},
-    )
-    nbformat.write(nb, folder / NB00)
-    return folder / NB00
 
 
 # --------------------------------------------------------------------------- the submissions
