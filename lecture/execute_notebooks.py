@@ -32,8 +32,10 @@ import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from queue import Empty
 
 import nbformat
+from nbclient import NotebookClient
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -41,6 +43,8 @@ from lecture import slide_metadata as sm  # noqa: E402
 
 CELL_TIMEOUT_S = 600
 POLL_SLICE_S = 1.0
+#: a tqdm bar's text: "37%|███▋      | 11/30 [00:01<00:02, 8.1it/s]"
+PROGRESS_BAR = re.compile(r"\d+%\|.*\|\s*\d+/\d+|it/s\]|s/it\]")
 
 
 def sliced(get_msg, slice_s: float = POLL_SLICE_S):
@@ -53,7 +57,6 @@ def sliced(get_msg, slice_s: float = POLL_SLICE_S):
     waiting in short slices bounds the cost of a missed wake-up to one slice, while the caller's
     deadline (``Empty`` when it passes; ``None``: none) stays what it was.
     """
-    from queue import Empty
 
     async def get_msg_in_slices(timeout: float | None = None, **kwargs):
         deadline = None if timeout is None else time.monotonic() + timeout
@@ -68,23 +71,19 @@ def sliced(get_msg, slice_s: float = POLL_SLICE_S):
     return get_msg_in_slices
 
 
-def notebook_client(nb, cwd: Path, **kwargs):
-    """nbclient's NotebookClient for the course's kernel (``python3``, run in ``cwd``), its shell and
-    IOPub channels read with `sliced` waits."""
-    from nbclient import NotebookClient
+class SlicedNotebookClient(NotebookClient):
+    """nbclient's NotebookClient, its shell and IOPub channels read with `sliced` waits."""
 
-    class Client(NotebookClient):
-        async def async_start_new_kernel_client(self):
-            kc = await super().async_start_new_kernel_client()
-            for channel in (kc.shell_channel, kc.iopub_channel):
-                channel.get_msg = sliced(channel.get_msg)
-            return kc
-
-    return Client(nb, kernel_name="python3", resources={"metadata": {"path": str(cwd)}}, **kwargs)
+    async def async_start_new_kernel_client(self):
+        kc = await super().async_start_new_kernel_client()
+        for channel in (kc.shell_channel, kc.iopub_channel):
+            channel.get_msg = sliced(channel.get_msg)
+        return kc
 
 
-#: a tqdm bar's text: "37%|███▋      | 11/30 [00:01<00:02, 8.1it/s]"
-PROGRESS_BAR = re.compile(r"\d+%\|.*\|\s*\d+/\d+|it/s\]|s/it\]")
+def notebook_client(nb, cwd: Path, **kwargs) -> SlicedNotebookClient:
+    """A client that runs ``nb`` on the course's kernel (``python3``) in the folder ``cwd``."""
+    return SlicedNotebookClient(nb, kernel_name="python3", resources={"metadata": {"path": str(cwd)}}, **kwargs)
 
 
 def is_progress_bar(output: dict) -> bool:
@@ -141,7 +140,8 @@ def execute(path: Path, failed_dir: Path) -> tuple[bool, str]:
         client.execute(env=env)
         error = ""
     except Exception as e:  # noqa: BLE001 (a failing cell or a dead kernel: the run is not saved either way)
-        error = f"{type(e).__name__}: {str(e).strip().splitlines()[-1] if str(e).strip() else ''}"[:300]
+        last = str(e).strip().splitlines()[-1:]  # nbclient ends its message with the error line
+        error = f"{type(e).__name__}: {''.join(last)}"[:300]
     seconds = time.perf_counter() - start
     dropped = drop_progress_bars(nb)
     found = ([error] if error else []) + problems(nb)

@@ -34,11 +34,10 @@ from nbclient.exceptions import CellExecutionError
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from lecture.execute_notebooks import notebook_client  # noqa: E402
+from lecture.execute_notebooks import CELL_TIMEOUT_S, notebook_client  # noqa: E402
 
 NOTEBOOKS = ROOT / "notebooks"
 START, END = "<!-- test-params:start -->", "<!-- test-params:end -->"
-CELL_TIMEOUT_S = 600
 
 
 @dataclass
