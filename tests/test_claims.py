@@ -19,10 +19,34 @@ def fresh_state(monkeypatch):
     monkeypatch.delenv(claims.LOG_ENV, raising=False)
 
 
-def test_a_held_claim_returns_true_in_every_mode(fresh_state, monkeypatch):
-    assert claims.claim("x", True, "1 < 2")
+def test_a_held_claim_is_silent_in_every_mode(fresh_state, monkeypatch, capsys):
+    assert claims.claim("x", True, "1 < 2") is None  # nothing for a notebook cell to echo
     monkeypatch.setenv(claims.MODE_ENV, "notice")
-    assert claims.claim("x", True, "1 < 2")
+    assert claims.claim("x", claims.above(2, 1)) is None
+    assert capsys.readouterr().out == ""
+
+
+def test_checks_know_their_margin():
+    c = claims.above(0.54, 0.40)
+    assert c and c.margin == pytest.approx(0.35)
+    c = claims.below(1.2, 1.0)
+    assert not c and c.margin == pytest.approx(-0.2)
+    assert claims.between(1.5, 1.0, 3.0).margin == pytest.approx(0.5)  # 0.5 from the low end, half-width 1
+    both = claims.above(2, 1) & claims.below(0.9, 1)
+    assert both and both.margin == pytest.approx(0.1)
+    either = claims.above(0, 1) | claims.below(0.5, 1)
+    assert either and either.margin == pytest.approx(0.5)
+    worst = claims.every(claims.below(a, b) for a, b in [(1, 2), (1.9, 2), (0, 2)])
+    assert worst and worst.margin == pytest.approx(0.05) and "1.9 < 2" in worst.text
+    assert claims.exactly(3 == 3).margin == 1.0 and claims.exactly(False).margin == -1.0
+    assert claims.above(0.1, 0.0).margin == pytest.approx(0.1)  # a zero threshold: the absolute distance
+    with pytest.raises(ValueError, match="at least one"):
+        claims.every([])
+
+
+def test_a_plain_condition_needs_its_measured_text(fresh_state):
+    with pytest.raises(ValueError, match="measured"):
+        claims.claim("x", True)
 
 
 def test_course_settings_make_a_failed_claim_an_error(fresh_state, capsys):
@@ -37,7 +61,7 @@ def test_changed_settings_make_it_a_notice_and_the_notebook_goes_on(fresh_state,
     changed = claims.settings("08_vq_vae", **values)
     assert changed == {"DATASET": ("mnist5k", "digits")}
     assert "You changed DATASET = 'digits' (course: 'mnist5k')" in capsys.readouterr().out
-    assert claims.claim("sharp", False, "error 19.1", why="8x8 images", try_="use mnist5k") is False
+    claims.claim("sharp", False, "error 19.1", why="8x8 images", try_="use mnist5k")
     out = capsys.readouterr().out
     assert "Claim not confirmed with your settings: sharp" in out
     assert "measured: error 19.1" in out and "why it may not hold here: 8x8 images" in out
@@ -60,12 +84,13 @@ def test_every_claim_is_logged_when_asked(fresh_state, monkeypatch, tmp_path):
     monkeypatch.setenv(claims.MODE_ENV, "notice")
     claims.settings("01_autoencoder", **dict(claims.COURSE_SETTINGS["01_autoencoder"], DATASET="mnist5k"))
     claims.claim("a", True, "fine")
-    claims.claim("b", False, "not fine")
+    claims.claim("b", claims.below(3.0, 2.0))
     records = [json.loads(line) for line in log.read_text().splitlines()]
-    assert [(r["claim"], r["held"], r["changed"]) for r in records] == [
-        ("a", True, ["DATASET"]),
-        ("b", False, ["DATASET"]),
+    assert [(r["claim"], r["held"], r["changed"], r["margin"]) for r in records] == [
+        ("a", True, ["DATASET"], None),
+        ("b", False, ["DATASET"], -0.5),
     ]
+    assert records[1]["measured"] == "3 < 2"
 
 
 def test_unknown_notebook_or_parameter_is_a_clear_error(fresh_state):

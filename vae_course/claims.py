@@ -234,28 +234,109 @@ def _show_notice(name: str, measured: str, why: str, try_: str) -> None:
     print(text)
 
 
-def claim(name: str, condition: bool, measured: str, why: str = "", try_: str = "") -> bool:
-    """Check a teaching claim; see the module docstring. Returns whether it held.
+class Check:
+    """A comparison that knows how close it came: ``held``, and a ``margin`` in units of its threshold.
+
+    ``margin`` is the signed distance of the measured value from the threshold, as a fraction of the
+    threshold's size: ``above(0.54, 0.40)`` has margin (0.54 - 0.40) / 0.40 = +0.35, and a claim that
+    fails has a negative margin. ``make test-seeds`` prints it for every claim and seed, so a claim that
+    holds by luck on one machine (margin +0.01) shows itself before another machine's last bits flip it.
+
+    Checks combine: ``a & b`` holds when both hold (margin: the smaller), ``a | b`` when either does
+    (the larger); ``every(...)`` is ``&`` over many. A check is truthy when it holds.
+    """
+
+    __slots__ = ("held", "margin", "text")
+
+    def __init__(self, held: bool, margin: float, text: str) -> None:
+        self.held, self.margin, self.text = bool(held), float(margin), text
+
+    def __bool__(self) -> bool:
+        return self.held
+
+    def __and__(self, other: Check) -> Check:
+        return Check(self.held and other.held, min(self.margin, other.margin), f"{self.text}; {other.text}")
+
+    def __or__(self, other: Check) -> Check:
+        return Check(self.held or other.held, max(self.margin, other.margin), f"{self.text} or {other.text}")
+
+    def __repr__(self) -> str:
+        return f"Check(held={self.held}, margin={self.margin:+.3f}, {self.text!r})"
+
+
+def _fraction(distance: float, threshold: float) -> float:
+    # relative to the threshold's size; an absolute distance where the threshold is (near) zero
+    return distance / abs(threshold) if abs(threshold) > 1e-12 else distance
+
+
+def _num(x: Any) -> float:
+    return float(x.item() if hasattr(x, "item") else x)
+
+
+def above(value: Any, threshold: Any) -> Check:
+    """value > threshold; margin (value - threshold) / |threshold|."""
+    v, t = _num(value), _num(threshold)
+    return Check(v > t, _fraction(v - t, t), f"{v:.4g} > {t:.4g}")
+
+
+def below(value: Any, threshold: Any) -> Check:
+    """value < threshold; margin (threshold - value) / |threshold|."""
+    v, t = _num(value), _num(threshold)
+    return Check(v < t, _fraction(t - v, t), f"{v:.4g} < {t:.4g}")
+
+
+def between(value: Any, low: Any, high: Any) -> Check:
+    """low < value < high; margin: the nearer side's, as a fraction of the interval's half-width."""
+    v, lo, hi = _num(value), _num(low), _num(high)
+    half = (hi - lo) / 2
+    return Check(lo < v < hi, min(v - lo, hi - v) / half, f"{lo:.4g} < {v:.4g} < {hi:.4g}")
+
+
+def every(checks) -> Check:
+    """All of ``checks`` hold; margin: the smallest (the one closest to failing)."""
+    checks = list(checks)
+    if not checks:
+        raise ValueError("every() needs at least one check")
+    worst = min(checks, key=lambda c: c.margin)
+    return Check(all(checks), worst.margin, f"all {len(checks)} hold; closest: {worst.text}")
+
+
+def exactly(condition: bool, what: str = "") -> Check:
+    """A claim with no threshold (an argmax equals another, a count is exact): margin +1 held, -1 not."""
+    return Check(bool(condition), 1.0 if condition else -1.0, what or ("holds" if condition else "does not hold"))
+
+
+def claim(name: str, condition: bool | Check, measured: str = "", why: str = "", try_: str = "") -> None:
+    """Check a teaching claim; see the module docstring.
 
     Args:
         name: a short id ("vae-beats-ae"), used in notices, logs and the README's table.
-        condition: the claim, already evaluated.
-        measured: what was measured, in words with the numbers ("VAE 0.041 vs AE 0.063").
+        condition: the claim, already evaluated: a ``Check`` (``above``, ``below``, ``between``,
+            ``every``, ``exactly``), whose margin is logged, or a plain bool.
+        measured: what was measured, in words with the numbers ("VAE 0.041 vs AE 0.063"); defaults to
+            the check's own text.
         why: why it may fail under other settings. try_: what a learner can change.
+
+    Returns nothing (a claim cell shows no stray ``True``); under strict mode a failed claim raises.
     """
+    check = condition if isinstance(condition, Check) else None
     held = bool(condition)
+    if not measured:
+        if check is None:
+            raise ValueError(f"claim {name!r}: say what was measured (measured=...) for a plain condition")
+        measured = check.text
     _log(
         {
             "notebook": _state["notebook"],
             "claim": name,
             "held": held,
+            "margin": None if check is None else check.margin,
             "measured": measured,
             "changed": sorted(_state["changed"]),
         }
     )
     if held:
-        return True
+        return
     if mode() == "strict":
         raise ClaimFailed(f"claim {name!r} does not hold: {measured}" + (f" ({why})" if why else ""))
     _show_notice(name, measured, why, try_)
-    return False
