@@ -38,6 +38,8 @@ def test_checks_know_their_margin():
     assert either and either.margin == pytest.approx(0.5)
     worst = claims.every(claims.below(a, b) for a, b in [(1, 2), (1.9, 2), (0, 2)])
     assert worst and worst.margin == pytest.approx(0.05) and "1.9 < 2" in worst.text
+    assert claims.at_least(0.9, 0.9) and claims.at_least(0.9, 0.9).margin == 0.0
+    assert not claims.at_most(3, 2) and claims.at_most(1, 2).margin == pytest.approx(0.5)
     assert claims.exactly(3 == 3).margin == 1.0 and claims.exactly(False).margin == -1.0
     assert claims.above(0.1, 0.0).margin == pytest.approx(0.1)  # a zero threshold: the absolute distance
     with pytest.raises(ValueError, match="at least one"):

@@ -285,6 +285,18 @@ def below(value: Any, threshold: Any) -> Check:
     return Check(v < t, _fraction(t - v, t), f"{v:.4g} < {t:.4g}")
 
 
+def at_least(value: Any, threshold: Any) -> Check:
+    """value >= threshold (a count or a share that may sit exactly on it); margin as for ``above``."""
+    v, t = _num(value), _num(threshold)
+    return Check(v >= t, _fraction(v - t, t), f"{v:.4g} >= {t:.4g}")
+
+
+def at_most(value: Any, threshold: Any) -> Check:
+    """value <= threshold; margin as for ``below``."""
+    v, t = _num(value), _num(threshold)
+    return Check(v <= t, _fraction(t - v, t), f"{v:.4g} <= {t:.4g}")
+
+
 def between(value: Any, low: Any, high: Any) -> Check:
     """low < value < high; margin: the nearer side's, as a fraction of the interval's half-width."""
     v, lo, hi = _num(value), _num(low), _num(high)
@@ -312,7 +324,7 @@ def claim(name: str, condition: bool | Check, measured: str = "", why: str = "",
     Args:
         name: a short id ("vae-beats-ae"), used in notices, logs and the README's table.
         condition: the claim, already evaluated: a ``Check`` (``above``, ``below``, ``between``,
-            ``every``, ``exactly``), whose margin is logged, or a plain bool.
+            ``at_least``, ``at_most``, ``every``, ``exactly``), whose margin is logged, or a plain bool.
         measured: what was measured, in words with the numbers ("VAE 0.041 vs AE 0.063"); defaults to
             the check's own text.
         why: why it may fail under other settings. try_: what a learner can change.
