@@ -136,3 +136,23 @@ def test_adam_factory_is_fused_adam_with_the_same_steps():
         assert torch.allclose(p, q, atol=1e-6), "fused Adam took other steps than torch's Adam"
     with pytest.raises(ValueError, match="learning rate"):
         adam(0.0)
+
+
+def test_fit_restarts_keeps_the_start_with_the_lowest_training_loss():
+    from vae_course.train import evaluate, fit_restarts
+
+    x = torch.randn(64, 3, generator=torch.Generator().manual_seed(0))
+    y = x @ torch.tensor([[1.0], [-2.0], [0.5]])
+
+    def loss(m, xb, yb):
+        return (m(xb) - yb).pow(2).mean()
+
+    data = (x, y)
+    # few steps from different starts: the final losses differ, and the kept model is the best one
+    model, losses = fit_restarts(lambda: torch.nn.Linear(3, 1), loss, data, 3, restarts=3, seed=5, progress=False)
+    assert len(losses) == 3 and len(set(losses)) == 3
+    assert evaluate(model, loss, data)["loss"] == pytest.approx(min(losses))
+    again, losses_again = fit_restarts(lambda: torch.nn.Linear(3, 1), loss, data, 3, restarts=3, seed=5, progress=False)
+    assert losses_again == losses  # deterministic for a seed
+    with pytest.raises(ValueError, match="restarts"):
+        fit_restarts(lambda: torch.nn.Linear(3, 1), loss, data, 3, restarts=0)

@@ -219,6 +219,41 @@ def fit(
     return history
 
 
+def fit_restarts(
+    make_model: Callable[[], nn.Module],
+    loss_fn: LossFn,
+    data,
+    epochs: int,
+    *,
+    restarts: int = 4,
+    seed: int = 0,
+    **fit_kwargs,
+) -> tuple[nn.Module, list[float]]:
+    """Train ``restarts`` models from different random starts and keep the one whose final training
+    loss is lowest: the usual cure for a non-convex fit whose result depends on where it starts
+    (which local optimum a start reaches can even depend on the CPU's last bits).
+
+    Start r builds ``make_model()`` after ``torch.manual_seed(seed + 1000 * r)`` and trains it with
+    ``fit(..., seed=seed + 1000 * r, **fit_kwargs)``. Only training data decides the winner, so the
+    choice is fair to a held-out comparison.
+
+    Returns:
+        the best model and the final training loss of every start (in order, evaluated in eval mode).
+    """
+    if restarts < 1:
+        raise ValueError(f"restarts must be >= 1, got {restarts}")
+    best, best_loss, final = None, math.inf, []
+    for r in range(restarts):
+        torch.manual_seed(seed + 1000 * r)
+        model = make_model()
+        fit(model, loss_fn, data, epochs, seed=seed + 1000 * r, **fit_kwargs)
+        loss = evaluate(model, loss_fn, data, device=fit_kwargs.get("device"))["loss"]
+        final.append(loss)
+        if loss < best_loss:
+            best, best_loss = model, loss
+    return best, final
+
+
 # --------------------------------------------------------------------------- the moon autoencoders (02, 06)
 def code_noise_loss(code_std: float = 0.0, code_penalty: float = 0.0):
     """Loss for an autoencoder whose code is jittered during training (notebook 02's remedy):
