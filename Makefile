@@ -13,7 +13,7 @@ PORT   ?= 8888
 TORCH  := torch==2.13.0
 PIP    := pip==26.3
 
-.PHONY: setup lab exercises notebooks test lint test-params test-package test-notebooks test-grading clean test-browser constraints
+.PHONY: setup lab exercises notebooks test lint test-params params-readme test-seeds test-package test-notebooks test-grading clean test-browser constraints
 
 setup: $(STAMP)
 
@@ -72,11 +72,20 @@ lint: setup
 	$(VENV)/bin/ruff check $(LINTED)
 	$(VENV)/bin/ruff format --check $(LINTED)
 
-# Every notebook with each value its parameters cell offers, and with another seed, as a learner would
-# run it (claims are notices); fails on a traceback, or on a claim that fails with another seed. Writes
-# the table into README.md (tests/run_params.py).
+# Every notebook with each value its parameters cell offers, with another seed, and with all its other
+# values changed at once, as a learner would run it (claims are notices); fails on a traceback, or on a
+# claim that fails with another seed. Writes the table to build/test-params.md (CI changes no tracked
+# file); `make params-readme` copies it into README.md (tests/run_params.py).
 test-params: setup
-	$(PY) tests/run_params.py --jobs 2 --readme README.md
+	$(PY) tests/run_params.py --jobs 2 --table build/test-params.md
+
+params-readme:
+	$(PY) tests/run_params.py --readme README.md --from-table build/test-params.md
+
+# A benchmark, not a CI step (about 15 minutes): every notebook under the course's settings with
+# SEED = 0..4, and each claim's margin on each seed, worst first (build/test-seeds.md).
+test-seeds: setup
+	$(PY) tests/run_params.py --jobs 2 --seeds 0 1 2 3 4 --table build/test-seeds.md
 
 test-package: setup
 	$(PY) -m pytest $(XDIST) tests

@@ -1,25 +1,35 @@
-"""`make test-params`: run every notebook with each value its parameters cell offers, and with another seed.
+"""`make test-params` and `make test-seeds`: run the notebooks as a learner who changes their parameters would.
 
-For each notebook of ``vae_course.claims.COURSE_SETTINGS`` this runs one variant per offline value in
-``claims.OFFERED`` and one with ``SEED + 1``, each as a learner would: the parameters cell's line is
-changed, the notebook runs top to bottom in a fresh kernel, and teaching claims are notices
-(``VAE_COURSE_CLAIMS=notice``), each one recorded (``VAE_COURSE_CLAIMS_LOG``).
+``make test-params`` (a CI step): for each notebook of ``vae_course.claims.COURSE_SETTINGS``, one run per
+offline value in ``claims.OFFERED``, one with ``SEED + 1``, and one with every value of
+``claims.ALTERNATIVES`` changed at once (a latent size, a width, a number of codes, an image size...).
+Each run is made as a learner would: the parameters cell's lines are changed, the notebook runs top to
+bottom in a fresh kernel, and teaching claims are notices (``VAE_COURSE_CLAIMS=notice``), each one
+recorded with its margin (``VAE_COURSE_CLAIMS_LOG``). It fails (exit 1) on
 
-It fails (exit 1) on
-* any exception in a variant that is not a claim notice (a learner would see a traceback), and
-* any claim that does not hold in a SEED + 1 run: the course's own settings but another seed (a
+* any exception in a run that is not a claim notice (a learner would see a traceback), and
+* any claim that does not hold in the SEED + 1 run: the course's own settings but another seed (a
   claim that holds for one seed only is not a claim yet).
 
-The table (notebook, settings, run time, claims held / not held by name) is printed and written into
-README.md between the markers ``<!-- test-params:start -->`` and ``<!-- test-params:end -->``.
+The table (notebook, settings, run time, claims held / not held by name) is printed and written to
+``--table`` (``build/test-params.md``; CI changes no tracked file). ``make params-readme`` copies that
+file into README.md between ``<!-- test-params:start -->`` and ``<!-- test-params:end -->``.
 
-    python tests/run_params.py [--jobs 2] [--only 01_autoencoder ...] [--readme README.md]
+``make test-seeds`` (a benchmark, not a CI step): each notebook under the course's settings with
+``SEED = 0 .. 4``, and for every claim its margin on each seed (how far the measured value is from
+the claim's threshold, as a fraction of it; negative: the claim failed), worst first. It fails on a
+claim that does not hold on some seed; a worst margin under 10 % is flagged as fragile.
+
+    python tests/run_params.py [--jobs 2] [--only 01_autoencoder ...] [--table build/test-params.md]
+    python tests/run_params.py --seeds 0 1 2 3 4 [--table build/test-seeds.md]
+    python tests/run_params.py --readme README.md --from-table build/test-params.md
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import re
 import sys
@@ -40,26 +50,33 @@ NOTEBOOKS = ROOT / "notebooks"
 START, END = "<!-- test-params:start -->", "<!-- test-params:end -->"
 
 
+FRAGILE = 0.10  # a claim whose worst margin over the seeds is below this is flagged
+
+
 @dataclass
 class Variant:
     notebook: str
     changes: dict
     seed_run: bool
+    all_changed: bool = False
     seconds: float = 0.0
     error: str = ""
     held: list = field(default_factory=list)
     not_held: list = field(default_factory=list)
+    margins: dict = field(default_factory=dict)  # claim -> worst margin in this run (None: a plain bool)
 
     @property
     def label(self) -> str:
-        return ", ".join(f"{k} = {v!r}" for k, v in self.changes.items())
+        if self.all_changed:
+            return "all other values: " + ", ".join(f"{k} = {v!r}" for k, v in self.changes.items())
+        return ", ".join(f"{k} = {v!r}" for k, v in self.changes.items()) or "course settings"
 
     @property
     def failed(self) -> bool:
         return bool(self.error) or (self.seed_run and bool(self.not_held))
 
 
-def variants(course: dict, offered: dict, only: list[str] | None) -> list[Variant]:
+def variants(course: dict, offered: dict, only: list[str] | None, alternatives: dict | None = None) -> list[Variant]:
     out = []
     for name, values in course.items():
         if only and name not in only:
@@ -68,6 +85,18 @@ def variants(course: dict, offered: dict, only: list[str] | None) -> list[Varian
             out.append(Variant(name, {"SEED": values["SEED"] + 1}, seed_run=True))
         for param, options in offered.get(name, {}).items():
             out.extend(Variant(name, {param: v}, seed_run=False) for v in options)
+        if alternatives and alternatives.get(name):
+            out.append(Variant(name, dict(alternatives[name]), seed_run=False, all_changed=True))
+    return out
+
+
+def seed_variants(course: dict, seeds: list[int], only: list[str] | None) -> list[Variant]:
+    """The course's settings with each seed (the course's own seed included, run the same way)."""
+    out = []
+    for name, values in course.items():
+        if (only and name not in only) or "SEED" not in values:
+            continue
+        out.extend(Variant(name, {} if s == values["SEED"] else {"SEED": s}, seed_run=True) for s in seeds)
     return out
 
 
@@ -88,6 +117,7 @@ def change_parameters(nb: nbformat.NotebookNode, changes: dict) -> None:
 
 def run_variant(v: Variant) -> Variant:
     nb = nbformat.read(NOTEBOOKS / f"{v.notebook}.ipynb", as_version=4)
+    v.held, v.not_held, v.margins = [], [], {}
     with tempfile.TemporaryDirectory() as tmp:
         log = Path(tmp) / "claims.jsonl"
         # the kernel gets its own environment: claims are notices, each one logged to this variant's file
@@ -106,6 +136,10 @@ def run_variant(v: Variant) -> Variant:
             for line in log.read_text().splitlines():
                 r = json.loads(line)
                 (v.held if r["held"] else v.not_held).append(r["claim"])
+                m = r.get("margin")
+                old = v.margins.get(r["claim"], "unset")
+                # a claim made several times in a run (in a loop) keeps its worst margin
+                v.margins[r["claim"]] = m if old == "unset" or old is None else (old if m is None else min(old, m))
     return v
 
 
@@ -118,6 +152,36 @@ def table(results: list[Variant]) -> str:
     return "\n".join(rows)
 
 
+def seed_of(v: Variant, course: dict) -> int:
+    return v.changes.get("SEED", course[v.notebook]["SEED"])
+
+
+def margin_table(results: list[Variant], course: dict, seeds: list[int], worst: int | None = None) -> tuple[str, list]:
+    """One row per claim: its margin on each seed, worst first. Returns (markdown, rows)."""
+    per: dict[tuple[str, str], dict[int, float | None]] = {}
+    for v in results:
+        for c, m in v.margins.items():
+            per.setdefault((v.notebook, c), {})[seed_of(v, course)] = m
+    rows = []
+    for (nb, c), by_seed in per.items():
+        known = [m for m in by_seed.values() if m is not None]
+        missing = [s for s in seeds if s not in by_seed]  # the claim was not reached on that seed
+        w = -math.inf if missing else (min(known) if known else math.nan)
+        rows.append((w, nb, c, by_seed, missing))
+    rows.sort(key=lambda r: (math.isnan(r[0]), r[0]))
+
+    def cell(m):
+        return "bool" if m is None else f"{m:+.3f}"
+
+    head = "| notebook | claim | " + " | ".join(f"SEED {s}" for s in seeds) + " | worst |"
+    lines = [head, "|---|---|" + "---|" * (len(seeds) + 1)]
+    for w, nb, c, by_seed, _missing in rows[:worst] if worst else rows:
+        vals = " | ".join(cell(by_seed[s]) if s in by_seed else "not run" for s in seeds)
+        flag = " (fragile)" if w < FRAGILE else ""
+        lines.append(f"| {nb} | `{c}` | {vals} | {'n/a' if math.isnan(w) else cell(w)}{flag} |")
+    return "\n".join(lines), rows
+
+
 def write_readme(path: Path, text: str) -> None:
     readme = path.read_text()
     if START not in readme or END not in readme:
@@ -128,14 +192,26 @@ def write_readme(path: Path, text: str) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from vae_course.claims import COURSE_SETTINGS, OFFERED
+    from vae_course.claims import ALTERNATIVES, COURSE_SETTINGS, OFFERED
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--only", nargs="*", help="notebook names (e.g. 01_autoencoder)")
-    ap.add_argument("--readme", type=Path, help="write the table into this README")
+    ap.add_argument("--seeds", type=int, nargs="*", help="make test-seeds: these seeds under the course's settings")
+    ap.add_argument("--table", type=Path, help="write the table to this file (e.g. build/test-params.md)")
+    ap.add_argument("--readme", type=Path, help="with --from-table: copy that table into this README")
+    ap.add_argument("--from-table", type=Path, help="the table file written by an earlier run")
     args = ap.parse_args(argv)
-    todo = variants(COURSE_SETTINGS, OFFERED, args.only)
+    if args.readme:
+        if not args.from_table or not args.from_table.exists():
+            raise SystemExit(f"no table at {args.from_table}: run `make test-params` first")
+        write_readme(args.readme, args.from_table.read_text().strip())
+        print(f"wrote {args.from_table} into {args.readme}")
+        return 0
+    if args.seeds is not None:
+        todo = seed_variants(COURSE_SETTINGS, args.seeds, args.only)
+    else:
+        todo = variants(COURSE_SETTINGS, OFFERED, args.only, ALTERNATIVES)
     print(f"{len(todo)} runs on {args.jobs} kernels at a time", flush=True)
     results = []
     with ThreadPoolExecutor(args.jobs) as pool:
@@ -147,10 +223,22 @@ def main(argv: list[str] | None = None) -> int:
                 flush=True,
             )
             results.append(v)
-    text = table(results)
-    print(text)
-    if args.readme:
-        write_readme(args.readme, text)
+    if args.seeds is not None:
+        text, rows = margin_table(results, COURSE_SETTINGS, args.seeds)
+        print(margin_table(results, COURSE_SETTINGS, args.seeds, worst=15)[0])
+        fragile = [r for r in rows if r[0] < FRAGILE]
+        no_margin = [r for r in rows if math.isnan(r[0])]
+        print(
+            f"{len(rows)} claims over seeds {args.seeds}: {sum(r[0] < 0 for r in rows)} fail on some seed, "
+            f"{len(fragile)} with a worst margin under {FRAGILE:.0%}, {len(no_margin)} without a margin (plain bool)"
+        )
+    else:
+        text = table(results)
+        print(text)
+    if args.table:
+        args.table.parent.mkdir(parents=True, exist_ok=True)
+        args.table.write_text(text + "\n")
+        print(f"table written to {args.table}")
     failed = [v for v in results if v.failed]
     print(f"{len(results) - len(failed)} passed, {len(failed)} failed")
     return 1 if failed else 0

@@ -102,6 +102,14 @@ def test_unknown_notebook_or_parameter_is_a_clear_error(fresh_state):
         claims.settings("07_cvae", EPOCH=3)
 
 
+def test_alternatives_name_known_parameters_with_other_values():
+    assert set(claims.ALTERNATIVES) == set(claims.COURSE_SETTINGS)
+    for name, values in claims.ALTERNATIVES.items():
+        course = claims.COURSE_SETTINGS[name]
+        assert set(values) <= set(course), name
+        assert all(values[k] != course[k] for k in values), name
+
+
 def test_offered_values_name_known_parameters():
     for name, offered in claims.OFFERED.items():
         assert name in claims.COURSE_SETTINGS

@@ -160,6 +160,89 @@ OFFERED: dict[str, dict[str, list[Any]]] = {
 }
 
 
+#: One other sensible value for each number a learner may change in a parameters cell (sizes, widths,
+#: epochs, numbers of codes, image sizes). ``make test-params`` runs each notebook once with all of
+#: them changed at once: it must reach its end (claims as notices), every cell adapting to the values.
+ALTERNATIVES: dict[str, dict[str, Any]] = {
+    "00_start_here": {"MOON_SIZE": 20},
+    "01_autoencoder": {
+        "LATENT": 3,
+        "PCA_K": 6,
+        "HIDDEN": (128, 64),
+        "EPOCHS": 30,
+        "LINEAR_N": 1000,
+        "LINEAR_EPOCHS": 600,
+    },
+    "02_moon_interpolation_failure": {
+        "N_SEEDS": 3,
+        "SIZE": 20,
+        "LATENT_DIM": 3,
+        "HIDDEN": (48,),
+        "TWO_PHASES": (0.5, 0.75),
+        "STEPS": 400,
+        "LR": 2e-3,
+        "CODE_PENALTY": 0.05,
+        "N_MANY": 192,
+        "MANY_HIDDEN": (96,),
+        "MANY_STEPS": 300,
+        "MANY_LR": 3e-3,
+        "PATH_STEPS": 15,
+        "REAL": 0.04,
+    },
+    "03_denoising_autoencoder": {
+        "LATENT": 8,
+        "HIDDEN": (128,),
+        "EPOCHS": 15,
+        "MAX_MASK": 0.5,
+        "MAX_STD": 0.5,
+        "LEVELS": (0.0, 0.2, 0.4),
+    },
+    "04_elbo_derivation": {
+        "DIMS": [1, 2, 4, 8, 16],
+        "N_SAMPLES": 500,
+        "SIGMA_X": 0.3,
+        "MIX_K": [1, 4, 16],
+        "MIX_STEPS": 300,
+        "MIX_RESTARTS": 2,
+        "PPCA_K": 8,
+    },
+    "05_gradient_estimators": {
+        "LATENT": 3,
+        "EPOCHS": 6,
+        "N": 10_000,
+        "N_GRAD": 100,
+        "WS_LATENTS": (5, 10),
+        "WS_EPOCHS": 6,
+        "WS_HIDDEN": 64,
+    },
+    "06_vae": {
+        "LATENT": 10,
+        "HIDDEN": 256,
+        "DECODER_LAYERS": 1,
+        "EPOCHS": 15,
+        "MANIFOLD_EPOCHS": 8,
+        "SMALL_HIDDEN": 64,
+        "EPOCHS_SMALL": 3,
+        "LR": 1e-3,
+        "LR_SMALL": 2e-3,
+        "N_TRAIN": 2000,
+        "IWAE_IMAGES": 20,
+    },
+    "07_cvae": {"LATENT": 4, "HIDDEN": 256, "DECODER_LAYERS": 1, "EPOCHS": 25, "LR": 1e-3, "N_PER_CLASS": 100},
+    "08_vq_vae": {
+        "N_TRAIN": 2000,
+        "NUM_CODES": 32,
+        "CODE_DIM": 8,
+        "HIDDEN": 24,
+        "EPOCHS": 4,
+        "LR": 1e-3,
+        "BATCH": 128,
+        "PRIOR_EPOCHS": 4,
+        "N_SAMPLES": 200,
+    },
+}
+
+
 class ClaimFailed(AssertionError):
     """A teaching claim did not hold under the course's own settings (or under the tests)."""
 
