@@ -198,6 +198,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--only", nargs="*", help="notebook names (e.g. 01_autoencoder)")
     ap.add_argument("--seeds", type=int, nargs="*", help="make test-seeds: these seeds under the course's settings")
+    ap.add_argument("--all-changed-only", action="store_true", help="only the runs with every alternative value")
     ap.add_argument("--table", type=Path, help="write the table to this file (e.g. build/test-params.md)")
     ap.add_argument("--readme", type=Path, help="with --from-table: copy that table into this README")
     ap.add_argument("--from-table", type=Path, help="the table file written by an earlier run")
@@ -212,6 +213,8 @@ def main(argv: list[str] | None = None) -> int:
         todo = seed_variants(COURSE_SETTINGS, args.seeds, args.only)
     else:
         todo = variants(COURSE_SETTINGS, OFFERED, args.only, ALTERNATIVES)
+        if args.all_changed_only:
+            todo = [v for v in todo if v.all_changed]
     print(f"{len(todo)} runs on {args.jobs} kernels at a time", flush=True)
     results = []
     with ThreadPoolExecutor(args.jobs) as pool:
