@@ -35,7 +35,8 @@ from typing import NamedTuple
 import torch
 from torch import Tensor, nn
 
-from . import eval_mode
+from ..ops import check_images
+from . import reconstruct
 
 OUTPUTS = ("logits", "sigmoid", "identity")
 
@@ -73,13 +74,6 @@ class _Autoencoder(nn.Module):
     encoder: nn.Module
     decoder: nn.Module
 
-    def _check_input(self, x: Tensor) -> None:
-        if not isinstance(x, Tensor):
-            raise TypeError(f"expected images as a torch.Tensor, got {type(x).__name__}")
-        if x.dim() != 4 or tuple(x.shape[1:]) != self.in_shape:
-            want = "(B, " + ", ".join(map(str, self.in_shape)) + ")"
-            raise ValueError(f"expected images of shape {want}, got {tuple(x.shape)}")
-
     @property
     def in_shape(self) -> tuple[int, int, int]:
         """(C, H, W) of the images: (1, image_size, image_size)."""
@@ -87,7 +81,7 @@ class _Autoencoder(nn.Module):
 
     def encode(self, x: Tensor) -> Tensor:
         """x (B, C, H, W) -> code z (B, latent_dim)."""
-        self._check_input(x)
+        check_images(x, (self.image_size, self.image_size))
         return self.encoder(x)
 
     def code(self, x: Tensor) -> Tensor:
@@ -111,11 +105,9 @@ class _Autoencoder(nn.Module):
             return torch.sigmoid(recon)
         return recon.clamp(0.0, 1.0)
 
-    @torch.no_grad()
     def reconstruct(self, x: Tensor) -> Tensor:
         """Images in [0, 1] rebuilt from x, in eval mode and without gradients."""
-        with eval_mode(self):
-            return self.to_image(self(x).recon)
+        return reconstruct(self, x)
 
 
 class MLPAutoencoder(_Autoencoder):

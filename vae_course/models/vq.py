@@ -32,6 +32,7 @@ of code indices: fit it to the codes of the training set, sample a grid, decode 
 
 from __future__ import annotations
 
+import math
 from typing import NamedTuple
 
 import torch
@@ -39,8 +40,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .. import losses
-from ..estimators import straight_through
-from . import device_of, eval_mode
+from ..ops import check_images, straight_through
+from . import device_of, eval_mode, map_batches, reconstruct
 
 __all__ = [
     "nearest_code",
@@ -61,7 +62,6 @@ __all__ = [
     "encode_indices",
     "code_positions",
     "code_footprint",
-    "nearest_code_grid",
     "MaskedConv2d",
     "CodePrior",
     "prior_loss",
@@ -223,9 +223,20 @@ class VectorQuantizer(nn.Module):
         """Code vectors for a grid of indices (B, H, W) -> (B, D, H, W)."""
         return self.codebook[indices].permute(0, 3, 1, 2)  # (B, H, W, D) -> (B, D, H, W)
 
-    def forward(self, z_e: Tensor) -> VQOutput:
+    def _check_encodings(self, z_e: Tensor) -> None:
         if z_e.dim() != 4 or z_e.shape[1] != self.code_dim:
             raise ValueError(f"expected encodings of shape (B, {self.code_dim}, H, W), got {tuple(z_e.shape)}")
+
+    def nearest_indices(self, z_e: Tensor) -> Tensor:
+        """Indices (B, H, W) of the nearest codes to encodings z_e (B, D, H, W). Changes nothing, in
+        either mode: no k-means start, no EMA update, no dead-code reset (``forward`` does those)."""
+        self._check_encodings(z_e)
+        b, d, h, w = z_e.shape
+        flat = z_e.detach().permute(0, 2, 3, 1).reshape(-1, d)  # (B*H*W, D), one row per grid position
+        return nearest_code(flat, self.codebook.detach()).view(b, h, w)
+
+    def forward(self, z_e: Tensor) -> VQOutput:
+        self._check_encodings(z_e)
         b, d, h, w = z_e.shape
         flat = z_e.permute(0, 2, 3, 1).reshape(-1, d)  # (B*H*W, D), one row per grid position
         if self.training and not bool(self.initialised):
@@ -302,12 +313,25 @@ class VQVAE(nn.Module):
     Encoder: two stride-2 4x4 convolutions (H -> H/4) and a 1x1 convolution to ``code_dim``.
     Decoder: a 3x3 convolution and two stride-2 transposed convolutions back to H (logits).
     Extra keyword arguments (``init``, ``ema``, ``reset_dead``, ...) go to :class:`VectorQuantizer`.
+
+    ``image_size`` (28) is the side of the images the model is meant for: it sets ``code_shape``
+    and ``latent_dim`` (the model contract's sizes, used by ``decode_point``). The convolutions
+    themselves take any side divisible by 4, so one model also encodes 8x8 digits (a 2x2 grid).
     """
 
     def __init__(
-        self, num_codes: int = 64, code_dim: int = 16, hidden: int = 32, beta: float = 0.25, **quantizer_options
+        self,
+        num_codes: int = 64,
+        code_dim: int = 16,
+        hidden: int = 32,
+        beta: float = 0.25,
+        image_size: int = 28,
+        **quantizer_options,
     ) -> None:
         super().__init__()
+        if image_size < 4 or image_size % 4:
+            raise ValueError(f"image_size must be a multiple of 4 (two stride-2 convolutions), got {image_size}")
+        self.image_size = image_size
         self.encoder = nn.Sequential(
             nn.Conv2d(1, hidden, 4, 2, 1),
             nn.ReLU(),  # (B, h, H/2, W/2)
@@ -328,15 +352,33 @@ class VQVAE(nn.Module):
     def num_codes(self) -> int:
         return self.quantizer.num_codes
 
+    @property
+    def code_shape(self) -> tuple[int, int, int]:
+        """(D, H/4, W/4): the shape of one image's code z_q, for images of side ``image_size``."""
+        return (self.quantizer.code_dim, self.image_size // 4, self.image_size // 4)
+
+    @property
+    def latent_dim(self) -> int:
+        """The count of numbers in one image's code z_q: D * (image_size / 4)^2."""
+        return math.prod(self.code_shape)
+
     def encode(self, x: Tensor) -> Tensor:
         """Images (B, 1, H, W) with H, W divisible by 4 -> encodings z_e (B, D, H/4, W/4)."""
-        if x.dim() != 4 or x.shape[1] != 1 or x.shape[2] % 4 or x.shape[3] % 4:
+        check_images(x, name="images for VQVAE.encode")
+        if x.shape[2] % 4 or x.shape[3] % 4:
             raise ValueError(f"expected images of shape (B, 1, H, W) with H and W divisible by 4, got {tuple(x.shape)}")
         return self.encoder(x)
 
+    def code_indices(self, x: Tensor) -> Tensor:
+        """The grid (B, H/4, W/4) of the nearest codes' indices for images x; changes nothing."""
+        return self.quantizer.nearest_indices(self.encode(x))
+
     def code(self, x: Tensor) -> Tensor:
-        """The model contract's deterministic code: the quantized grid z_q (B, D, H/4, W/4)."""
-        return self.quantizer(self.encode(x)).z_q
+        """The model contract's deterministic code: the quantized grid z_q (B, D, H/4, W/4), with the
+        straight-through gradient to the encoder. Side-effect free in either mode (no EMA update, no
+        dead-code reset): the same numbers as ``quantizer(encode(x)).z_q`` in eval mode."""
+        z_e = self.encode(x)
+        return straight_through(z_e, self.quantizer.lookup(self.quantizer.nearest_indices(z_e)))
 
     def decode(self, z_q: Tensor) -> Tensor:
         """Quantized vectors (B, D, H', W') -> logits (B, 1, 4H', 4W')."""
@@ -350,11 +392,9 @@ class VQVAE(nn.Module):
         """Decoder logits -> images in [0, 1]."""
         return torch.sigmoid(logits)
 
-    @torch.no_grad()
     def reconstruct(self, x: Tensor) -> Tensor:
         """Images in [0, 1] rebuilt from the nearest codes of x, in eval mode (no codebook updates)."""
-        with eval_mode(self):
-            return self.to_image(self.decode(self.code(x)))
+        return reconstruct(self, x)
 
     def forward(self, x: Tensor) -> VQVAEOutput:
         z_e = self.encode(x)
@@ -391,21 +431,9 @@ def vqvae_loss(model: VQVAE, x: Tensor, y: Tensor | None = None) -> dict[str, Te
 
 
 # --------------------------------------------------------------------------- usage and the explorer
-@torch.no_grad()
 def encode_indices(model: VQVAE, images: Tensor, batch_size: int = 1000) -> Tensor:
-    """Code-index grids (N, H', W') of a set of images, in eval mode (no codebook updates)."""
-    dev = device_of(model)
-    with eval_mode(model):
-        out = [nearest_code_grid(model, images[i : i + batch_size].to(dev)) for i in range(0, len(images), batch_size)]
-    return torch.cat(out).cpu()
-
-
-def nearest_code_grid(model: VQVAE, x: Tensor) -> Tensor:
-    """Indices (B, H', W') of the nearest codes to the encodings of x."""
-    z_e = model.encode(x)
-    b, d, h, w = z_e.shape
-    flat = z_e.permute(0, 2, 3, 1).reshape(-1, d)  # (B*H'*W', D)
-    return nearest_code(flat, model.quantizer.codebook).view(b, h, w)
+    """Code-index grids (N, H', W') of a set of images, in eval mode, in batches (no codebook updates)."""
+    return map_batches(model, model.code_indices, images, batch_size)
 
 
 def codebook_usage(model: VQVAE, images: Tensor) -> UsageStats:
