@@ -26,8 +26,8 @@ unused for ``reset_every`` steps by random current encodings, as in Jukebox, Dha
 (exponential-moving-average codebook updates instead of the codebook loss, Appendix A.1 of the
 paper; Razavi et al. 2019, arXiv:1906.00446).
 
-:class:`CodePrior` is a small PixelCNN (van den Oord et al. 2016, arXiv:1606.05328) over the grid
-of code indices: fit it to the codes of the training set, sample a grid, decode it.
+The PixelCNN prior over the code grid is in ``vae_course.models.pixelcnn``; codebook usage over a
+data set and the code explorer of notebook 08 in ``vae_course.vq``.
 """
 
 from __future__ import annotations
@@ -36,12 +36,11 @@ import math
 from typing import NamedTuple
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .. import losses
 from ..ops import check_images, straight_through
-from . import device_of, eval_mode, map_batches, reconstruct
+from . import reconstruct
 
 __all__ = [
     "nearest_code",
@@ -53,18 +52,10 @@ __all__ = [
     "dead_codes",
     "kmeans",
     "VQOutput",
-    "UsageStats",
     "VectorQuantizer",
     "VQVAEOutput",
     "VQVAE",
     "vqvae_loss",
-    "codebook_usage",
-    "encode_indices",
-    "code_positions",
-    "code_footprint",
-    "MaskedConv2d",
-    "CodePrior",
-    "prior_loss",
 ]
 
 
@@ -155,14 +146,6 @@ class VQOutput(NamedTuple):
     commitment_loss: Tensor  # (B,) ||z_e - sg[e]||^2 (unweighted; beta is applied in the loss)
     counts: Tensor  # (K,) how often each code was chosen in this batch
     perplexity: Tensor  # () exp(entropy) of this batch's code usage
-
-
-class UsageStats(NamedTuple):
-    """Codebook usage over a data set."""
-
-    counts: Tensor  # (K,) int64
-    perplexity: float  # effective number of codes in use
-    dead: int  # number of codes never used
 
 
 class VectorQuantizer(nn.Module):
@@ -428,109 +411,3 @@ def vqvae_loss(model: VQVAE, x: Tensor, y: Tensor | None = None) -> dict[str, Te
         "commitment": commit.detach(),
         "perplexity": out.perplexity,
     }
-
-
-# --------------------------------------------------------------------------- usage and the explorer
-def encode_indices(model: VQVAE, images: Tensor, batch_size: int = 1000) -> Tensor:
-    """Code-index grids (N, H', W') of a set of images, in eval mode, in batches (no codebook updates)."""
-    return map_batches(model, model.code_indices, images, batch_size)
-
-
-def codebook_usage(model: VQVAE, images: Tensor) -> UsageStats:
-    """Counts, perplexity and dead codes (never the nearest code of any position) over ``images``."""
-    counts = code_counts(encode_indices(model, images), model.num_codes)
-    return UsageStats(counts, float(perplexity(counts)), int((counts == 0).sum()))
-
-
-def code_positions(indices: Tensor, code: int, scale: int = 1) -> Tensor:
-    """Where ``code`` is used: a bool mask (B, H'*scale, W'*scale) from index grids (B, H', W').
-
-    ``scale`` blows each grid cell up to the pixels it covers (4 for the course's VQVAE)."""
-    if indices.dim() != 3:
-        raise ValueError(f"expected index grids (B, H', W'), got {tuple(indices.shape)}")
-    mask = indices == code
-    return mask.repeat_interleave(scale, dim=1).repeat_interleave(scale, dim=2)
-
-
-@torch.no_grad()
-def code_footprint(model: VQVAE, code: int, background: int, grid: tuple[int, int] = (7, 7)) -> Tensor:
-    """What one code draws: decode a grid filled with ``background`` with ``code`` at its centre.
-
-    Returns (2, 1, H, W): the background-only image and the one with the code placed, so the
-    difference is the code's contribution."""
-    if not 0 <= code < model.num_codes:
-        raise ValueError(f"code must lie in [0, {model.num_codes - 1}], got {code}")
-    g = torch.full((2, *grid), background, dtype=torch.long, device=device_of(model))
-    g[1, grid[0] // 2, grid[1] // 2] = code
-    with eval_mode(model):
-        return model.to_image(model.decode_indices(g)).cpu()
-
-
-# --------------------------------------------------------------------------- the prior over codes
-class MaskedConv2d(nn.Conv2d):
-    """A convolution that sees only pixels above, and to the left on the same row (PixelCNN).
-
-    Mask ``"A"`` also hides the centre (first layer: a position must not see itself); mask
-    ``"B"`` keeps it (later layers: the centre holds features of earlier positions only)."""
-
-    def __init__(self, in_channels: int, out_channels: int, kernel_size: int, mask_type: str) -> None:
-        if mask_type not in ("A", "B") or kernel_size % 2 == 0:
-            raise ValueError(f"need mask_type 'A' or 'B' and an odd kernel, got {mask_type!r}, {kernel_size}")
-        super().__init__(in_channels, out_channels, kernel_size, padding=kernel_size // 2)
-        mask = torch.ones(kernel_size, kernel_size)
-        c = kernel_size // 2
-        mask[c, c + (mask_type == "B") :] = 0  # right of the centre (and the centre for "A")
-        mask[c + 1 :] = 0  # rows below
-        self.register_buffer("mask", mask[None, None])
-
-    def forward(self, x: Tensor) -> Tensor:
-        return F.conv2d(x, self.weight * self.mask, self.bias, padding=self.padding)
-
-
-class CodePrior(nn.Module):
-    """A small PixelCNN over a grid of code indices: ``p(k) = prod_i p(k_i | k_<i)`` in raster order.
-
-    Embedding -> one masked-"A" convolution -> ``layers`` residual masked-"B" 3x3 convolutions ->
-    1x1 convolution to K logits per position. No gating and no vertical/horizontal stacks (so it
-    has PixelCNN's blind spot); on a 7x7 grid that is a small loss for a large saving in code.
-    """
-
-    def __init__(self, num_codes: int, hidden: int = 32, layers: int = 3, first_kernel: int = 5) -> None:
-        super().__init__()
-        self.num_codes = num_codes
-        self.embed = nn.Embedding(num_codes, hidden)
-        self.first = MaskedConv2d(hidden, hidden, first_kernel, "A")
-        self.blocks = nn.ModuleList(MaskedConv2d(hidden, hidden, 3, "B") for _ in range(layers))
-        self.out = nn.Conv2d(hidden, num_codes, 1)
-
-    def forward(self, indices: Tensor) -> Tensor:
-        """Indices (B, H, W) -> logits (B, K, H, W); position i's logits depend only on positions < i."""
-        if indices.dim() != 3:
-            raise ValueError(f"expected index grids (B, H, W), got {tuple(indices.shape)}")
-        h = self.first(self.embed(indices).permute(0, 3, 1, 2))  # (B, hidden, H, W)
-        for block in self.blocks:
-            h = h + block(F.relu(h))
-        return self.out(F.relu(h))
-
-    def nll(self, indices: Tensor) -> Tensor:
-        """``-log p(k)`` in nats per example (B,)."""
-        return F.cross_entropy(self(indices), indices, reduction="none").flatten(1).sum(dim=1)
-
-    @torch.no_grad()
-    def sample(
-        self, n: int, grid: tuple[int, int] = (7, 7), temperature: float = 1.0, generator: torch.Generator | None = None
-    ) -> Tensor:
-        """Draw n index grids (n, H, W), one position at a time in raster order."""
-        dev = device_of(self)
-        k = torch.zeros(n, *grid, dtype=torch.long, device=dev)
-        with eval_mode(self):
-            for i in range(grid[0]):
-                for j in range(grid[1]):
-                    probs = F.softmax(self(k)[:, :, i, j] / temperature, dim=1)  # (n, K)
-                    k[:, i, j] = torch.multinomial(probs.cpu(), 1, generator=generator).flatten().to(dev)
-        return k
-
-
-def prior_loss(prior: CodePrior, indices: Tensor, y: Tensor | None = None) -> Tensor:
-    """Mean negative log-likelihood (nats per grid) of index grids under the prior, for ``fit``."""
-    return prior.nll(indices).mean()
