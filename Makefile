@@ -6,6 +6,8 @@
 # and one for maintainers:
 #   make constraints   regenerate constraints.txt (the exact tested versions) from pyproject.toml
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
+# The course needs Python 3.10 or newer (pyproject.toml); refuse an older one with a clear message.
+PYTHON_OK = $(shell $(PYTHON) -c 'import sys; print(int(sys.version_info >= (3, 10)))' 2>/dev/null)
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
@@ -13,9 +15,12 @@ PORT   ?= 8888
 TORCH  := torch==2.13.0
 PIP    := pip==26.3
 
-.PHONY: setup lab exercises notebooks test lint test-params params-readme test-seeds test-package test-notebooks test-grading clean test-browser constraints
+.PHONY: help setup lab exercises notebooks test lint test-params params-readme test-seeds test-package test-notebooks test-grading clean test-browser constraints
 
-setup: $(STAMP)
+help:  ## this list
+	@awk -F':.*## ' '/^[a-z-]+:.*## / {printf "  make %-16s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+setup: $(STAMP)  ## create .venv and install the course with the pinned versions (once)
 
 # A current pip first (about 1 s; it resolves this set in about half the time of Python 3.11's own
 # pip), then one pip call for torch and the course, every version pinned by constraints.txt. The pin
@@ -25,19 +30,21 @@ setup: $(STAMP)
 # (README). -qq: errors only (-q still shows setuptools' notice about editable installs).
 # pip's own byte-compiling is serial; compileall -j 0 does the same work on every core afterwards
 # (bytecode must exist up front where PYTHONDONTWRITEBYTECODE=1, as on CI), skipping what no kernel
-# imports: the packages' own test suites and sympy (a third of the source).
+# imports: the packages' own test suites, torch's test helpers (one holds Python 3.12 syntax) and sympy
+# (a third of the source). A file that fails to compile fails the set-up.
 $(STAMP): pyproject.toml constraints.txt
+	@test -x $(PY) || test "$(PYTHON_OK)" = 1 || { echo "error: $(PYTHON) is not Python 3.10 or newer; run make PYTHON=/path/to/python3.10+" >&2; exit 1; }
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -qq --no-compile $(PIP)
-	$(PY) -m pip install -qq --no-compile -c constraints.txt $(TORCH) -e ".[lab,test]"
+	$(PY) -m pip install -qq --no-compile -c constraints.txt $(TORCH) -e ".[lab,classroom,test]"
 	@echo "byte-compiling the environment on all cores (a cache: kernels start faster)"
-	@$(PY) -m compileall -q -j 0 -x 'site-packages/(sympy/|.*/tests?/)' \
-		"$$($(PY) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')" > /dev/null || true
+	@$(PY) -m compileall -q -j 0 -x 'site-packages/(sympy/|torch/testing/_internal/|.*/tests?/)' \
+		"$$($(PY) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')" > /dev/null
 	@touch $(STAMP)
 	@echo "course environment ready in $(VENV)"
 
 # --allow-root only where you are root (containers, CI machines); a normal account never needs it.
-lab: setup
+lab: setup  ## open JupyterLab on the notebooks
 	$(VENV)/bin/jupyter lab --ServerApp.root_dir=notebooks --ServerApp.port=$(PORT) \
 		$(if $(filter 0,$(shell id -u)),--allow-root) notebooks/00_start_here.ipynb
 
@@ -46,7 +53,7 @@ lab: setup
 # (or the folder) to start afresh. The course notebooks in notebooks/ are the answer key.
 WORKBOOK ?= exercises
 
-exercises: setup
+exercises: setup  ## your workbook: the notebooks with solutions stubbed, in exercises/
 	$(VENV)/bin/vae-course student notebooks $(WORKBOOK)
 	@echo "workbook ready: open it with  $(VENV)/bin/jupyter lab $(WORKBOOK)/00_start_here.ipynb"
 
@@ -54,7 +61,7 @@ exercises: setup
 # bars; refused on an error, a warning or a failing claim), its slide metadata re-applied
 # (lecture/execute_notebooks.py). All notebooks by default, or NB="notebooks/01_autoencoder.ipynb ...".
 NB ?= $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
-notebooks: setup
+notebooks: setup  ## re-run notebooks and save them (NB="notebooks/01_autoencoder.ipynb ...")
 	$(PY) lecture/execute_notebooks.py --jobs 2 $(NB)
 
 # One pytest worker per core (pytest-xdist). --dist loadfile sends each file whole to one worker: all
@@ -63,12 +70,12 @@ notebooks: setup
 XDIST := -n auto --dist loadfile
 
 # The grader's tamper suite (tests/tamper, minutes of sandboxed kernels) runs in `make test-grading`.
-test: setup lint
+test: setup lint  ## lint, the package tests and every notebook under nbval (not the tamper suite)
 	$(PY) -m pytest $(XDIST) --ignore=tests/tamper --durations=5
 
 # ruff: lint and format check of all the Python code (configured in pyproject.toml).
 LINTED := vae_course tests benchmarks lecture site
-lint: setup
+lint: setup  ## ruff check and format check
 	$(VENV)/bin/ruff check $(LINTED)
 	$(VENV)/bin/ruff format --check $(LINTED)
 
@@ -76,21 +83,21 @@ lint: setup
 # values changed at once, as a learner would run it (claims are notices); fails on a traceback, or on a
 # claim that fails with another seed. Writes the table to build/test-params.md (CI changes no tracked
 # file); `make params-readme` copies it into README.md (tests/run_params.py).
-test-params: setup
+test-params: setup  ## every notebook with each parameter value, another seed, and all values changed
 	$(PY) tests/run_params.py --jobs 2 --table build/test-params.md
 
-params-readme:
+params-readme:  ## copy build/test-params.md into the README's table
 	$(PY) tests/run_params.py --readme README.md --from-table build/test-params.md
 
 # A benchmark, not a CI step (about 15 minutes): every notebook under the course's settings with
 # SEED = 0..4, and each claim's margin on each seed, worst first (build/test-seeds.md).
-test-seeds: setup
+test-seeds: setup  ## benchmark: every claim's margin on SEED 0-4, worst first
 	$(PY) tests/run_params.py --jobs 2 --seeds 0 1 2 3 4 --table build/test-seeds.md
 
-test-package: setup
+test-package: setup  ## the package tests only (tests/, the tamper suite included)
 	$(PY) -m pytest $(XDIST) tests
 
-test-notebooks: setup
+test-notebooks: setup  ## the notebooks only, under nbval
 	$(PY) -m pytest $(XDIST) notebooks
 
 # Slow (runs every notebook twice): every course notebook grades "pass" on each exercise, and its
@@ -98,10 +105,10 @@ test-notebooks: setup
 # submissions that forge results, rebind check, monkeypatch, read classmates' and the teacher's
 # files, use the network, loop, hog memory, exit, signal, leave daemons or lose messages, and what
 # the report says of each. CI runs it after `make test`.
-test-grading: setup
+test-grading: setup  ## slow: every notebook graded, and the tamper suite
 	VAE_COURSE_SLOW=1 $(PY) -m pytest tests/test_grading.py tests/tamper -k "every_course_notebook or tamper or shard" -v
 
-clean:
+clean:  ## remove .venv, the pip-tools environment and the pytest cache
 	rm -rf $(VENV) $(TOOLS) .pytest_cache
 
 # constraints.txt is generated, never edited by hand: pip-tools' pip-compile resolves pyproject.toml
@@ -114,7 +121,7 @@ TOOLS     := .venv-tools
 PIP_TOOLS := pip-tools==7.6.2
 UPGRADE   :=
 
-constraints:
+constraints:  ## regenerate constraints.txt from pyproject.toml (pip-tools, network)
 	@test -x $(TOOLS)/bin/python || $(PYTHON) -m venv $(TOOLS)
 	$(TOOLS)/bin/python -m pip install --quiet $(PIP_TOOLS)
 	CUSTOM_COMPILE_COMMAND="make constraints" $(TOOLS)/bin/pip-compile --quiet $(UPGRADE) \
@@ -133,7 +140,7 @@ $(BROWSER_STAMP): $(STAMP)
 	$(PY) -m pip install -qq -c constraints.txt -e ".[browser]"
 	@touch $@
 
-test-browser: $(BROWSER_STAMP)
+test-browser: $(BROWSER_STAMP)  ## JupyterLab in headless Chromium (needs the system chromium)
 	VAE_COURSE_BROWSER=1 timeout -k 30 600 $(PY) -m pytest tests/browser -p no:cacheprovider -v -s
 
 # Lecture mode and the website, both built from the committed notebooks (no re-execution; README
@@ -150,8 +157,8 @@ $(SITE_STAMP): $(STAMP)
 	$(PY) -m pip install --quiet -c constraints.txt -e ".[docs]"
 	@touch $@
 
-slides: setup
+slides: setup  ## offline reveal.js decks in build/slides/
 	$(PY) lecture/build_slides.py
 
-site: $(SITE_STAMP)
+site: $(SITE_STAMP)  ## the static course website in build/site/
 	$(PY) lecture/build_site.py

@@ -45,6 +45,8 @@ from pathlib import Path
 
 import nbformat
 
+from vae_course.classroom.student import BEGIN_SOLUTION
+
 HERE = Path(__file__).resolve().parent
 NOTES_FILE = HERE / "speaker_notes.json"
 
@@ -77,7 +79,6 @@ WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
 WIDGET_STATE_MIME = "application/vnd.jupyter.widget-state+json"
 NOTES_TAG = "lecture-notes"
 NOTES_PREFIX = "**Speaker notes.** "
-SOLUTION = re.compile(r"^\s*#{1,3}\s*BEGIN SOLUTION\b", re.M)
 HEADING = re.compile(r"^(#{1,6})\s+(.*\S)\s*$")
 SETUP_CALLS = {"seed_everything", "settings", "use_course_style", "get_device", "set_num_threads", "filterwarnings"}
 #: notebook-level RISE options (JupyterLab's RISE reads metadata.rise). Not centred: a live cell
@@ -122,7 +123,7 @@ def is_notes(cell) -> bool:
 
 
 def is_solution(cell) -> bool:
-    return cell.cell_type == "code" and bool(SOLUTION.search(cell.source))
+    return cell.cell_type == "code" and any(BEGIN_SOLUTION.match(line) for line in cell.source.splitlines())
 
 
 def has_widget(cell) -> bool:

@@ -8,8 +8,10 @@ from scipy.linalg import subspace_angles
 
 from vae_course import losses
 from vae_course.corruption import mask_noise
+from vae_course.denoising import denoising_rows
 from vae_course.models import decode_point
-from vae_course.models.ae import AEOutput, ConvAutoencoder, MLPAutoencoder, denoising_rows, pca_basis, pca_reconstruct
+from vae_course.models.ae import AEOutput, ConvAutoencoder, MLPAutoencoder
+from vae_course.pca import pca_basis, pca_reconstruct
 
 
 @pytest.mark.parametrize("shape", [(1, 8, 8), (1, 28, 28), (1, 7, 7)])

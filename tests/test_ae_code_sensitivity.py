@@ -4,7 +4,8 @@ import pytest
 import torch
 from torch import nn
 
-from vae_course.models.ae import MLPAutoencoder, code_sensitivity
+from vae_course.denoising import code_sensitivity
+from vae_course.models.ae import MLPAutoencoder
 
 
 def _linear_model(scale: float) -> MLPAutoencoder:

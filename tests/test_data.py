@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from vae_course import data
+from vae_course.ops import check_images
 
 
 @pytest.mark.parametrize("name,shape", [("moons", (1, 28, 28)), ("digits", (1, 8, 8)), ("mnist5k", (1, 28, 28))])
@@ -173,6 +174,6 @@ def test_no_network_names_the_offline_sets(monkeypatch, tmp_path, data_cache):
 
 
 def test_check_images_says_what_was_expected():
-    data.check_images(torch.zeros(2, 1, 8, 8), (8, 8))
+    check_images(torch.zeros(2, 1, 8, 8), (8, 8))
     with pytest.raises(ValueError, match=r"expected images of shape \(B, 1, 8, 8\), got \(64, 64\)"):
-        data.check_images(torch.zeros(64, 64), (8, 8))
+        check_images(torch.zeros(64, 64), (8, 8))

@@ -207,3 +207,15 @@ def test_evaluate_neither_prints_nor_records(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("VAE_COURSE_RESULTS", str(log))
     assert exercises.evaluate("00.1", good_rms).passed
     assert not log.exists() and capsys.readouterr().out == ""
+
+
+def test_get_reports_a_broken_import_inside_an_exercise_module(monkeypatch):
+    with pytest.raises(KeyError, match="no exercise '99.1'"):
+        exercises.get("99.1")  # there is no nb99.py: no such exercise
+
+    def import_module(name):  # nb98.py exists, but an import inside it fails
+        raise ModuleNotFoundError("No module named 'scipy_missing'", name="scipy_missing")
+
+    monkeypatch.setattr(exercises.importlib, "import_module", import_module)
+    with pytest.raises(ModuleNotFoundError, match="scipy_missing"):
+        exercises.get("98.1")

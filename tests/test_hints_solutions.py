@@ -56,7 +56,7 @@ def test_every_notebook_has_two_exercises_one_of_which_is_not_just_implement():
 
 def test_every_exercise_has_progressive_hints_a_solution_and_an_explanation():
     for ex_id, ex in ALL.items():
-        assert ex.hints and ex.hint == ex.hints[0], ex_id
+        assert ex.hints, ex_id
         assert ex.solution_text().strip(), f"{ex_id}: solution() would show no code"
         assert len(ex.explanation) > 40, f"{ex_id}: solution() needs a short explanation"
 

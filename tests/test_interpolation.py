@@ -127,7 +127,7 @@ def test_a_cross_fade_is_far_from_every_moon(bank):
 
 
 def test_measure_decoded_names_the_expected_shape(bank):
-    with pytest.raises(ValueError, match=f"\\(N, 1, {SIZE}, {SIZE}\\)"):
+    with pytest.raises(ValueError, match=f"\\(B, 1, {SIZE}, {SIZE}\\)"):
         measure_decoded(torch.zeros(2, 1, 8, 8), bank)
 
 

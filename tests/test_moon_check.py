@@ -82,7 +82,7 @@ def test_check_reports_the_nearest_phase_and_accepts_3d_batches(banks):
     images = moons.render_moons([0.25, 0.6], size=16)[:, 0]  # (2, 16, 16)
     check = moons.check_moons(images, banks[16])
     assert check.real.all() and torch.allclose(check.phase, torch.tensor([0.25, 0.6]), atol=1 / 720 + 1e-6)
-    with pytest.raises(ValueError, match=r"expected moon images of shape \(N, 1, 16, 16\)"):
+    with pytest.raises(ValueError, match=r"expected moon images of shape \(B, 1, 16, 16\)"):
         moons.check_moons(torch.zeros(2, 1, 8, 8), banks[16])
 
 

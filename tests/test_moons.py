@@ -52,7 +52,7 @@ def test_distance_grows_with_noise_and_is_zero_for_bank_images():
 
 def test_bank_rejects_wrong_size():
     bank = moons.PhaseBank(size=16, n_phases=16)
-    with pytest.raises(ValueError, match=r"\(N, 1, 16, 16\), got \(2, 1, 28, 28\)"):
+    with pytest.raises(ValueError, match=r"\(B, 1, 16, 16\), got \(2, 1, 28, 28\)"):
         bank.distance(torch.zeros(2, 1, 28, 28))
 
 

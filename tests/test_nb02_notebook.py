@@ -10,8 +10,8 @@ import torch
 from notebook_cells import NOTEBOOKS, load_function
 
 from vae_course.exercises import check
-from vae_course.interpolation import lerp, manifold_distance, phase_monotonicity
-from vae_course.moons import PhaseBank, circular_phase_difference
+from vae_course.interpolation import lerp, phase_monotonicity
+from vae_course.moons import PhaseBank, circular_phase_difference, manifold_distance
 
 NOTEBOOK = NOTEBOOKS / "02_moon_interpolation_failure.ipynb"
 

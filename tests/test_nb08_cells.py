@@ -6,7 +6,7 @@ import pytest
 import torch
 from notebook_cells import code_cell
 
-from vae_course.models import vq
+from vae_course import vq
 
 NB = "08_vq_vae.ipynb"
 

@@ -6,8 +6,7 @@ check it points to."""
 import pytest
 import torch
 
-from vae_course import data, fit, seed_everything
-from vae_course.models import vq
+from vae_course import data, fit, seed_everything, vq
 
 K = 32
 REMEDIES = {"plain": {}, "ema": {"ema": True}, "reset": {"reset_dead": True, "reset_every": 10}}

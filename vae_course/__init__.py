@@ -9,10 +9,15 @@ Two wings, for two kinds of reader.
 * ``losses`` pure loss functions and log-densities (``LOG_2PI``, ``log_normal``, ``log_mean_exp``);
   ``train`` the one training loop ``fit`` (and the moon autoencoders' recipe); ``plots``
   (draws in the course style without touching matplotlib's globals); ``seeding``;
-* ``models`` the one model contract (``code`` / ``decode`` -> logits / ``to_image`` /
-  ``reconstruct``, ``eval_mode``, ``encode_images``, ``decode_codes``, ``decode_point``) and the
-  models: ``models.ae`` autoencoders and the PCA baseline (01-03), ``models.vae`` VAE, CVAE, ELBO
-  and IWAE bounds (05-07), ``models.vq`` vector quantizer, VQ-VAE and a code prior (08);
+* ``ops`` the tensor primitives under everything (the image-shape check, the straight-through
+  estimator);
+* ``models`` models only: the one model contract (the ``Model`` protocol: ``code`` / ``decode`` ->
+  logits / ``to_image`` / ``reconstruct``, ``image_size``, ``latent_dim``; ``eval_mode``,
+  ``map_batches``, ``encode_images``, ``decode_codes``, ``decode_point``) and the models:
+  ``models.ae`` autoencoders (01-03), ``models.vae`` VAE, CVAE, ELBO and IWAE bounds (05-07),
+  ``models.vq`` vector quantizer and VQ-VAE, ``models.pixelcnn`` the prior over its codes (08);
+* ``pca`` the baseline of 01; ``denoising`` the readings of a denoising AE (03); ``vq`` codebook
+  usage and the code explorer (08);
 * ``corruption`` input and code noise (02, 03); ``interpolation`` latent paths and how real their
   decodings are (02, 06); ``lvm`` an exact linear-Gaussian latent variable model (04);
   ``estimators`` score-function, pathwise and straight-through gradients with their closed-form

@@ -313,12 +313,3 @@ def available_offline() -> dict[str, bool]:
     for name in ONLINE:
         out[name] = all((cache_dir() / name / f).exists() for f in _REMOTE[name]["sha256"])
     return out
-
-
-def check_images(x: Tensor, size: tuple[int, int] | None = None, name: str = "images") -> None:
-    """Raise a ValueError that says what was expected unless x is (B, 1, H, W) [with (H, W) = size]."""
-    if not isinstance(x, Tensor):
-        raise TypeError(f"expected {name} as a torch.Tensor, got {type(x).__name__}")
-    want = f"(B, 1, {size[0]}, {size[1]})" if size else "(B, 1, H, W)"
-    if x.dim() != 4 or x.shape[1] != 1 or (size is not None and tuple(x.shape[2:]) != tuple(size)):
-        raise ValueError(f"expected {name} of shape {want}, got {tuple(x.shape)}")

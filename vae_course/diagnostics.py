@@ -14,7 +14,8 @@ from typing import NamedTuple
 import torch
 from torch import Tensor
 
-from .models import device_of, eval_mode
+from .losses import gaussian_kl_terms
+from .models import map_batches
 
 
 def kl_per_dimension(mu: Tensor, logvar: Tensor) -> Tensor:
@@ -26,7 +27,7 @@ def kl_per_dimension(mu: Tensor, logvar: Tensor) -> Tensor:
         raise ValueError(
             f"expected mu and logvar of the same shape (B, D), got {tuple(mu.shape)} and {tuple(logvar.shape)}"
         )
-    return (0.5 * (mu.pow(2) + logvar.exp() - 1 - logvar)).mean(dim=0)
+    return gaussian_kl_terms(mu, logvar).mean(dim=0)
 
 
 class ActiveUnits(NamedTuple):
@@ -66,20 +67,12 @@ def bernoulli_entropy(x: Tensor) -> Tensor:
     return h.flatten(1).sum(dim=1)
 
 
-@torch.no_grad()
 def posterior_means(
     model: torch.nn.Module, x: Tensor, c: Tensor | None = None, batch_size: int = 1000
 ) -> tuple[Tensor, Tensor]:
-    """(mu, logvar), each (N, D), of q(z | x) for a whole data set, in batches, in eval mode."""
-    dev = device_of(model)
-    mus, logvars = [], []
-    with eval_mode(model):
-        for i in range(0, len(x), batch_size):
-            xb = x[i : i + batch_size].to(dev)
-            mu, lv = model.encode(xb) if c is None else model.encode(xb, c[i : i + batch_size].to(dev))
-            mus.append(mu.cpu())
-            logvars.append(lv.cpu())
-    return torch.cat(mus), torch.cat(logvars)
+    """(mu, logvar), each (N, D), of q(z | x) (or q(z | x, c)) for a whole data set, in batches,
+    in eval mode."""
+    return map_batches(model, model.encode, x if c is None else (x, c), batch_size=batch_size)
 
 
 def per_class_accuracy(pred: Tensor, target: Tensor, n_classes: int) -> Tensor:

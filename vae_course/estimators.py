@@ -43,6 +43,7 @@ from torch import Tensor
 
 from .losses import gaussian_kl, log_normal
 from .models.vae import VAE, reconstruction_nll
+from .ops import straight_through
 
 DTYPE = torch.float64
 
@@ -386,18 +387,6 @@ def encoder_gradient_samples(
 
 
 # --------------------------------------------------------------------------- discrete codes
-def straight_through(soft: Tensor, hard: Tensor) -> Tensor:
-    """Forward: ``hard``; backward: the identity to ``soft`` (Bengio et al. 2013).
-
-    soft + (hard - soft).detach() equals hard in value, and d/d soft = I. With the encoder's
-    output ``soft = z_e`` and its nearest code ``hard = z_q`` this is VQ-VAE's z_e + sg[z_q - z_e]
-    (``vae_course.models.vq`` uses this function, in this argument order).
-    """
-    if hard.shape != soft.shape:
-        raise ValueError(f"hard and soft must have the same shape, got {tuple(hard.shape)} and {tuple(soft.shape)}")
-    return soft + (hard - soft).detach()
-
-
 def bernoulli_grads(
     f: Callable[[Tensor], Tensor], theta: float, n: int, seed: int = 0, dim: int = 1
 ) -> dict[str, Tensor | float]:

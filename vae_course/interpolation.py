@@ -5,7 +5,7 @@ see what it answers *between* them we decode a path of codes and measure every d
 against the moon manifold (``vae_course.moons.PhaseBank``):
 
 * ``distance``: RMS pixel distance to the nearest rendered moon (0 for a perfect moon; a
-  cross-fade of two moons sits far from every real one), see ``manifold_distance``;
+  cross-fade of two moons sits far from every real one), see ``moons.manifold_distance``;
 * ``phase``: the phase of that nearest moon (meaningful only when the distance is small).
 
 Path helpers: ``lerp`` (the straight line z(t) = (1 - t) z0 + t z1) and ``slerp`` (the great
@@ -101,27 +101,6 @@ class DecodedReading(NamedTuple):
 
     distance: Tensor
     phase: Tensor
-
-
-def manifold_distance(images: Tensor, references: Tensor) -> Tensor:
-    """RMS pixel distance from each image (N, C, H, W) to its nearest reference image
-    (P, C, H, W):
-
-        d(x) = min_p sqrt( mean_pixels (x - r_p)^2 ),   returns (N,).
-
-    With the references a dense bank of rendered moons this is the manifold distance
-    (``PhaseBank.distance`` computes the same)."""
-    images, references = torch.as_tensor(images), torch.as_tensor(references)
-    if images.dim() != 4 or references.dim() != 4 or images.shape[1:] != references.shape[1:]:
-        raise ValueError(
-            "expected images (N, C, H, W) and references (P, C, H, W) of one image shape, "
-            f"got {tuple(images.shape)} and {tuple(references.shape)}"
-        )
-    x = images.flatten(1).double()  # (N, C*H*W)
-    r = references.flatten(1).double()  # (P, C*H*W)
-    # |x - r|^2 = |x|^2 + |r|^2 - 2 x.r, in float64 so that identical images give ~0
-    d2 = (x.pow(2).sum(1)[:, None] + r.pow(2).sum(1)[None, :] - 2 * x @ r.T) / x.shape[1]  # (N, P)
-    return d2.min(dim=1).values.clamp(min=0).sqrt().to(images.dtype)
 
 
 def measure_decoded(images: Tensor, bank: PhaseBank) -> DecodedReading:

@@ -28,7 +28,9 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from . import data
-from .models import device_of, eval_mode
+from .diagnostics import per_class_accuracy
+from .models import device_of, map_batches
+from .ops import check_images
 from .train import evaluate, fit
 
 #: The training recipe by image side (28x28 sets, 8x8 digits). Fixed, so the judge is the same
@@ -74,7 +76,7 @@ class DigitJudge(nn.Module):
         )
 
     def forward(self, x: Tensor) -> Tensor:
-        data.check_images(x, (self.image_size, self.image_size), "images for the judge")
+        check_images(x, (self.image_size, self.image_size), "images for the judge")
         return self.net(x)
 
 
@@ -89,14 +91,7 @@ class Reading(NamedTuple):
 @torch.no_grad()
 def read(judge: DigitJudge, images: Tensor, batch_size: int = 1000) -> Reading:
     """Read images (N, 1, S, S) in [0, 1]: label and confidence of each, in eval mode, on the CPU."""
-    dev = device_of(judge)
-    with eval_mode(judge):
-        probs = torch.cat(
-            [
-                F.softmax(judge(images[i : i + batch_size].to(dev)), dim=1).cpu()
-                for i in range(0, len(images), batch_size)
-            ]
-        )
+    probs = map_batches(judge, lambda x: F.softmax(judge(x), dim=1), images, batch_size)  # (N, n_classes)
     confidence, label = probs.max(dim=1)
     return Reading(label, confidence, probs)
 
@@ -129,10 +124,8 @@ def score(
             raise ValueError(
                 f"expected one requested class per image, shape {tuple(r.label.shape)}, got {tuple(requested.shape)}"
             )
-        hit = (r.label == requested).double()
-        agreement = float(hit.mean())
-        n = torch.bincount(requested, minlength=judge.n_classes).double()
-        per_class = (torch.zeros(judge.n_classes, dtype=torch.float64).index_add_(0, requested, hit) / n).float()
+        agreement = float((r.label == requested).double().mean())
+        per_class = per_class_accuracy(r.label, requested, judge.n_classes)
     return JudgeScore(float(sure.float().mean()), histogram, agreement, per_class, r)
 
 

@@ -24,6 +24,8 @@ from typing import NamedTuple
 import torch
 from torch import Tensor
 
+from .ops import check_images
+
 #: Names of the eight traditional phases, at phase = k / 8.
 PHASE_NAMES = (
     "new",
@@ -35,6 +37,18 @@ PHASE_NAMES = (
     "last quarter",
     "waning crescent",
 )
+
+
+def _disc(size: int, radius: float) -> tuple[Tensor, Tensor, Tensor]:
+    """The moon's disc on a size x size grid, in float64: the pixel centres' x (1, W) and
+    rho^2 = x^2 + y^2 (H, W) in units of the radius (y pointing up), and the disc's coverage
+    (H, W): 1 inside, 0 outside, a one-pixel (anti-aliasing) ramp at the edge."""
+    coords = (torch.arange(size, dtype=torch.float64) + 0.5) / size * 2 - 1  # pixel centres in [-1, 1]
+    y, x = -coords[:, None], coords[None, :]  # (H, 1), (1, W)
+    x, y = x / radius, y / radius
+    rho2 = x**2 + y**2  # (H, W)
+    pixel = 2.0 / size / radius
+    return x, rho2, ((1 - rho2.sqrt()) / pixel + 0.5).clamp(0, 1)
 
 
 def render_moons(
@@ -65,14 +79,7 @@ def render_moons(
         raise ValueError(f"radius must be in (0, 1], got {radius}")
     if noise < 0:
         raise ValueError(f"noise must be a standard deviation >= 0, got {noise}")
-    # Pixel centres in [-1, 1], y pointing up.
-    coords = (torch.arange(size, dtype=torch.float64) + 0.5) / size * 2 - 1
-    y, x = -coords[:, None], coords[None, :]  # (H, 1), (1, W)
-    x, y = x / radius, y / radius
-    rho2 = x**2 + y**2  # (H, W)
-    # Anti-aliased disc edge: 1 inside, 0 outside, a one-pixel ramp between.
-    pixel = 2.0 / size / radius
-    disc = ((1 - rho2.sqrt()) / pixel + 0.5).clamp(0, 1)
+    x, rho2, disc = _disc(size, radius)
     nz = (1 - rho2).clamp(min=0).sqrt()
     theta = 2 * math.pi * phases_t[:, None, None]  # (N, 1, 1)
     lambert = (x * torch.sin(theta) - nz * torch.cos(theta)).clamp(min=0)  # (N, H, W)
@@ -81,6 +88,30 @@ def render_moons(
     if noise > 0:
         img = img + noise * torch.randn(img.shape, generator=generator)
     return img.clamp(0, 1)
+
+
+def nearest_reference(images: Tensor, references: Tensor) -> tuple[Tensor, Tensor]:
+    """The RMS pixel distance (N,) from each image (N, C, H, W) to its nearest reference image
+    (P, C, H, W), and that reference's index (N,):
+
+        d(x) = min_p sqrt( mean_pixels (x - r_p)^2 ).
+
+    With the references a dense bank of rendered moons this is the manifold distance."""
+    if images.dim() != 4 or references.dim() != 4 or images.shape[1:] != references.shape[1:]:
+        raise ValueError(
+            "expected images (N, C, H, W) and references (P, C, H, W) of one image shape, "
+            f"got {tuple(images.shape)} and {tuple(references.shape)}"
+        )
+    flat = images.reshape(len(images), -1)  # (N, C*H*W)
+    d2 = torch.cdist(flat.double(), references.reshape(len(references), -1).double()).pow(2) / flat.shape[1]  # (N, P)
+    best, idx = d2.min(dim=1)
+    return best.clamp(min=0).sqrt().float(), idx
+
+
+def manifold_distance(images: Tensor, references: Tensor) -> Tensor:
+    """RMS pixel distance from each image (N, C, H, W) to its nearest reference (P, C, H, W): (N,)
+    (``nearest_reference``'s distance; ``PhaseBank.distance`` with the bank's moons as references)."""
+    return nearest_reference(torch.as_tensor(images), torch.as_tensor(references))[0]
 
 
 class PhaseBank:
@@ -96,21 +127,13 @@ class PhaseBank:
         self.size = size
         self.phases = torch.arange(n_phases, dtype=torch.float32) / n_phases  # (P,)
         self.images = render_moons(self.phases, size=size, **render_kwargs)  # (P, 1, S, S)
-        self._flat = self.images.reshape(n_phases, -1)  # (P, S*S)
 
     def _nearest(self, images: Tensor) -> tuple[Tensor, Tensor]:
         images = torch.as_tensor(images, dtype=torch.float32).detach().cpu()
         if images.dim() == 3:
             images = images[:, None]
-        expected = (1, self.size, self.size)
-        if images.dim() != 4 or tuple(images.shape[1:]) != expected:
-            raise ValueError(
-                f"expected moon images of shape (N, 1, {self.size}, {self.size}), got {tuple(images.shape)}"
-            )
-        flat = images.reshape(len(images), -1)  # (N, S*S)
-        d2 = torch.cdist(flat.double(), self._flat.double()).pow(2) / flat.shape[1]  # (N, P)
-        best, idx = d2.min(dim=1)
-        return best.clamp(min=0).sqrt().float(), idx
+        check_images(images, (self.size, self.size), "moon images")
+        return nearest_reference(images, self.images)
 
     def distance(self, images: Tensor) -> Tensor:
         """RMS pixel distance of each image (N, 1, S, S) to the nearest rendered moon: (N,)."""
@@ -173,9 +196,7 @@ REAL_BRIGHTNESS = 0.015  # |mean difference| over the moon's disc
 def disc_coverage(size: int = 28, radius: float = 0.8) -> Tensor:
     """How much of each pixel the moon's disc covers, (size, size) in [0, 1] (the anti-aliased disc
     that ``render_moons`` lights): 1 inside, 0 outside, a one-pixel ramp at the edge."""
-    coords = (torch.arange(size, dtype=torch.float64) + 0.5) / size * 2 - 1
-    rho = (coords[:, None] ** 2 + coords[None, :] ** 2).sqrt() / radius  # (S, S)
-    return ((1 - rho) / (2.0 / size / radius) + 0.5).clamp(0, 1).float()
+    return _disc(size, radius)[2].float()
 
 
 class MoonCheck(NamedTuple):

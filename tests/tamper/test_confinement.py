@@ -20,7 +20,13 @@ import torch
 
 from vae_course.classroom import wire
 from vae_course.classroom.kernel import Watch, _read_own_file
-from vae_course.classroom.sandbox import landlock_abi, protections, sandbox_command, seccomp_available
+from vae_course.classroom.sandbox import (
+    landlock_abi,
+    missing_protections,
+    protections,
+    sandbox_command,
+    seccomp_available,
+)
 from vae_course.exercises import Feedback, compare
 
 ABI = landlock_abi()
@@ -171,11 +177,10 @@ def test_the_wrapper_ends_the_kernel_and_its_children_on_sigterm(tmp_path):
     assert proc.wait(timeout=30) != 0
 
 
-def test_protections_are_stated():
-    words = " ".join(protections())
-    assert "memory limit" in words and "subreaper" in words
-    if ABI >= 1:
-        assert f"Landlock ABI {ABI}" in words
+def test_the_stated_protections_follow_the_landlock_abi():
+    """Each Landlock ABI adds a layer in force and removes one from the missing list."""
+    assert len(protections(0)) < len(protections(1)) < len(protections(4)) < len(protections(6))
+    assert len(missing_protections(0)) > len(missing_protections(1)) > len(missing_protections(6))
 
 
 # --------------------------------------------------------------------------- the strict decoder

@@ -136,6 +136,11 @@ def _clean(text: str) -> str:
     return _ANSI.sub("", text)
 
 
+def _error_line(content: dict) -> str:
+    """The "ename: evalue" line (at most 500 characters) of an error message's or reply's content."""
+    return _clean(f"{content.get('ename', 'Error')}: {content.get('evalue', '')}")[:500]
+
+
 class GradedKernel:
     """An ipykernel in the sandbox of ``root`` (its folder), working in ``work``.
 
@@ -325,7 +330,7 @@ class GradedKernel:
                         watch.event("reply", time.monotonic())
                         content = msg.get("content", {})
                         if content.get("status") == "error" and error is None:
-                            error = _clean(f"{content.get('ename', 'Error')}: {content.get('evalue', '')}")[:500]
+                            error = _error_line(content)
                 else:
                     err = self._take(msg, msg_id, watch, text, size, time.monotonic())
                     error = error or err
@@ -362,7 +367,7 @@ class GradedKernel:
             text.clear()
             size[0] = 0
         elif kind == "error":
-            err = _clean(f"{content.get('ename', 'Error')}: {content.get('evalue', '')}")[:500]
+            err = _error_line(content)
             shown = "\n".join(str(line) for line in content.get("traceback") or [])  # as the learner saw it
             add((shown or err) + "\n")
             return err

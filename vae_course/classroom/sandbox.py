@@ -231,11 +231,6 @@ def confine_files(writable: list[str], readable: list[str], confine_reads: bool 
     return abi
 
 
-def restrict_writes(allowed: list[str]) -> int:
-    """Landlock with writes confined to ``allowed`` and reads left open (see :func:`confine_files`)."""
-    return confine_files(allowed, [], confine_reads=False)
-
-
 # =========================================================================== seccomp
 def _seccomp_program(machine: str) -> bytes:
     """The BPF program: refuse socket() for every family but AF_UNIX (and AF_NETLINK, which

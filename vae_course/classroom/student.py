@@ -103,9 +103,9 @@ def _enclosing_function(source: str, lineno: int) -> str | None:
 
 
 # --------------------------------------------------------------------------- stripping
-def _stub(indent: str, exercise: str | None, secret: tuple[str, ...] = ()) -> list[str]:
+def _stub(indent: str, exercise: str | None) -> list[str]:
     """The lines that replace a solution: a comment and a ``raise`` naming the exercise (no hint:
-    hints come one at a time from ``hint("NN.k")``). ``secret`` is kept for callers' compatibility."""
+    hints come one at a time from ``hint("NN.k")``)."""
     msg = "write this part yourself, then run the check cell below it."
     if exercise:
         title = exercise
@@ -143,7 +143,6 @@ def strip_source(
     cell_type: str = "code",
     exercise_of: dict[str, str] | None = None,
     where: str = "cell",
-    secret: tuple[str, ...] = (),
 ) -> tuple[str, int]:
     """Replace every marked solution region of one cell; return the new source and the count.
 
@@ -169,7 +168,7 @@ def strip_source(
             if cell_type == "code":
                 indent = line[: len(line) - len(line.lstrip())]
                 fn = _enclosing_function(source, i + 1)
-                out += _stub(indent, (exercise_of or {}).get(fn or ""), secret)
+                out += _stub(indent, (exercise_of or {}).get(fn or ""))
             else:
                 out.append(MARKDOWN_STUB)
         i = j + 1
@@ -211,14 +210,12 @@ def make_student_notebook(nb: nbformat.NotebookNode, solutions: bool = True) -> 
     With ``solutions=False`` its first code cell starts by turning ``solution(...)`` off."""
     student = copy.deepcopy(nb)
     exercise_of = {c.function: c.exercise for c in check_calls(nb)}
-    inside, outside = solution_lines(nb)
-    secret = tuple(line for line in inside if line not in outside)
     total = 0
     for i, cell in enumerate(student.cells):
         where = f"cell {i} ({cell.cell_type})"
         n = 0
         if cell.cell_type in ("code", "markdown"):
-            cell.source, n = strip_source(cell.source, cell.cell_type, exercise_of, where, secret)
+            cell.source, n = strip_source(cell.source, cell.cell_type, exercise_of, where)
             total += n
             if n and cell.cell_type == "code":
                 _check_stub_parses(nb.cells[i].source, cell.source, where)

@@ -85,7 +85,6 @@ class Exercise:
     atol: float = 1e-5
     rtol: float = 1e-4
     checker: Callable[[Callable], str | None] | None = None
-    hint: str = ""  # the first nudge (``hints[0]``), kept for tools that read one hint
     solved_by: tuple[str, ...] = ()  # names of the package's functions that solve it (for the grader's note)
     hints: tuple[str, ...] = ()  # progressive nudges, mildest first
     kind: str = "implement"  # implement | derive | predict | interpret
@@ -168,7 +167,6 @@ def register(
         atol,
         rtol,
         checker,
-        hints[0] if hints else "",
         solved,
         hints,
         kind,
@@ -197,10 +195,12 @@ def get(exercise_id: str) -> Exercise:
     """Look an exercise up by id, importing its notebook's module ``nbNN`` on first use."""
     if exercise_id not in REGISTRY:
         notebook = exercise_id.split(".")[0]
+        module = f"{__name__}.nb{notebook}"
         try:
-            importlib.import_module(f"{__name__}.nb{notebook}")
-        except ModuleNotFoundError:
-            pass
+            importlib.import_module(module)
+        except ModuleNotFoundError as err:
+            if err.name != module:  # nbNN.py exists but one of its own imports is broken: say so
+                raise
     if exercise_id not in REGISTRY:
         known = ", ".join(sorted(REGISTRY)) or "none loaded"
         raise KeyError(f"no exercise {exercise_id!r}; known exercises: {known}")

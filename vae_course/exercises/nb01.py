@@ -7,7 +7,7 @@ import torch
 from vae_course import losses
 from vae_course.exercises import case, register
 
-from ..models.ae import pca_reconstruct
+from ..pca import pca_reconstruct
 
 
 def _pca_cases(g=None):

@@ -3,8 +3,8 @@ manifold distance of decoded images, and how monotonically a path's decoded phas
 
 import torch
 
-from ..interpolation import lerp, manifold_distance, phase_monotonicity
-from ..moons import render_moons
+from ..interpolation import lerp, phase_monotonicity
+from ..moons import manifold_distance, render_moons
 from . import case, register
 
 

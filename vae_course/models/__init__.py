@@ -26,8 +26,9 @@ The functions below use only the contract, so they work for any unconditional mo
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from typing import Protocol, runtime_checkable
 
 import torch
 from torch import Tensor, nn
@@ -46,6 +47,28 @@ def eval_mode(model: nn.Module) -> Iterator[nn.Module]:
         model.train(was_training)
 
 
+@runtime_checkable
+class Model(Protocol):
+    """The model contract as a type: what ``MLPAutoencoder``, ``ConvAutoencoder``, ``VAE``, ``CVAE``
+    and ``VQVAE`` all provide (the CVAE's methods take the class as one more argument, ``*cond``)."""
+
+    image_size: int  # the side of the square one-channel images
+    latent_dim: int  # the count of numbers in one image's code
+
+    def code(self, x: Tensor, *cond: Tensor) -> Tensor: ...
+    def decode(self, z: Tensor, *cond: Tensor) -> Tensor: ...
+    def to_image(self, logits: Tensor) -> Tensor: ...
+    def reconstruct(self, x: Tensor, *cond: Tensor) -> Tensor: ...
+
+
+@torch.no_grad()
+def reconstruct(model: Model, x: Tensor, *cond: Tensor) -> Tensor:
+    """``to_image(decode(code(x)))`` in eval mode, without gradients: every model's ``reconstruct``
+    (the CVAE passes its classes as ``cond`` to ``code`` and ``decode``)."""
+    with eval_mode(model):
+        return model.to_image(model.decode(model.code(x, *cond), *cond))
+
+
 def device_of(model: nn.Module) -> torch.device:
     """The device of the model's first parameter (the CPU for a model without parameters)."""
     p = next(model.parameters(), None)
@@ -53,13 +76,32 @@ def device_of(model: nn.Module) -> torch.device:
 
 
 @torch.no_grad()
+def map_batches(
+    model: nn.Module,
+    fn: Callable[..., Tensor | tuple[Tensor, ...]],
+    inputs: Tensor | tuple[Tensor, ...],
+    batch_size: int = 1000,
+) -> Tensor | tuple[Tensor, ...]:
+    """The course's one batched inference loop: ``fn`` applied to ``batch_size`` rows of ``inputs``
+    at a time (a tensor, or a tuple of tensors sliced alike and passed as arguments), moved to the
+    model's device, in eval mode, without gradients. The outputs (a tensor, or a tuple of tensors)
+    are concatenated along the first dimension on the CPU."""
+    inputs = inputs if isinstance(inputs, tuple) else (inputs,)
+    dev = device_of(model)
+    outs = []
+    with eval_mode(model):
+        for i in range(0, len(inputs[0]), batch_size):
+            out = fn(*(t[i : i + batch_size].to(dev) for t in inputs))
+            outs.append(tuple(o.cpu() for o in out) if isinstance(out, tuple) else out.cpu())
+    if outs and isinstance(outs[0], tuple):
+        return tuple(torch.cat(parts) for parts in zip(*outs))
+    return torch.cat(outs)
+
+
 def encode_images(model: nn.Module, images: Tensor, batch_size: int = 1000) -> Tensor:
     """Codes ``model.code(images)`` (N, ...) of images (N, 1, H, W), in eval mode, in batches,
     returned on the CPU."""
-    dev = device_of(model)
-    with eval_mode(model):
-        out = [model.code(images[i : i + batch_size].to(dev)).cpu() for i in range(0, len(images), batch_size)]
-    return torch.cat(out)
+    return map_batches(model, model.code, images, batch_size)
 
 
 @torch.no_grad()
@@ -76,4 +118,5 @@ def decode_point(model: nn.Module, z: Sequence[float] | Tensor) -> Tensor:
     z = torch.as_tensor(z, dtype=torch.float32).reshape(1, -1)  # (1, D)
     if z.shape[1] != model.latent_dim:
         raise ValueError(f"expected {model.latent_dim} latent values (the model's latent_dim), got {z.shape[1]}")
-    return decode_codes(model, z)[0, 0]
+    code_shape = getattr(model, "code_shape", (model.latent_dim,))  # a VQ-VAE's code is a grid (D, H', W')
+    return decode_codes(model, z.reshape(1, *code_shape))[0, 0]

@@ -19,23 +19,22 @@ output (``recon`` in ``AEOutput``) means is set by the ``output`` argument:
 ``model.to_image(recon)`` turns any of the three into images in [0, 1]; ``model.reconstruct(x)``
 does encode, decode and ``to_image`` in one call, without gradients.
 
-Also here: ``pca_basis`` / ``pca_reconstruct`` (the baseline a linear AE matches),
-``denoising_rows``, the function behind notebook 03's noise-level explorer, and
-``code_sensitivity``, how much a decoder's image changes when the code itself is moved
-(notebook 03: does a denoising AE's code stand for a region?).
+The PCA baseline that a linear AE matches is in ``vae_course.pca``; notebook 03's denoising
+figures (``denoising_rows``, ``code_sensitivity``) are in ``vae_course.denoising``.
 """
 
 from __future__ import annotations
 
 import math
 import numbers
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import NamedTuple
 
 import torch
 from torch import Tensor, nn
 
-from . import eval_mode
+from ..ops import check_images
+from . import reconstruct
 
 OUTPUTS = ("logits", "sigmoid", "identity")
 
@@ -73,13 +72,6 @@ class _Autoencoder(nn.Module):
     encoder: nn.Module
     decoder: nn.Module
 
-    def _check_input(self, x: Tensor) -> None:
-        if not isinstance(x, Tensor):
-            raise TypeError(f"expected images as a torch.Tensor, got {type(x).__name__}")
-        if x.dim() != 4 or tuple(x.shape[1:]) != self.in_shape:
-            want = "(B, " + ", ".join(map(str, self.in_shape)) + ")"
-            raise ValueError(f"expected images of shape {want}, got {tuple(x.shape)}")
-
     @property
     def in_shape(self) -> tuple[int, int, int]:
         """(C, H, W) of the images: (1, image_size, image_size)."""
@@ -87,7 +79,7 @@ class _Autoencoder(nn.Module):
 
     def encode(self, x: Tensor) -> Tensor:
         """x (B, C, H, W) -> code z (B, latent_dim)."""
-        self._check_input(x)
+        check_images(x, (self.image_size, self.image_size))
         return self.encoder(x)
 
     def code(self, x: Tensor) -> Tensor:
@@ -111,11 +103,9 @@ class _Autoencoder(nn.Module):
             return torch.sigmoid(recon)
         return recon.clamp(0.0, 1.0)
 
-    @torch.no_grad()
     def reconstruct(self, x: Tensor) -> Tensor:
         """Images in [0, 1] rebuilt from x, in eval mode and without gradients."""
-        with eval_mode(self):
-            return self.to_image(self(x).recon)
+        return reconstruct(self, x)
 
 
 class MLPAutoencoder(_Autoencoder):
@@ -229,87 +219,3 @@ class ConvAutoencoder(_Autoencoder):
                 dec.append(nn.ReLU())
             prev = c
         self.decoder = nn.Sequential(*dec)
-
-
-# --------------------------------------------------------------------------- PCA, the baseline
-def pca_basis(x: Tensor, k: int) -> tuple[Tensor, Tensor]:
-    """Mean (D,) and the top-k principal directions (k, D), orthonormal rows, of data x (N, D)
-    (or images (N, C, H, W), flattened). From the SVD of the centred data X - mean = U S V^T:
-    the directions are the first k rows of V^T."""
-    x = x.flatten(1).double() if x.dim() > 2 else x.double()
-    if not 1 <= k <= min(x.shape):
-        raise ValueError(f"k must be between 1 and min(N, D) = {min(x.shape)}, got {k}")
-    mean = x.mean(dim=0)
-    _, _, vt = torch.linalg.svd(x - mean, full_matrices=False)
-    return mean.float(), vt[:k].float()
-
-
-def pca_reconstruct(x: Tensor, k: int, fit_on: Tensor | None = None) -> Tensor:
-    """Project x (N, D) onto the best k-dimensional affine subspace of ``fit_on`` (default x):
-    x_hat = mean + (x - mean) V_k^T V_k. Returns the same shape as x."""
-    mean, v = pca_basis(x if fit_on is None else fit_on, k)
-    flat = x.flatten(1)
-    rec = mean + (flat - mean) @ v.T @ v  # (N, D)
-    return rec.reshape(x.shape)
-
-
-# --------------------------------------------------------------------------- the explorer of 03
-@torch.no_grad()
-def denoising_rows(
-    x: Tensor, models: dict[str, _Autoencoder], corrupt: Callable[[Tensor], Tensor]
-) -> dict[str, Tensor]:
-    """Rows for a denoising figure: {"clean": x, "corrupted": corrupt(x), name: model's output
-    from the corrupted input, ...}, all images in [0, 1]. The noise-level explorer of notebook
-    03 calls this with ``corrupt`` set by the slider."""
-    noisy = corrupt(x)
-    if noisy.shape != x.shape:
-        raise ValueError(f"corrupt changed the shape: {tuple(x.shape)} -> {tuple(noisy.shape)}")
-    rows = {"clean": x, "corrupted": noisy.clamp(0, 1)}
-    for name, m in models.items():
-        rows[name] = m.reconstruct(noisy)
-    return rows
-
-
-class CodeSensitivity(NamedTuple):
-    """How a decoder answers when the code is moved (one number per image, see ``code_sensitivity``):
-    ``change`` the squared change of the image, ``neighbour`` the squared difference between the
-    image and the one decoded at the nearest other code, ``relative`` = change / neighbour."""
-
-    change: Tensor
-    neighbour: Tensor
-    relative: Tensor
-
-
-@torch.no_grad()
-def code_sensitivity(
-    model: nn.Module, x: Tensor, fraction: float = 0.5, generator: torch.Generator | None = None
-) -> CodeSensitivity:
-    """Move each image's code z_n = code(x_n) by a random direction of length ``fraction`` times
-    the distance to the nearest other code of the batch, d_n = min_m |z_m - z_n|, and measure
-    what the decoder draws there (g = to_image(decode(.))):
-
-        change_n    = sum_pixels (g(z_n + fraction d_n u_n) - g(z_n))^2,   u_n uniform on the sphere
-        neighbour_n = sum_pixels (g(z_m*) - g(z_n))^2,                      m* the nearest code
-        relative_n  = change_n / neighbour_n
-
-    The step is scaled by the code spacing, so models whose codes have different scales compare
-    fairly; ``relative`` also divides out how different the images of two neighbouring codes
-    are (a blurrier decoder changes less everywhere). x: (N, C, H, W) with N >= 2."""
-    from . import decode_codes, encode_images
-
-    if not 0 < fraction:
-        raise ValueError(f"fraction must be > 0 (a step of fraction x the nearest-code distance), got {fraction}")
-    if x.dim() != 4 or len(x) < 2:
-        raise ValueError(f"expected a batch of at least 2 images (N, C, H, W), got {tuple(x.shape)}")
-    z = encode_images(model, x)  # (N, D)
-    if z.dim() != 2:
-        raise ValueError(f"code_sensitivity needs vector codes (N, D), got codes of shape {tuple(z.shape)}")
-    dist = torch.cdist(z, z).fill_diagonal_(float("inf"))  # (N, N)
-    nearest_d, nearest = dist.min(dim=1)  # (N,), (N,)
-    u = torch.randn(z.shape, generator=generator)  # (N, D)
-    u = u / u.norm(dim=1, keepdim=True)
-    images = decode_codes(model, z)  # (N, C, H, W)
-    moved = decode_codes(model, z + fraction * nearest_d[:, None] * u)
-    change = (moved - images).pow(2).flatten(1).sum(1)  # (N,)
-    neighbour = (images[nearest] - images).pow(2).flatten(1).sum(1).clamp(min=1e-12)  # (N,)
-    return CodeSensitivity(change, neighbour, change / neighbour)

@@ -21,9 +21,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ..data import check_images
 from ..losses import bce_with_logits, gaussian_kl, gaussian_nll, log_mean_exp, log_normal
-from . import device_of, eval_mode
+from ..ops import check_images
+from . import device_of, eval_mode, reconstruct
 
 LIKELIHOODS = ("bernoulli", "gaussian")
 
@@ -167,11 +167,9 @@ class VAE(_ImageVAE):
         z = self._sample_z(mu, logvar, eps, detach_z)
         return VAEOutput(self.decode(z), mu, logvar, z)
 
-    @torch.no_grad()
     def reconstruct(self, x: Tensor) -> Tensor:
         """Images in [0, 1] decoded at the posterior mean of x, in eval mode, without gradients."""
-        with eval_mode(self):
-            return self.to_image(self.decode(self.code(x)))
+        return reconstruct(self, x)
 
     @torch.no_grad()
     def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:
@@ -231,11 +229,9 @@ class CVAE(_ImageVAE):
         z = self._sample_z(mu, logvar, eps, detach_z)
         return VAEOutput(self.decode(z, c), mu, logvar, z)
 
-    @torch.no_grad()
     def reconstruct(self, x: Tensor, c: Tensor) -> Tensor:
         """Images in [0, 1] decoded at the posterior mean of q(z | x, c), in eval mode."""
-        with eval_mode(self):
-            return self.to_image(self.decode(self.code(x, c), c))
+        return reconstruct(self, x, c)
 
     @torch.no_grad()
     def generate(

@@ -26,21 +26,21 @@ unused for ``reset_every`` steps by random current encodings, as in Jukebox, Dha
 (exponential-moving-average codebook updates instead of the codebook loss, Appendix A.1 of the
 paper; Razavi et al. 2019, arXiv:1906.00446).
 
-:class:`CodePrior` is a small PixelCNN (van den Oord et al. 2016, arXiv:1606.05328) over the grid
-of code indices: fit it to the codes of the training set, sample a grid, decode it.
+The PixelCNN prior over the code grid is in ``vae_course.models.pixelcnn``; codebook usage over a
+data set and the code explorer of notebook 08 in ``vae_course.vq``.
 """
 
 from __future__ import annotations
 
+import math
 from typing import NamedTuple
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .. import losses
-from ..estimators import straight_through
-from . import device_of, eval_mode
+from ..ops import check_images, straight_through
+from . import reconstruct
 
 __all__ = [
     "nearest_code",
@@ -52,19 +52,10 @@ __all__ = [
     "dead_codes",
     "kmeans",
     "VQOutput",
-    "UsageStats",
     "VectorQuantizer",
     "VQVAEOutput",
     "VQVAE",
     "vqvae_loss",
-    "codebook_usage",
-    "encode_indices",
-    "code_positions",
-    "code_footprint",
-    "nearest_code_grid",
-    "MaskedConv2d",
-    "CodePrior",
-    "prior_loss",
 ]
 
 
@@ -157,14 +148,6 @@ class VQOutput(NamedTuple):
     perplexity: Tensor  # () exp(entropy) of this batch's code usage
 
 
-class UsageStats(NamedTuple):
-    """Codebook usage over a data set."""
-
-    counts: Tensor  # (K,) int64
-    perplexity: float  # effective number of codes in use
-    dead: int  # number of codes never used
-
-
 class VectorQuantizer(nn.Module):
     """Nearest-neighbour quantization of (B, D, H, W) vectors with a codebook of ``num_codes`` x ``code_dim``.
 
@@ -223,9 +206,20 @@ class VectorQuantizer(nn.Module):
         """Code vectors for a grid of indices (B, H, W) -> (B, D, H, W)."""
         return self.codebook[indices].permute(0, 3, 1, 2)  # (B, H, W, D) -> (B, D, H, W)
 
-    def forward(self, z_e: Tensor) -> VQOutput:
+    def _check_encodings(self, z_e: Tensor) -> None:
         if z_e.dim() != 4 or z_e.shape[1] != self.code_dim:
             raise ValueError(f"expected encodings of shape (B, {self.code_dim}, H, W), got {tuple(z_e.shape)}")
+
+    def nearest_indices(self, z_e: Tensor) -> Tensor:
+        """Indices (B, H, W) of the nearest codes to encodings z_e (B, D, H, W). Changes nothing, in
+        either mode: no k-means start, no EMA update, no dead-code reset (``forward`` does those)."""
+        self._check_encodings(z_e)
+        b, d, h, w = z_e.shape
+        flat = z_e.detach().permute(0, 2, 3, 1).reshape(-1, d)  # (B*H*W, D), one row per grid position
+        return nearest_code(flat, self.codebook.detach()).view(b, h, w)
+
+    def forward(self, z_e: Tensor) -> VQOutput:
+        self._check_encodings(z_e)
         b, d, h, w = z_e.shape
         flat = z_e.permute(0, 2, 3, 1).reshape(-1, d)  # (B*H*W, D), one row per grid position
         if self.training and not bool(self.initialised):
@@ -302,12 +296,25 @@ class VQVAE(nn.Module):
     Encoder: two stride-2 4x4 convolutions (H -> H/4) and a 1x1 convolution to ``code_dim``.
     Decoder: a 3x3 convolution and two stride-2 transposed convolutions back to H (logits).
     Extra keyword arguments (``init``, ``ema``, ``reset_dead``, ...) go to :class:`VectorQuantizer`.
+
+    ``image_size`` (28) is the side of the images the model is meant for: it sets ``code_shape``
+    and ``latent_dim`` (the model contract's sizes, used by ``decode_point``). The convolutions
+    themselves take any side divisible by 4, so one model also encodes 8x8 digits (a 2x2 grid).
     """
 
     def __init__(
-        self, num_codes: int = 64, code_dim: int = 16, hidden: int = 32, beta: float = 0.25, **quantizer_options
+        self,
+        num_codes: int = 64,
+        code_dim: int = 16,
+        hidden: int = 32,
+        beta: float = 0.25,
+        image_size: int = 28,
+        **quantizer_options,
     ) -> None:
         super().__init__()
+        if image_size < 4 or image_size % 4:
+            raise ValueError(f"image_size must be a multiple of 4 (two stride-2 convolutions), got {image_size}")
+        self.image_size = image_size
         self.encoder = nn.Sequential(
             nn.Conv2d(1, hidden, 4, 2, 1),
             nn.ReLU(),  # (B, h, H/2, W/2)
@@ -328,15 +335,33 @@ class VQVAE(nn.Module):
     def num_codes(self) -> int:
         return self.quantizer.num_codes
 
+    @property
+    def code_shape(self) -> tuple[int, int, int]:
+        """(D, H/4, W/4): the shape of one image's code z_q, for images of side ``image_size``."""
+        return (self.quantizer.code_dim, self.image_size // 4, self.image_size // 4)
+
+    @property
+    def latent_dim(self) -> int:
+        """The count of numbers in one image's code z_q: D * (image_size / 4)^2."""
+        return math.prod(self.code_shape)
+
     def encode(self, x: Tensor) -> Tensor:
         """Images (B, 1, H, W) with H, W divisible by 4 -> encodings z_e (B, D, H/4, W/4)."""
-        if x.dim() != 4 or x.shape[1] != 1 or x.shape[2] % 4 or x.shape[3] % 4:
+        check_images(x, name="images for VQVAE.encode")
+        if x.shape[2] % 4 or x.shape[3] % 4:
             raise ValueError(f"expected images of shape (B, 1, H, W) with H and W divisible by 4, got {tuple(x.shape)}")
         return self.encoder(x)
 
+    def code_indices(self, x: Tensor) -> Tensor:
+        """The grid (B, H/4, W/4) of the nearest codes' indices for images x; changes nothing."""
+        return self.quantizer.nearest_indices(self.encode(x))
+
     def code(self, x: Tensor) -> Tensor:
-        """The model contract's deterministic code: the quantized grid z_q (B, D, H/4, W/4)."""
-        return self.quantizer(self.encode(x)).z_q
+        """The model contract's deterministic code: the quantized grid z_q (B, D, H/4, W/4), with the
+        straight-through gradient to the encoder. Side-effect free in either mode (no EMA update, no
+        dead-code reset): the same numbers as ``quantizer(encode(x)).z_q`` in eval mode."""
+        z_e = self.encode(x)
+        return straight_through(z_e, self.quantizer.lookup(self.quantizer.nearest_indices(z_e)))
 
     def decode(self, z_q: Tensor) -> Tensor:
         """Quantized vectors (B, D, H', W') -> logits (B, 1, 4H', 4W')."""
@@ -350,11 +375,9 @@ class VQVAE(nn.Module):
         """Decoder logits -> images in [0, 1]."""
         return torch.sigmoid(logits)
 
-    @torch.no_grad()
     def reconstruct(self, x: Tensor) -> Tensor:
         """Images in [0, 1] rebuilt from the nearest codes of x, in eval mode (no codebook updates)."""
-        with eval_mode(self):
-            return self.to_image(self.decode(self.code(x)))
+        return reconstruct(self, x)
 
     def forward(self, x: Tensor) -> VQVAEOutput:
         z_e = self.encode(x)
@@ -388,121 +411,3 @@ def vqvae_loss(model: VQVAE, x: Tensor, y: Tensor | None = None) -> dict[str, Te
         "commitment": commit.detach(),
         "perplexity": out.perplexity,
     }
-
-
-# --------------------------------------------------------------------------- usage and the explorer
-@torch.no_grad()
-def encode_indices(model: VQVAE, images: Tensor, batch_size: int = 1000) -> Tensor:
-    """Code-index grids (N, H', W') of a set of images, in eval mode (no codebook updates)."""
-    dev = device_of(model)
-    with eval_mode(model):
-        out = [nearest_code_grid(model, images[i : i + batch_size].to(dev)) for i in range(0, len(images), batch_size)]
-    return torch.cat(out).cpu()
-
-
-def nearest_code_grid(model: VQVAE, x: Tensor) -> Tensor:
-    """Indices (B, H', W') of the nearest codes to the encodings of x."""
-    z_e = model.encode(x)
-    b, d, h, w = z_e.shape
-    flat = z_e.permute(0, 2, 3, 1).reshape(-1, d)  # (B*H'*W', D)
-    return nearest_code(flat, model.quantizer.codebook).view(b, h, w)
-
-
-def codebook_usage(model: VQVAE, images: Tensor) -> UsageStats:
-    """Counts, perplexity and dead codes (never the nearest code of any position) over ``images``."""
-    counts = code_counts(encode_indices(model, images), model.num_codes)
-    return UsageStats(counts, float(perplexity(counts)), int((counts == 0).sum()))
-
-
-def code_positions(indices: Tensor, code: int, scale: int = 1) -> Tensor:
-    """Where ``code`` is used: a bool mask (B, H'*scale, W'*scale) from index grids (B, H', W').
-
-    ``scale`` blows each grid cell up to the pixels it covers (4 for the course's VQVAE)."""
-    if indices.dim() != 3:
-        raise ValueError(f"expected index grids (B, H', W'), got {tuple(indices.shape)}")
-    mask = indices == code
-    return mask.repeat_interleave(scale, dim=1).repeat_interleave(scale, dim=2)
-
-
-@torch.no_grad()
-def code_footprint(model: VQVAE, code: int, background: int, grid: tuple[int, int] = (7, 7)) -> Tensor:
-    """What one code draws: decode a grid filled with ``background`` with ``code`` at its centre.
-
-    Returns (2, 1, H, W): the background-only image and the one with the code placed, so the
-    difference is the code's contribution."""
-    if not 0 <= code < model.num_codes:
-        raise ValueError(f"code must lie in [0, {model.num_codes - 1}], got {code}")
-    g = torch.full((2, *grid), background, dtype=torch.long, device=device_of(model))
-    g[1, grid[0] // 2, grid[1] // 2] = code
-    with eval_mode(model):
-        return model.to_image(model.decode_indices(g)).cpu()
-
-
-# --------------------------------------------------------------------------- the prior over codes
-class MaskedConv2d(nn.Conv2d):
-    """A convolution that sees only pixels above, and to the left on the same row (PixelCNN).
-
-    Mask ``"A"`` also hides the centre (first layer: a position must not see itself); mask
-    ``"B"`` keeps it (later layers: the centre holds features of earlier positions only)."""
-
-    def __init__(self, in_channels: int, out_channels: int, kernel_size: int, mask_type: str) -> None:
-        if mask_type not in ("A", "B") or kernel_size % 2 == 0:
-            raise ValueError(f"need mask_type 'A' or 'B' and an odd kernel, got {mask_type!r}, {kernel_size}")
-        super().__init__(in_channels, out_channels, kernel_size, padding=kernel_size // 2)
-        mask = torch.ones(kernel_size, kernel_size)
-        c = kernel_size // 2
-        mask[c, c + (mask_type == "B") :] = 0  # right of the centre (and the centre for "A")
-        mask[c + 1 :] = 0  # rows below
-        self.register_buffer("mask", mask[None, None])
-
-    def forward(self, x: Tensor) -> Tensor:
-        return F.conv2d(x, self.weight * self.mask, self.bias, padding=self.padding)
-
-
-class CodePrior(nn.Module):
-    """A small PixelCNN over a grid of code indices: ``p(k) = prod_i p(k_i | k_<i)`` in raster order.
-
-    Embedding -> one masked-"A" convolution -> ``layers`` residual masked-"B" 3x3 convolutions ->
-    1x1 convolution to K logits per position. No gating and no vertical/horizontal stacks (so it
-    has PixelCNN's blind spot); on a 7x7 grid that is a small loss for a large saving in code.
-    """
-
-    def __init__(self, num_codes: int, hidden: int = 32, layers: int = 3, first_kernel: int = 5) -> None:
-        super().__init__()
-        self.num_codes = num_codes
-        self.embed = nn.Embedding(num_codes, hidden)
-        self.first = MaskedConv2d(hidden, hidden, first_kernel, "A")
-        self.blocks = nn.ModuleList(MaskedConv2d(hidden, hidden, 3, "B") for _ in range(layers))
-        self.out = nn.Conv2d(hidden, num_codes, 1)
-
-    def forward(self, indices: Tensor) -> Tensor:
-        """Indices (B, H, W) -> logits (B, K, H, W); position i's logits depend only on positions < i."""
-        if indices.dim() != 3:
-            raise ValueError(f"expected index grids (B, H, W), got {tuple(indices.shape)}")
-        h = self.first(self.embed(indices).permute(0, 3, 1, 2))  # (B, hidden, H, W)
-        for block in self.blocks:
-            h = h + block(F.relu(h))
-        return self.out(F.relu(h))
-
-    def nll(self, indices: Tensor) -> Tensor:
-        """``-log p(k)`` in nats per example (B,)."""
-        return F.cross_entropy(self(indices), indices, reduction="none").flatten(1).sum(dim=1)
-
-    @torch.no_grad()
-    def sample(
-        self, n: int, grid: tuple[int, int] = (7, 7), temperature: float = 1.0, generator: torch.Generator | None = None
-    ) -> Tensor:
-        """Draw n index grids (n, H, W), one position at a time in raster order."""
-        dev = device_of(self)
-        k = torch.zeros(n, *grid, dtype=torch.long, device=dev)
-        with eval_mode(self):
-            for i in range(grid[0]):
-                for j in range(grid[1]):
-                    probs = F.softmax(self(k)[:, :, i, j] / temperature, dim=1)  # (n, K)
-                    k[:, i, j] = torch.multinomial(probs.cpu(), 1, generator=generator).flatten().to(dev)
-        return k
-
-
-def prior_loss(prior: CodePrior, indices: Tensor, y: Tensor | None = None) -> Tensor:
-    """Mean negative log-likelihood (nats per grid) of index grids under the prior, for ``fit``."""
-    return prior.nll(indices).mean()

@@ -1,0 +1,71 @@
+"""Notebook 03's readings of a denoising autoencoder: the rows of its noise-level explorer
+(``denoising_rows``) and how much its decoder's image changes when the code itself is moved
+(``code_sensitivity``: does a denoising AE's code stand for a region?).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import NamedTuple
+
+import torch
+from torch import Tensor, nn
+
+from .models import decode_codes, encode_images
+
+
+@torch.no_grad()
+def denoising_rows(x: Tensor, models: dict[str, nn.Module], corrupt: Callable[[Tensor], Tensor]) -> dict[str, Tensor]:
+    """Rows for a denoising figure: {"clean": x, "corrupted": corrupt(x), name: model's output
+    from the corrupted input, ...}, all images in [0, 1]. The noise-level explorer of notebook
+    03 calls this with ``corrupt`` set by the slider."""
+    noisy = corrupt(x)
+    if noisy.shape != x.shape:
+        raise ValueError(f"corrupt changed the shape: {tuple(x.shape)} -> {tuple(noisy.shape)}")
+    rows = {"clean": x, "corrupted": noisy.clamp(0, 1)}
+    for name, m in models.items():
+        rows[name] = m.reconstruct(noisy)
+    return rows
+
+
+class CodeSensitivity(NamedTuple):
+    """How a decoder answers when the code is moved (one number per image, see ``code_sensitivity``):
+    ``change`` the squared change of the image, ``neighbour`` the squared difference between the
+    image and the one decoded at the nearest other code, ``relative`` = change / neighbour."""
+
+    change: Tensor
+    neighbour: Tensor
+    relative: Tensor
+
+
+@torch.no_grad()
+def code_sensitivity(
+    model: nn.Module, x: Tensor, fraction: float = 0.5, generator: torch.Generator | None = None
+) -> CodeSensitivity:
+    """Move each image's code z_n = code(x_n) by a random direction of length ``fraction`` times
+    the distance to the nearest other code of the batch, d_n = min_m |z_m - z_n|, and measure
+    what the decoder draws there (g = to_image(decode(.))):
+
+        change_n    = sum_pixels (g(z_n + fraction d_n u_n) - g(z_n))^2,   u_n uniform on the sphere
+        neighbour_n = sum_pixels (g(z_m*) - g(z_n))^2,                      m* the nearest code
+        relative_n  = change_n / neighbour_n
+
+    The step is scaled by the code spacing, so models whose codes have different scales compare
+    fairly; ``relative`` also divides out how different the images of two neighbouring codes
+    are (a blurrier decoder changes less everywhere). x: (N, C, H, W) with N >= 2."""
+    if not 0 < fraction:
+        raise ValueError(f"fraction must be > 0 (a step of fraction x the nearest-code distance), got {fraction}")
+    if x.dim() != 4 or len(x) < 2:
+        raise ValueError(f"expected a batch of at least 2 images (N, C, H, W), got {tuple(x.shape)}")
+    z = encode_images(model, x)  # (N, D)
+    if z.dim() != 2:
+        raise ValueError(f"code_sensitivity needs vector codes (N, D), got codes of shape {tuple(z.shape)}")
+    dist = torch.cdist(z, z).fill_diagonal_(float("inf"))  # (N, N)
+    nearest_d, nearest = dist.min(dim=1)  # (N,), (N,)
+    u = torch.randn(z.shape, generator=generator)  # (N, D)
+    u = u / u.norm(dim=1, keepdim=True)
+    images = decode_codes(model, z)  # (N, C, H, W)
+    moved = decode_codes(model, z + fraction * nearest_d[:, None] * u)
+    change = (moved - images).pow(2).flatten(1).sum(1)  # (N,)
+    neighbour = (images[nearest] - images).pow(2).flatten(1).sum(1).clamp(min=1e-12)  # (N,)
+    return CodeSensitivity(change, neighbour, change / neighbour)
