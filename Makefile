@@ -143,22 +143,33 @@ $(BROWSER_STAMP): $(STAMP)
 test-browser: $(BROWSER_STAMP)  ## JupyterLab in headless Chromium (needs the system chromium)
 	VAE_COURSE_BROWSER=1 timeout -k 30 600 $(PY) -m pytest tests/browser -p no:cacheprovider -v -s
 
-# Lecture mode and the website, both built from the committed notebooks (no re-execution; README
-# "Lecture mode and the website"). `make slides`: offline reveal.js decks, one per notebook, in
-# build/slides/ (open build/slides/index.html); reveal.js and MathJax are fetched once from the npm
-# registry with `npm pack` into build/vendor/ and copied next to the decks. `make site`: the static
-# course website in build/site/ (Sphinx + myst-nb from the `docs` extra; every warning is an error).
-# Slide metadata and speaker notes: `$(PY) lecture/slide_metadata.py notebooks/*.ipynb` (tests/test_lecture.py).
+# Lecture mode and the website. The notebooks in notebooks/ are for learners and hold no speaker notes;
+# `make lecture` writes the lecture edition, build/lecture/ (git-ignored): the same notebooks with the
+# notes of lecture/speaker_notes.json (keyed by the id of the cell each follows) as RISE notes cells
+# (lecture/build_lecture.py; no re-execution). `make present`: JupyterLab on the lecture edition, for
+# RISE (View > Render as slideshow, or Alt+R; the speaker view shows the notes). Both of the
+# following build from it. `make slides`: offline reveal.js decks, one per notebook, in build/slides/
+# (open build/slides/index.html); reveal.js and MathJax are fetched once from the npm registry with
+# `npm pack` into build/vendor/ and copied next to the decks. `make site`: the static course website in
+# build/site/ (Sphinx + myst-nb from the `docs` extra; every warning is an error).
+# Slide metadata: `$(PY) lecture/slide_metadata.py notebooks/*.ipynb` (tests/test_lecture.py).
 SITE_STAMP := $(VENV)/.site-installed
 
-.PHONY: slides site
+.PHONY: lecture present slides site
+
+lecture: setup  ## the lecture edition (notebooks + speaker notes) in build/lecture/
+	$(PY) lecture/build_lecture.py
+
+present: lecture  ## JupyterLab on the lecture edition, for RISE slideshows
+	$(VENV)/bin/jupyter lab --ServerApp.root_dir=build/lecture --ServerApp.port=$(PORT) \
+		$(if $(filter 0,$(shell id -u)),--allow-root) 00_start_here.ipynb
 
 $(SITE_STAMP): $(STAMP)
 	$(PY) -m pip install --quiet -c constraints.txt -e ".[docs]"
 	@touch $@
 
-slides: setup  ## offline reveal.js decks in build/slides/
+slides: lecture  ## offline reveal.js decks in build/slides/ (from the lecture edition)
 	$(PY) lecture/build_slides.py
 
-site: $(SITE_STAMP)  ## the static course website in build/site/
+site: $(SITE_STAMP) lecture  ## the static course website in build/site/ (from the lecture edition)
 	$(PY) lecture/build_site.py

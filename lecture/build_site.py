@@ -1,7 +1,7 @@
 """The course website: `make site` (writes build/site/; open build/site/index.html).
 
-Sphinx with myst-nb and sphinx-book-theme (site/conf.py says why this builder), from the committed
-notebooks (no re-execution):
+Sphinx with myst-nb and sphinx-book-theme (site/conf.py says why this builder), from the lecture
+edition (build/lecture/, `make lecture`: the committed notebooks with the speaker notes; no re-execution):
 
 * the landing page is the README's introduction and its map of the notebooks ("## The notebooks"),
   each notebook's name a link to its page;
@@ -26,8 +26,8 @@ from pathlib import Path
 import nbformat
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from lecture import build_lecture, vendor  # noqa: E402
 from lecture import slide_metadata as sm  # noqa: E402
-from lecture import vendor  # noqa: E402
 from lecture.build_slides import snapshot_widgets  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -107,13 +107,15 @@ def build(out: Path, src: Path, notebooks: list[Path]) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="The course website (Sphinx + myst-nb), from the committed notebooks.")
+    parser = argparse.ArgumentParser(description="The course website (Sphinx + myst-nb), from the lecture edition.")
     parser.add_argument("--out", type=Path, default=ROOT / "build" / "site")
     parser.add_argument("--src", type=Path, default=ROOT / "build" / "site-src", help="where the sources are written")
-    parser.add_argument("--notebooks", type=Path, default=ROOT / "notebooks")
+    parser.add_argument("--notebooks", type=Path, default=build_lecture.OUT, help="default: the lecture edition")
     args = parser.parse_args(argv)
     start = time.monotonic()
     notebooks = sorted(args.notebooks.glob("[0-9][0-9]_*.ipynb"))
+    if not notebooks:
+        raise SystemExit(f"no notebooks in {args.notebooks}: run `make lecture` first")
     if build(args.out, args.src, notebooks):
         print("the site build failed (warnings are errors: see above)", file=sys.stderr)
         return 1

@@ -2,8 +2,9 @@
 
 One self-contained HTML file per notebook (figures embedded) next to a local copy of reveal.js and
 MathJax (fetched from the npm registry at build time, lecture/vendor.py), so a deck opened from disk
-makes no network request. Built from the committed notebooks and their slide metadata (no
-re-execution), with nbconvert's slides exporter and the template in lecture/templates/course_reveal:
+makes no network request. Built from the lecture edition (build/lecture/, `make lecture`: the
+committed notebooks with their slide metadata and the speaker notes; no re-execution), with
+nbconvert's slides exporter and the template in lecture/templates/course_reveal:
 
 * a widget is replaced by the picture it showed when the notebook was saved, with a caption
   saying where the live explorer is; its code is not shown (nor the plotting code of a figure
@@ -27,8 +28,8 @@ import nbformat
 from nbconvert import SlidesExporter
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from lecture import build_lecture, vendor  # noqa: E402
 from lecture import slide_metadata as sm  # noqa: E402
-from lecture import vendor  # noqa: E402
 from vae_course.classroom.student import solution_lines  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -135,11 +136,13 @@ def write_index(out: Path, decks: list[tuple[Path, int]]) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Offline reveal.js decks of the course notebooks.")
-    parser.add_argument("notebooks", nargs="*", type=Path, help="default: notebooks/[0-9][0-9]_*.ipynb")
+    parser.add_argument("notebooks", nargs="*", type=Path, help="default: build/lecture/[0-9][0-9]_*.ipynb")
     parser.add_argument("--out", type=Path, default=ROOT / "build" / "slides")
     args = parser.parse_args(argv)
     start = time.monotonic()
-    paths = args.notebooks or sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+    paths = args.notebooks or sorted(build_lecture.OUT.glob("[0-9][0-9]_*.ipynb"))
+    if not paths:
+        raise SystemExit(f"no lecture edition in {build_lecture.OUT}: run `make lecture` first")
     args.out.mkdir(parents=True, exist_ok=True)
     vendor.copy_reveal(args.out / "reveal.js")
     vendor.copy_mathjax(args.out / "mathjax")

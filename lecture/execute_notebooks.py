@@ -15,7 +15,7 @@ half-way. For each notebook it
   a cell that did not run. The notebook on disk is then left as it was; the run is written to
   ``<tmp>/<name>.failed.ipynb`` to read the error in context;
 * applies the slide metadata again (lecture/slide_metadata.py): a figure that changed size can
-  move where a slide breaks.
+  move where a slide breaks. It saves the learner edition: no speaker notes (`make lecture` adds them).
 
 tests/test_execute_notebooks.py checks every committed notebook for the same cleanliness (`problems`).
 
@@ -151,9 +151,10 @@ def execute(path: Path, failed_dir: Path) -> tuple[bool, str]:
         nbformat.write(nb, failed)
         listed = "\n    ".join(found[:8])
         return False, f"NOT SAVED {path.name} ({seconds:.0f} s): {listed}\n    the run is in {failed}"
-    new, missing = sm.apply(nb, sm.load_notes(sm.NOTES_FILE).get(path.stem, {}))
+    new, _ = sm.apply(nb)  # the learner edition: no speaker notes (those are `make lecture`'s)
     sm.write_notebook(new, path)
-    notes = f"; speaker notes whose heading is gone: {missing}" if missing else ""
+    gone = [a for a in sm.load_notes().get(path.stem, {}) if a not in {c.get("id") for c in new.cells}]
+    notes = f"; speaker notes whose anchor cell is gone: {gone}" if gone else ""
     shown = f"{len(sm.slides(new))} slides"
     return True, f"saved {path.name}: {seconds:.0f} s, {dropped} progress bars dropped, {shown}{notes}"
 

@@ -1,10 +1,11 @@
-"""Slide metadata for the course notebooks, assigned from their structure, and the speaker notes.
+"""Slide metadata for the course notebooks, assigned from their structure, and the lecture edition.
 
 Every cell gets ``metadata.slideshow.slide_type`` (what RISE in JupyterLab and nbconvert's reveal.js
 decks read) by these rules, in order:
 
-* the inserted speaker-notes cells (``speaker_notes.json``, keyed by the heading they follow) are
-  ``notes``: the speaker view shows them, the room does not;
+* the speaker-notes cells (``speaker_notes.json``, keyed by the id of the cell each follows) are
+  ``notes``: the speaker view shows them, the room does not. They are in the lecture edition only
+  (`lecture_edition`, `make lecture`): the learner notebooks in notebooks/ hold none;
 * a code cell holding an exercise solution (``### BEGIN SOLUTION``) is ``skip``: no solution is
   ever shown to the room (the exercise's text and its ``check(...)`` cell stay on the slide);
 * a set-up code cell is ``skip``: imports, seeding and data loading before the first section,
@@ -15,7 +16,8 @@ decks read) by these rules, in order:
   slide, a ``###`` heading a subslide (markdown cells are first split so that every heading starts
   its own cell);
 * a long markdown cell (a derivation, a list of objectives) is split at blank lines and around
-  ``$$`` blocks; the pieces after the first are ``fragment``: revealed one step at a time;
+  ``$$`` blocks, never inside a sentence, and a list only where it is taller than a slide; the
+  pieces after the first are ``fragment``: revealed one step at a time;
 * any other cell (a figure, a printed number, the text about it) stays on the current slide (``-``),
   unless the slide would overflow the projector: then it starts a continuation subslide.
 
@@ -23,8 +25,10 @@ decks read) by these rules, in order:
 slides, the fonts set in lecture/templates/course_reveal): a slide holds at most `SLIDE_BUDGET_PX`
 of content. The browser test measures the real decks against the same bound.
 
-Applying the rules is idempotent: `apply` on its own output returns it unchanged (split cells are
-not split again, notes cells are replaced, not added twice). Run it on the notebooks with
+Applying the rules is idempotent: `apply` on its own output returns it unchanged. A split cell is
+joined with its pieces and split again from the whole (never split twice, never a piece added next
+to an existing one: a taken piece id or a paragraph a cell holds twice is an error), and notes cells
+are replaced, not added twice. Run it on the notebooks with
 
     .venv/bin/python lecture/slide_metadata.py notebooks/*.ipynb          # write
     .venv/bin/python lecture/slide_metadata.py --check notebooks/*.ipynb  # exit 1 if anything would change
@@ -75,6 +79,9 @@ WIDGET_NOTE_PX = 40  # the caption under a widget's static snapshot
 
 #: A markdown cell taller than this is split into fragments at its paragraphs.
 FRAGMENT_SPLIT_PX = 300
+#: A list taller than this (a slide less its heading) is cut into its items; a shorter one stays whole,
+#: one list in one cell, as the learner reads it.
+LIST_CUT_PX = SLIDE_BUDGET_PX - HEADING_PX[1] - PARAGRAPH_GAP_PX
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
 WIDGET_STATE_MIME = "application/vnd.jupyter.widget-state+json"
 NOTES_TAG = "lecture-notes"
@@ -289,6 +296,15 @@ def slides(nb) -> list[Slide]:
 LIST_ITEM = re.compile(r"^(?:[-*+]|\d+[.)])\s+")
 
 
+def _is_list(block: str) -> bool:
+    """Whether a paragraph block is (or ends in) a list: its last item line starts a list item."""
+    lines = [line for line in block.splitlines() if line.strip()]
+    starts = [line for line in lines if LIST_ITEM.match(line)]
+    return bool(starts) and all(
+        LIST_ITEM.match(line) or line.startswith(" ") for line in lines[lines.index(starts[0]) :]
+    )
+
+
 def _list_items(block: str) -> list[str]:
     """A block holding a list, cut into its lead-in (if any) and its top-level items (an item keeps
     its indented continuation lines)."""
@@ -345,26 +361,58 @@ def _blocks(source: str) -> list[str]:
     return blocks
 
 
+_NOT_PROSE = re.compile(r"^\s*(#{1,6}\s|[-*+]\s|\d+[.)]\s|\||>|```)")
+
+
+def ends_mid_sentence(source: str) -> bool:
+    """Whether markdown text stops inside a sentence: its last line is prose (not a heading, list
+    item, table row, quote, fence or ``$$`` display) ending in a letter, a digit, a comma or inline maths."""
+    text = source.rstrip()
+    if not text or text.endswith("$$"):
+        return False
+    last = text.splitlines()[-1]
+    if _NOT_PROSE.match(last) or re.fullmatch(r"\*\*[^*]+\*\*", last.strip()):  # a bold label ("**Pitfalls**")
+        return False
+    return bool(re.search(r"[\w,]\**$|[^$]\$$", text))
+
+
+def starts_lower(source: str) -> bool:
+    """Whether markdown text starts with a lower-case letter: the rest of a sentence begun before it."""
+    return bool(re.match(r"[a-z]", source.lstrip()))
+
+
 def split_markdown(cell) -> list[str]:
     """The sources of the cells a markdown cell becomes: one per heading, and, when it is long
     (a derivation), one per paragraph block. Blocks that open with a lead-in ending in ':' stay
-    with what follows them. A cell that needs no split gives [its source]."""
+    with what follows them, and so do the pieces of one sentence (a block ending mid-sentence, a
+    block starting in lower case: a fragment never starts or stops inside a sentence). A list is cut
+    into its items only when it is taller than a slide (`LIST_CUT_PX`). A cell that needs no split gives
+    [its source]."""
     blocks = _blocks(cell.source)
     if not blocks:
         return [cell.source]
     # group: a heading starts a new piece; inside a long cell every block does, and every item
     # of a list that is itself too tall for the rest of a slide
     long_cell = markdown_height(cell.source) > FRAGMENT_SPLIT_PX
+    cut: set[int] = set()  # indices of the items of a list cut because it is taller than a slide
     if long_cell:
-        blocks = [item for b in blocks for item in (_list_items(b) if markdown_height(b) > FRAGMENT_SPLIT_PX else [b])]
+        kept = []
+        for b in blocks:
+            items = _list_items(b) if markdown_height(b) > LIST_CUT_PX else [b]
+            if len(items) > 1:
+                cut.update(range(len(kept), len(kept) + len(items)))
+            kept += items
+        blocks = kept
     pieces: list[list[str]] = [[blocks[0]]]
-    for b in blocks[1:]:
+    for i, b in enumerate(blocks[1:], 1):
         prev = pieces[-1][-1]
         starts_heading = bool(HEADING.match(b.splitlines()[0]))
         prev_is_heading_only = bool(HEADING.match(prev)) and "\n" not in prev
+        mid_sentence = ends_mid_sentence(prev) or starts_lower(b)
+        same_list = i not in cut and _is_list(prev) and bool(LIST_ITEM.match(b))  # a loose list is one list
         if starts_heading:
             pieces.append([b])
-        elif long_cell and not prev_is_heading_only and not prev.rstrip().endswith(":"):
+        elif long_cell and not (prev_is_heading_only or prev.rstrip().endswith(":") or mid_sentence or same_list):
             pieces.append([b])
         else:
             pieces[-1].append(b)
@@ -374,14 +422,44 @@ def split_markdown(cell) -> list[str]:
 
 
 def _new_id(base: str, k: int, taken: set[str]) -> str:
+    """The id of piece k of the cell `base`. Never a fresh id in place of a taken one: a taken id
+    means the cell's pieces are already in the notebook, and adding more would duplicate them."""
     cid = f"{base[:56]}-p{k}"
-    while cid in taken:
-        k += 1
-        cid = f"{base[:56]}-p{k}"
+    if cid in taken:
+        raise ValueError(f"cell {base}: piece id {cid} is already taken (the cell was split before)")
     return cid
 
 
+def piece_of(cell) -> int:
+    """k for the k-th piece split off a markdown cell (0 for any other cell)."""
+    return int(cell.get("metadata", {}).get("lecture", {}).get("piece", 0) or 0)
+
+
+def _join_pieces(nb) -> None:
+    """Join every split cell's pieces back into it (the inverse of `_split_cells`): the pieces that
+    follow their cell, in order. Splitting always starts from the whole cell, so a cell is never
+    split twice, and editing a piece or a changed splitting rule cannot leave stale pieces behind."""
+    cells: list = []
+    for cell in nb.cells:
+        prev = cells[-1] if cells else None
+        k = piece_of(cell)
+        if (
+            k
+            and cell.cell_type == "markdown"
+            and prev is not None
+            and prev.cell_type == "markdown"
+            and not piece_of(prev)
+            and cell.get("id", "").startswith(f"{prev.get('id', '')[:56]}-p")
+        ):
+            tight = _is_list(prev.source.rstrip().split("\n\n")[-1]) and bool(LIST_ITEM.match(cell.source.lstrip()))
+            prev.source = prev.source.rstrip("\n") + ("\n" if tight else "\n\n") + cell.source.strip("\n")
+            continue
+        cells.append(cell)
+    nb.cells = cells
+
+
 def _split_cells(nb) -> None:
+    _join_pieces(nb)
     taken = {c.get("id", "") for c in nb.cells}
     cells = []
     for cell in nb.cells:
@@ -392,6 +470,9 @@ def _split_cells(nb) -> None:
         if len(pieces) == 1:
             cells.append(cell)
             continue
+        repeated = [p for i, p in enumerate(pieces) if p.strip() in {q.strip() for q in pieces[:i]}]
+        if repeated:
+            raise ValueError(f"cell {cell.get('id')}: holds the same paragraph twice: {repeated[0][:60]!r}")
         base = cell.get("id") or "md"
         for k, src in enumerate(pieces):
             if k == 0:
@@ -408,45 +489,37 @@ def _split_cells(nb) -> None:
 
 # --------------------------------------------------------------------------- speaker notes
 def load_notes(path: Path = NOTES_FILE) -> dict[str, dict[str, str]]:
-    """speaker_notes.json: {notebook stem: {heading text: notes}} (headings matched by `heading_key`)."""
+    """speaker_notes.json: {notebook stem: {anchor cell id: notes}}: each note follows the cell with that id."""
+    return {nb: {cid: e["notes"] for cid, e in entries.items()} for nb, entries in load_note_entries(path).items()}
+
+
+def load_note_entries(path: Path = NOTES_FILE) -> dict[str, dict[str, dict[str, str]]]:
+    """speaker_notes.json as written: {notebook stem: {anchor cell id: {"after": the anchor cell's first
+    line (a reader's guide to where the note goes, checked by tests/test_lecture.py), "notes": text}}}."""
     data = json.loads(path.read_text(encoding="utf-8"))
     return {nb: {k: v for k, v in notes.items() if not k.startswith("_")} for nb, notes in data.items() if nb[0] != "_"}
 
 
-def _notes_cell(key: str, text: str, taken: set[str]):
-    slug = re.sub(r"[^a-z0-9]+", "-", heading_key(key)).strip("-")[:40] or "notes"
-    cid, k = f"notes-{slug}", 1
-    while cid in taken:
-        k += 1
-        cid = f"notes-{slug}-{k}"
-    taken.add(cid)
+def first_line(source: str) -> str:
+    return next((line.strip() for line in source.splitlines() if line.strip()), "")
+
+
+def _notes_cell(anchor: str, text: str):
     cell = nbformat.v4.new_markdown_cell(NOTES_PREFIX + text.strip())
-    cell.id = cid
+    cell.id = f"notes-{anchor}"[:64]
     cell.metadata = {"tags": [NOTES_TAG], "slideshow": {"slide_type": "notes"}}
     return cell
 
 
 def _insert_notes(nb, notes: dict[str, str]) -> list[str]:
-    """Insert a notes cell after the cell holding each keyed heading; returns the keys not found."""
-    nb.cells = [c for c in nb.cells if not is_notes(c)]
-    by_key: dict[str, int] = {}
-    for i, cell in enumerate(nb.cells):
-        hd = heading(cell.source) if cell.cell_type == "markdown" else None
-        if hd:
-            by_key.setdefault(heading_key(hd[1]), i)
-    missing, inserts = [], {}
-    for key, text in notes.items():
-        i = by_key.get(heading_key(key))
-        if i is None:
-            missing.append(key)
-        else:
-            inserts.setdefault(i, []).append((key, text))
-    taken = {c.get("id", "") for c in nb.cells}
+    """Insert a notes cell after the cell with each anchor id; returns the anchors not found."""
+    ids = {c.get("id") for c in nb.cells}
+    missing = [anchor for anchor in notes if anchor not in ids]
     cells = []
-    for i, cell in enumerate(nb.cells):
+    for cell in nb.cells:
         cells.append(cell)
-        for key, text in inserts.get(i, []):
-            cells.append(_notes_cell(key, text, taken))
+        if cell.get("id") in notes:
+            cells.append(_notes_cell(cell.id, notes[cell.id]))
     nb.cells = cells
     return missing
 
@@ -564,8 +637,10 @@ def _fit(cell, nb) -> None:
 
 
 def apply(nb, notes: dict[str, str] | None = None) -> tuple[nbformat.NotebookNode, list[str]]:
-    """A copy of `nb` with slide types and speaker notes; also the notes keys whose heading was not found."""
+    """A copy of `nb` with slide types, and speaker notes if given (keyed by the id of the cell each
+    follows; none for the learner notebooks in notebooks/); also the anchors not found."""
     nb = copy.deepcopy(nb)
+    nb.cells = [c for c in nb.cells if not is_notes(c)]
     _split_cells(nb)
     missing = _insert_notes(nb, notes or {})
     sections = [
@@ -600,6 +675,12 @@ def apply(nb, notes: dict[str, str] | None = None) -> tuple[nbformat.NotebookNod
     return nb, missing
 
 
+def lecture_edition(nb, notes: dict[str, str]) -> tuple[nbformat.NotebookNode, list[str]]:
+    """The lecture edition of a learner notebook: the same cells and slide metadata, with each note
+    (keyed by the id of the cell it follows) as a RISE ``notes`` cell; also the anchors not found."""
+    return apply(nb, notes)
+
+
 def write_notebook(nb, path: Path) -> None:
     """Write as the course's tools do (nbformat.write: sorted keys, one-space indent)."""
     nbformat.validate(nb)
@@ -614,21 +695,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("notebooks", nargs="+", type=Path)
     parser.add_argument("--check", action="store_true", help="write nothing; exit 1 if a notebook would change")
-    parser.add_argument("--notes", type=Path, default=NOTES_FILE)
     parser.add_argument("--out", type=Path, help="write the results to this folder instead of in place")
     args = parser.parse_args(argv)
-    all_notes = load_notes(args.notes)
     status = 0
     for path in args.notebooks:
         nb = nbformat.read(path, as_version=4)
-        new, missing = apply(nb, all_notes.get(path.stem, {}))
+        new, _ = apply(nb)  # the learner edition: no speaker notes (lecture/build_lecture.py adds them)
         shown = slides(new)
-        n_notes = sum(s.notes for s in shown)
         worst = max(s.height for s in shown)
-        line = f"{path.name}: {len(shown)} slides, {n_notes} with speaker notes, tallest {worst} px"
-        for key in missing:
-            print(f"{path.name}: speaker notes for heading {key!r}: no such heading (edit {args.notes.name})")
-            status = 1
+        line = f"{path.name}: {len(shown)} slides, tallest {worst} px"
         if args.check:
             if not _same(nb, new):
                 print(f"{line}: OUT OF DATE (run: .venv/bin/python lecture/slide_metadata.py {path})")

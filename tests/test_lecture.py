@@ -7,9 +7,10 @@ Checked on the committed notebooks, as RISE and the offline decks read them:
 * every figure and every widget is on a slide (never skipped, never only in the notes);
 * no exercise solution is shown: solution cells are skipped, in the course notebooks and in their
   student versions, and no speaker note quotes a solution;
-* every notebook has speaker notes, and every note in speaker_notes.json found its heading;
+* the learner notebooks hold no speaker notes; the lecture edition (`make lecture`) gives every
+  notebook notes, each keyed by the id of an existing cell whose first line its "after" names;
 * the metadata is current: applying the script again changes nothing (after editing a notebook's
-  structure or the notes, re-run `.venv/bin/python lecture/slide_metadata.py notebooks/*.ipynb`).
+  structure, re-run `.venv/bin/python lecture/slide_metadata.py notebooks/*.ipynb`).
 
 And, on small notebooks made here, that the rules do what the script's docstring says.
 """
@@ -17,6 +18,7 @@ And, on small notebooks made here, that the rules do what the script's docstring
 from __future__ import annotations
 
 import base64
+import copy
 import json
 import re
 import struct
@@ -87,22 +89,38 @@ def test_no_solution_is_shown(notebook):
             assert sm.slide_type(student_cell) == "skip"
     inside, outside = solution_lines(nb)
     secret = [line for line in inside if line not in outside and len(line) >= 12]
-    notes = "\n".join(c.source for c in nb.cells if sm.is_notes(c))
+    notes = "\n".join(sm.load_notes().get(path.stem, {}).values())
     assert not [line for line in secret if line in notes], f"{path.name}: a speaker note quotes a solution"
 
 
-def test_speaker_notes_placed(notebook):
+def test_learner_notebooks_hold_no_speaker_notes(notebook):
     path, nb = notebook
-    notes = [c for c in nb.cells if sm.is_notes(c)]
+    found = [_where(nb, i) for i, c in enumerate(nb.cells) if sm.is_notes(c) or sm.slide_type(c) == "notes"]
+    assert not found, f"{path.name}: speaker notes belong in lecture/speaker_notes.json, not here:\n" + "\n".join(found)
+
+
+def test_speaker_notes_keyed_by_existing_cells(notebook):
+    path, nb = notebook
+    entries = sm.load_note_entries().get(path.stem, {})
+    cells = {c.get("id"): c for c in nb.cells}
+    gone = [anchor for anchor in entries if anchor not in cells]
+    assert not gone, f"{path.name}: speaker notes whose anchor cell is gone: {gone} (edit lecture/speaker_notes.json)"
+    stale = {a: e["after"] for a, e in entries.items() if sm.first_line(cells[a].source) != e["after"]}
+    assert not stale, f"{path.name}: the cell a note follows has changed; check the note and set its 'after': {stale}"
+    lecture, _ = sm.lecture_edition(nb, sm.load_notes().get(path.stem, {}))
+    notes = [c for c in lecture.cells if sm.is_notes(c)]
     assert len(notes) >= 5, f"{path.name}: only {len(notes)} speaker notes (lecture/speaker_notes.json)"
     assert all(c.cell_type == "markdown" and sm.slide_type(c) == "notes" for c in notes)
-    _, missing = sm.apply(nb, sm.load_notes().get(path.stem, {}))
-    assert not missing, f"{path.name}: speaker notes whose heading is gone: {missing} (edit lecture/speaker_notes.json)"
+    for i, c in enumerate(lecture.cells):
+        if sm.is_notes(c):
+            assert lecture.cells[i - 1].id == c.id.removeprefix("notes-")
+    shown = [(c.id, sm.slide_type(c)) for c in lecture.cells if not sm.is_notes(c)]
+    assert shown == [(c.id, sm.slide_type(c)) for c in nb.cells], "the notes must not move any slide break"
 
 
 def test_metadata_is_current(notebook):
     path, nb = notebook
-    again, _ = sm.apply(nb, sm.load_notes().get(path.stem, {}))
+    again, _ = sm.apply(nb)
     assert json.dumps(again, sort_keys=True) == json.dumps(nb, sort_keys=True), (
         f"{path.name}: its slide metadata or notes are out of date; run `{APPLY}`"
     )
@@ -154,8 +172,8 @@ def _toy():
 
 
 def test_rules_on_a_toy_notebook():
-    nb, missing = sm.apply(_toy(), {"First idea": "Say this.", "No such heading": "lost"})
-    assert missing == ["No such heading"]
+    nb, missing = sm.apply(_toy(), {"c2": "Say this.", "no-such-cell": "lost"})
+    assert missing == ["no-such-cell"]
     types = [(sm.slide_type(c), c.source.splitlines()[0][:20]) for c in nb.cells]
     by_start = {src: t for t, src in types}
     assert by_start["# 99 · A toy"] == "slide"
@@ -178,15 +196,48 @@ def test_rules_on_a_toy_notebook():
 
 
 def test_apply_is_idempotent_and_keeps_ids_unique():
-    once, _ = sm.apply(_toy(), {"First idea": "Say this."})
-    twice, _ = sm.apply(once, {"First idea": "Say this."})
+    once, _ = sm.apply(_toy(), {"c2": "Say this."})
+    twice, _ = sm.apply(once, {"c2": "Say this."})
     assert json.dumps(once, sort_keys=True) == json.dumps(twice, sort_keys=True)
     ids = [c.id for c in twice.cells]
     assert len(ids) == len(set(ids))
     nbformat.validate(twice)
     assert sum(sm.is_notes(c) for c in twice.cells) == 1
-    changed, _ = sm.apply(once, {"A detail": "Other notes."})  # notes are replaced, not added
+    changed, _ = sm.apply(once, {"c2-p1": "Other notes."})  # notes are replaced, not added
     assert [c.source for c in changed.cells if sm.is_notes(c)] == ["**Speaker notes.** Other notes."]
+
+
+def test_a_split_cell_is_split_again_from_the_whole():
+    """Applying to a notebook whose split cell was edited (its pieces changed, or its source grew
+    back to the whole text) never leaves stale pieces: the cell is joined and split again; a piece
+    id that is already taken, or a paragraph held twice, is an error instead of a duplicate cell."""
+    once, _ = sm.apply(_toy())
+    whole = _toy().cells[6].source
+    regrown = copy.deepcopy(once)
+    next(c for c in regrown.cells if c.id == "c6").source = whole  # the old pieces are still there
+    with pytest.raises(ValueError, match="twice"):
+        sm.apply(regrown)
+    repeated = _toy()
+    repeated.cells[6].source += "\n\nSome closing words.\n\nSome closing words."
+    with pytest.raises(ValueError, match="twice"):
+        sm.apply(repeated)
+    edited = copy.deepcopy(once)
+    piece = next(c for c in edited.cells if c.id == "c6-p2")
+    piece.source = piece.source.replace("Step", "Stage", 1)
+    again, _ = sm.apply(edited)
+    assert [c.id for c in again.cells] == [c.id for c in once.cells]
+    assert next(c for c in again.cells if c.id == "c6-p2").source.startswith("Stage")
+
+
+def test_fragments_never_split_a_sentence_or_a_short_list():
+    md = nbformat.v4.new_markdown_cell
+    filler = "Many " + " ".join(["words"] * 60)
+    text = f"## A section\n\n{filler}.\n\nA point has brightness\n\n$$ b = a $$\n\nwhere $a$ is small.\n\n"
+    text += f"{filler}.\n\n- one\n\n- two\n\n- three\n\n{filler}."
+    pieces = sm.split_markdown(md(text))
+    assert len(pieces) > 2
+    assert any(p.startswith("A point has brightness") and p.endswith("where $a$ is small.") for p in pieces)
+    assert "- one\n\n- two\n\n- three" in pieces
 
 
 def test_heading_keys_survive_renumbering():
@@ -219,7 +270,7 @@ def test_deck_template_loads_nothing_from_the_network(tmp_path):
     the speaker notes in reveal's notes, the solution absent."""
     from lecture import build_slides
 
-    nb, _ = sm.apply(_toy(), {"First idea": "Point at the loss."})
+    nb, _ = sm.apply(_toy(), {"c2": "Point at the loss."})
     path = tmp_path / "99_toy.ipynb"
     nbformat.write(nb, path)
     deck, n = build_slides.build_deck(path, tmp_path)

@@ -38,7 +38,7 @@ from lab_server import LabServer, launch_chromium, start_lab  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
-from lecture import build_site, build_slides  # noqa: E402
+from lecture import build_lecture, build_site, build_slides  # noqa: E402
 from lecture import slide_metadata as sm  # noqa: E402
 
 NOTEBOOKS = Path(os.environ.get("VAE_COURSE_BROWSER_NOTEBOOK_DIR") or ROOT / "notebooks")
@@ -83,9 +83,10 @@ def _stale(target: Path, sources: list[Path]) -> bool:
 
 @pytest.fixture(scope="module")
 def notebooks() -> list[Path]:
+    """The lecture edition of the notebooks (build/lecture/, with the speaker notes), built now."""
     paths = sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
     assert paths, f"no notebooks in {NOTEBOOKS}"
-    return paths
+    return build_lecture.build(paths)
 
 
 @pytest.fixture(scope="module")
@@ -104,7 +105,7 @@ def decks(notebooks) -> dict[str, Path]:
 def site(notebooks) -> Path:
     """build/site/ (built now if missing or older than the notebooks or the README)."""
     if _stale(SITE / "index.html", [*notebooks, ROOT / "README.md"]):
-        assert build_site.main(["--notebooks", str(NOTEBOOKS), "--out", str(SITE)]) == 0
+        assert build_site.main(["--notebooks", str(build_lecture.OUT), "--out", str(SITE)]) == 0
     return SITE
 
 
