@@ -176,6 +176,20 @@ def test_code_plane_distance_matches_decoding_its_grid(bank):
     corner = torch.tensor([[u0, v0], [u1, v1]])  # bottom-left is row 0, col 0; top-right row -1, col -1
     expected = measure_decoded(decode_codes(model, corner), bank).distance
     assert torch.allclose(plane.distance[[0, -1], [0, -1]], expected, atol=1e-5)
+    narrow = MLPAutoencoder(SIZE, latent_dim=1, hidden=(8,), output="sigmoid")
+    with pytest.raises(ValueError, match="size >= 2"):
+        code_plane_distance(narrow, x[:1], x[1:], bank)
+
+
+def test_code_plane_of_larger_codes_holds_both_codes_and_decodes_its_grid(bank):
+    torch.manual_seed(0)
     wide = MLPAutoencoder(SIZE, latent_dim=3, hidden=(8,), output="sigmoid")
-    with pytest.raises(ValueError, match="2-D codes"):
-        code_plane_distance(wide, x[:1], x[1:], bank)
+    x = render_moons([0.5, 0.25], size=SIZE)
+    plane = code_plane_distance(wide, x[:1], x[1:], bank, n=5)
+    z = encode_images(wide, x)  # (2, 3)
+    assert torch.allclose(plane.basis @ plane.basis.T, torch.eye(2), atol=1e-6)  # orthonormal
+    assert torch.allclose(plane.origin + plane.codes @ plane.basis, z, atol=1e-5)  # both codes lie in it
+    u0, u1, v0, v1 = plane.extent
+    corner = plane.origin + torch.tensor([[u0, v0], [u1, v1]]) @ plane.basis  # (2, 3)
+    expected = measure_decoded(decode_codes(wide, corner), bank).distance
+    assert torch.allclose(plane.distance[[0, -1], [0, -1]], expected, atol=1e-5)

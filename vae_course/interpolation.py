@@ -320,13 +320,34 @@ def score_path(
 
 
 class CodePlane(NamedTuple):
-    """A 2-D code plane decoded on an n x n grid: the two end codes (2, 2), the grid's extent
-    (u_min, u_max, v_min, v_max) for ``imshow(..., origin="lower", extent=extent)``, and the
-    manifold distance of every decoded grid point (n, n), rows from v_min up to v_max."""
+    """A 2-D code plane decoded on an n x n grid: the two end codes in the plane's coordinates (2, 2),
+    the grid's extent (u_min, u_max, v_min, v_max) for ``imshow(..., origin="lower", extent=extent)``,
+    the manifold distance of every decoded grid point (n, n), rows from v_min up to v_max, and the
+    plane's basis (2, D): a point (u, v) of the plane is the code ``origin + u * basis[0] + v * basis[1]``."""
 
     codes: Tensor
     extent: tuple[float, float, float, float]
     distance: Tensor
+    origin: Tensor | None = None
+    basis: Tensor | None = None
+
+
+def _plane_basis(z: Tensor) -> tuple[Tensor, Tensor]:
+    """For two codes z (2, D): the origin and an orthonormal basis (2, D) of a plane that holds both.
+    For D = 2 that is the code plane itself (origin 0, the unit axes). For D > 2: the plane through
+    both codes that also holds the direction towards the code space's origin (the prior's centre), so
+    e1 = (z1 - z0) / |z1 - z0| and e2 = the part of -(z0 + z1) / 2 orthogonal to e1, normalised."""
+    d = z.shape[1]
+    if d == 2:
+        return torch.zeros(2), torch.eye(2)
+    e1 = z[1] - z[0]
+    e1 = e1 / e1.norm().clamp_min(1e-12)
+    mid = (z[0] + z[1]) / 2
+    e2 = -mid - (-mid @ e1) * e1
+    if e2.norm() < 1e-6:  # the path runs through the origin: any direction orthogonal to it
+        e2 = torch.eye(d)[int(e1.abs().argmin())]
+        e2 = e2 - (e2 @ e1) * e1
+    return mid, torch.stack([e1, e2 / e2.norm()])
 
 
 def code_plane_distance(
@@ -334,20 +355,25 @@ def code_plane_distance(
 ) -> CodePlane:
     """Decode a grid over the code plane around the codes of x0 and x1 (their bounding box,
     widened by ``margin`` times their distance on every side) and measure every decoded image:
-    where in the plane does the decoder draw a real moon? Needs a model with 2-D codes."""
+    where in the plane does the decoder draw a real moon? With 2-D codes the plane is the code
+    space; with larger codes it is the plane through both codes and the direction towards the
+    origin (``CodePlane.basis``; coordinates: along the path, and across it)."""
     z = encode_images(model, torch.cat([x0, x1]))  # (2, D)
-    if z.shape[1] != 2:
-        raise ValueError(f"code_plane_distance needs 2-D codes, got codes of size {z.shape[1]}")
+    if z.shape[1] < 2:
+        raise ValueError(f"code_plane_distance needs codes of size >= 2, got codes of size {z.shape[1]}")
     if n < 2:
         raise ValueError(f"n must be >= 2 grid points a side, got {n}")
-    lo, hi = z.min(0).values, z.max(0).values
-    pad = margin * float((z[0] - z[1]).norm()) + 1e-3
+    origin, basis = _plane_basis(z)
+    zp = (z - origin) @ basis.T  # (2, 2): the codes in plane coordinates
+    lo, hi = zp.min(0).values, zp.max(0).values
+    pad = margin * float((zp[0] - zp[1]).norm()) + 1e-3
     u = torch.linspace(float(lo[0]) - pad, float(hi[0]) + pad, n)
     v = torch.linspace(float(lo[1]) - pad, float(hi[1]) + pad, n)
     vv, uu = torch.meshgrid(v, u, indexing="ij")  # (n, n) each, row k at v[k]
-    grid = torch.stack([uu.reshape(-1), vv.reshape(-1)], dim=1)  # (n*n, 2)
-    distance = measure_decoded(decode_codes(model, grid), bank).distance.reshape(n, n)
-    return CodePlane(z, (float(u[0]), float(u[-1]), float(v[0]), float(v[-1])), distance)
+    grid = torch.stack([uu.reshape(-1), vv.reshape(-1)], dim=1)  # (n*n, 2) plane coordinates
+    codes = grid if z.shape[1] == 2 else origin + grid @ basis  # (n*n, D)
+    distance = measure_decoded(decode_codes(model, codes), bank).distance.reshape(n, n)
+    return CodePlane(zp, (float(u[0]), float(u[-1]), float(v[0]), float(v[-1])), distance, origin, basis)
 
 
 def explore_path(
