@@ -40,6 +40,9 @@ def test_checks_know_their_margin():
     assert worst and worst.margin == pytest.approx(0.05) and "1.9 < 2" in worst.text
     assert claims.at_least(0.9, 0.9) and claims.at_least(0.9, 0.9).margin == 0.0
     assert not claims.at_most(3, 2) and claims.at_most(1, 2).margin == pytest.approx(0.5)
+    assert claims.below(117.3, 120, scale=10).margin == pytest.approx(0.27)  # nats: 2.7 of 10
+    with pytest.raises(ValueError, match="scale"):
+        claims.above(1, 0, scale=0)
     assert claims.exactly(3 == 3).margin == 1.0 and claims.exactly(False).margin == -1.0
     assert claims.above(0.1, 0.0).margin == pytest.approx(0.1)  # a zero threshold: the absolute distance
     with pytest.raises(ValueError, match="at least one"):

@@ -348,8 +348,12 @@ class Check:
         return f"Check(held={self.held}, margin={self.margin:+.3f}, {self.text!r})"
 
 
-def _fraction(distance: float, threshold: float) -> float:
-    # relative to the threshold's size; an absolute distance where the threshold is (near) zero
+def _fraction(distance: float, threshold: float, scale: float | None = None) -> float:
+    # relative to the threshold's size (or to ``scale``); an absolute distance where the threshold is (near) zero
+    if scale is not None:
+        if not scale > 0:
+            raise ValueError(f"scale must be > 0, got {scale}")
+        return distance / scale
     return distance / abs(threshold) if abs(threshold) > 1e-12 else distance
 
 
@@ -357,28 +361,28 @@ def _num(x: Any) -> float:
     return float(x.item() if hasattr(x, "item") else x)
 
 
-def above(value: Any, threshold: Any) -> Check:
+def above(value: Any, threshold: Any, scale: float | None = None) -> Check:
     """value > threshold; margin (value - threshold) / |threshold|."""
     v, t = _num(value), _num(threshold)
-    return Check(v > t, _fraction(v - t, t), f"{v:.4g} > {t:.4g}")
+    return Check(v > t, _fraction(v - t, t, scale), f"{v:.4g} > {t:.4g}")
 
 
-def below(value: Any, threshold: Any) -> Check:
+def below(value: Any, threshold: Any, scale: float | None = None) -> Check:
     """value < threshold; margin (threshold - value) / |threshold|."""
     v, t = _num(value), _num(threshold)
-    return Check(v < t, _fraction(t - v, t), f"{v:.4g} < {t:.4g}")
+    return Check(v < t, _fraction(t - v, t, scale), f"{v:.4g} < {t:.4g}")
 
 
-def at_least(value: Any, threshold: Any) -> Check:
+def at_least(value: Any, threshold: Any, scale: float | None = None) -> Check:
     """value >= threshold (a count or a share that may sit exactly on it); margin as for ``above``."""
     v, t = _num(value), _num(threshold)
-    return Check(v >= t, _fraction(v - t, t), f"{v:.4g} >= {t:.4g}")
+    return Check(v >= t, _fraction(v - t, t, scale), f"{v:.4g} >= {t:.4g}")
 
 
-def at_most(value: Any, threshold: Any) -> Check:
+def at_most(value: Any, threshold: Any, scale: float | None = None) -> Check:
     """value <= threshold; margin as for ``below``."""
     v, t = _num(value), _num(threshold)
-    return Check(v <= t, _fraction(t - v, t), f"{v:.4g} <= {t:.4g}")
+    return Check(v <= t, _fraction(t - v, t, scale), f"{v:.4g} <= {t:.4g}")
 
 
 def between(value: Any, low: Any, high: Any) -> Check:
