@@ -49,7 +49,7 @@ import torch
 from torch import Tensor
 
 STATUSES = ("pass", "fail", "not attempted", "error")
-KINDS = ("implement", "derive", "predict", "interpret")
+KINDS = ("implement", "derive", "predict", "interpret", "predict-then-run")
 
 
 class Case(NamedTuple):
@@ -66,7 +66,33 @@ def case(*args: Any, label: str = "", **kwargs: Any) -> Case:
 
 
 class Feedback(Exception):
-    """Raised inside a comparison or custom checker: the message is what the learner reads."""
+    """Raised inside a comparison or custom checker: the message is what the learner reads.
+
+    ``misconception`` names the exercise's :class:`Misconception` the wrong answer matched, if any."""
+
+    def __init__(self, message: str = "", misconception: str = ""):
+        super().__init__(message)
+        self.misconception = misconception
+
+
+@dataclass(frozen=True)
+class Misconception:
+    """A known wrong answer of an exercise, named.
+
+    ``id`` is short and stable (it goes in the grader's report); ``teacher`` is one line a
+    teacher reads on the class page; ``feedback`` is what the learner reads. ``commits`` is a
+    function that commits it (same signature as the reference): a submission that fails the
+    reference but agrees with it on every input is recognised as this misconception. Checkers
+    that judge an answer themselves raise ``Feedback(..., misconception=id)`` instead
+    (:func:`check_number` does so for its ``wrong`` answers, keyed by id)."""
+
+    id: str
+    teacher: str
+    feedback: str
+    commits: Callable | None = None
+
+
+UNRECOGNISED = "unrecognised"
 
 
 class ExerciseFailed(AssertionError):
@@ -90,6 +116,12 @@ class Exercise:
     kind: str = "implement"  # implement | derive | predict | interpret
     solution: str = ""  # the reference solution as code, shown by solution(...)
     explanation: str = ""  # why the solution is right, in a few sentences
+    misconceptions: tuple[Misconception, ...] = ()  # known wrong answers, named
+    points: float = 1.0  # what a pass is worth (a teacher's points file may override it)
+    prediction: dict = field(default_factory=dict)  # predict-then-run: how the prediction is judged
+
+    def misconception(self, mid: str) -> Misconception | None:
+        return next((m for m in self.misconceptions if m.id == mid), None)
 
     def solution_text(self) -> str:
         """The code :func:`solution` prints: ``solution`` if given, else the reference's source."""
@@ -115,6 +147,7 @@ class CheckResult:
     feedback: str = ""
     cases: int = 0
     extra: dict = field(default_factory=dict)
+    misconception: str = ""  # on a fail: the id of the misconception matched, or "unrecognised"
 
     @property
     def passed(self) -> bool:
@@ -141,6 +174,8 @@ def register(
     kind: str = "implement",
     solution: str = "",
     explanation: str = "",
+    misconceptions: tuple[Misconception, ...] | list[Misconception] = (),
+    points: float = 1.0,
 ) -> Exercise:
     """Register an exercise: either ``reference`` + ``cases`` (compared value by value), or a
     custom ``checker(fn)`` that raises :class:`Feedback` on a wrong answer and may return a note.
@@ -156,6 +191,11 @@ def register(
         raise ValueError(f"exercise {id}: a reference needs cases to compare on")
     if kind not in KINDS:
         raise ValueError(f"exercise {id}: kind must be one of {KINDS}, got {kind!r}")
+    ids = [m.id for m in misconceptions]
+    if len(set(ids)) != len(ids) or UNRECOGNISED in ids:
+        raise ValueError(f"exercise {id}: misconception ids must be distinct and not {UNRECOGNISED!r}: {ids}")
+    if not points >= 0:
+        raise ValueError(f"exercise {id}: points must be >= 0, got {points!r}")
     hints = (hint,) if isinstance(hint, str) else tuple(hint)
     hints = tuple(h for h in hints if h)
     solved = tuple(solved_by) or _solved_by(reference)
@@ -172,9 +212,20 @@ def register(
         kind,
         solution,
         explanation,
+        tuple(misconceptions),
+        float(points),
     )
     REGISTRY[id] = ex
     return ex
+
+
+def add_misconceptions(exercise_id: str, *misconceptions: Misconception) -> None:
+    """Name known wrong answers of a registered exercise (each nbNN module, after its exercises)."""
+    ex = REGISTRY[exercise_id]
+    ids = [m.id for m in ex.misconceptions + misconceptions]
+    if len(set(ids)) != len(ids) or UNRECOGNISED in ids:
+        raise ValueError(f"exercise {exercise_id}: misconception ids must be distinct and not {UNRECOGNISED!r}: {ids}")
+    ex.misconceptions = ex.misconceptions + misconceptions
 
 
 def _solved_by(reference: Callable | None) -> tuple[str, ...]:
@@ -319,26 +370,49 @@ def _record(result: CheckResult) -> None:
             )
 
 
-def evaluate(exercise_id: str, fn: Callable, generator: torch.Generator | None = None) -> CheckResult:
+def evaluate(
+    exercise_id: str, fn: Callable, generator: torch.Generator | None = None, graded: bool | None = None
+) -> CheckResult:
     """The verdict on ``fn`` for exercise ``exercise_id``, without printing or recording it.
 
     With ``generator``, random inputs are drawn from it (where the exercise's cases or checker
-    take ``g``); without, from each exercise's fixed seed, as in the notebook."""
+    take ``g``); without, from each exercise's fixed seed, as in the notebook. ``graded`` (for
+    predict-then-run exercises) overrides whether the prediction is graded or only recorded."""
     ex = get(exercise_id)
     if not callable(fn):
         return CheckResult(ex.id, "error", f"expected a function, got {type(fn).__name__}")
+    if ex.prediction:
+        return _evaluate_prediction(ex, fn, generator, graded)
+    cases: list[Case] = []
     try:
         if ex.checker is not None:
             note = _with_generator(ex.checker, fn, generator=generator)
             return CheckResult(ex.id, "pass", note or "")
-        n = compare_on_cases(fn, ex.reference, exercise_cases(ex, generator), ex.atol, ex.rtol)
+        cases = exercise_cases(ex, generator)
+        n = compare_on_cases(fn, ex.reference, cases, ex.atol, ex.rtol)
         return CheckResult(ex.id, "pass", f"matches the reference on {n} inputs", n)
     except NotImplementedError:
         return CheckResult(ex.id, "not attempted", "the function still raises NotImplementedError")
     except Feedback as e:
-        return CheckResult(ex.id, "fail", str(e))
+        mid = e.misconception or (_matching_misconception(ex, fn, cases) if cases else "")
+        m = ex.misconception(mid)
+        feedback = f"{m.feedback} ({e})" if m is not None and not e.misconception else str(e)
+        return CheckResult(ex.id, "fail", feedback, misconception=mid or UNRECOGNISED)
     except Exception as e:  # the learner's code crashed: say where, not a traceback
         return CheckResult(ex.id, "error", f"your function raised {type(e).__name__}: {e}")
+
+
+def _matching_misconception(ex: Exercise, fn: Callable, cases: list[Case]) -> str:
+    """The id of the first misconception whose ``commits`` agrees with ``fn`` on every case; ""."""
+    for m in ex.misconceptions:
+        if m.commits is None:
+            continue
+        try:
+            compare_on_cases(fn, m.commits, cases, ex.atol, ex.rtol)
+        except Exception:  # disagrees (Feedback) or crashes: not this one
+            continue
+        return m.id
+    return ""
 
 
 def check(exercise_id: str, fn: Callable) -> CheckResult:
@@ -452,9 +526,9 @@ def check_number(
         raise Feedback(f"your answer is {got}: a prediction must be a finite number")
     if abs(got - expected) <= tol:
         return got
-    for value, feedback in (wrong or {}).values():
+    for name, (value, feedback) in (wrong or {}).items():
         if abs(got - value) <= tol:
-            raise Feedback(f"your answer {got:.4g} is a common slip: {feedback}")
+            raise Feedback(f"your answer {got:.4g} is a common slip: {feedback}", misconception=name)
     side = "too high" if got > expected else "too low"
     raise Feedback(f"your answer {got:.4g} is {side} (off by {abs(got - expected):.3g}). {explain}".strip())
 
@@ -466,5 +540,135 @@ def check_choice(got: Any, options: dict[str, str], right: str) -> str:
         raise Feedback(f"answer with one of the letters {', '.join(sorted(options))} (a string), got {_short(got)}")
     letter = got.strip().lower()
     if letter != right:
-        raise Feedback(f"not ({letter}): {options[letter]}")
+        raise Feedback(f"not ({letter}): {options[letter]}", misconception=f"chose ({letter})")
     return f"({letter}): {options[letter]}"
+
+
+# --------------------------------------------------------------------------- predict-then-run
+PREDICTION_FORMS = ("number", "interval", "choice")
+
+
+def register_prediction(
+    id: str,
+    title: str,
+    *,
+    experiment: Callable[..., Any],
+    form: str = "number",
+    tol: float = 0.0,
+    options: dict[str, str] | None = None,
+    max_width: float = math.inf,
+    explain: str = "",
+    graded: bool = True,
+    **kw: Any,
+) -> Exercise:
+    """Register a predict-then-run exercise: the learner's function of no arguments returns a
+    prediction (a number, an interval ``(low, high)`` or a choice, a letter of ``options``) before
+    the notebook's experiment cell runs; the check runs ``experiment(g=None)`` itself (the grader
+    in its own process, so the kernel's numbers decide nothing), compares and explains the gap in
+    words either way. A number is right within ``tol``; an interval when it holds the result and
+    is at most ``max_width`` wide; a choice when it is the letter ``experiment`` returns
+    (``options`` maps each letter to why it is right or wrong). ``graded=False`` records the
+    prediction without grading it (any valid prediction passes); a teacher may override this.
+    ``wrong`` answers go in ``misconceptions`` (a number: its ``commits`` returns the value)."""
+    if form not in PREDICTION_FORMS:
+        raise ValueError(f"exercise {id}: form must be one of {PREDICTION_FORMS}, got {form!r}")
+    if form == "choice" and not options:
+        raise ValueError(f"exercise {id}: a choice needs options")
+    spec = {
+        "experiment": experiment,
+        "form": form,
+        "tol": float(tol),
+        "options": dict(options or {}),
+        "max_width": float(max_width),
+        "explain": explain,
+        "graded": bool(graded),
+    }
+    kw.setdefault("kind", "predict-then-run")
+    ex = register(id, title, checker=lambda fn, g=None: _prediction_checker(id, fn, g), **kw)
+    ex.prediction = spec
+    return ex
+
+
+def _prediction_checker(exercise_id: str, fn: Callable, g: torch.Generator | None = None) -> str:
+    result = _evaluate_prediction(get(exercise_id), fn, g, None)
+    if result.status == "not attempted":
+        raise NotImplementedError
+    if result.status == "fail":
+        raise Feedback(result.feedback, result.misconception)
+    return result.feedback
+
+
+def _read_prediction(form: str, got: Any, options: dict[str, str]) -> Any:
+    """The prediction in its form, or Feedback saying what form it should have."""
+    if isinstance(got, Tensor) and got.numel() == 1:
+        got = got.item()
+    if form == "number":
+        if isinstance(got, bool) or not isinstance(got, (int, float)) or not math.isfinite(float(got)):
+            raise Feedback(f"your prediction should be a finite number, got {_short(got)}")
+        return float(got)
+    if form == "interval":
+        ok = isinstance(got, (tuple, list)) and len(got) == 2
+        ok = ok and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in got)
+        if not ok or not got[0] <= got[1]:
+            raise Feedback(f"your prediction should be an interval (low, high) with low <= high, got {_short(got)}")
+        return (float(got[0]), float(got[1]))
+    if not isinstance(got, str) or got.strip().lower() not in options:
+        raise Feedback(f"your prediction should be one of the letters {', '.join(sorted(options))}, got {_short(got)}")
+    return got.strip().lower()
+
+
+def _evaluate_prediction(ex: Exercise, fn: Callable, generator: torch.Generator | None, graded: bool | None):
+    """Judge a predict-then-run exercise: run the experiment, compare, explain the gap in words.
+    ``extra`` holds ``prediction`` ("hit" or "miss"), ``predicted``, ``result`` and ``graded``."""
+    spec = ex.prediction
+    graded = spec["graded"] if graded is None else graded
+    try:
+        predicted = _read_prediction(spec["form"], answer_of(fn, "your prediction"), spec["options"])
+    except NotImplementedError:
+        return CheckResult(ex.id, "not attempted", "no prediction yet: the function still raises NotImplementedError")
+    except Feedback as e:
+        return CheckResult(ex.id, "fail", str(e), misconception=UNRECOGNISED)
+    except Exception as e:
+        return CheckResult(ex.id, "error", f"your prediction raised {type(e).__name__}: {e}")
+    result = _with_generator(spec["experiment"], generator=generator)
+    form, tol = spec["form"], spec["tol"]
+    mid = ""
+    if form == "number":
+        result = float(result)
+        gap = predicted - result
+        hit = abs(gap) <= tol
+        words = f"you predicted {predicted:.4g}; the experiment gave {result:.4g}: " + (
+            f"within {tol:g}, a good prediction." if hit else f"{abs(gap):.3g} too {'high' if gap > 0 else 'low'}."
+        )
+        for m in ex.misconceptions:
+            if not hit and m.commits is not None and abs(predicted - float(m.commits())) <= tol:
+                mid, words = m.id, f"{words} {m.feedback}"
+                break
+    elif form == "interval":
+        result = float(result)
+        low, high = predicted
+        wide = high - low > spec["max_width"]
+        hit = low <= result <= high and not wide
+        if wide:
+            words = (
+                f"your interval [{low:.4g}, {high:.4g}] is wider than {spec['max_width']:g}: commit to a narrower one."
+            )
+        elif hit:
+            words = f"the experiment gave {result:.4g}, inside your interval [{low:.4g}, {high:.4g}]."
+        else:
+            side = "below" if result < low else "above"
+            words = f"the experiment gave {result:.4g}, {side} your interval [{low:.4g}, {high:.4g}]."
+    else:
+        result = str(result).strip().lower()
+        hit = predicted == result
+        words = f"you predicted ({predicted}); the experiment shows ({result}). {spec['options'][predicted]}"
+        if not hit:
+            mid = f"chose ({predicted})" if ex.misconception(f"chose ({predicted})") else ""
+    if spec["explain"]:
+        words = f"{words} {spec['explain']}"
+    extra = {"prediction": "hit" if hit else "miss", "predicted": predicted, "result": result, "graded": graded}
+    if not graded:
+        return CheckResult(ex.id, "pass", f"prediction recorded (not graded): {words}", extra=extra)
+    if hit:
+        return CheckResult(ex.id, "pass", words, extra=extra)
+    return CheckResult(ex.id, "fail", words, extra=extra, misconception=mid or UNRECOGNISED)

@@ -106,3 +106,71 @@ register(
         "all about equally far from each other: pixel distance says little about what an image shows."
     ),
 )
+
+
+# --------------------------------------------------------------------------- misconceptions
+def _mc():
+    from . import Misconception as M
+    from . import add_misconceptions
+
+    add_misconceptions(
+        "00.1",
+        M(
+            "no-root",
+            "forgot the square root: mean squared difference",
+            "that is the mean SQUARED difference: RMS takes the square root last.",
+            lambda a, b: (a - b).pow(2).flatten(1).mean(1),
+        ),
+        M(
+            "abs-not-square",
+            "mean absolute difference instead of RMS",
+            "that is the mean ABSOLUTE difference: RMS squares the differences, averages, then takes the root.",
+            lambda a, b: (a - b).abs().flatten(1).mean(1),
+        ),
+        M(
+            "sum-not-mean",
+            "summed the squares (Euclidean norm), no average over pixels",
+            "that is the Euclidean distance (a sum over pixels): RMS averages over the pixels.",
+            lambda a, b: (a - b).pow(2).flatten(1).sum(1).sqrt(),
+        ),
+        M(
+            "one-number-for-batch",
+            "averaged over the whole batch: one number, not one per image",
+            "you return one number for the whole batch: keep the batch dimension, one distance per image.",
+            lambda a, b: (a - b).pow(2).mean().sqrt(),
+        ),
+    )
+    add_misconceptions(
+        "00.2",
+        M(
+            "floor-not-round",
+            "truncated instead of rounding to the nearest class",
+            "you round down: a phase just below a class centre belongs to that class; pick the NEAREST whole number.",
+            lambda p, n_classes=8: torch.floor(torch.as_tensor(p) * n_classes).long() % n_classes,
+        ),
+        M(
+            "no-wrap",
+            "no wrap-around: a phase near 1 gets class n_classes",
+            "a phase near 1 is a new moon again: class n_classes must wrap round to class 0.",
+            lambda p, n_classes=8: torch.round(torch.as_tensor(p) * n_classes).long(),
+        ),
+        M(
+            "float-labels",
+            "labels left as floats",
+            "labels are integers: convert the rounded values with .long().",
+            lambda p, n_classes=8: torch.round(torch.as_tensor(p) * n_classes) % n_classes,
+        ),
+    )
+    add_misconceptions(
+        "00.3",
+        M(
+            "variance of one",
+            "took the spread of one pixel, not of a difference",
+            "a difference of two pixels adds both variances.",
+        ),
+        M("mean gap", "gave E|a - b| instead of the root mean square", "RMS averages the squares first."),
+        M("no root", "gave the mean squared difference (no root)", "RMS takes the square root."),
+    )
+
+
+_mc()

@@ -122,3 +122,68 @@ register(
         "loss from logits trains stably where the log of a saturated sigmoid would not."
     ),
 )
+
+
+# --------------------------------------------------------------------------- misconceptions
+def _mc():
+    from . import Misconception as M
+    from . import add_misconceptions
+
+    def no_centring(x, k):
+        v = torch.linalg.svd(x, full_matrices=False).Vh[:k]
+        return x @ v.T @ v
+
+    def mean_not_added_back(x, k):
+        c = x - x.mean(0)
+        v = torch.linalg.svd(c, full_matrices=False).Vh[:k]
+        return c @ v.T @ v
+
+    add_misconceptions(
+        "01.1",
+        M(
+            "no-centring",
+            "ran the SVD on uncentred data",
+            "PCA works around the mean: subtract it before the SVD and add it back at the end.",
+            no_centring,
+        ),
+        M(
+            "mean-not-added-back",
+            "centred the data but never added the mean back",
+            "your reconstruction is centred: add the mean back at the end.",
+            mean_not_added_back,
+        ),
+    )
+    softplus = torch.nn.functional.softplus
+    add_misconceptions(
+        "01.2",
+        M(
+            "sign-flipped",
+            "returned the log-likelihood, not its negative",
+            "a loss is the NEGATIVE log-likelihood: your values have the wrong sign.",
+            lambda l, x: (x * l - softplus(l)).flatten(1).sum(1),
+        ),
+        M(
+            "mean-not-sum",
+            "averaged over the pixels instead of summing",
+            "the log-likelihood of an image is a SUM over its pixels, not a mean.",
+            lambda l, x: (softplus(l) - x * l).flatten(1).mean(1),
+        ),
+    )
+    add_misconceptions(
+        "01.3",
+        M(
+            "sign-flipped",
+            "gradient with the wrong sign (x - sigmoid(l))",
+            "check the sign: increasing the logit of a pixel that is off must increase the loss.",
+            lambda l, x: x - torch.sigmoid(l),
+        ),
+        M(
+            "target-dropped",
+            "forgot the -x l term: sigmoid(l) alone",
+            "the loss has a -x l term too: its derivative does not vanish.",
+            lambda l, x: torch.sigmoid(l),
+        ),
+    )
+
+
+_mc()

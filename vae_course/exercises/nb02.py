@@ -152,3 +152,22 @@ register(
         "the decoder rarely saw in training. This is one reason straight-line interpolation can decode badly."
     ),
 )
+
+
+# --------------------------------------------------------------------------- misconceptions
+def _mc():
+    from . import Misconception as M
+    from . import add_misconceptions
+
+    add_misconceptions(
+        "02.4",
+        M(
+            "no shrinkage",
+            "thought the midpoint keeps a typical code's length",
+            "averaging independent codes shrinks them.",
+        ),
+        M("halved length", "halved the variance twice (ratio 1/4)", "the variances of the two halves add."),
+    )
+
+
+_mc()

@@ -144,3 +144,22 @@ register(
         "measures just the filling in."
     ),
 )
+
+
+# --------------------------------------------------------------------------- misconceptions
+def _mc():
+    from . import Misconception as M
+    from . import add_misconceptions
+
+    add_misconceptions(
+        "03.3",
+        M(
+            "every masked pixel",
+            "counted every masked pixel as an error, ink or not",
+            "only masked INK pixels are wrong.",
+        ),
+        M("ink only", "counted every ink pixel as an error, masked or not", "only the masked ink pixels are wrong."),
+    )
+
+
+_mc()

@@ -192,3 +192,37 @@ register(
         "precision, not the covariance."
     ),
 )
+
+
+# --------------------------------------------------------------------------- misconceptions
+def _mc():
+    from . import Misconception as M
+    from . import add_misconceptions
+
+    def kl(mu, lv):
+        return 0.5 * (mu.pow(2) + lv.exp() - 1 - lv).sum(-1)
+
+    add_misconceptions(
+        "04.2",
+        M(
+            "kl-sign",
+            "KL with the wrong sign",
+            "a KL divergence is never negative: check the sign of each term.",
+            lambda mu, lv: -kl(mu, lv),
+        ),
+        M(
+            "missing-half",
+            "missing the factor 1/2",
+            "each Gaussian term carries a factor 1/2.",
+            lambda mu, lv: 2 * kl(mu, lv),
+        ),
+        M(
+            "variance-for-logvar",
+            "used the log-variance where the variance belongs (no exp)",
+            "logvar is the LOG of the variance: the variance is exp(logvar).",
+            lambda mu, lv: 0.5 * (mu.pow(2) + lv - 1 - lv.log()).sum(-1),
+        ),
+    )
+
+
+_mc()

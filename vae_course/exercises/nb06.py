@@ -108,3 +108,58 @@ register(
         "The reconstruction term pulls the other way; the ELBO's optimum balances the two."
     ),
 )
+
+
+# --------------------------------------------------------------------------- misconceptions
+def _mc():
+    from . import Misconception as M
+    from . import add_misconceptions
+
+    add_misconceptions(
+        "06.1",
+        M(
+            "logvar-as-std",
+            "scaled the noise by logvar, not exp(logvar / 2)",
+            "logvar is the log of the variance: the standard deviation is exp(logvar / 2).",
+            lambda mu, lv, eps=None: mu + lv * eps,
+        ),
+        M(
+            "variance-not-std",
+            "scaled the noise by the variance, not the standard deviation",
+            "multiply eps by the standard deviation, exp(logvar / 2), not by the variance.",
+            lambda mu, lv, eps=None: mu + lv.exp() * eps,
+        ),
+    )
+    add_misconceptions(
+        "06.2",
+        M(
+            "log-sum-exp",
+            "forgot to subtract log K (a sum, not a mean)",
+            "that is log SUM exp: a mean divides by K, so subtract log K.",
+            lambda v, dim=0: torch.logsumexp(v, dim),
+        ),
+        M(
+            "mean-of-logs",
+            "averaged the log weights (the ELBO, not the IWAE bound)",
+            "the mean of the logs is the ELBO: the IWAE bound is the log of the mean.",
+            lambda v, dim=0: v.mean(dim),
+        ),
+    )
+    add_misconceptions(
+        "06.3",
+        M(
+            "missing-half",
+            "missing the 1/2 in the logvar gradient",
+            "d/dlogvar of 1/2 (exp(logvar) - logvar) keeps the factor 1/2.",
+            lambda mu, lv: (mu.clone(), lv.exp() - 1),
+        ),
+        M(
+            "kl-sign",
+            "gradient of the KL with the wrong sign",
+            "the KL grows with |mu|: its gradient points away from 0.",
+            lambda mu, lv: (-mu, -0.5 * (lv.exp() - 1)),
+        ),
+    )
+
+
+_mc()

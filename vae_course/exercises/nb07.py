@@ -117,3 +117,22 @@ register(
     solution='def style_answer():\n    return "a"  # c sets the digit, z keeps the style',
     explanation=_STYLE_OPTIONS["a"],
 )
+
+
+# --------------------------------------------------------------------------- misconceptions
+def _mc():
+    from . import Misconception as M
+    from . import add_misconceptions
+
+    add_misconceptions(
+        "07.2",
+        M("chose (b)", "chose (b): thinks z alone fixes the image", "the decoder also reads c, the digit's class."),
+        M(
+            "chose (c)",
+            "chose (c): thinks the style is drawn afresh for each label",
+            "the style is held in z, fixed along the row.",
+        ),
+    )
+
+
+_mc()

@@ -185,3 +185,26 @@ register(
         "its place: N_k and m_k shrink together."
     ),
 )
+
+
+# --------------------------------------------------------------------------- misconceptions
+def _mc():
+    from . import Misconception as M
+    from . import add_misconceptions
+
+    add_misconceptions(
+        "08.4",
+        M(
+            "1 / (1 - decay)",
+            "gave the averaging window 1/(1 - decay), not the half-life",
+            "the half-life solves decay^n = 1/2.",
+        ),
+        M(
+            "half of the window",
+            "halved the window: a linear, not geometric, decay",
+            "the decay is geometric: solve decay^n = 1/2.",
+        ),
+    )
+
+
+_mc()
