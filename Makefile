@@ -104,9 +104,11 @@ test-notebooks: setup  ## the notebooks only, under nbval
 # student version "not attempted"; then the tamper suite (tests/tamper/, fast, also in `make test`):
 # submissions that forge results, rebind check, monkeypatch, read classmates' and the teacher's
 # files, use the network, loop, hog memory, exit, signal, leave daemons or lose messages, and what
-# the report says of each. CI runs it after `make test`.
+# the report says of each; and the fault tests (tests/test_grading_resume.py: SIGKILL the grader at random
+# moments in a class of about 20 submissions, several times, resume, compare with an uninterrupted run).
+# CI runs it after `make test`.
 test-grading: setup  ## slow: every notebook graded, and the tamper suite
-	VAE_COURSE_SLOW=1 $(PY) -m pytest tests/test_grading.py tests/tamper -k "every_course_notebook or tamper or shard" -v
+	VAE_COURSE_SLOW=1 $(PY) -m pytest tests/test_grading.py tests/test_grading_resume.py tests/tamper -k "every_course_notebook or tamper or shard or resume" -v
 
 clean:  ## remove .venv, the pip-tools environment and the pytest cache
 	rm -rf $(VENV) $(TOOLS) .pytest_cache

@@ -36,9 +36,31 @@ def _student(args: argparse.Namespace) -> int:
 
 
 def _grade(args: argparse.Namespace) -> int:
-    from .grading import GradeOptions, grade
+    import shutil
+
+    from .grading import GradeOptions, grade, read_points
     from .sandbox import missing_protections, protections
 
+    points, predictions = {}, {}
+    if args.points:
+        try:
+            points, predictions = read_points(args.points)
+        except (OSError, ValueError, KeyError) as e:
+            print(f"vae-course grade: --points {args.points}: {e}", file=sys.stderr)
+            return 2
+    if args.cell_timeout >= args.timeout:
+        capped = args.timeout / 2
+        print(
+            f"warning: --cell-timeout {args.cell_timeout:g} s is not below --timeout {args.timeout:g} s: one cell that "
+            f"loops would use the whole notebook's time and every later exercise would time out; capped at "
+            f"{capped:g} s",
+            file=sys.stderr,
+        )
+        args.cell_timeout = capped
+    report = Path(args.report)
+    checkpoint = report.with_name(report.stem + "-progress")
+    if args.fresh and args.only is None:
+        shutil.rmtree(checkpoint, ignore_errors=True)
     options = GradeOptions(
         timeout=args.timeout,
         cell_timeout=args.cell_timeout,
@@ -47,6 +69,9 @@ def _grade(args: argparse.Namespace) -> int:
         course_dir=Path(args.course_dir) if args.course_dir else None,
         allow_read=tuple(args.allow_read or ()),
         full=args.full,
+        points=points,
+        predictions=predictions,
+        checkpoint=checkpoint,
     )
     try:
         shard_of = _parse_shard(args.shard)
@@ -63,7 +88,7 @@ def _grade(args: argparse.Namespace) -> int:
         print(f"not available here: {line}", file=sys.stderr)
     t0 = time.perf_counter()
     try:
-        rows = grade(args.submissions_dir, options, shard_of)
+        rows = grade(args.submissions_dir, options, shard_of, only=args.only)
     except (OSError, ValueError) as e:
         print(f"vae-course grade: {e}", file=sys.stderr)
         return 1
@@ -84,6 +109,7 @@ def _parse_shard(text: str | None) -> tuple[int, int]:
 
 
 def _write_reports(rows, args: argparse.Namespace, t0: float) -> int:
+    from .classpage import write_class_page
     from .report import EXPORTS, summary_table, write_csv, write_html
 
     report = Path(args.report)
@@ -93,6 +119,9 @@ def _write_reports(rows, args: argparse.Namespace, t0: float) -> int:
     if not args.no_html:
         write_html(rows, report.with_suffix(".html"))
         outputs += [str(report.with_suffix(".html")), str(report.with_name(report.stem + "-students")) + "/"]
+        page = report.with_name(report.stem + "-class.html")
+        write_class_page(rows, page, report.with_name(report.stem + "-class.csv"))
+        outputs += [str(page), str(report.with_name(report.stem + "-class.csv"))]
     for lms in dict.fromkeys(args.export or ()):
         target = report.with_name(f"{report.stem}-{lms}.csv")
         EXPORTS[lms](rows, target)
@@ -159,6 +188,18 @@ def main(argv: list[str] | None = None) -> int:
         "--full",
         action="store_true",
         help="run every cell of every notebook (default: only the cells the exercises need; same verdicts)",
+    )
+    g.add_argument(
+        "--points",
+        metavar="FILE",
+        help='JSON: {"points": {"01.2": 2}, "predictions": {"NN.k": "recorded"}}: points per exercise (default: '
+        "the registry's, 1 each) and predict-then-run exercises graded or only recorded",
+    )
+    g.add_argument("--only", metavar="STUDENT", help="re-grade one student into the existing report")
+    g.add_argument(
+        "--fresh",
+        action="store_true",
+        help="start afresh: forget the verdicts kept in REPORT-progress/ (by default an interrupted run resumes)",
     )
     g.add_argument("--shard", metavar="I/N", help="grade only the I-th of N shares of the students (1-based)")
     g.add_argument(

@@ -46,12 +46,15 @@ from __future__ import annotations
 import ast
 import dataclasses
 import functools
+import hashlib
+import json
 import os
 import re
 import shutil
 import symtable
 import sys
 import tempfile
+import threading
 import time
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
@@ -86,6 +89,9 @@ class GradeOptions:
     allow_read: tuple[str, ...] = ()
     startup_timeout: float = 120.0
     full: bool = False  # run whole notebooks (True), or only the cells the exercises need (False)
+    points: dict = field(default_factory=dict)  # exercise id -> points (the teacher's override)
+    predictions: dict = field(default_factory=dict)  # exercise id -> "graded" | "recorded" (predict-then-run)
+    checkpoint: Path | None = None  # a folder: each notebook's rows written there as it finishes; resumed
 
 
 @dataclass
@@ -95,6 +101,8 @@ class Verdict:
     status: str
     feedback: str
     said: str = ""
+    misconception: str = ""
+    prediction: str = ""
 
 
 @dataclass
@@ -435,8 +443,23 @@ def _restore_rng(kernel: GradedKernel) -> None:
             pass
 
 
-def judge(kernel: GradedKernel, nb, ex_id: str, call: CheckCall, run: CellRun, options: GradeOptions) -> Verdict:
-    """The grader's verdict on exercise ``ex_id``, whose check cell (``call``) just ran as ``run``."""
+def _interrupted_before(cells: dict[int, CellRun] | None, nb, call: CheckCall) -> int | None:
+    """The last cell before the check cell that was interrupted at the cell limit, or None."""
+    hits = [i for i, r in (cells or {}).items() if i < call.cell and r.status == "interrupted"]
+    return hits[-1] if hits else None
+
+
+def judge(
+    kernel: GradedKernel,
+    nb,
+    ex_id: str,
+    call: CheckCall,
+    run: CellRun,
+    options: GradeOptions,
+    cells: dict[int, CellRun] | None = None,
+) -> Verdict:
+    """The grader's verdict on exercise ``ex_id``, whose check cell (``call``) just ran as ``run``
+    (``cells``: how the earlier cells ran, to name a timeout as the cause of what follows)."""
     said = _said(run)
     where = f'check("{ex_id}", {call.function})'
     if run.status == "interrupted":
@@ -449,6 +472,14 @@ def judge(kernel: GradedKernel, nb, ex_id: str, call: CheckCall, run: CellRun, o
         info = kernel.resolve(call.function)
         if not info.get("ok"):
             etype, msg = (list(info.get("error") or ["Error", ""]) + ["", ""])[:2]
+            late = _interrupted_before(cells, nb, call)
+            if late is not None:
+                return Verdict(
+                    "timeout",
+                    f"timeout: your cell {late} (it starts {_first_line(nb.cells[late].source)!r}) ran past "
+                    f"{options.cell_timeout:g} s and was interrupted, so {call.function} was never defined",
+                    said,
+                )
             raised = f"; the check cell raised {run.error}" if run.error else ""
             return Verdict(
                 "error", f"{where} could not be judged: {call.function} is not defined ({etype}: {msg}){raised}", said
@@ -457,7 +488,9 @@ def judge(kernel: GradedKernel, nb, ex_id: str, call: CheckCall, run: CellRun, o
             return Verdict("error", f"{where}: expected a function, got {info.get('type', 'something else')}", said)
         kernel.save_rng()
         try:
-            result = evaluate(ex_id, kernel.function(call.function, options.cell_timeout), _fresh_generator())
+            mode = options.predictions.get(ex_id)
+            graded = None if mode is None else mode != "recorded"
+            result = evaluate(ex_id, kernel.function(call.function, options.cell_timeout), _fresh_generator(), graded)
         finally:
             _restore_rng(kernel)
     except CallTimeout:
@@ -473,7 +506,7 @@ def judge(kernel: GradedKernel, nb, ex_id: str, call: CheckCall, run: CellRun, o
     except KeyError:
         note = ""
     feedback = f"{result.feedback}; {note}" if result.feedback and note else result.feedback or note
-    return Verdict(result.status, feedback, said)
+    return Verdict(result.status, feedback, said, result.misconception, str(result.extra.get("prediction", "")))
 
 
 # =========================================================================== running one notebook
@@ -588,7 +621,7 @@ def _run_and_judge(
                         verdicts[ex_id] = Verdict("timeout", words, _said(run))
                 break
             for ex_id, call in at_cell.get(i, []):
-                verdicts[ex_id] = judge(kernel, nb, ex_id, call, run, options)
+                verdicts[ex_id] = judge(kernel, nb, ex_id, call, run, options, cells)
             if not kernel.alive():
                 problem, words = _stopped_words("died", i, nb, options)
                 break
@@ -639,9 +672,19 @@ def _notebook_problems(nb, calls: list[CheckCall], expected: list[str], run: Not
     return notes
 
 
-def _unreadable(e: Exception) -> str:
+_MAGIC = {b"%PDF": "a PDF document", b"PK\x03\x04": "a zip archive (or a Word/Office file)", b"\x89PNG": "a PNG image"}
+
+
+def _unreadable(e: Exception, path: Path | None = None) -> str:
+    try:
+        head = path.read_bytes()[:8] if path is not None else b""
+    except OSError:
+        head = b""
+    what = next((w for magic, w in _MAGIC.items() if head.startswith(magic)), None)
+    if what:
+        return f"this file is {what}, not a notebook: hand in the .ipynb file saved from Jupyter; nothing could run"
     kind = "not valid JSON" if isinstance(e, ValueError) or "JSON" in type(e).__name__ else "not readable"
-    return f"the notebook file is {kind}, so nothing could run: {type(e).__name__}: {e}"[:400]
+    return f"the notebook file is {kind} (corrupt or cut short), so nothing could run: {type(e).__name__}: {e}"[:400]
 
 
 def grade_notebook(path: Path, student: str, options: GradeOptions) -> list[Row]:
@@ -663,7 +706,7 @@ def _grade_notebook(
     try:
         nb = nbformat.read(path, as_version=4)
     except Exception as e:
-        return [Row(student, name, ex_id, "error", _unreadable(e)) for ex_id in expected], None
+        return [Row(student, name, ex_id, "error", _unreadable(e, path)) for ex_id in expected], None
     calls = check_calls(nb)
     run = _run_and_judge(nb, path, expected, calls, options, session)
     rows = []
@@ -671,7 +714,7 @@ def _grade_notebook(
         v = run.verdicts.get(ex_id)
         if v is None:
             v = Verdict(*_unjudged(ex_id, calls, run))
-        rows.append(Row(student, name, ex_id, v.status, v.feedback, v.said))
+        rows.append(Row(student, name, ex_id, v.status, v.feedback, v.said, v.misconception, 1.0, v.prediction))
     rows += [Row(student, name, NOTEBOOK_ROW, "error", note) for note in _notebook_problems(nb, calls, expected, run)]
     rows += [Row(student, name, NOTEBOOK_ROW, "info", f"solution viewed for {ex_id}") for ex_id in run.solutions_shown]
     return rows, run
@@ -679,14 +722,21 @@ def _grade_notebook(
 
 # =========================================================================== a class
 def find_submissions(submissions_dir: Path) -> list[tuple[str, Path]]:
-    """(student, notebook path) for every ``STUDENT/*.ipynb`` under the folder."""
+    """(student, notebook path) for every ``STUDENT/*.ipynb`` under the folder; a student folder
+    holding no notebook gives (student, the folder), reported as such rather than skipped."""
     if not submissions_dir.is_dir():
         raise NotADirectoryError(f"expected a folder with one sub-folder per student, got {submissions_dir}")
     found = []
     for student in sorted(p for p in submissions_dir.iterdir() if p.is_dir() and not p.name.startswith(".")):
-        for nb in sorted(student.glob("*.ipynb")):
-            found.append((student.name, nb))
+        notebooks = sorted(student.glob("*.ipynb"))
+        found += [(student.name, nb) for nb in notebooks] or [(student.name, student)]
     return found
+
+
+def _no_notebook(student: str, folder: Path) -> list[Row]:
+    files = sorted(p.name for p in folder.iterdir() if not p.name.startswith("."))[:5]
+    seen = f"it holds {', '.join(files)}" if files else "it is empty"
+    return [Row(student, "(none)", NOTEBOOK_ROW, "error", f"no notebook (.ipynb) in this student's folder: {seen}", "")]
 
 
 def shard(work: list[tuple[str, Path]], index: int, count: int) -> list[tuple[str, Path]]:
@@ -705,6 +755,8 @@ def _grade_one(item: tuple[str, Path], options: GradeOptions, session: KernelSes
     student, path = item
     t0 = time.perf_counter()
     run = None
+    if path.is_dir():
+        return _no_notebook(student, path)
     try:
         rows, run = (
             _grade_notebook(path, student, options, session) if session else _grade_notebook(path, student, options)
@@ -713,51 +765,214 @@ def _grade_one(item: tuple[str, Path], options: GradeOptions, session: KernelSes
         rows = [Row(student, path.name, NOTEBOOK_ROW, "error", f"grading failed: {type(e).__name__}: {e}")]
         if session is not None:
             session.discard()
-    if options.progress:
+    if options.progress and not sys.stderr.isatty():  # on a terminal the progress bar says it
         counts = ", ".join(
             f"{sum(r.status == s for r in rows)} {s}" for s in REPORT_STATUSES if any(r.status == s for r in rows)
         )
         print(f"{student}/{path.name}: {counts} ({time.perf_counter() - t0:.1f} s)", file=sys.stderr, flush=True)
-        for line in run.watchdog if run else []:
-            print(f"  watchdog: {line}; the grader went on", file=sys.stderr, flush=True)
+    for line in run.watchdog if run and options.progress else []:
+        print(f"  watchdog: {line}; the grader went on", file=sys.stderr, flush=True)
     return rows
 
 
-def _grade_student(items: list[tuple[str, Path]], options: GradeOptions) -> list[Row]:
+def _grade_student(items: list[tuple[str, Path]], options: GradeOptions, done=None) -> list[Row]:
     """Grade one student's notebooks in turn: in one kernel (:class:`KernelSession`) in the
-    default mode, in a kernel each with ``options.full``."""
-    if options.full or not items:
-        return [r for item in items for r in _grade_one(item, options)]
-    session = KernelSession(items[0][1].parent, options, reuse=True)
+    default mode, in a kernel each with ``options.full``. ``done(item, rows)`` is called as each
+    notebook finishes (the checkpoint)."""
+    done = done or (lambda item, rows: None)
+    out = []
+    session = None
+    if not options.full and items and not items[0][1].is_dir():
+        session = KernelSession(items[0][1].parent, options, reuse=True)
     try:
-        return [r for item in items for r in _grade_one(item, options, session)]
+        for item in items:
+            rows = _grade_one(item, options, session) if session else _grade_one(item, options)
+            done(item, rows)
+            out += rows
+        return out
     finally:
-        session.close()
+        if session is not None:
+            session.close()
+
+
+# =========================================================================== nothing lost
+def _part_path(checkpoint: Path, item: tuple[str, Path]) -> Path:
+    student, path = item
+    safe = re.sub(r"[^A-Za-z0-9_.-]", "_", student) + "-" + hashlib.sha256(student.encode()).hexdigest()[:8]
+    return checkpoint / safe / ((path.name if not path.is_dir() else "(none)") + ".json")
+
+
+def _fingerprint(item: tuple[str, Path], options: GradeOptions) -> str:
+    """What a notebook's verdicts depend on: its bytes, and the options that change verdicts."""
+    student, path = item
+    h = hashlib.sha256(f"{student}\0{path.name}\0".encode())
+    h.update(path.read_bytes() if path.is_file() else repr(sorted(p.name for p in path.iterdir())).encode())
+    h.update(repr((options.timeout, options.cell_timeout, options.memory_mb, options.full)).encode())
+    h.update(repr(sorted(options.predictions.items())).encode())
+    return h.hexdigest()
+
+
+def _write_part(part: Path, fingerprint: str, rows: list[Row]) -> None:
+    """Write one notebook's rows so that a crash at any moment leaves either the old state or the
+    whole new file: a temporary file, flushed to disk, then renamed over; a checksum inside."""
+    data = json.dumps({"fingerprint": fingerprint, "rows": [dataclasses.asdict(r) for r in rows]})
+    text = json.dumps({"sha256": hashlib.sha256(data.encode()).hexdigest(), "data": data})
+    part.parent.mkdir(parents=True, exist_ok=True)
+    tmp = part.with_name(part.name + f".tmp-{os.getpid()}-{threading.get_ident()}")
+    with open(tmp, "w") as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, part)
+    try:
+        fd = os.open(part.parent, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    except OSError:
+        pass
+
+
+def _read_part(part: Path, fingerprint: str) -> list[Row] | None:
+    """The rows of a finished notebook, or None when the file is missing, half-written, corrupt
+    or from another version of the submission (it is then graded again)."""
+    try:
+        outer = json.loads(part.read_text())
+        data = outer["data"]
+        if hashlib.sha256(data.encode()).hexdigest() != outer["sha256"]:
+            return None
+        inner = json.loads(data)
+        if inner["fingerprint"] != fingerprint:
+            return None
+        return [Row(**r) for r in inner["rows"]]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+class _Progress:
+    """A progress bar with an ETA on a terminal (stderr); nothing elsewhere."""
+
+    def __init__(self, total: int, enabled: bool):
+        self.total, self.done, self.t0 = total, 0, time.monotonic()
+        self.on = enabled and total > 0 and sys.stderr.isatty()
+        self.lock = threading.Lock()
+
+    def step(self, label: str) -> None:
+        with self.lock:
+            self.done += 1
+            if not self.on:
+                return
+            spent = time.monotonic() - self.t0
+            eta = spent / self.done * (self.total - self.done)
+            width = 30
+            bar = "#" * round(width * self.done / self.total)
+            line = (
+                f"\r[{bar:<{width}}] {self.done}/{self.total} notebooks, {_clock(spent)} spent, "
+                f"ETA {_clock(eta)}  {label[:30]:<30}"
+            )
+            print(line, end="\n" if self.done == self.total else "", file=sys.stderr, flush=True)
+
+
+def _clock(seconds: float) -> str:
+    m, s = divmod(int(round(seconds)), 60)
+    return f"{m}:{s:02d}"
+
+
+def apply_points(rows: list[Row], points: dict | None = None) -> list[Row]:
+    """Set each exercise row's points: the teacher's override, else the registry's (default 1)."""
+    points = points or {}
+    for r in rows:
+        if r.exercise == NOTEBOOK_ROW:
+            r.points = 0.0
+            continue
+        try:
+            r.points = float(points.get(r.exercise, get(r.exercise).points))
+        except KeyError:
+            r.points = float(points.get(r.exercise, 1.0))
+    return rows
+
+
+def read_points(path: Path | str) -> tuple[dict, dict]:
+    """The teacher's points file: JSON ``{"points": {"01.2": 2, ...}, "predictions": {"09.1":
+    "recorded", ...}}`` (both optional). Returns (points, predictions); raises ValueError with
+    words for an unknown exercise or a bad value."""
+    data = json.loads(Path(path).read_text())
+    if not isinstance(data, dict) or set(data) - {"points", "predictions"}:
+        raise ValueError(f"{path}: expected an object with 'points' and/or 'predictions'")
+    points, predictions = data.get("points", {}), data.get("predictions", {})
+    for ex_id, value in points.items():
+        get(ex_id)  # KeyError names the known exercises
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+            raise ValueError(f"{path}: points of {ex_id} must be a number >= 0, got {value!r}")
+    for ex_id, mode in predictions.items():
+        if not get(ex_id).prediction:
+            raise ValueError(f"{path}: {ex_id} is not a predict-then-run exercise")
+        if mode not in ("graded", "recorded"):
+            raise ValueError(f"{path}: the prediction of {ex_id} must be 'graded' or 'recorded', got {mode!r}")
+    return {k: float(v) for k, v in points.items()}, dict(predictions)
 
 
 def grade(
-    submissions_dir: Path | str, options: GradeOptions | None = None, shard_of: tuple[int, int] = (1, 1)
+    submissions_dir: Path | str,
+    options: GradeOptions | None = None,
+    shard_of: tuple[int, int] = (1, 1),
+    only: str | None = None,
 ) -> list[Row]:
     """Grade every student's notebooks (``options.jobs`` at a time), or only those of the
     students in :func:`shard` ``shard_of`` = (I, N); rows in student order.
 
+    With ``options.checkpoint`` (a folder), each notebook's rows are written there as soon as it
+    is graded (atomically, with a checksum); run again after a crash, it grades only what has no
+    valid file yet (a half-written or changed one is redone). ``only`` re-grades that student and
+    returns every student's rows from the checkpoint (the report as a whole).
     ``options`` is not modified: a missing ``course_dir`` is filled in on a copy.
     """
     options = options or GradeOptions()
     if options.course_dir is None:
         options = dataclasses.replace(options, course_dir=default_course_dir())
     work = shard(find_submissions(Path(submissions_dir)), *shard_of)
+    if only is not None and only not in {s for s, _ in work}:
+        raise ValueError(f"--only {only}: no such student folder in {submissions_dir}")
+    checkpoint = Path(options.checkpoint) if options.checkpoint else None
+    finished: dict[tuple[str, Path], list[Row]] = {}
+    prints: dict[tuple[str, Path], str] = {}
+    if checkpoint is not None:
+        for item in work:
+            prints[item] = _fingerprint(item, options)
+            part = _part_path(checkpoint, item)
+            if only is not None and item[0] == only:
+                part.unlink(missing_ok=True)
+                continue
+            rows = _read_part(part, prints[item])
+            if rows is not None:
+                finished[item] = rows
+    if only is not None:
+        todo = [item for item in work if item[0] == only]
+    else:
+        todo = [item for item in work if item not in finished]
+    progress = _Progress(len(todo), options.progress)
+    lock = threading.Lock()
+
+    def done(item, rows):
+        if checkpoint is not None:
+            _write_part(_part_path(checkpoint, item), prints[item], rows)
+        with lock:
+            finished[item] = rows
+        progress.step(f"{item[0]}/{item[1].name}")
+
     if options.full:  # a kernel per notebook, as many at once as jobs
-        units = [[item] for item in work]
+        units = [[item] for item in todo]
     else:  # a kernel per student, serving their notebooks in turn
         by_student: dict[str, list[tuple[str, Path]]] = defaultdict(list)
-        for item in work:
+        for item in todo:
             by_student[item[0]].append(item)
         units = list(by_student.values())
-    one = functools.partial(_grade_student, options=options)
+    one = functools.partial(_grade_student, options=options, done=done)
     if options.jobs > 1:
         with ThreadPoolExecutor(options.jobs) as pool:
-            chunks = list(pool.map(one, units))
+            list(pool.map(one, units))
     else:
-        chunks = [one(unit) for unit in units]
-    return [r for chunk in chunks for r in chunk]
+        for unit in units:
+            one(unit)
+    return apply_points([r for item in work if item in finished for r in finished[item]], options.points)

@@ -37,7 +37,17 @@ from pathlib import Path
 
 REPORT_STATUSES = ("pass", "fail", "not attempted", "error", "timeout")
 NOTEBOOK_ROW = "(notebook)"
-FIELDS = ("student", "notebook", "exercise", "status", "feedback", "notebook_said")
+FIELDS = (
+    "student",
+    "notebook",
+    "exercise",
+    "status",
+    "feedback",
+    "notebook_said",
+    "misconception",
+    "points",
+    "prediction",
+)
 _COLOURS = {
     "info": "#e3ecff",
     "pass": "#d7f5d7",
@@ -63,6 +73,9 @@ class Row:
     status: str
     feedback: str = ""
     notebook_said: str = ""
+    misconception: str = ""  # a fail: the named misconception matched, or "unrecognised"
+    points: float = 1.0  # what the exercise is worth (registry, or the teacher's points file)
+    prediction: str = ""  # predict-then-run: "hit" or "miss" (graded or recorded only)
 
 
 # --------------------------------------------------------------------------- CSV
@@ -71,12 +84,20 @@ def write_csv(rows: list[Row], path: Path | str) -> None:
         w = csv.writer(f)
         w.writerow(FIELDS)
         for r in rows:
-            w.writerow([r.student, r.notebook, r.exercise, r.status, r.feedback, r.notebook_said])
+            w.writerow([_num(getattr(r, f)) if f == "points" else getattr(r, f) for f in FIELDS])
+
+
+def _num(x: float) -> str:
+    """``1`` for 1.0, ``1.5`` for 1.5."""
+    return f"{float(x):g}"
 
 
 def read_csv(path: Path | str) -> list[Row]:
     with open(path, newline="") as f:
-        return [Row(**{k: v for k, v in row.items() if k in FIELDS}) for row in csv.DictReader(f)]
+        rows = [Row(**{k: v for k, v in row.items() if k in FIELDS}) for row in csv.DictReader(f)]
+    for r in rows:
+        r.points = float(r.points) if r.points not in ("", None) else 1.0
+    return rows
 
 
 def merge_rows(reports: list[list[Row]]) -> list[Row]:
@@ -140,19 +161,18 @@ def summary_table(rows: list[Row]) -> str:
 
 
 # --------------------------------------------------------------------------- scores
-def notebook_scores(rows: list[Row]) -> tuple[list[str], list[str], dict[tuple[str, str], tuple[int, int]]]:
-    """(students, notebooks, {(student, notebook): (exercises passed, exercises graded)})."""
+def notebook_scores(rows: list[Row]) -> tuple[list[str], list[str], dict[tuple[str, str], tuple[float, float]]]:
+    """(students, notebooks, {(student, notebook): (points scored, points possible)}): each passing
+    exercise scores its points; the points possible are those of every exercise of the notebook."""
     students = list(dict.fromkeys(r.student for r in rows))
-    notebooks = sorted({r.notebook for r in rows})
+    notebooks = sorted({r.notebook for r in rows if r.exercise != NOTEBOOK_ROW} or {r.notebook for r in rows})
     total = {}
     for nb in notebooks:
-        n = max(
-            (len({r.exercise for r in rows if r.notebook == nb and r.student == s} - {NOTEBOOK_ROW}) for s in students),
-            default=0,
-        )
+        worth = {r.exercise: float(r.points) for r in rows if r.notebook == nb and r.exercise != NOTEBOOK_ROW}
+        n = sum(worth.values())
         for s in students:
             mine = [r for r in rows if r.student == s and r.notebook == nb and r.exercise != NOTEBOOK_ROW]
-            total[s, nb] = (sum(r.status == "pass" for r in mine), n)
+            total[s, nb] = (sum(float(r.points) for r in mine if r.status == "pass"), n)
     return students, notebooks, total
 
 
@@ -175,9 +195,11 @@ def write_canvas(rows: list[Row], path: Path | str) -> None:
     with open(path, "w", newline="") as f:
         w = csv.writer(f)
         w.writerow(["Student", "ID", "SIS User ID", "SIS Login ID", "Section", *map(_stem, notebooks)])
-        w.writerow(["Points Possible", "", "", "", "", *(max(score[s, nb][1] for s in students) for nb in notebooks)])
+        w.writerow(
+            ["Points Possible", "", "", "", "", *(_num(max(score[s, nb][1] for s in students)) for nb in notebooks)]
+        )
         for s in students:
-            w.writerow([s, "", "", s, "", *(score[s, nb][0] for nb in notebooks)])
+            w.writerow([s, "", "", s, "", *(_num(score[s, nb][0]) for nb in notebooks)])
 
 
 def write_moodle(rows: list[Row], path: Path | str) -> None:
@@ -193,7 +215,7 @@ def write_moodle(rows: list[Row], path: Path | str) -> None:
             line = [s]
             for nb in notebooks:
                 passed, n = score[s, nb]
-                line += [passed, f"{passed}/{n} exercises pass. {_one_line(rows, s, nb)}"]
+                line += [_num(passed), f"{_num(passed)}/{_num(n)} points. {_one_line(rows, s, nb)}"]
             w.writerow(line)
 
 
@@ -238,7 +260,7 @@ def write_student_pages(rows: list[Row], folder: Path | str, title: str = "vae-c
     for s in students:
         mine = [r for r in rows if r.student == s]
         lines = "".join(
-            f"<li>{html.escape(nb)}: {score[s, nb][0]} of {score[s, nb][1]} exercises pass</li>"
+            f"<li>{html.escape(nb)}: {_num(score[s, nb][0])} of {_num(score[s, nb][1])} points</li>"
             for nb in notebooks
             if any(r.notebook == nb for r in mine)
         )
