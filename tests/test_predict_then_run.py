@@ -3,9 +3,10 @@ being rewritten elsewhere), judged for each form of prediction, graded or record
 
 from __future__ import annotations
 
+import pytest
 import torch
 
-from vae_course.exercises import Misconception, evaluate, register_prediction
+from vae_course.exercises import REGISTRY, Misconception, evaluate, register_prediction
 
 
 def _mean_of_uniforms(g=None):
@@ -13,24 +14,32 @@ def _mean_of_uniforms(g=None):
     return torch.rand(200_000, generator=g).mean().item()
 
 
-register_prediction(
-    "99.1",
-    "predict the mean of many uniform draws",
-    experiment=_mean_of_uniforms,
-    form="number",
-    tol=0.01,
-    explain="A U(0, 1) draw has mean 1/2, and the mean of many draws settles there.",
-    misconceptions=(Misconception("variance", "gave the variance 1/12", "1/12 is the variance.", lambda: 1 / 12),),
-)
-register_prediction("99.2", "an interval", experiment=_mean_of_uniforms, form="interval", max_width=0.2)
-register_prediction(
-    "99.3",
-    "a choice",
-    experiment=lambda g=None: "a",
-    form="choice",
-    options={"a": "it settles at 1/2 (law of large numbers).", "b": "it does not drift to 1."},
-    graded=False,
-)
+@pytest.fixture(autouse=True)
+def test_only_entries():
+    """Register the test-only entries for each test and remove them after, so the course's registry
+    that other test files read (every exercise has a misconception, a broken import is reported...)
+    never sees them."""
+    register_prediction(
+        "99.1",
+        "predict the mean of many uniform draws",
+        experiment=_mean_of_uniforms,
+        form="number",
+        tol=0.01,
+        explain="A U(0, 1) draw has mean 1/2, and the mean of many draws settles there.",
+        misconceptions=(Misconception("variance", "gave the variance 1/12", "1/12 is the variance.", lambda: 1 / 12),),
+    )
+    register_prediction("99.2", "an interval", experiment=_mean_of_uniforms, form="interval", max_width=0.2)
+    register_prediction(
+        "99.3",
+        "a choice",
+        experiment=lambda g=None: "a",
+        form="choice",
+        options={"a": "it settles at 1/2 (law of large numbers).", "b": "it does not drift to 1."},
+        graded=False,
+    )
+    yield
+    for key in ("99.1", "99.2", "99.3"):
+        REGISTRY.pop(key, None)
 
 
 def test_a_number_prediction_is_compared_and_the_gap_explained_either_way():
