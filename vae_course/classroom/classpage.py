@@ -59,7 +59,7 @@ def _plots(exercises: list[str], shares: dict, scores: list[float], possible: fl
     with plt.rc_context({"font.size": 16, "axes.titlesize": 18, "axes.labelsize": 16}):
         fig, ax = plt.subplots(figsize=(12, 0.7 * len(exercises) + 1.6))
         left = [0.0] * len(exercises)
-        labels = [f"{e}  {_title(e)[:34]}" for e in exercises]
+        labels = [f"{e}  " + (t if len(t := _title(e)) <= 34 else t[:33] + "…") for e in exercises]
         for status in REPORT_STATUSES:
             widths = [100 * shares[e][status] for e in exercises]
             ax.barh(labels, widths, left=left, color=_BAR_COLOURS[status], label=status, edgecolor="white")
@@ -72,7 +72,10 @@ def _plots(exercises: list[str], shares: dict, scores: list[float], possible: fl
         bars = _png(fig)
         plt.close(fig)
         fig, ax = plt.subplots(figsize=(12, 4))
-        ax.hist(scores, bins=max(1, min(20, int(possible) + 1)), range=(0, max(possible, 1)), color="#3a6fb0")
+        # one bar per whole point (scores are sums of points): bins centred on 0, 1, 2, ... (20 at most)
+        width = max(1.0, float(possible) / 20)
+        edges = [-width / 2 + i * width for i in range(int(float(possible) / width) + 2)]
+        ax.hist(scores, bins=edges, color="#3a6fb0", edgecolor="white")
         ax.set_xlabel(f"score (points, out of {_num(possible)})")
         ax.set_ylabel("students")
         ax.set_title("Scores")
@@ -178,14 +181,14 @@ def write_class_page(rows: list[Row], path: Path | str, csv_path: Path | str | N
     for s in k["students"]:
         got, possible = k["scores"][s]
         marks = " ".join(
-            {"pass": "✔", "fail": "✘", "not attempted": "·", "timeout": "⌛", "error": "!"}.get(
+            {"pass": "✔", "fail": "✘", "not attempted": "·", "timeout": "◔", "error": "!"}.get(
                 k["statuses"].get((s, e), ""), "-"
             )
             for e in exercises
         )
         lines += f'<tr><td>{esc(s)}</td><td class="n">{_num(got)} / {_num(possible)}</td><td>{esc(marks)}</td></tr>'
     parts.append(
-        "<h2>Students</h2><p class='muted'>✔ pass, ✘ fail, · not attempted, ⌛ timeout, ! error; one mark per "
+        "<h2>Students</h2><p class='muted'>✔ pass, ✘ fail, · not attempted, ◔ timeout, ! error; one mark per "
         f"exercise ({', '.join(map(esc, exercises))}).</p>"
         f"<table><tr><th>student</th><th>points</th><th>exercises</th></tr>{lines}</table>"
     )
