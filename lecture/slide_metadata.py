@@ -30,8 +30,8 @@ joined with its pieces and split again from the whole (never split twice, never 
 to an existing one: a taken piece id or a paragraph a cell holds twice is an error), and notes cells
 are replaced, not added twice. Run it on the notebooks with
 
-    .venv/bin/python lecture/slide_metadata.py notebooks/*.ipynb          # write
-    .venv/bin/python lecture/slide_metadata.py --check notebooks/*.ipynb  # exit 1 if anything would change
+    .venv/bin/python -m lecture.slide_metadata notebooks/*.ipynb          # write
+    .venv/bin/python -m lecture.slide_metadata --check notebooks/*.ipynb  # exit 1 if anything would change
 """
 
 from __future__ import annotations
@@ -706,7 +706,7 @@ def main(argv: list[str] | None = None) -> int:
         line = f"{path.name}: {len(shown)} slides, tallest {worst} px"
         if args.check:
             if not _same(nb, new):
-                print(f"{line}: OUT OF DATE (run: .venv/bin/python lecture/slide_metadata.py {path})")
+                print(f"{line}: OUT OF DATE (run: .venv/bin/python -m lecture.slide_metadata {path})")
                 status = 1
             else:
                 print(f"{line}: up to date")
