@@ -12,7 +12,8 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 PORT   ?= 8888
-TORCH  := torch==2.13.0
+# torch's version is written once, in constraints.txt; every install reads it from there.
+TORCH  := $(shell grep -m1 -E '^torch==' constraints.txt | cut -d' ' -f1)
 PIP    := pip==26.3
 
 .PHONY: help setup lab exercises notebooks test lint test-params params-readme test-seeds test-package test-notebooks test-grading clean test-browser constraints
@@ -118,8 +119,8 @@ clean:  ## remove .venv, the pip-tools environment and the pytest cache
 # with every extra, keeping the pins already in constraints.txt wherever the ranges still allow them
 # (`make constraints UPGRADE=--upgrade` moves everything to the newest allowed releases).
 # pip-compile runs from its own small environment ($(TOOLS)), not the course's. Where torch comes from a
-# build-specific wheel (2.13.0+cpu), its pin is written without the local label, so the file accepts
-# whichever build of 2.13.0 a user installs.
+# build-specific wheel (a local label such as +cpu), its pin is written without the label, so the file accepts
+# whichever build of that version a user installs.
 TOOLS     := .venv-tools
 PIP_TOOLS := pip-tools==7.6.2
 UPGRADE   :=
