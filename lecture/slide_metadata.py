@@ -6,6 +6,7 @@ decks read) by these rules, in order:
 * the speaker-notes cells (``speaker_notes.json``, keyed by the id of the cell each follows) are
   ``notes``: the speaker view shows them, the room does not. They are in the lecture edition only
   (`lecture_edition`, `make lecture`): the learner notebooks in notebooks/ hold none;
+* a cell tagged ``remove-cell`` (the "Open in Colab" install cell, lecture/colab_cell.py) is ``skip``;
 * a code cell holding an exercise solution (``### BEGIN SOLUTION``) is ``skip``: no solution is
   ever shown to the room (the exercise's text and its ``check(...)`` cell stay on the slide);
 * a set-up code cell is ``skip``: imports, seeding and data loading before the first section,
@@ -542,6 +543,11 @@ def _visible_output(cell) -> bool:
     return False
 
 
+#: The standard tag (Jupyter Book, myst-nb) of a cell no reader needs, such as the "Open in Colab"
+#: install cell (lecture/colab_cell.py): skipped in the slides, left out of the website.
+REMOVED_TAG = "remove-cell"
+
+
 def is_setup(cell, before_first_section: bool, previous) -> bool:
     """Whether a code cell is set-up the room need not see (module docstring has the rules)."""
     if cell.cell_type != "code" or has_figure(cell):
@@ -573,6 +579,8 @@ def is_setup(cell, before_first_section: bool, previous) -> bool:
 def _base_type(cell, index: int, before_first_section: bool, previous) -> str:
     if is_notes(cell):
         return "notes"
+    if REMOVED_TAG in cell.get("metadata", {}).get("tags", []):
+        return "skip"
     if is_solution(cell):
         return "skip"
     if cell.cell_type == "code" and is_setup(cell, before_first_section, previous):
