@@ -109,7 +109,7 @@ test-notebooks: setup  ## the notebooks only, under nbval
 # submissions that forge results, rebind check, monkeypatch, read classmates' and the teacher's
 # files, use the network, loop, hog memory, exit, signal, leave daemons or lose messages, and what
 # the report says of each. CI runs it after `make test`.
-test-grading: setup  ## slow: every notebook graded, and the tamper suite
+test-grading: setup  ## slow: every notebook graded, the wheel in a clean venv, the tamper suite
 	$(PY) -m pytest tests -m "slow or tamper" -v
 
 clean:  ## remove .venv, the pip-tools environment and the pytest cache
