@@ -12,7 +12,8 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 PORT   ?= 8888
-TORCH  := torch==2.13.0
+# torch's version is written once, in constraints.txt; every install reads it from there.
+TORCH  := $(shell grep -m1 -E '^torch==' constraints.txt | cut -d' ' -f1)
 PIP    := pip==26.3
 
 .PHONY: help setup lab exercises notebooks test lint test-params params-readme test-seeds test-package test-notebooks test-grading clean test-browser constraints
@@ -62,16 +63,17 @@ exercises: setup  ## your workbook: the notebooks with solutions stubbed, in exe
 # (lecture/execute_notebooks.py). All notebooks by default, or NB="notebooks/01_autoencoder.ipynb ...".
 NB ?= $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
 notebooks: setup  ## re-run notebooks and save them (NB="notebooks/01_autoencoder.ipynb ...")
-	$(PY) lecture/execute_notebooks.py --jobs 2 $(NB)
+	$(PY) -m lecture.execute_notebooks --jobs 2 $(NB)
 
 # One pytest worker per core (pytest-xdist). --dist loadfile sends each file whole to one worker: all
 # cells of a notebook run there, on one kernel, as nbval requires (its docs name loadscope, the same
 # grouping for notebooks), and a test module's module-scoped fixtures are built once, never per class.
 XDIST := -n auto --dist loadfile
 
-# The grader's tamper suite (tests/tamper, minutes of sandboxed kernels) runs in `make test-grading`.
-test: setup lint  ## lint, the package tests and every notebook under nbval (not the tamper suite)
-	$(PY) -m pytest $(XDIST) --ignore=tests/tamper --durations=5
+# The tests marked slow, tamper or browser are deselected by pyproject.toml's addopts (-m), so this is
+# plain `pytest` on every core; `make test-grading` and `make test-browser` run those.
+test: setup lint  ## lint, the package tests and every notebook under nbval (not slow/tamper/browser)
+	$(PY) -m pytest $(XDIST) --durations=5
 
 # ruff: lint and format check of all the Python code (configured in pyproject.toml).
 LINTED := vae_course tests benchmarks lecture site
@@ -84,31 +86,33 @@ lint: setup  ## ruff check and format check
 # claim that fails with another seed. Writes the table to build/test-params.md (CI changes no tracked
 # file); `make params-readme` copies it into README.md (tests/run_params.py).
 test-params: setup  ## every notebook with each parameter value, another seed, and all values changed
-	$(PY) tests/run_params.py --jobs 2 --table build/test-params.md
+	$(PY) -m tests.run_params --jobs 2 --table build/test-params.md
 
 params-readme:  ## copy build/test-params.md into the README's table
-	$(PY) tests/run_params.py --readme README.md --from-table build/test-params.md
+	$(PY) -m tests.run_params --readme README.md --from-table build/test-params.md
 
 # A benchmark, not a CI step (about 15 minutes): every notebook under the course's settings with
 # SEED = 0..4, and each claim's margin on each seed, worst first (build/test-seeds.md).
 test-seeds: setup  ## benchmark: every claim's margin on SEED 0-4, worst first
-	$(PY) tests/run_params.py --jobs 2 --seeds 0 1 2 3 4 --table build/test-seeds.md
+	$(PY) -m tests.run_params --jobs 2 --seeds 0 1 2 3 4 --table build/test-seeds.md
 
-test-package: setup  ## the package tests only (tests/, the tamper suite included)
+test-package: setup  ## the package tests only (tests/, as in make test: no notebooks under nbval)
 	$(PY) -m pytest $(XDIST) tests
 
 test-notebooks: setup  ## the notebooks only, under nbval
 	$(PY) -m pytest $(XDIST) notebooks
 
-# Slow (runs every notebook twice): every course notebook grades "pass" on each exercise, and its
-# student version "not attempted"; then the tamper suite (tests/tamper/, fast, also in `make test`):
+# Slow (runs every notebook twice), the tests marked `slow`: every course notebook grades "pass" on each
+# exercise, and its student version "not attempted"; the built wheel installed in a clean venv copies the
+# notebooks out, runs one, builds its student version and grades it. Then the tests marked `tamper`
+# (tests/tamper/):
 # submissions that forge results, rebind check, monkeypatch, read classmates' and the teacher's
 # files, use the network, loop, hog memory, exit, signal, leave daemons or lose messages, and what
-# the report says of each; and the fault tests (tests/test_grading_resume.py: SIGKILL the grader at random
+# the report says of each; the fault tests (tests/test_grading_resume.py: SIGKILL the grader at random
 # moments in a class of about 20 submissions, several times, resume, compare with an uninterrupted run).
 # CI runs it after `make test`.
-test-grading: setup  ## slow: every notebook graded, and the tamper suite
-	VAE_COURSE_SLOW=1 $(PY) -m pytest tests/test_grading.py tests/test_grading_resume.py tests/tamper -k "every_course_notebook or tamper or shard or resume" -v
+test-grading: setup  ## slow: every notebook graded, fault tests, the wheel in a clean venv, the tamper suite
+	$(PY) -m pytest tests -m "slow or tamper" -v
 
 clean:  ## remove .venv, the pip-tools environment and the pytest cache
 	rm -rf $(VENV) $(TOOLS) .pytest_cache
@@ -117,8 +121,8 @@ clean:  ## remove .venv, the pip-tools environment and the pytest cache
 # with every extra, keeping the pins already in constraints.txt wherever the ranges still allow them
 # (`make constraints UPGRADE=--upgrade` moves everything to the newest allowed releases).
 # pip-compile runs from its own small environment ($(TOOLS)), not the course's. Where torch comes from a
-# build-specific wheel (2.13.0+cpu), its pin is written without the local label, so the file accepts
-# whichever build of 2.13.0 a user installs.
+# build-specific wheel (a local label such as +cpu), its pin is written without the label, so the file accepts
+# whichever build of that version a user installs.
 TOOLS     := .venv-tools
 PIP_TOOLS := pip-tools==7.6.2
 UPGRADE   :=
@@ -143,7 +147,7 @@ $(BROWSER_STAMP): $(STAMP)
 	@touch $@
 
 test-browser: $(BROWSER_STAMP)  ## JupyterLab in headless Chromium (needs the system chromium)
-	VAE_COURSE_BROWSER=1 timeout -k 30 600 $(PY) -m pytest tests/browser -p no:cacheprovider -v -s
+	timeout -k 30 600 $(PY) -m pytest tests/browser -m browser -p no:cacheprovider -v -s
 
 # Lecture mode and the website. The notebooks in notebooks/ are for learners and hold no speaker notes;
 # `make lecture` writes the lecture edition, build/lecture/ (git-ignored): the same notebooks with the
@@ -154,13 +158,13 @@ test-browser: $(BROWSER_STAMP)  ## JupyterLab in headless Chromium (needs the sy
 # (open build/slides/index.html); reveal.js and MathJax are fetched once from the npm registry with
 # `npm pack` into build/vendor/ and copied next to the decks. `make site`: the static course website in
 # build/site/ (Sphinx + myst-nb from the `docs` extra; every warning is an error).
-# Slide metadata: `$(PY) lecture/slide_metadata.py notebooks/*.ipynb` (tests/test_lecture.py).
+# Slide metadata: `$(PY) -m lecture.slide_metadata notebooks/*.ipynb` (tests/test_lecture.py).
 SITE_STAMP := $(VENV)/.site-installed
 
 .PHONY: lecture present slides site
 
 lecture: setup  ## the lecture edition (notebooks + speaker notes) in build/lecture/
-	$(PY) lecture/build_lecture.py
+	$(PY) -m lecture.build_lecture
 
 present: lecture  ## JupyterLab on the lecture edition, for RISE slideshows
 	$(VENV)/bin/jupyter lab --ServerApp.root_dir=build/lecture --ServerApp.port=$(PORT) \
@@ -171,7 +175,7 @@ $(SITE_STAMP): $(STAMP)
 	@touch $@
 
 slides: lecture  ## offline reveal.js decks in build/slides/ (from the lecture edition)
-	$(PY) lecture/build_slides.py
+	$(PY) -m lecture.build_slides
 
 site: $(SITE_STAMP) lecture  ## the static course website in build/site/ (from the lecture edition)
-	$(PY) lecture/build_site.py
+	$(PY) -m lecture.build_site

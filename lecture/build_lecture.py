@@ -8,7 +8,7 @@ view shows the notes); `make slides` and `make site` are built from it.
 
 It runs nothing and takes seconds; it fails if a note's anchor cell is gone.
 
-    .venv/bin/python lecture/build_lecture.py [notebooks/01_autoencoder.ipynb ...] [--out build/lecture]
+    .venv/bin/python -m lecture.build_lecture [notebooks/01_autoencoder.ipynb ...] [--out build/lecture]
 """
 
 from __future__ import annotations
@@ -19,8 +19,7 @@ from pathlib import Path
 
 import nbformat
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from lecture import slide_metadata as sm  # noqa: E402
+from lecture import slide_metadata as sm
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "build" / "lecture"

@@ -25,10 +25,9 @@ from pathlib import Path
 
 import nbformat
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from lecture import build_lecture, vendor  # noqa: E402
-from lecture import slide_metadata as sm  # noqa: E402
-from lecture.build_slides import snapshot_widgets  # noqa: E402
+from lecture import build_lecture, vendor
+from lecture import slide_metadata as sm
+from lecture.build_slides import snapshot_widgets
 
 ROOT = Path(__file__).resolve().parents[1]
 SITE = ROOT / "site"

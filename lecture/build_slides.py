@@ -27,10 +27,9 @@ from pathlib import Path
 import nbformat
 from nbconvert import SlidesExporter
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from lecture import build_lecture, vendor  # noqa: E402
-from lecture import slide_metadata as sm  # noqa: E402
-from vae_course.classroom.student import solution_lines  # noqa: E402
+from lecture import build_lecture, vendor
+from lecture import slide_metadata as sm
+from vae_course.classroom.student import solution_lines
 
 ROOT = Path(__file__).resolve().parents[1]
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -101,7 +100,7 @@ def build_deck(path: Path, out: Path, exp: SlidesExporter | None = None) -> tupl
     nb = nbformat.read(path, as_version=4)
     if not any("slideshow" in c.metadata for c in nb.cells):
         raise SystemExit(
-            f"{path}: no slide metadata yet; apply it with `.venv/bin/python lecture/slide_metadata.py {path}`"
+            f"{path}: no slide metadata yet; apply it with `.venv/bin/python -m lecture.slide_metadata {path}`"
         )
     body, _ = (exp or exporter()).from_notebook_node(
         prepare(nb), resources={"mathjax_prefix": "mathjax", "metadata": {"name": path.stem}}

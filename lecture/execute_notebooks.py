@@ -19,7 +19,7 @@ half-way. For each notebook it
 
 tests/test_execute_notebooks.py checks every committed notebook for the same cleanliness (`problems`).
 
-    .venv/bin/python lecture/execute_notebooks.py notebooks/01_autoencoder.ipynb [--jobs 2]
+    .venv/bin/python -m lecture.execute_notebooks notebooks/01_autoencoder.ipynb [--jobs 2]
 """
 
 from __future__ import annotations
@@ -37,10 +37,9 @@ from queue import Empty
 import nbformat
 from nbclient import NotebookClient
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-from lecture import slide_metadata as sm  # noqa: E402
+from lecture import slide_metadata as sm
 
+ROOT = Path(__file__).resolve().parents[1]
 CELL_TIMEOUT_S = 600
 POLL_SLICE_S = 1.0
 #: a tqdm bar's text: "37%|███▋      | 11/30 [00:01<00:02, 8.1it/s]"

@@ -20,7 +20,7 @@ Idempotent: a second run changes nothing (tests/test_notebook_lint.py checks the
 And it moves lecture/speaker_notes.json from its old keys (the heading each note followed) to the
 id of the cell each note follows, if it still has the old keys.
 
-    .venv/bin/python lecture/learner_notebooks.py notebooks/*.ipynb
+    .venv/bin/python -m lecture.learner_notebooks notebooks/*.ipynb
 """
 
 from __future__ import annotations
@@ -32,8 +32,7 @@ from pathlib import Path
 
 import nbformat
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from lecture import slide_metadata as sm  # noqa: E402
+from lecture import slide_metadata as sm
 
 ESCAPED = {"\t": "\\t", "\b": "\\b", "\f": "\\f", "\v": "\\v", "\r": "\\r", "\a": "\\a"}
 NBVAL_LINE = re.compile(r"^[ \t]*#[ \t]*NBVAL_(\w+)[ \t]*\n?", re.M)

@@ -6,6 +6,7 @@ decks read) by these rules, in order:
 * the speaker-notes cells (``speaker_notes.json``, keyed by the id of the cell each follows) are
   ``notes``: the speaker view shows them, the room does not. They are in the lecture edition only
   (`lecture_edition`, `make lecture`): the learner notebooks in notebooks/ hold none;
+* a cell tagged ``remove-cell`` (the "Open in Colab" install cell, lecture/colab_cell.py) is ``skip``;
 * a code cell holding an exercise solution (``### BEGIN SOLUTION``) is ``skip``: no solution is
   ever shown to the room (the exercise's text and its ``check(...)`` cell stay on the slide);
 * a set-up code cell is ``skip``: imports, seeding and data loading before the first section,
@@ -30,8 +31,8 @@ joined with its pieces and split again from the whole (never split twice, never 
 to an existing one: a taken piece id or a paragraph a cell holds twice is an error), and notes cells
 are replaced, not added twice. Run it on the notebooks with
 
-    .venv/bin/python lecture/slide_metadata.py notebooks/*.ipynb          # write
-    .venv/bin/python lecture/slide_metadata.py --check notebooks/*.ipynb  # exit 1 if anything would change
+    .venv/bin/python -m lecture.slide_metadata notebooks/*.ipynb          # write
+    .venv/bin/python -m lecture.slide_metadata --check notebooks/*.ipynb  # exit 1 if anything would change
 """
 
 from __future__ import annotations
@@ -542,6 +543,11 @@ def _visible_output(cell) -> bool:
     return False
 
 
+#: The standard tag (Jupyter Book, myst-nb) of a cell no reader needs, such as the "Open in Colab"
+#: install cell (lecture/colab_cell.py): skipped in the slides, left out of the website.
+REMOVED_TAG = "remove-cell"
+
+
 def is_setup(cell, before_first_section: bool, previous) -> bool:
     """Whether a code cell is set-up the room need not see (module docstring has the rules)."""
     if cell.cell_type != "code" or has_figure(cell):
@@ -573,6 +579,8 @@ def is_setup(cell, before_first_section: bool, previous) -> bool:
 def _base_type(cell, index: int, before_first_section: bool, previous) -> str:
     if is_notes(cell):
         return "notes"
+    if REMOVED_TAG in cell.get("metadata", {}).get("tags", []):
+        return "skip"
     if is_solution(cell):
         return "skip"
     if cell.cell_type == "code" and is_setup(cell, before_first_section, previous):
@@ -706,7 +714,7 @@ def main(argv: list[str] | None = None) -> int:
         line = f"{path.name}: {len(shown)} slides, tallest {worst} px"
         if args.check:
             if not _same(nb, new):
-                print(f"{line}: OUT OF DATE (run: .venv/bin/python lecture/slide_metadata.py {path})")
+                print(f"{line}: OUT OF DATE (run: .venv/bin/python -m lecture.slide_metadata {path})")
                 status = 1
             else:
                 print(f"{line}: up to date")

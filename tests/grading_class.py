@@ -8,7 +8,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from grading_submissions import HEAD, write_nb
+from tests.grading_submissions import HEAD, write_nb
 
 STUB = "    raise NotImplementedError('replace this line with your code')"
 RMS = {

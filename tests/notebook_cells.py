@@ -8,14 +8,13 @@ from pathlib import Path
 
 import nbformat
 
+from tests.course import COURSE
 from vae_course.classroom.student import strip_source
-
-NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 
 
 def code_cell(notebook: str | Path, marker: str) -> str:
     """Source of the one code cell of ``notebook`` (a path, or a name in notebooks/) containing ``marker``."""
-    path = Path(notebook) if Path(notebook).is_absolute() else NOTEBOOKS / notebook
+    path = Path(notebook) if Path(notebook).is_absolute() else COURSE / notebook
     nb = nbformat.read(path, as_version=4)
     found = [c.source for c in nb.cells if c.cell_type == "code" and marker in c.source]
     assert len(found) == 1, f"expected one cell containing {marker!r} in {path.name}, found {len(found)}"

@@ -20,9 +20,9 @@ file into README.md between ``<!-- test-params:start -->`` and ``<!-- test-param
 the claim's threshold, as a fraction of it; negative: the claim failed), worst first. It fails on a
 claim that does not hold on some seed; a worst margin under 10 % is flagged as fragile.
 
-    python tests/run_params.py [--jobs 2] [--only 01_autoencoder ...] [--table build/test-params.md]
-    python tests/run_params.py --seeds 0 1 2 3 4 [--table build/test-seeds.md]
-    python tests/run_params.py --readme README.md --from-table build/test-params.md
+    python -m tests.run_params [--jobs 2] [--only 01_autoencoder ...] [--table build/test-params.md]
+    python -m tests.run_params --seeds 0 1 2 3 4 [--table build/test-seeds.md]
+    python -m tests.run_params --readme README.md --from-table build/test-params.md
 """
 
 from __future__ import annotations
@@ -42,10 +42,9 @@ from pathlib import Path
 import nbformat
 from nbclient.exceptions import CellExecutionError
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-from lecture.execute_notebooks import CELL_TIMEOUT_S, notebook_client  # noqa: E402
+from lecture.execute_notebooks import CELL_TIMEOUT_S, notebook_client
 
+ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
 START, END = "<!-- test-params:start -->", "<!-- test-params:end -->"
 

@@ -7,9 +7,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from tests.course import NOTEBOOKS
 from vae_course import claims
-
-NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 
 
 @pytest.fixture
@@ -138,7 +137,7 @@ def _parameters_cell(path: Path, monkeypatch) -> tuple[str | None, dict]:
     return seen.get("id"), seen.get("values", {})
 
 
-@pytest.mark.parametrize("path", sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb")), ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_registry_equals_the_notebooks_parameters_cell(path, monkeypatch):
     notebook, values = _parameters_cell(path, monkeypatch)
     if notebook is None:

@@ -68,8 +68,8 @@ def test_one_hot_and_per_class_accuracy_and_exercises():
 
 def test_exercise_solutions_in_notebook_07_pass_their_checks():
     import torch.nn.functional as F
-    from notebook_cells import code_cell
 
+    from tests.notebook_cells import code_cell
     from vae_course.exercises import check
 
     for marker, ex, name in [
@@ -83,7 +83,8 @@ def test_exercise_solutions_in_notebook_07_pass_their_checks():
 
 def test_conditional_elbo_with_the_standard_prior_is_the_package_elbo():
     import torch.nn.functional as F
-    from notebook_cells import code_cell
+
+    from tests.notebook_cells import code_cell
 
     ns = {"torch": torch, "F": F}
     exec(code_cell("07_cvae.ipynb", "def conditional_elbo("), ns)

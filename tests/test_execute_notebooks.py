@@ -9,18 +9,13 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import nbformat
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-from lecture import execute_notebooks as ex  # noqa: E402
-from lecture import slide_metadata as sm  # noqa: E402
+from lecture import execute_notebooks as ex
+from lecture import slide_metadata as sm
+from tests.course import NOTEBOOKS, ROOT
 
-NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 BAR_TEXT = "epochs: 100%|##########| 30/30 [00:04<00:00,  7.1it/s]"
 
 

@@ -7,23 +7,23 @@ reading classmates' work, the network, loops, memory, exits, signals, daemons, l
 are in ``tests/tamper/``.
 
 The kernels here start in a few seconds each; the runs of the real notebook 00 take longer (the
-whole notebook runs). Grading *every* course notebook, teacher and student versions, is behind
-``VAE_COURSE_SLOW=1`` (each notebook runs up to a minute with ``full=True``, a second or two in
-the default mode, and both must give the same verdicts).
+whole notebook runs). Grading *every* course notebook, teacher and student versions, is marked
+``slow`` (`make test-grading`; each notebook runs up to a minute with ``full=True``, a second or two
+in the default mode, and both must give the same verdicts).
 """
 
 from __future__ import annotations
 
-import os
 import shutil
 import time
 from pathlib import Path
 
 import nbformat
 import pytest
-from grading_submissions import CHECK1, CHECK2, HEAD, LABEL_OK, NB00, RMS_OK, write_nb
 from nbformat.v4 import new_code_cell, new_notebook
 
+from tests.course import COURSE
+from tests.grading_submissions import CHECK1, CHECK2, HEAD, LABEL_OK, NB00, RMS_OK, write_nb
 from vae_course.classroom import grading
 from vae_course.classroom.cli import main
 from vae_course.classroom.grading import (
@@ -47,7 +47,6 @@ from vae_course.classroom.sandbox import landlock_abi
 from vae_course.classroom.student import check_calls, make_student_notebook
 from vae_course.exercises import get
 
-COURSE = Path(__file__).resolve().parent.parent / "notebooks"
 needs_landlock = pytest.mark.skipif(landlock_abi() < 1, reason="this Linux kernel has no Landlock")
 
 RMS_NO_SQRT = "def rms_distance(a, b):\n    return (a - b).pow(2).flatten(1).mean(1)"
@@ -275,7 +274,7 @@ def test_notebook_00_grades_pass_and_its_student_version_not_attempted(tmp_path)
     _assert_teacher_passes_and_student_not_attempted(rows, [NB00])
 
 
-@pytest.mark.skipif(not os.environ.get("VAE_COURSE_SLOW"), reason="slow: set VAE_COURSE_SLOW=1 to grade every notebook")
+@pytest.mark.slow
 def test_every_course_notebook_grades_pass_and_its_student_version_not_attempted(tmp_path):
     """...in the default mode and with ``full=True`` (every cell run), with the same verdicts."""
     names = sorted(p.name for p in COURSE.glob("[0-9][0-9]_*.ipynb"))  # not a scratch copy beside them

@@ -3,7 +3,7 @@ files redone, ``--only STUDENT``, points from the teacher's file, the class page
 
 The fault test (SIGKILL at random moments while grading the sample class of about 20 submissions,
 several times, then resume, and compare with an uninterrupted run) is slow: it runs in
-``make test-grading`` (VAE_COURSE_SLOW=1), not in ``make test``."""
+``make test-grading`` (marked slow), not in ``make test``."""
 
 from __future__ import annotations
 
@@ -17,16 +17,15 @@ import time
 from pathlib import Path
 
 import pytest
-from grading_class import make_class
-from grading_submissions import HEAD, write_nb
 
+from tests.grading_class import make_class
+from tests.grading_submissions import HEAD, write_nb
 from vae_course.classroom import grading
 from vae_course.classroom.classpage import class_summary, write_class_page
 from vae_course.classroom.grading import GradeOptions, _part_path, grade, read_points
 from vae_course.classroom.report import Row, read_csv
 
 ROOT = Path(__file__).resolve().parents[1]
-SLOW = os.environ.get("VAE_COURSE_SLOW") == "1"
 
 
 def _key(rows: list[Row]) -> list[tuple]:
@@ -117,7 +116,7 @@ def _grade_cmd(subs: Path, report: Path) -> list[str]:
     ]
 
 
-@pytest.mark.skipif(not SLOW, reason="slow: make test-grading")
+@pytest.mark.slow
 def test_resume_after_sigkill_equals_an_uninterrupted_run(tmp_path):
     """SIGKILL the grader (its whole process group, kernels included) at random moments, several
     times; resume each time; the final report equals an uninterrupted run's."""

@@ -12,12 +12,12 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from tests.course import NOTEBOOKS
 from vae_course import exercises
 from vae_course.classroom.student import quoted_code, solution_lines
 from vae_course.exercises import ExerciseFailed, check, hint, solution, solutions_shown
 
 ALL = exercises.all_exercises()
-NOTEBOOKS = sorted((Path(__file__).resolve().parent.parent / "notebooks").glob("*.ipynb"))
 
 
 @pytest.fixture(autouse=True)

@@ -10,7 +10,7 @@ Checked on the committed notebooks, as RISE and the offline decks read them:
 * the learner notebooks hold no speaker notes; the lecture edition (`make lecture`) gives every
   notebook notes, each keyed by the id of an existing cell whose first line its "after" names;
 * the metadata is current: applying the script again changes nothing (after editing a notebook's
-  structure, re-run `.venv/bin/python lecture/slide_metadata.py notebooks/*.ipynb`).
+  structure, re-run `.venv/bin/python -m lecture.slide_metadata notebooks/*.ipynb`).
 
 And, on small notebooks made here, that the rules do what the script's docstring says.
 """
@@ -22,20 +22,17 @@ import copy
 import json
 import re
 import struct
-import sys
 import zlib
 from pathlib import Path
 
 import nbformat
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-from lecture import slide_metadata as sm  # noqa: E402
-from vae_course.classroom.student import make_student_notebook, solution_lines  # noqa: E402
+from lecture import slide_metadata as sm
+from tests.course import NOTEBOOKS
+from vae_course.classroom.student import make_student_notebook, solution_lines
 
-NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
-APPLY = ".venv/bin/python lecture/slide_metadata.py notebooks/*.ipynb"
+APPLY = ".venv/bin/python -m lecture.slide_metadata notebooks/*.ipynb"
 SHOWN = ("slide", "subslide", "fragment", "-")
 
 

@@ -1,9 +1,9 @@
 """Keep notebook 01's written-out model equal to vae_course.models.ae.MLPAutoencoder."""
 
 import torch
-from notebook_cells import code_cell
 from torch import nn
 
+from tests.notebook_cells import code_cell
 from vae_course.models.ae import MLPAutoencoder
 
 NB = "01_autoencoder.ipynb"

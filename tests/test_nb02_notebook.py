@@ -7,13 +7,14 @@ import re
 
 import pytest
 import torch
-from notebook_cells import NOTEBOOKS, load_function
 
+from tests.course import COURSE
+from tests.notebook_cells import load_function
 from vae_course.exercises import check
 from vae_course.interpolation import lerp, phase_monotonicity
 from vae_course.moons import PhaseBank, circular_phase_difference, manifold_distance
 
-NOTEBOOK = NOTEBOOKS / "02_moon_interpolation_failure.ipynb"
+NOTEBOOK = COURSE / "02_moon_interpolation_failure.ipynb"
 
 
 def _cells():

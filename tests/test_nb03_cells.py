@@ -2,8 +2,8 @@
 
 import pytest
 import torch
-from notebook_cells import load_function
 
+from tests.notebook_cells import load_function
 from vae_course.corruption import random_mask
 from vae_course.exercises import ExerciseFailed, check
 

@@ -3,8 +3,8 @@
 import math
 
 import torch
-from notebook_cells import load_function
 
+from tests.notebook_cells import load_function
 from vae_course.exercises import check
 from vae_course.losses import gaussian_kl
 from vae_course.lvm import LinearGaussianLVM, log_mean_exp

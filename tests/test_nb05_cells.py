@@ -3,8 +3,8 @@
 import math
 
 import torch
-from notebook_cells import load_function
 
+from tests.notebook_cells import load_function
 from vae_course.estimators import (
     Cosine,
     Square,

@@ -2,9 +2,9 @@
 
 import torch
 import torch.nn.functional as F
-from notebook_cells import code_cell
 from torch import nn
 
+from tests.notebook_cells import code_cell
 from vae_course.models.vae import VAE, VAEOutput, elbo_loss
 
 NOTEBOOK = "06_vae.ipynb"

@@ -4,8 +4,8 @@ import math
 
 import pytest
 import torch
-from notebook_cells import code_cell
 
+from tests.notebook_cells import code_cell
 from vae_course import vq
 
 NB = "08_vq_vae.ipynb"

@@ -30,17 +30,13 @@ from __future__ import annotations
 
 import json
 import re
-import sys
 from pathlib import Path
 
 import nbformat
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-from lecture import slide_metadata as sm  # noqa: E402
-
-NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+from lecture import slide_metadata as sm
+from tests.course import NOTEBOOKS
 
 
 def _where(nb, i: int) -> str:

@@ -11,6 +11,7 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
+from tests.course import NOTEBOOKS
 from vae_course import exercises
 from vae_course.classroom.cli import main
 from vae_course.classroom.student import (
@@ -24,8 +25,6 @@ from vae_course.classroom.student import (
     strip_source,
     write_student_versions,
 )
-
-NOTEBOOKS = sorted((Path(__file__).resolve().parent.parent / "notebooks").glob("*.ipynb"))
 
 SOLVED = '''import torch
 from vae_course.exercises import check

@@ -13,7 +13,7 @@
   and the search finds a course term.
 
 Decks and site are built first when missing or older than the notebooks. Screenshots go to
-artifacts/browser/lecture-*.png. Run with `make test-browser` (sets VAE_COURSE_BROWSER=1).
+artifacts/browser/lecture-*.png. Run with `make test-browser` (`-m browser`).
 """
 
 from __future__ import annotations
@@ -22,7 +22,6 @@ import functools
 import http.server
 import os
 import shutil
-import sys
 import threading
 import time
 from pathlib import Path
@@ -30,17 +29,13 @@ from pathlib import Path
 import nbformat
 import pytest
 
-if os.environ.get("VAE_COURSE_BROWSER") != "1":
-    pytest.skip("browser test: run it with `make test-browser` (sets VAE_COURSE_BROWSER=1)", allow_module_level=True)
+from lecture import build_lecture, build_site, build_slides
+from lecture import slide_metadata as sm
+from tests.browser.lab_server import LabServer, launch_chromium, start_lab
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from lab_server import LabServer, launch_chromium, start_lab  # noqa: E402
+pytestmark = pytest.mark.browser  # deselected by default (pyproject.toml); `make test-browser` runs it
 
 ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT))
-from lecture import build_lecture, build_site, build_slides  # noqa: E402
-from lecture import slide_metadata as sm  # noqa: E402
-
 NOTEBOOKS = Path(os.environ.get("VAE_COURSE_BROWSER_NOTEBOOK_DIR") or ROOT / "notebooks")
 ARTIFACTS = ROOT / "artifacts" / "browser"
 SLIDES = ROOT / "build" / "slides"

@@ -21,14 +21,16 @@ import uuid
 from pathlib import Path
 
 import pytest
-from grading_submissions import CHECK1, CHECK2, HEAD, LABEL_OK, NB00, RMS_OK, write_nb
 
+from tests.course import COURSE
+from tests.grading_submissions import CHECK1, CHECK2, HEAD, LABEL_OK, NB00, RMS_OK, write_nb
 from vae_course.classroom import grading
 from vae_course.classroom.grading import GradeOptions, grade
 from vae_course.classroom.report import NOTEBOOK_ROW, Row
 from vae_course.classroom.sandbox import landlock_abi, seccomp_available
 
-COURSE = Path(__file__).resolve().parents[2] / "notebooks"
+pytestmark = pytest.mark.tamper  # deselected by default (pyproject.toml); `make test-grading` runs it
+
 ABI = landlock_abi()
 needs_landlock = pytest.mark.skipif(ABI < 1, reason="this Linux kernel has no Landlock")
 needs_seccomp = pytest.mark.skipif(not seccomp_available(), reason="no seccomp filter here")

@@ -1,5 +1,6 @@
-"""The ``vae-course`` command for teachers.
+"""The ``vae-course`` command: the course notebooks for a learner, and the teacher's tools.
 
+    vae-course notebooks my-course/                   # copy the course notebooks out of the installed package
     vae-course student notebooks/ handout/            # student versions: solutions replaced by stubs
     vae-course grade submissions/ --report report.csv  # run and grade one folder per student
     vae-course grade submissions/ --shard 2/4 --report shard-2.csv  # a quarter of the class
@@ -20,6 +21,27 @@ import argparse
 import sys
 import time
 from pathlib import Path
+
+
+def _notebooks(args: argparse.Namespace) -> int:
+    import shutil
+
+    from .grading import default_course_dir
+
+    src = default_course_dir()
+    if src is None:
+        print("vae-course notebooks: this installation holds no course notebooks", file=sys.stderr)
+        return 1
+    dest = Path(args.dest)
+    dest.mkdir(parents=True, exist_ok=True)
+    for path in sorted(src.glob("[0-9][0-9]_*.ipynb")):
+        if (dest / path.name).exists():  # a learner's own work is never overwritten
+            print(f"{dest / path.name}: kept (already there; delete it to get a fresh copy)")
+            continue
+        shutil.copyfile(path, dest / path.name)
+        print(f"{dest / path.name}: copied")
+    print(f"open them with:  jupyter lab {dest / '00_start_here.ipynb'}")
+    return 0
 
 
 def _student(args: argparse.Namespace) -> int:
@@ -72,6 +94,16 @@ def _grade(args: argparse.Namespace) -> int:
         points=points,
         predictions=predictions,
         checkpoint=checkpoint,
+    )
+    if options.course_dir is None:
+        from .grading import default_course_dir
+
+        options.course_dir = default_course_dir()
+    print(
+        f"course notebooks: {options.course_dir}"
+        if options.course_dir
+        else "course notebooks: none found (give --course-dir): every notebook runs whole, as with --full",
+        file=sys.stderr,
     )
     try:
         shard_of = _parse_shard(args.shard)
@@ -156,8 +188,13 @@ def _add_outputs(p: argparse.ArgumentParser) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="vae-course", description="Hand out and grade the vae-course notebooks.")
+    parser = argparse.ArgumentParser(
+        prog="vae-course", description="Copy out, hand out and grade the vae-course notebooks."
+    )
     sub = parser.add_subparsers(dest="command", required=True)
+    n = sub.add_parser("notebooks", help="copy the course notebooks (shipped with the package) into a folder")
+    n.add_argument("dest", help="folder to copy them to (created if needed; notebooks already there are kept)")
+    n.set_defaults(run=_notebooks)
     p = sub.add_parser("student", help="write student versions: solutions replaced by stubs, outputs cleared")
     p.add_argument("src_dir", help="folder of course notebooks (with solutions)")
     p.add_argument("out_dir", help="folder to write the student versions to")
@@ -181,8 +218,8 @@ def main(argv: list[str] | None = None) -> int:
     g.add_argument("--jobs", type=int, default=1, help="notebooks graded at the same time (default 1)")
     g.add_argument(
         "--course-dir",
-        help="the course notebooks, to know which exercises each notebook has "
-        "(default: the notebooks/ folder beside the package)",
+        help="the course notebooks, to know which exercises each notebook has and which cells they need "
+        "(default: the copy shipped with the package, or the checkout's notebooks/ folder)",
     )
     g.add_argument(
         "--full",

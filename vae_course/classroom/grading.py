@@ -56,6 +56,7 @@ import sys
 import tempfile
 import threading
 import time
+import warnings
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -140,9 +141,14 @@ def expected_exercises(notebook_name: str, course_dir: Path | None = None) -> li
 
 
 def default_course_dir() -> Path | None:
-    """The course's ``notebooks/`` folder beside the package, when installed from the repository."""
-    d = Path(__file__).resolve().parents[2] / "notebooks"
-    return d if d.is_dir() else None
+    """The course notebooks: the copy shipped inside the installed package (``vae_course/notebooks/``
+    of the wheel), else the ``notebooks/`` folder of the repository checkout the package was
+    installed from (an editable install); None where neither holds a course notebook."""
+    package = Path(__file__).resolve().parents[1]
+    for d in (package / "notebooks", package.parent / "notebooks"):
+        if any(d.glob("[0-9][0-9]_*.ipynb")):
+            return d
+    return None
 
 
 # =========================================================================== which cells to run
@@ -931,6 +937,13 @@ def grade(
     options = options or GradeOptions()
     if options.course_dir is None:
         options = dataclasses.replace(options, course_dir=default_course_dir())
+    if options.course_dir is None and not options.full:
+        warnings.warn(
+            "no course notebooks found (neither shipped with the package nor in a checkout): every "
+            "notebook runs whole, as with full=True, and only the registry names the exercises; "
+            "give course_dir (vae-course grade --course-dir) to run only the cells the exercises need",
+            stacklevel=2,
+        )
     work = shard(find_submissions(Path(submissions_dir)), *shard_of)
     if only is not None and only not in {s for s, _ in work}:
         raise ValueError(f"--only {only}: no such student folder in {submissions_dir}")

@@ -1,0 +1,85 @@
+"""The "Open in Colab" install cell (lecture/colab_cell.py), on a toy notebook: inserted before the
+first code cell, found again and left alone on a second run (or brought up to date), skipped by the
+slides; and, as IPython runs it, silent where the course is installed and a pip install where not."""
+
+from __future__ import annotations
+
+import sys
+
+import nbformat
+import pytest
+from IPython.core.inputtransformer2 import TransformerManager
+
+from lecture import colab_cell
+from lecture import slide_metadata as sm
+
+REPO = "someone/vae-course"
+
+
+def toy():
+    v4 = nbformat.v4
+    return v4.new_notebook(
+        cells=[v4.new_markdown_cell("# 99 · A toy"), v4.new_code_cell("import vae_course"), v4.new_code_cell("1 + 1")]
+    )
+
+
+def test_inserted_before_the_first_code_cell_once_and_idempotent(tmp_path):
+    nb, changed = colab_cell.apply(toy(), REPO)
+    assert changed and [c.get("id") for c in nb.cells].index(colab_cell.CELL_ID) == 1
+    assert nb.cells[1].cell_type == "code" and set(colab_cell.TAGS) <= set(nb.cells[1].metadata.tags)
+    path = tmp_path / "99_toy.ipynb"
+    nbformat.write(nb, path)
+    before = path.read_text()
+    assert colab_cell.main(["--repo", REPO, str(path)]) == 0 and path.read_text() == before
+    assert colab_cell.main(["--repo", REPO, "--check", str(path)]) == 0
+    again, changed = colab_cell.apply(nbformat.read(path, as_version=4), REPO)
+    assert not changed and len(again.cells) == 4
+
+
+def test_a_new_source_updates_the_cell_in_place_and_check_says_so(tmp_path):
+    nb, _ = colab_cell.apply(toy(), REPO, ref="v0.1.0")
+    path = tmp_path / "99_toy.ipynb"
+    nbformat.write(nb, path)
+    assert colab_cell.main(["--repo", REPO, "--check", str(path)]) == 1
+    assert colab_cell.main(["--repo", REPO, str(path)]) == 0
+    nb = nbformat.read(path, as_version=4)
+    ours = [c for c in nb.cells if c.get("id") == colab_cell.CELL_ID]
+    assert len(ours) == 1 and "@main" in ours[0].source and nb.cells.index(ours[0]) == 1
+
+
+def test_the_slides_skip_it():
+    nb, _ = colab_cell.apply(toy(), REPO)
+    shown, _ = sm.apply(nb)
+    ours = next(c for c in shown.cells if c.get("id") == colab_cell.CELL_ID)
+    assert ours.metadata["slideshow"]["slide_type"] == "skip"
+
+
+class FakeIPython:
+    def __init__(self):
+        self.magics = []
+
+    def run_line_magic(self, name, line, _stack_depth=1):
+        self.magics.append((name, line))
+
+
+def _run_cell(monkeypatch, installed: bool) -> list:
+    if not installed:
+        monkeypatch.setitem(sys.modules, "vae_course", None)  # import vae_course raises ImportError
+    code = TransformerManager().transform_cell(colab_cell.cell_source(REPO))
+    ip = FakeIPython()
+    exec(compile(code, "<colab cell>", "exec"), {"get_ipython": lambda: ip})
+    return ip.magics
+
+
+def test_silent_where_installed(monkeypatch):
+    assert _run_cell(monkeypatch, installed=True) == []
+
+
+def test_a_pip_install_from_the_repository_where_missing(monkeypatch):
+    magics = _run_cell(monkeypatch, installed=False)
+    assert magics == [("pip", f'install -q "vae-course @ git+https://github.com/{REPO}@main"')]
+
+
+@pytest.mark.parametrize("ref", ["main", "v1.2.3"])
+def test_the_source_is_valid_python_after_ipythons_transform(ref):
+    compile(TransformerManager().transform_cell(colab_cell.cell_source(REPO, ref)), "<cell>", "exec")
