@@ -174,7 +174,9 @@ def test_code_noise_loss_is_a_fixed_variance_vae_negative_elbo(code_std, code_pe
     torch.manual_seed(1)
     mu = model.encode(x)
     recon = model.decode(mu + code_std * torch.randn_like(mu))  # the same eps as inside the loss
-    neg_elbo = gaussian_nll(recon, x, math.sqrt(code_penalty)) + gaussian_kl(mu, torch.full_like(mu, math.log(code_std**2)))
+    neg_elbo = gaussian_nll(recon, x, math.sqrt(code_penalty)) + gaussian_kl(
+        mu, torch.full_like(mu, math.log(code_std**2))
+    )
     p, d = x[0].numel(), mu.shape[1]
     const = code_penalty * p * math.log(2 * math.pi * code_penalty) + code_penalty * d * (
         code_std**2 - 1 - math.log(code_std**2)
