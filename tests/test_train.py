@@ -156,3 +156,29 @@ def test_fit_restarts_keeps_the_start_with_the_lowest_training_loss():
     assert losses_again == losses  # deterministic for a seed
     with pytest.raises(ValueError, match="restarts"):
         fit_restarts(lambda: torch.nn.Linear(3, 1), loss, data, 3, restarts=0)
+
+
+@pytest.mark.parametrize("code_std, code_penalty", [(1.0, 0.1), (0.5, 0.3)])
+def test_code_noise_loss_is_a_fixed_variance_vae_negative_elbo(code_std, code_penalty):
+    """2 lambda (-ELBO) - C = the noisy-code loss, with the same eps: encoder N(f(x), s^2 I), prior
+    N(0, I), decoder N(g(z), lambda I) (notebook 02, section 6)."""
+    import math
+
+    from vae_course.losses import gaussian_kl, gaussian_nll
+
+    torch.manual_seed(0)
+    model = MLPAutoencoder(SIZE, latent_dim=3, hidden=(16,), output="sigmoid").double()
+    x = render_moons([0.5, 0.25, 0.1], size=SIZE).double()
+    torch.manual_seed(1)
+    loss = code_noise_loss(code_std, code_penalty)(model, x)["loss"]  # a batch mean
+    torch.manual_seed(1)
+    mu = model.encode(x)
+    recon = model.decode(mu + code_std * torch.randn_like(mu))  # the same eps as inside the loss
+    neg_elbo = gaussian_nll(recon, x, math.sqrt(code_penalty)) + gaussian_kl(
+        mu, torch.full_like(mu, math.log(code_std**2))
+    )
+    p, d = x[0].numel(), mu.shape[1]
+    const = code_penalty * p * math.log(2 * math.pi * code_penalty) + code_penalty * d * (
+        code_std**2 - 1 - math.log(code_std**2)
+    )
+    assert torch.allclose(2 * code_penalty * neg_elbo.mean() - const, loss, atol=1e-10)

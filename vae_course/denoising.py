@@ -1,6 +1,8 @@
 """Notebook 03's readings of a denoising autoencoder: the rows of its noise-level explorer
 (``denoising_rows``) and how much its decoder's image changes when the code itself is moved
-(``code_sensitivity``: does a denoising AE's code stand for a region?).
+(``code_sensitivity``: does a denoising AE's code stand for a region?), and the 2-D mixture whose
+exact score a denoiser's correction is compared with (``ring_means``, ``sample_mixture``,
+``mixture_score``: Tweedie's formula, Alain & Bengio 2014).
 """
 
 from __future__ import annotations
@@ -69,3 +71,37 @@ def code_sensitivity(
     change = (moved - images).pow(2).flatten(1).sum(1)  # (N,)
     neighbour = (images[nearest] - images).pow(2).flatten(1).sum(1).clamp(min=1e-12)  # (N,)
     return CodeSensitivity(change, neighbour, change / neighbour)
+
+
+# --------------------------------------------------------------------------- denoising learns the score
+def ring_means(k: int = 8, radius: float = 2.0) -> Tensor:
+    """k points evenly spaced on a circle of the given radius, (k, 2): the centres of notebook
+    03's 2-D mixture, a density whose score is known in closed form."""
+    if k < 1 or radius <= 0:
+        raise ValueError(f"need k >= 1 and radius > 0, got k={k}, radius={radius}")
+    angle = torch.arange(k, dtype=torch.float64) * (2 * torch.pi / k)  # (k,)
+    return (radius * torch.stack([angle.cos(), angle.sin()], dim=1)).float()  # (k, 2)
+
+
+def sample_mixture(n: int, means: Tensor, std: float, generator: torch.Generator | None = None) -> Tensor:
+    """n draws (n, D) from the equal-weight isotropic mixture (1/K) sum_k N(means_k, std^2 I)."""
+    if n < 1 or std <= 0:
+        raise ValueError(f"need n >= 1 and std > 0, got n={n}, std={std}")
+    pick = torch.randint(len(means), (n,), generator=generator)  # (n,)
+    return means[pick] + std * torch.randn(n, means.shape[1], generator=generator)  # (n, D)
+
+
+def mixture_score(x: Tensor, means: Tensor, std: float) -> Tensor:
+    """The score grad_x log p(x) (N, D) of the mixture p = (1/K) sum_k N(means_k, std^2 I):
+
+        grad log p(x) = sum_k r_k(x) (means_k - x) / std^2,   r_k = softmax_k(-|x - means_k|^2 / (2 std^2)).
+
+    Adding N(0, sigma^2 I) noise to a draw gives the same mixture with std^2 + sigma^2, so this is
+    also the exact score of the noised density. Tweedie's formula then says the best denoiser under
+    squared error is E[x | x~] = x~ + sigma^2 * grad log p_sigma(x~) (Alain & Bengio 2014: a DAE's
+    r(x~) - x~ estimates sigma^2 times the score)."""
+    if std <= 0:
+        raise ValueError(f"std must be > 0, got {std}")
+    x64, m64 = x.double(), means.double()
+    r = torch.softmax(-torch.cdist(x64, m64).pow(2) / (2 * std**2), dim=1)  # (N, K)
+    return ((r @ m64 - x64) / std**2).to(x.dtype)  # (N, D): sum_k r_k means_k - x

@@ -263,7 +263,9 @@ def code_noise_loss(code_std: float = 0.0, code_penalty: float = 0.0):
 
     The noise makes the decoder answer for a neighbourhood of each code. Noise of a fixed size
     only means something if the codes cannot simply move further apart, so ``code_penalty``
-    keeps them near the origin (the VAE's KL term does both jobs at once, notebook 06).
+    keeps them near the origin. In expectation over eps this is 2 * code_penalty times the
+    negative ELBO of a VAE with encoder N(f(x), code_std^2 I), prior N(0, I) and decoder
+    N(g(z), code_penalty * I), minus a constant (notebook 02, section 6; tests/test_train.py).
     The model's ``output`` should be "sigmoid" (values compared with MSE)."""
     if code_std < 0 or code_penalty < 0:
         raise ValueError(f"code_std and code_penalty must be >= 0, got {code_std} and {code_penalty}")
