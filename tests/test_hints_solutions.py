@@ -189,7 +189,7 @@ def test_the_ema_update_matches_the_models_update_with_its_smoothing():
 
 
 def test_the_ema_update_keeps_a_never_used_code_finite():
-    count = torch.tensor([2.0, 0.0, 1.0], dtype=torch.float64)   # code 1: never used
+    count = torch.tensor([2.0, 0.0, 1.0], dtype=torch.float64)  # code 1: never used
     total = torch.tensor([[1.0], [0.0], [2.0]], dtype=torch.float64)
     z, idx = torch.tensor([[0.5]], dtype=torch.float64), torch.tensor([0])
     count, total, codes = exercises.get("08.2").reference(z, idx, count, total, 0.9)

@@ -116,8 +116,13 @@ def _ema_cases(g=None):
             z[:6],
             unused,
             torch.tensor([1.0, 0.0, 1.0, 1.0], dtype=torch.float64),
-            torch.cat([torch.randn(1, 3, generator=g, dtype=torch.float64), torch.zeros(1, 3, dtype=torch.float64),
-                       torch.randn(2, 3, generator=g, dtype=torch.float64)]),
+            torch.cat(
+                [
+                    torch.randn(1, 3, generator=g, dtype=torch.float64),
+                    torch.zeros(1, 3, dtype=torch.float64),
+                    torch.randn(2, 3, generator=g, dtype=torch.float64),
+                ]
+            ),
             0.9,
             label="code 1 was never used (count 0, sum 0) and gets no vector: without smoothing 0 / 0",
         ),
