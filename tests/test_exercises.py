@@ -125,7 +125,9 @@ def _ema_loop(z, idx, count, total, decay):
         mine = z[idx == k]
         count[k] = decay * count[k] + (1 - decay) * len(mine)
         total[k] = decay * total[k] + (1 - decay) * mine.sum(0)
-    return count, total, total / count[:, None]
+    n = count.sum()
+    smoothed = (count + 1e-5) / (n + len(count) * 1e-5) * n  # Laplace smoothing, as in VectorQuantizer
+    return count, total, total / smoothed[:, None]
 
 
 @pytest.mark.parametrize("ex_id", sorted(INDEPENDENT))

@@ -176,16 +176,24 @@ def test_predictions_are_judged_on_fresh_inputs_too():
         assert exercises.evaluate(ex_id, lambda a=answer: a, torch.Generator().manual_seed(31)).passed
 
 
-def test_the_ema_update_matches_the_models_update_without_smoothing():
+def test_the_ema_update_matches_the_models_update_with_its_smoothing():
     from vae_course.models.vq import VectorQuantizer
 
-    q = VectorQuantizer(5, 3, ema=True, decay=0.9, eps=0.0)
+    q = VectorQuantizer(5, 3, ema=True, decay=0.9, eps=1e-5)
     g = torch.Generator().manual_seed(0)
     flat, idx = torch.randn(20, 3, generator=g), torch.randint(0, 5, (20,), generator=g)
     before_count, before_sum = q.ema_count.clone(), q.ema_sum.clone()
     q._ema_update(flat, idx, torch.bincount(idx, minlength=5))
     count, total, codes = exercises.get("08.2").reference(flat, idx, before_count, before_sum, 0.9)
     assert torch.allclose(count, q.ema_count) and torch.allclose(codes, q.codebook.data, atol=1e-6)
+
+
+def test_the_ema_update_keeps_a_never_used_code_finite():
+    count = torch.tensor([2.0, 0.0, 1.0], dtype=torch.float64)  # code 1: never used
+    total = torch.tensor([[1.0], [0.0], [2.0]], dtype=torch.float64)
+    z, idx = torch.tensor([[0.5]], dtype=torch.float64), torch.tensor([0])
+    count, total, codes = exercises.get("08.2").reference(z, idx, count, total, 0.9)
+    assert torch.isfinite(codes).all() and codes[1].item() == 0.0
 
 
 def test_the_readme_lists_every_exercise_with_its_kind():

@@ -80,13 +80,18 @@ register(
 )
 
 
+EMA_EPS = 1e-5  # Laplace smoothing of the counts, as in the package's VectorQuantizer and the paper's code
+
+
 def _ema_reference(z, idx, count, embed_sum, decay):
     k = count.shape[0]
     n = torch.bincount(idx, minlength=k).to(z.dtype)  # (K,) vectors assigned to each code
     sums = torch.zeros_like(embed_sum).index_add_(0, idx, z)  # (K, D) their sum
     count = decay * count + (1 - decay) * n
     embed_sum = decay * embed_sum + (1 - decay) * sums
-    return count, embed_sum, embed_sum / count[:, None]
+    total = count.sum()
+    smoothed = (count + EMA_EPS) / (total + k * EMA_EPS) * total  # (K,) Laplace-smoothed counts, same total
+    return count, embed_sum, embed_sum / smoothed[:, None]
 
 
 def _ema_cases(g=None):
@@ -107,6 +112,20 @@ def _ema_cases(g=None):
             0.9,
             label="codes 1 and 3 get no vector this step (they must not move)",
         ),
+        case(
+            z[:6],
+            unused,
+            torch.tensor([1.0, 0.0, 1.0, 1.0], dtype=torch.float64),
+            torch.cat(
+                [
+                    torch.randn(1, 3, generator=g, dtype=torch.float64),
+                    torch.zeros(1, 3, dtype=torch.float64),
+                    torch.randn(2, 3, generator=g, dtype=torch.float64),
+                ]
+            ),
+            0.9,
+            label="code 1 was never used (count 0, sum 0) and gets no vector: without smoothing 0 / 0",
+        ),
     ]
 
 
@@ -122,7 +141,9 @@ register(
         "a fraction (1 - decay) towards this batch's values.",
         "Count and sum this batch's vectors per code first (an unused code gets 0 of each); "
         "PyTorch has functions that count and add by index.",
-        "The code itself is the running sum divided by the running count: a running mean of its vectors.",
+        "The code itself is the running sum divided by the running count: a running mean of its vectors. "
+        "A code that was never used has count 0: smooth the counts first, N_k -> (N_k + eps) / (N + K eps) * N "
+        "with N = sum of the counts and eps = 1e-5.",
     ),
     kind="implement",
     solution=(
@@ -131,13 +152,16 @@ register(
         "    sums = torch.zeros_like(embed_sum).index_add_(0, idx, z)\n"
         "    count = decay * count + (1 - decay) * n\n"
         "    embed_sum = decay * embed_sum + (1 - decay) * sums\n"
-        "    return count, embed_sum, embed_sum / count[:, None]"
+        "    total = count.sum()\n"
+        "    smoothed = (count + 1e-5) / (total + len(count) * 1e-5) * total\n"
+        "    return count, embed_sum, embed_sum / smoothed[:, None]"
     ),
     explanation=(
         "With decay g, N_k <- g N_k + (1 - g) n_k and m_k <- g m_k + (1 - g) sum of the z assigned to k, and "
         "e_k = m_k / N_k. This is k-means' centroid step, averaged over batches: no gradient and no "
-        "learning rate, so the codebook tracks the encoder smoothly. (The course's model also smooths N_k "
-        "so a rarely used code never divides by almost 0.)"
+        "learning rate, so the codebook tracks the encoder smoothly. The counts are Laplace-smoothed, "
+        "N_k -> (N_k + eps) / (N + K eps) * N (the paper's implementation and the course's model do the same): "
+        "a code that has never been used has N_k = 0 and m_k = 0, and 0 / 0 would make it NaN."
     ),
 )
 
