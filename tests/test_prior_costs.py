@@ -145,3 +145,27 @@ def test_circle_vae_loss_falls_and_geodesic_takes_the_short_arc():
     path = geodesic(torch.tensor([1.0, 0.1]), torch.tensor([1.0, -0.1]), 5)
     assert (path[:, 0] > 0.99).all()  # through angle 0, not round the back
     assert torch.allclose(path.norm(dim=1), torch.ones(5))
+
+
+class _SharpDecoder(torch.nn.Module):
+    """Bernoulli logits 30 z W over 16 pixels: a posterior about a hundredth as wide as the prior."""
+
+    def __init__(self):
+        super().__init__()
+        self.w = torch.nn.Parameter(torch.randn(2, 16, generator=torch.Generator().manual_seed(3)))
+
+    def decode(self, z):
+        return (30 * z @ self.w).view(-1, 1, 4, 4)  # (B, 16) -> (B, 1, 4, 4)
+
+
+def test_log_marginal_grid_resolves_a_narrow_posterior():
+    m = _SharpDecoder()
+    with torch.no_grad():
+        x = (torch.sigmoid(m.decode(torch.tensor([[0.3, -0.2], [1.0, 0.5]]))) > 0.5).float()
+    with torch.no_grad():
+        box = torch.full((2,), -6.0), torch.full((2,), 6.0)
+        coarse = torch.stack([am._log_integral(m, xi, *box, 30)[0] for xi in x])  # one pass, cells 0.4 wide
+        small, fine = am.log_marginal_grid(m, x, 6.0, 60), am.log_marginal_grid(m, x, 6.0, 400)
+    # the two-pass grid converges (60 and 400 points a side agree); one coarse pass over [-6, 6] does not
+    assert torch.allclose(small, fine, atol=1e-3)
+    assert (coarse - fine).abs().max() > 0.1
