@@ -48,7 +48,7 @@ def test_every_notebook_has_two_exercises_one_of_which_is_not_just_implement():
     for ex_id, ex in ALL.items():
         assert ex.kind in exercises.KINDS, ex_id
         by_notebook.setdefault(ex_id.split(".")[0], []).append(ex.kind)
-    assert sorted(by_notebook) == [f"0{n}" for n in range(9)]
+    assert sorted(by_notebook) == [f"0{n}" for n in range(10)]
     for nb, kinds in by_notebook.items():
         assert len(kinds) >= 2, nb
         assert set(kinds) & {"derive", "predict", "interpret"}, f"notebook {nb} has only implement exercises"

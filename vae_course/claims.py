@@ -143,6 +143,18 @@ COURSE_SETTINGS: dict[str, dict[str, Any]] = {
         "N_SAMPLES": 300,
         "SEED": 0,
     },
+    "09_what_the_prior_costs": {
+        "DATASET": "digits",
+        "LATENT": 8,
+        "EPOCHS": 30,
+        "WARMUP_EPOCHS": 10,
+        "FREE_BITS": 0.25,
+        "EPOCHS_2D": 60,
+        "COMPONENTS": 10,
+        "N_GAP": 40,
+        "MOON_STEPS": 40,
+        "SEED": 0,
+    },
 }
 
 #: Other values each parameters cell offers, by parameter (offline data sets only: the online ones
@@ -157,6 +169,7 @@ OFFERED: dict[str, dict[str, list[Any]]] = {
     "06_vae": {},
     "07_cvae": {},
     "08_vq_vae": {"DATASET": ["digits"]},
+    "09_what_the_prior_costs": {},
 }
 
 
@@ -239,6 +252,16 @@ ALTERNATIVES: dict[str, dict[str, Any]] = {
         "BATCH": 128,
         "PRIOR_EPOCHS": 4,
         "N_SAMPLES": 200,
+    },
+    "09_what_the_prior_costs": {
+        "LATENT": 6,
+        "EPOCHS": 25,
+        "WARMUP_EPOCHS": 8,
+        "FREE_BITS": 0.5,
+        "EPOCHS_2D": 40,
+        "COMPONENTS": 6,
+        "N_GAP": 20,
+        "MOON_STEPS": 30,
     },
 }
 

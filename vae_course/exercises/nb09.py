@@ -1,0 +1,68 @@
+"""Exercises of notebook 09 (what the prior costs): the free-bits gradient, the free-bits floor."""
+
+import torch
+
+from . import case, register
+
+
+def _free_bits_grad_reference(kl: torch.Tensor, lam: float) -> torch.Tensor:
+    return (kl >= lam).to(kl.dtype)  # d/dk max(lam, k): 0 below the floor, 1 above (1 at k = lam, as clamp)
+
+
+def _free_bits_cases(g=None):
+    g = g if g is not None else torch.Generator().manual_seed(9)
+    return [
+        case(torch.rand(8, generator=g), 0.25, label="8 units with KLs in [0, 1), floor 0.25 nats"),
+        case(torch.tensor([0.0, 0.1, 0.5, 2.0]), 0.5, label="KLs 0, 0.1, 0.5, 2 with floor 0.5 (one sits on it)"),
+        case(torch.tensor([0.3, 0.4]), 0.0, label="floor 0: the plain KL, every unit gets gradient 1"),
+    ]
+
+
+register(
+    "09.1",
+    "derive the free-bits gradient",
+    reference=_free_bits_grad_reference,
+    cases=_free_bits_cases,
+    hint=(
+        "max(lam, k) is a constant on one side of lam and k itself on the other.",
+        "The derivative of a constant is 0; of k with respect to k, 1. Compare each unit's KL with the floor.",
+    ),
+    kind="derive",
+    solution="def free_bits_grad(kl, lam):\n    return (kl >= lam).to(kl.dtype)",
+    explanation=(
+        "d max(lam, k) / dk is 0 for k < lam and 1 for k > lam. A unit whose KL is under the floor gets no "
+        "gradient from the KL term at all: only the reconstruction moves it, so nothing pushes it to collapse; "
+        "above the floor the plain KL's pull returns. That is why free-bits units sit near lam."
+    ),
+)
+
+
+def _check_floor(fn, g=None) -> str:
+    from . import answer_of, check_number
+
+    got = check_number(
+        answer_of(fn),
+        2.0,
+        0.01,
+        wrong={
+            "one unit's floor": (0.25, "that is one unit's floor; the term sums over all 8 units."),
+            "zero": (0.0, "the plain KL can reach 0; the free-bits term cannot go below its floors."),
+        },
+        explain="The term is sum_j max(lam, KL_j) >= sum_j lam = D * lam.",
+    )
+    return f"you predicted {got:.2f} nats; the floor is 8 x 0.25 = 2.00 nats per image"
+
+
+register(
+    "09.2",
+    "predict the smallest free-bits KL term",
+    checker=_check_floor,
+    hint=("Each unit's term is max(lam, KL_j): how small can one be?", "Add up the 8 units."),
+    kind="predict",
+    solution="def predicted_free_bits_floor():\n    return 8 * 0.25",
+    explanation=(
+        "sum_j max(lam, KL_j) >= D lam = 8 x 0.25 = 2 nats per image: the training objective pays at least that "
+        "whatever the encoder does, so a unit gains nothing by going below lam. The true KL the table reports "
+        "can be a little under it (units hover around the floor), or far above for units that carry a lot."
+    ),
+)
