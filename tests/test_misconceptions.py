@@ -57,6 +57,10 @@ WRONG = {
     ("07.2", "chose (c)"): lambda: "C ",
     ("08.4", "1 / (1 - decay)"): None,
     ("08.4", "half of the window"): lambda: 50,
+    ("09.1", "gradient-below-floor"): lambda kl, lam: torch.ones_like(kl),
+    ("09.1", "inverted"): lambda kl, lam: (kl < lam).to(kl.dtype),
+    ("09.2", "one-unit-floor"): None,
+    ("09.2", "zero"): None,
 }
 
 

@@ -45,7 +45,7 @@ def _check_floor(fn, g=None) -> str:
         2.0,
         0.01,
         wrong={
-            "one unit's floor": (0.25, "that is one unit's floor; the term sums over all 8 units."),
+            "one-unit-floor": (0.25, "that is one unit's floor; the term sums over all 8 units."),
             "zero": (0.0, "the plain KL can reach 0; the free-bits term cannot go below its floors."),
         },
         explain="The term is sum_j max(lam, KL_j) >= sum_j lam = D * lam.",
@@ -66,3 +66,37 @@ register(
         "can be a little under it (units hover around the floor), or far above for units that carry a lot."
     ),
 )
+
+
+# --------------------------------------------------------------------------- misconceptions
+def _mc():
+    from . import Misconception as M
+    from . import add_misconceptions
+
+    add_misconceptions(
+        "09.1",
+        M(
+            "gradient-below-floor",
+            "gave units under the floor the plain KL's gradient (1 everywhere)",
+            "under the floor max(lam, k) is the constant lam: its derivative is 0, not 1.",
+            lambda kl, lam: torch.ones_like(kl),
+        ),
+        M(
+            "inverted",
+            "swapped the two sides: gradient 1 under the floor, 0 above",
+            "it is the other way round: max(lam, k) = k, with derivative 1, only where k is above lam.",
+            lambda kl, lam: (kl < lam).to(kl.dtype),
+        ),
+    )
+    add_misconceptions(
+        "09.2",
+        M(
+            "one-unit-floor",
+            "gave one unit's floor (0.25) instead of the sum over the 8 units",
+            "that is one unit's floor; the term sums over all 8 units.",
+        ),
+        M("zero", "said the term can reach 0, like the plain KL", "the free-bits term cannot go below its floors."),
+    )
+
+
+_mc()
