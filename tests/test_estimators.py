@@ -239,3 +239,51 @@ def test_vae_mean_baseline_is_unbiased_and_cuts_variance():
     assert gb.var(0).sum() < gs.var(0).sum() / 10
     with pytest.raises(ValueError, match="'mean'"):
         vae_surrogate_loss(model, x, "score", baseline="median")
+
+
+def test_concrete_estimator_bias_and_variance_follow_the_temperature():
+    from vae_course.estimators import bernoulli_estimator_errors, estimator_error
+
+    f = lambda z: (z - 0.45) ** 2  # noqa: E731
+    exact_errors = {t: bernoulli_estimator_errors(f, 0.3, temperature=t) for t in (0.1, 0.5, 1.0)}
+    for t, errs in exact_errors.items():
+        r = bernoulli_grads(f, theta=0.3, n=40_000, seed=1, temperature=t)
+        for name in ("score", "straight_through", "concrete"):
+            measured = estimator_error(r[name], r["exact"])
+            assert abs(measured.bias - errs[name].bias) < 4 * measured.bias_se  # the quadrature is the truth
+            assert measured.variance == pytest.approx(errs[name].variance, rel=0.1)
+        assert errs["score"].bias == pytest.approx(0.0, abs=1e-12)
+        assert errs["concrete"].mse == pytest.approx(errs["concrete"].bias ** 2 + errs["concrete"].variance)
+        assert abs(errs["concrete"].bias) < abs(errs["straight_through"].bias)
+    variances = [exact_errors[t]["concrete"].variance for t in (0.1, 0.5, 1.0)]
+    assert variances[0] > variances[1] > variances[2]  # colder: closer to the hard sample, noisier
+    with pytest.raises(ValueError):
+        bernoulli_grads(f, theta=0.3, n=10, temperature=0.0)
+
+
+def test_concrete_matches_autograd_through_the_relaxed_sample():
+    r = bernoulli_grads(lambda z: z**3, theta=-0.4, n=5, seed=3, temperature=0.7)
+    u = torch.rand(5, 1, generator=torch.Generator().manual_seed(3), dtype=torch.float64)[:, 0]
+    theta = torch.tensor(-0.4, dtype=torch.float64, requires_grad=True)
+    for i in range(5):
+        y = torch.sigmoid((theta - (u[i].log() - (-u[i]).log1p())) / 0.7)
+        (g,) = torch.autograd.grad(y**3, theta)
+        assert r["concrete"][i].item() == pytest.approx(g.item())
+
+
+def test_squared_difference_ratio_calibrated_and_sees_a_bias():
+    from vae_course.estimators import squared_difference_ratio
+
+    g = torch.Generator().manual_seed(0)
+    ratios = []
+    for _ in range(200):
+        a = torch.randn(60, 30, generator=g, dtype=torch.float64)
+        b = 3 * torch.randn(80, 30, generator=g, dtype=torch.float64)
+        ratios.append(squared_difference_ratio(a, b, draws=200).ratio)
+    assert 0.9 < sum(ratios) / len(ratios) < 1.1  # mean 1 when both are unbiased
+    res = squared_difference_ratio(a, b, levels=(0.005, 0.995))
+    assert res.quantiles[0] < 1 < res.quantiles[1] and 20 < res.effective_dims <= 30
+    biased = squared_difference_ratio(a + 1.0, b)  # a bias of norm sqrt(30)
+    assert biased.ratio > res.quantiles[1]
+    with pytest.raises(ValueError):
+        squared_difference_ratio(a[:1], b)

@@ -243,3 +243,103 @@ def test_mixture_log_prob_of_one_component_is_a_gaussian():
     c = torch.tensor([[0.5, -1.0, 2.0]], dtype=D64)
     got = mixture_log_prob(pts, c, torch.zeros(1, dtype=D64), 0.7)
     assert torch.allclose(got, log_normal(pts, c, 2 * math.log(0.7)), atol=1e-12)
+
+
+# ----------------------------------------------------------------------- importance weights, joint, EM
+def test_importance_log_weights_average_to_the_marginal(model, x):
+    from vae_course.lvm import importance_weight_moment
+
+    post = model.posterior(x)
+    q = post._replace(cov=2 * post.cov)  # a wider proposal: finite-variance weights
+    lw = model.importance_log_weights(x, q, 20_000, torch.Generator().manual_seed(0))
+    assert lw.shape == (20_000, len(x))
+    w = (lw - model.log_marginal(x)).exp()  # w / p(x): mean 1
+    moment = importance_weight_moment(post.cov[0], q.cov[0])
+    assert moment.min_eig > 0
+    assert abs(w.mean().item() - 1) < 0.03
+    assert abs(w.pow(2).mean(0).mean().item() - moment.second_moment) < 0.05 * moment.second_moment
+
+
+def test_importance_weight_moment_condition():
+    from vae_course.lvm import importance_weight_moment
+
+    P = torch.tensor([[2.0, 1.8], [1.8, 2.0]], dtype=torch.float64)  # a strongly correlated target precision
+    target = torch.linalg.inv(P)
+    same = importance_weight_moment(target, target)
+    assert same.second_moment == pytest.approx(1.0)
+    assert same.min_eig == pytest.approx(torch.linalg.eigvalsh(P)[0].item())
+    narrow = importance_weight_moment(target, torch.diag(1 / P.diagonal()))  # the mean-field variances 1 / P_jj
+    assert narrow.min_eig < 0 and narrow.second_moment == math.inf
+    wide = importance_weight_moment(target, torch.diag(target.diagonal()))  # the marginal variances
+    assert wide.min_eig > 0 and 1 < wide.second_moment < math.inf
+
+
+def test_effective_sample_size():
+    from vae_course.losses import effective_sample_size
+
+    assert effective_sample_size(torch.zeros(50, 3)).tolist() == pytest.approx([50.0] * 3)
+    one = torch.full((10,), -1000.0)
+    one[3] = 0.0
+    assert effective_sample_size(one).item() == pytest.approx(1.0)
+    lw = torch.tensor([0.0, math.log(3.0)])  # weights 1 and 3: 16 / 10
+    assert effective_sample_size(lw).item() == pytest.approx(1.6)
+    with pytest.raises(ValueError):
+        effective_sample_size(torch.zeros(0))
+
+
+def test_joint_kl_view_of_the_expected_elbo(model):
+    from vae_course.lvm import data_encoder_joint, gaussian_entropy, kl_gaussians, sigma_points
+
+    g = torch.Generator().manual_seed(3)
+    d, k = model.d, model.k
+    B = torch.randn(d, d, generator=g, dtype=torch.float64)
+    eye = torch.eye(d, dtype=torch.float64)
+    data = Gaussian(torch.randn(d, generator=g, dtype=torch.float64), B @ B.T / d + 0.1 * eye)
+    A = torch.randn(k, d, generator=g, dtype=torch.float64) * 0.3
+    c = torch.randn(k, generator=g, dtype=torch.float64)
+    S = torch.diag(torch.rand(k, generator=g, dtype=torch.float64) + 0.1)
+    pts = sigma_points(data)  # (2d, d): exact for the quadratic ELBO(x)
+    assert torch.allclose(pts.mean(0), data.mean) and torch.allclose(torch.cov(pts.T, correction=0), data.cov)
+    q = Gaussian(pts @ A.T + c, S.expand(len(pts), k, k))
+    expected_elbo = model.elbo(pts, q).mean()
+    kl = kl_gaussians(data_encoder_joint(data, A, c, S), model.joint())
+    assert torch.allclose(expected_elbo, -gaussian_entropy(data) - kl, atol=1e-10)
+    # and the KL splits into the model's fit to the data plus the encoder's gap, averaged over the data
+    marg = Gaussian(model.b, model.marginal_cov())
+    gap = model.kl_to_posterior(pts, q).mean()
+    assert torch.allclose(kl, kl_gaussians(data, marg) + gap, atol=1e-10)
+
+
+def test_kl_gaussians_matches_kl_to_posterior(model, x):
+    from vae_course.lvm import kl_gaussians
+
+    post = model.posterior(x)
+    q = diag_gaussian(post.mean + 0.3, torch.zeros_like(post.mean))
+    assert torch.allclose(kl_gaussians(q, post), model.kl_to_posterior(x, q), atol=1e-10)
+    assert kl_gaussians(post, post).abs().max() < 1e-10
+
+
+def test_em_step_never_lowers_the_likelihood_and_reaches_ppca():
+    truth = LinearGaussianLVM.random(d=8, k=3, sigma=0.5, seed=1)
+    data, _ = truth.sample(400, torch.Generator().manual_seed(2))
+    m = LinearGaussianLVM.random(d=8, k=3, sigma=1.0, seed=7)
+    ll = [m.log_marginal(data).mean().item()]
+    for _ in range(200):
+        new = m.em_step(data)
+        # the M-step's ELBO with the old posterior lies between the old and the new log-likelihood
+        elbo_new = new.elbo(data, m.posterior(data)).mean().item()
+        assert ll[-1] - 1e-10 <= elbo_new <= new.log_marginal(data).mean().item() + 1e-10
+        m = new
+        ll.append(m.log_marginal(data).mean().item())
+    assert min(b - a for a, b in zip(ll, ll[1:])) > -1e-10
+    assert ll[-1] == pytest.approx(LinearGaussianLVM.ppca(data, 3).log_marginal(data).mean().item(), abs=1e-4)
+    fixed = LinearGaussianLVM.random(d=8, k=3, sigma=0.7, seed=7).em_step(data, fit_sigma=False)
+    assert fixed.sigma == 0.7
+
+
+def test_joint_is_the_distribution_of_samples():
+    m = LinearGaussianLVM.random(d=4, k=2, sigma=0.5, seed=0)
+    x, z = m.sample(100_000, torch.Generator().manual_seed(0))
+    xz = torch.cat([x, z], 1)
+    j = m.joint()
+    assert torch.allclose(xz.mean(0), j.mean, atol=0.02) and torch.allclose(torch.cov(xz.T), j.cov, atol=0.03)

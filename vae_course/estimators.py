@@ -35,6 +35,7 @@ gradient estimator: a module of its own).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import NamedTuple
 
@@ -114,10 +115,9 @@ class Cosine:
     and cos^2 = (1 + cos 2.)/2, sin^2 = (1 - cos 2.)/2.
     """
 
-    name = "cos(omega z)"
-
     def __init__(self, omega: float = 1.0) -> None:
         self.omega = float(omega)
+        self.name = f"cos({self.omega:g} z)"  # the frequency in every title and printout
 
     def pointwise(self, z: Tensor) -> Tensor:
         """h(z) = cos(omega z) elementwise."""
@@ -388,19 +388,27 @@ def encoder_gradient_samples(
 
 # --------------------------------------------------------------------------- discrete codes
 def bernoulli_grads(
-    f: Callable[[Tensor], Tensor], theta: float, n: int, seed: int = 0, dim: int = 1
+    f: Callable[[Tensor], Tensor], theta: float, n: int, seed: int = 0, dim: int = 1, temperature: float = 0.5
 ) -> dict[str, Tensor | float]:
     """Gradient of E[F(z)], F(z) = sum_j f(z_j), z_j ~ Bernoulli(sigmoid(theta)) independently for
-    j = 1..dim, w.r.t. theta_1 (the first coordinate's parameter): exact, score, straight-through.
+    j = 1..dim, w.r.t. theta_1 (the first coordinate's parameter): exact, score, straight-through and
+    the Concrete (Gumbel-softmax) relaxation at ``temperature``.
 
     exact = p (1 - p) (f(1) - f(0)); score samples F(z) (z_1 - p) (d log p(z_1) / d theta_1 = z_1 - p:
     the whole F, the other coordinates included, multiplies it); straight-through samples
     f'(z_1) p (1 - p): the hard sample is used forward, and the backward pass pretends z_1 were p
     (biased: it differentiates f at the sampled point; the other coordinates do not enter).
-    f acts elementwise.
+    Concrete (Maddison et al. 2017; Jang et al. 2017; binary case): with logistic noise
+    l = log u - log(1 - u), u ~ U(0, 1), the hard sample is z = 1[theta - l > 0] (probability p) and its
+    relaxation y = sigmoid((theta - l) / temperature) (-> z as temperature -> 0); the estimate is the
+    pathwise gradient of f(y), f'(y) y (1 - y) / temperature: biased for the discrete objective (f is
+    evaluated at y, not z), less so as the temperature falls, while its variance grows like 1 / temperature.
+    The same u drives all three. f acts elementwise.
     """
     if dim < 1:
         raise ValueError(f"dim must be >= 1, got {dim}")
+    if temperature <= 0:
+        raise ValueError(f"temperature must be > 0, got {temperature}")
     theta_t = torch.tensor(float(theta), dtype=DTYPE, requires_grad=True)
     p = torch.sigmoid(theta_t)
     u = torch.rand(n, dim, generator=torch.Generator().manual_seed(seed), dtype=DTYPE)
@@ -415,4 +423,96 @@ def bernoulli_grads(
     z_st = straight_through(p.expand(n), hard[:, 0]).detach().requires_grad_(True)
     (df,) = torch.autograd.grad(f(z_st).sum(), z_st)
     st = df * (p * (1 - p)).detach()
-    return {"exact": exact, "score": score, "straight_through": st}
+    # Concrete: u < p  <=>  l = logit(u) < theta, so y = sigmoid((theta - l) / T) relaxes the same z
+    with torch.no_grad():
+        logistic = torch.log(u[:, 0]) - torch.log1p(-u[:, 0])  # (n,)
+        y = torch.sigmoid((theta_t - logistic) / temperature)  # (n,)
+    y_leaf = y.clone().requires_grad_(True)
+    (dfdy,) = torch.autograd.grad(f(y_leaf).sum(), y_leaf)  # (n,) f'(y_i): the samples are independent
+    concrete = dfdy * y * (1 - y) / temperature  # chain rule: dy/dtheta = y (1 - y) / T
+    return {"exact": exact, "score": score, "straight_through": st, "concrete": concrete}
+
+
+class EstimatorError(NamedTuple):
+    """How far one-sample gradient estimates are from the exact gradient."""
+
+    bias: float  # mean - exact
+    bias_se: float  # standard error of that mean
+    variance: float  # variance of one estimate
+    mse: float  # E[(estimate - exact)^2] = bias^2 + variance, for one sample
+
+
+def estimator_error(samples: Tensor, exact: float) -> EstimatorError:
+    """Bias, variance and mean squared error of one-sample estimates (n,) of a scalar ``exact``.
+    With an average of m samples the MSE is bias^2 + variance / m: a biased estimator with a small
+    variance wins for small m, an unbiased one for m > variance gap / bias^2."""
+    samples = samples.detach().to(DTYPE).reshape(-1)
+    bias = float(samples.mean()) - float(exact)
+    var = float(samples.var())
+    return EstimatorError(bias, math.sqrt(var / len(samples)), var, bias**2 + var)
+
+
+def bernoulli_estimator_errors(
+    f: Callable[[Tensor], Tensor], theta: float, temperature: float = 0.5, n_grid: int = 200_000
+) -> dict[str, EstimatorError]:
+    """Exact bias, variance and MSE of one sample of each estimator of :func:`bernoulli_grads` (one code).
+
+    Score and straight-through take two values (z = 0 with probability 1 - p, z = 1 with p): their
+    moments are sums of two terms. Concrete is a smooth function of u ~ U(0, 1): its first two
+    moments are integrals over u, done by the midpoint rule on ``n_grid`` points (the integrand is
+    bounded and smooth, so the error is far below any sampling error). ``bias_se`` is 0 (exact)."""
+    p = 1 / (1 + math.exp(-theta))
+    t = torch.tensor([0.0, 1.0], dtype=DTYPE)
+    ft = f(t)
+    exact = p * (1 - p) * float(ft[1] - ft[0])
+    prob = torch.tensor([1 - p, p], dtype=DTYPE)
+    t_leaf = t.clone().requires_grad_(True)
+    (dft,) = torch.autograd.grad(f(t_leaf).sum(), t_leaf)  # f'(0), f'(1)
+    values = {"score": ft * (t - p), "straight_through": dft * p * (1 - p)}
+    out = {}
+    for name, v in values.items():
+        mean, second = float((prob * v).sum()), float((prob * v**2).sum())
+        out[name] = EstimatorError(mean - exact, 0.0, second - mean**2, (mean - exact) ** 2 + second - mean**2)
+    u = (torch.arange(n_grid, dtype=DTYPE) + 0.5) / n_grid  # midpoints of (0, 1)
+    y = torch.sigmoid((theta - (torch.log(u) - torch.log1p(-u))) / temperature)
+    y_leaf = y.clone().requires_grad_(True)
+    (dfdy,) = torch.autograd.grad(f(y_leaf).sum(), y_leaf)
+    g = dfdy * y * (1 - y) / temperature
+    mean, var = float(g.mean()), float(g.pow(2).mean() - g.mean() ** 2)
+    out["concrete"] = EstimatorError(mean - exact, 0.0, var, (mean - exact) ** 2 + var)
+    return out
+
+
+class DifferenceRatio(NamedTuple):
+    """||mean_a - mean_b||^2 over what sampling noise alone predicts, and its null distribution."""
+
+    ratio: float  # observed; 1 on average if both estimators are unbiased for the same vector
+    quantiles: tuple[float, ...]  # of the ratio under that hypothesis, at the levels asked for
+    effective_dims: float  # (tr C)^2 / tr(C^2): the number of independent chi^2_1 terms it averages
+
+
+def squared_difference_ratio(
+    a: Tensor, b: Tensor, levels: tuple[float, ...] = (0.005, 0.995), draws: int = 20_000, seed: int = 0
+) -> DifferenceRatio:
+    """Do two samples of vector estimates, a (n_a, P) and b (n_b, P), have the same mean?
+
+    d = mean_a - mean_b has covariance C = Cov_a / n_a + Cov_b / n_b if both estimate the same vector
+    (and mean E d = 0), so E ||d||^2 = tr C and R = ||d||^2 / tr C has mean 1. Under a Gaussian
+    approximation d ~ N(0, C), R = sum_i lambda_i chi^2_1 / sum_i lambda_i over the eigenvalues lambda of C,
+    which are those of the small Gram matrix Y Y^T, Y = [A_c / sqrt(n_a (n_a - 1)); B_c / sqrt(n_b (n_b - 1))]
+    (A_c, B_c centred; C = Y^T Y). The quantiles are drawn by Monte Carlo from that distribution. A bias
+    beta adds ||beta||^2 / tr C to R's mean. Its spread depends on the effective number of dimensions
+    (tr C)^2 / tr(C^2): few when one estimator's noise lies in a few directions."""
+    a, b = a.detach().to(DTYPE), b.detach().to(DTYPE)
+    na, nb = len(a), len(b)
+    if na < 2 or nb < 2 or a.shape[1:] != b.shape[1:]:
+        raise ValueError(f"need two samples (n >= 2) of the same width, got {tuple(a.shape)} and {tuple(b.shape)}")
+    ya, yb = (a - a.mean(0)) / math.sqrt(na * (na - 1)), (b - b.mean(0)) / math.sqrt(nb * (nb - 1))
+    Y = torch.cat([ya, yb])  # (na + nb, P): C = Y^T Y
+    lam = torch.linalg.eigvalsh(Y @ Y.T).clamp_min(0)  # (na + nb,) the nonzero eigenvalues of C
+    tr = lam.sum()
+    ratio = float((a.mean(0) - b.mean(0)).pow(2).sum() / tr)
+    g = torch.Generator().manual_seed(seed)
+    null = (torch.randn(draws, len(lam), generator=g, dtype=DTYPE).pow(2) @ lam) / tr  # (draws,)
+    q = torch.quantile(null, torch.tensor(levels, dtype=DTYPE))
+    return DifferenceRatio(ratio, tuple(float(v) for v in q), float(tr**2 / lam.pow(2).sum()))

@@ -86,3 +86,12 @@ def log_mean_exp(values: Tensor, dim: int = 0) -> Tensor:
     if values.dim() < 1 or values.shape[dim] < 1:
         raise ValueError(f"expected log weights with K >= 1 entries along dim {dim}, got {tuple(values.shape)}")
     return torch.logsumexp(values, dim=dim) - math.log(values.shape[dim])
+
+
+def effective_sample_size(log_weights: Tensor, dim: int = 0) -> Tensor:
+    """Kish's effective sample size (sum_s w_s)^2 / sum_s w_s^2 of importance weights given in log
+    space, along ``dim``: S for equal weights, 1 when one weight dominates. Computed as
+    exp(2 logsumexp(log w) - logsumexp(2 log w)), so weights of e^-1000 are fine."""
+    if log_weights.dim() < 1 or log_weights.shape[dim] < 1:
+        raise ValueError(f"expected log weights with S >= 1 entries along dim {dim}, got {tuple(log_weights.shape)}")
+    return (2 * torch.logsumexp(log_weights, dim=dim) - torch.logsumexp(2 * log_weights, dim=dim)).exp()

@@ -7,7 +7,10 @@ mixture of Gaussians whose one-dimensional latent is integrated by quadrature.
 
 Everything a VAE only estimates is available here in closed form, so notebook 04 uses it as
 ground truth for the ELBO identity, importance sampling, the SGVB estimators and the role of the
-decoder variance sigma^2.
+decoder variance sigma^2, plus EM (coordinate ascent on the ELBO, :meth:`LinearGaussianLVM.em_step`),
+the tail of importance weights (:func:`importance_weight_moment`) and Gaussian joints over (x, z)
+(:meth:`LinearGaussianLVM.joint`, :func:`data_encoder_joint`, :func:`kl_gaussians`) for the
+joint-KL view of the ELBO: E_{p_data}[ELBO] = -H(p_data) - KL(p_data(x) q(z|x) || p(x, z)).
 
 * Marginal (a linear map of a Gaussian plus independent Gaussian noise is Gaussian):
   p(x) = N(x; b, C),  C = W W^T + sigma^2 I_d.
@@ -230,6 +233,36 @@ class LinearGaussianLVM:
             - torch.logdet(S)
         )
 
+    # ------------------------------------------------------------------ the joint, and EM
+    def joint(self) -> Gaussian:
+        """p(x, z) as one Gaussian over the stacked vector (x, z) of size d + k:
+        mean (b, 0), covariance [[W W^T + sigma^2 I, W], [W^T, I]] (Cov(x, z) = W Cov(z) = W)."""
+        top = torch.cat([self.marginal_cov(), self.W], 1)  # (d, d + k)
+        bottom = torch.cat([self.W.T, torch.eye(self.k, dtype=DTYPE)], 1)  # (k, d + k)
+        return Gaussian(torch.cat([self.b, torch.zeros(self.k, dtype=DTYPE)]), torch.cat([top, bottom], 0))
+
+    def em_step(self, x: Tensor, fit_sigma: bool = True) -> LinearGaussianLVM:
+        """One EM step on data x (N, d): coordinate ascent on sum_i ELBO(x_i; q_i, theta).
+
+        E-step (q): q_i = p(z | x_i; theta), so every ELBO equals log p(x_i) (gap 0).
+        M-step (theta): maximise sum_i E_{q_i}[log p(x_i | z)] over (W, b) and sigma^2, with the
+        augmented code z~ = (z, 1) and W~ = [W b]: A = sum_i E[z~ z~^T] (k+1, k+1), B = sum_i x_i E[z~]^T
+        (d, k+1), W~ = B A^{-1}, sigma^2 = (sum_i ||x_i||^2 - tr(W~^T B)) / (N d).
+        Neither step can lower sum_i ELBO, and after the E-step the ELBO is log p(x): log p(x) never falls.
+        """
+        x = _as_batch(x, self.d, "x")
+        post = self.posterior(x)
+        n = len(x)
+        ez = torch.cat([post.mean, torch.ones(n, 1, dtype=DTYPE)], 1)  # (N, k+1): E[z~]
+        A = ez.T @ ez  # (k+1, k+1): sum_i E[z~] E[z~]^T ...
+        A[: self.k, : self.k] += n * post.cov[0]  # ... plus the posterior covariance, the same for every x
+        B = x.T @ ez  # (d, k+1)
+        Wt = torch.linalg.solve(A, B.T).T  # (d, k+1) = B A^{-1} (A symmetric)
+        sigma = self.sigma
+        if fit_sigma:
+            sigma = float(((x.pow(2).sum() - (Wt * B).sum()) / (n * self.d)).clamp_min(1e-12).sqrt())
+        return LinearGaussianLVM(Wt[:, : self.k], Wt[:, self.k], sigma)
+
     # ------------------------------------------------------------------ Monte Carlo estimates of p(x)
     def prior_sampling_log_marginal(
         self, x: Tensor, n_samples: int, generator: torch.Generator | None = None
@@ -239,13 +272,20 @@ class LinearGaussianLVM:
         z = torch.randn(n_samples, len(x), self.k, generator=generator, dtype=DTYPE)
         return log_mean_exp(self.log_likelihood(x, z), dim=0)
 
+    def importance_log_weights(
+        self, x: Tensor, q: Gaussian, n_samples: int, generator: torch.Generator | None = None
+    ) -> Tensor:
+        """log w_s = log p(x, z_s) - log q(z_s), z_s ~ q: the importance weights, (S, N). Their mean
+        is an unbiased estimate of p(x); their log-mean is :meth:`importance_log_marginal`."""
+        x = _as_batch(x, self.d, "x")
+        z, log_q = _sample_q(*self._check_q(x, q), n_samples, generator)  # (S, N, k), (S, N)
+        return self.log_joint(x, z) - log_q
+
     def importance_log_marginal(
         self, x: Tensor, q: Gaussian, n_samples: int, generator: torch.Generator | None = None
     ) -> Tensor:
         """log of (1/S) sum_s p(x, z_s) / q(z_s), z_s ~ q: importance sampling of p(x). (N,)"""
-        x = _as_batch(x, self.d, "x")
-        z, log_q = _sample_q(*self._check_q(x, q), n_samples, generator)  # (S, N, k), (S, N)
-        return log_mean_exp(self.log_joint(x, z) - log_q, dim=0)
+        return log_mean_exp(self.importance_log_weights(x, q, n_samples, generator), dim=0)
 
     def prior_sampling_relative_variance(self, x: Tensor) -> Tensor:
         """Exact Var[p(x|z)] / p(x)^2 for z ~ p(z): the relative variance of ONE prior sample.
@@ -283,6 +323,66 @@ def kl_to_prior(q: Gaussian) -> Tensor:
     """KL(N(m, S) || N(0, I)) = 1/2 (tr S + m^T m - k - log det S): (N,)."""
     k = q.mean.shape[-1]
     return 0.5 * (q.cov.diagonal(dim1=-2, dim2=-1).sum(-1) + q.mean.pow(2).sum(-1) - k - torch.logdet(q.cov))
+
+
+def gaussian_entropy(g: Gaussian) -> Tensor:
+    """H[N(m, S)] = 1/2 (n (1 + log 2 pi) + log det S), n = the dimension: (...,) for cov (..., n, n)."""
+    n = g.cov.shape[-1]
+    return 0.5 * (n * (1 + LOG_2PI) + torch.logdet(g.cov))
+
+
+def kl_gaussians(p: Gaussian, q: Gaussian) -> Tensor:
+    """KL(N(m0, S0) || N(m1, S1)) = 1/2 [tr(S1^{-1} S0) + (m1 - m0)^T S1^{-1} (m1 - m0) - n + log det S1 - log det S0],
+    full covariances, broadcasting over leading dimensions: (...,)."""
+    n = p.cov.shape[-1]
+    diff = (q.mean - p.mean).unsqueeze(-1)  # (..., n, 1)
+    S1_inv_S0 = torch.linalg.solve(q.cov, p.cov)
+    maha = (diff.transpose(-2, -1) @ torch.linalg.solve(q.cov, diff))[..., 0, 0]
+    return 0.5 * (S1_inv_S0.diagonal(dim1=-2, dim2=-1).sum(-1) + maha - n + torch.logdet(q.cov) - torch.logdet(p.cov))
+
+
+def data_encoder_joint(data: Gaussian, A: Tensor, c: Tensor, S: Tensor) -> Gaussian:
+    """The joint of x ~ p_data = N(mu, Sigma) (d,) and a linear-Gaussian encoder z | x ~ N(A x + c, S)
+    (A: (k, d), c: (k,), S: (k, k)), as one Gaussian over (x, z):
+    mean (mu, A mu + c), covariance [[Sigma, Sigma A^T], [A Sigma, A Sigma A^T + S]]."""
+    mu, Sigma = data.mean, data.cov
+    top = torch.cat([Sigma, Sigma @ A.T], 1)
+    bottom = torch.cat([A @ Sigma, A @ Sigma @ A.T + S], 1)
+    return Gaussian(torch.cat([mu, A @ mu + c]), torch.cat([top, bottom], 0))
+
+
+def sigma_points(g: Gaussian) -> Tensor:
+    """2n points m +- sqrt(n) L_j (L_j: the columns of the Cholesky factor of the covariance), (2n, n).
+
+    Equally weighted, their mean is m and their covariance is S exactly, so the average of any
+    polynomial of degree <= 2 over them is its exact expectation under N(m, S) (the unscented transform)."""
+    n = g.mean.shape[-1]
+    L = torch.linalg.cholesky(g.cov) * math.sqrt(n)  # (n, n)
+    return torch.cat([g.mean + L.T, g.mean - L.T], 0)  # rows: m + sqrt(n) L[:, j], then m - sqrt(n) L[:, j]
+
+
+class WeightMoment(NamedTuple):
+    """How heavy the tail of the importance weights w = p / q is, for Gaussians with a common mean."""
+
+    min_eig: float  # smallest eigenvalue of 2P - Q: the weights have finite variance iff it is > 0
+    second_moment: float  # E_q[w^2] / E_q[w]^2 (infinite when min_eig <= 0); ESS of S weights ~ S / this
+
+
+def importance_weight_moment(target_cov: Tensor, proposal_cov: Tensor) -> WeightMoment:
+    """Relative second moment of w = p(z) / q(z), p = N(m, P^{-1}) (the target), q = N(m, Q^{-1}) (the proposal).
+
+    E_q[w] = 1, and E_q[w^2] = integral p^2 / q dz, with p^2 / q proportional to exp(-1/2 z^T (2P - Q) z):
+    finite iff 2P - Q is positive definite, and then E_q[w^2] = det P / sqrt(det Q det(2P - Q)).
+    A proposal narrower than the target in some direction (Q large there) can make 2P - Q indefinite:
+    the weights then have infinite variance. target_cov, proposal_cov: (k, k)."""
+    P, Q = torch.linalg.inv(target_cov), torch.linalg.inv(proposal_cov)
+    R = 2 * P - Q
+    R = 0.5 * (R + R.T)  # symmetric up to rounding
+    min_eig = float(torch.linalg.eigvalsh(R)[0])
+    if min_eig <= 0:
+        return WeightMoment(min_eig, math.inf)
+    log_m2 = torch.logdet(P) - 0.5 * (torch.logdet(Q) + torch.logdet(R))
+    return WeightMoment(min_eig, float(log_m2.exp()))
 
 
 def sgvb_estimates(
