@@ -1,10 +1,12 @@
 """Exercises of notebook 06 (variational autoencoders)."""
 
+import math
+
 import torch
 
 from ..losses import log_mean_exp
 from ..models.vae import reparameterize
-from . import case, register
+from . import case, register, register_prediction
 
 
 def _reparam_cases(g=None):
@@ -110,6 +112,49 @@ register(
 )
 
 
+def _bce_floor(g=None):
+    """The experiment of 06.4: the BCE floor (entropy of the grey levels) of MNIST-5k's 1000 test
+    digits, mean nats per image: what the notebook's section-6 cell prints with the course's data."""
+    from .. import data
+    from ..diagnostics import bernoulli_entropy
+
+    x_test, _ = data.load("mnist5k", "test")
+    return bernoulli_entropy(x_test).mean().item()
+
+
+register_prediction(
+    "06.4",
+    "predict the BCE of a perfect reconstruction",
+    experiment=_bce_floor,
+    form="number",
+    tol=15.0,
+    hint=(
+        "A pixel that is exactly 0 or exactly 1 contributes nothing to the floor; only the grey ones do.",
+        "Estimate two things: how many of a digit's 784 pixels are grey (neither black nor white), and what "
+        "H(x_i) is on average for such a pixel (its largest possible value is log 2).",
+        "Re-read the paragraph on grey levels just above, then look again at the test digits of section 4: "
+        "where along a stroke does the grey sit?",
+    ),
+    solution=(
+        "def floor_prediction():\n"
+        "    # about 100 of the 784 pixels are grey (the edges of the strokes), each with an entropy of a few\n"
+        "    # tenths of a nat (log 2 = 0.69 at most): roughly 100 x 0.45\n"
+        "    return 45.0"
+    ),
+    explanation=(
+        "A perfect reconstruction sets sigma(l_i) = x_i and pays H(x_i) per pixel, not 0. MNIST's background "
+        "and stroke cores are (nearly) 0 or 1 and cost (almost) nothing; the anti-aliased edges of the strokes, about "
+        "100 pixels a digit, are grey and cost up to log 2 = 0.69 nats each: the floor is a few dozen nats per "
+        "image, a large share of any reconstruction loss on grey levels."
+    ),
+    explain=(
+        "The experiment is what the notebook's next cell prints with the course's data (the mean entropy of "
+        "the grey levels of MNIST-5k's 1000 test digits; another DATASET gives the notebook another number): "
+        "only the grey edge pixels, about 100 of 784, pay much, each at most log 2 nats."
+    ),
+)
+
+
 # --------------------------------------------------------------------------- misconceptions
 def _mc():
     from . import Misconception as M
@@ -143,6 +188,22 @@ def _mc():
             "averaged the log weights (the ELBO, not the IWAE bound)",
             "the mean of the logs is the ELBO: the IWAE bound is the log of the mean.",
             lambda v, dim=0: v.mean(dim),
+        ),
+    )
+    add_misconceptions(
+        "06.4",
+        M(
+            "perfect-is-zero",
+            "predicted 0: thinks a perfect reconstruction has zero BCE on grey pixels",
+            "a BCE on grey targets cannot reach 0: a pixel at 0.5 costs log 2 even when predicted exactly.",
+            lambda: 0.0,
+        ),
+        M(
+            "every-pixel-a-coin",
+            "predicted 784 log 2: counted every pixel as maximally grey",
+            "that counts every pixel as a coin flip at 0.5; the background and the cores of the strokes are "
+            "(nearly) 0 or 1 and cost (almost) nothing.",
+            lambda: 784 * math.log(2),
         ),
     )
     add_misconceptions(
