@@ -41,3 +41,27 @@ def test_tweedie_denoiser_beats_the_identity():
     noisy = x + sigma * torch.randn(x.shape, generator=g)
     tweedie = noisy + sigma**2 * mixture_score(noisy, means, math.sqrt(s**2 + sigma**2))
     assert (tweedie - x).pow(2).sum(1).mean() < 0.7 * (noisy - x).pow(2).sum(1).mean()
+
+
+def test_the_best_linear_denoiser_shrinks_each_direction_by_its_signal_share():
+    from vae_course.denoising import best_linear_denoiser
+
+    w = best_linear_denoiser(torch.diag(torch.tensor([3.0, 1.0])), 1.0)
+    assert torch.allclose(w, torch.diag(torch.tensor([0.75, 0.5], dtype=torch.float64)))
+    a = torch.randn(4, 4, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    cov = a @ a.T
+    w = best_linear_denoiser(cov, 0.7)
+    assert torch.allclose(w @ (cov + 0.49 * torch.eye(4, dtype=torch.float64)), cov)  # the normal equations
+    with pytest.raises(ValueError):
+        best_linear_denoiser(torch.ones(2, 3), 1.0)
+
+
+def test_the_linear_denoisers_error_on_the_ring_is_its_closed_form():
+    from vae_course.denoising import linear_denoiser_error
+
+    g = torch.Generator().manual_seed(1)
+    x = sample_mixture(40_000, ring_means(8, 2.0), 0.3, g)
+    lin, noisy = linear_denoiser_error(x, 0.5, g)
+    c = 2.0**2 / 2 + 0.3**2  # the ring's covariance is c I
+    assert math.isclose(lin / noisy, c / (c + 0.25), abs_tol=0.01)
+    assert math.isclose(noisy, 2 * 0.25, rel_tol=0.03)

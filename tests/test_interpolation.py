@@ -193,3 +193,13 @@ def test_code_plane_of_larger_codes_holds_both_codes_and_decodes_its_grid(bank):
     corner = plane.origin + torch.tensor([[u0, v0], [u1, v1]]) @ plane.basis  # (2, 3)
     expected = measure_decoded(decode_codes(wide, corner), bank).distance
     assert torch.allclose(plane.distance[[0, -1], [0, -1]], expected, atol=1e-5)
+
+
+def test_the_optimal_fade_width_is_two_log_nine_over_r_squared():
+    from vae_course.interpolation import optimal_fade_width
+
+    for r in (2.5, 3.0, 5.0):
+        assert abs(optimal_fade_width(r) - 2 * math.log(9) / r**2) < 2e-3
+    assert optimal_fade_width(0.5) == 1.0  # the noise clouds overlap everywhere: the whole path is mid-fade
+    with pytest.raises(ValueError):
+        optimal_fade_width(0.0)

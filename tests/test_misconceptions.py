@@ -40,8 +40,23 @@ WRONG = {
     ("01.3", "target-dropped"): lambda l, x: 1 / (1 + torch.exp(-l)),
     ("02.4", "no shrinkage"): lambda: 1,
     ("02.4", "halved length"): lambda: 0.25,
+    ("02.5", "no-half-in-exponent"): lambda t, r: 1 / (1 + torch.exp(-(2 * t - 1) * r * r)),
+    ("02.5", "full-moon-weight"): lambda t, r: 1 - torch.sigmoid((t - 0.5) * r**2),
+    ("02.5", "r-not-squared"): lambda t, r: torch.sigmoid(r * t - r / 2),
+    ("02.6", "no-half-in-exponent"): lambda: math.log(3) * 2 / 9,
+    ("02.6", "r-not-squared"): lambda: 1,
     ("03.3", "every masked pixel"): None,  # filled from the registry's wrong value below
     ("03.3", "ink only"): lambda: 0.2,
+    ("03.4", "noise-not-signal"): lambda cov, std: (
+        torch.eye(len(cov), dtype=cov.dtype)
+        - cov @ torch.linalg.inv(cov + std**2 * torch.eye(len(cov), dtype=cov.dtype))
+    ),
+    ("03.4", "std-not-variance"): lambda cov, std: (
+        torch.linalg.solve(cov + std * torch.eye(len(cov), dtype=cov.dtype), cov).T
+    ),
+    ("03.5", "noise-share"): lambda: 0.25 / 2.34,
+    ("03.5", "bump-std-only"): lambda: 0.09 / 0.34,
+    ("03.5", "std-not-variance"): lambda: 2.09 / 2.59,
     ("04.2", "kl-sign"): lambda mu, lv: (0.5 * (1 + lv - mu**2 - torch.exp(lv))).sum(-1),
     ("04.2", "missing-half"): lambda mu, lv: (mu**2 + torch.exp(lv) - 1 - lv).sum(-1),
     ("04.2", "variance-for-logvar"): lambda mu, lv: 0.5 * (mu**2 + lv - 1 - torch.log(lv)).sum(-1),

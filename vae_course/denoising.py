@@ -2,7 +2,8 @@
 (``denoising_rows``) and how much its decoder's image changes when the code itself is moved
 (``code_sensitivity``: does a denoising AE's code stand for a region?), and the 2-D mixture whose
 exact score a denoiser's correction is compared with (``ring_means``, ``sample_mixture``,
-``mixture_score``: Tweedie's formula, Alain & Bengio 2014).
+``mixture_score``: Tweedie's formula, Alain & Bengio 2014), and the best *linear* denoiser
+(``best_linear_denoiser``, ``linear_denoiser_error``) a trained one is compared with.
 """
 
 from __future__ import annotations
@@ -105,3 +106,32 @@ def mixture_score(x: Tensor, means: Tensor, std: float) -> Tensor:
     x64, m64 = x.double(), means.double()
     r = torch.softmax(-torch.cdist(x64, m64).pow(2) / (2 * std**2), dim=1)  # (N, K)
     return ((r @ m64 - x64) / std**2).to(x.dtype)  # (N, D): sum_k r_k means_k - x
+
+
+def best_linear_denoiser(cov: Tensor, std: float) -> Tensor:
+    """The matrix W (D, D) of the best linear denoiser for x~ = x + std * eps, eps ~ N(0, I)
+    independent of x, where x has mean m and covariance ``cov`` (D, D):
+
+        x^(x~) = m + W (x~ - m),   W = Sigma (Sigma + std^2 I)^(-1)
+
+    (set the gradient of E|x - m - W(x~ - m)|^2 in W to zero: W (Sigma + std^2 I) = Sigma, since
+    Cov(x~) = Sigma + std^2 I and Cov(x, x~) = Sigma). For Gaussian x it is the conditional mean,
+    the best denoiser of all; for any other x only the best *linear* one."""
+    cov = torch.as_tensor(cov).double()
+    if cov.dim() != 2 or cov.shape[0] != cov.shape[1] or std <= 0:
+        raise ValueError(f"need a square covariance (D, D) and std > 0, got {tuple(cov.shape)}, {std}")
+    eye = torch.eye(len(cov), dtype=torch.float64)
+    return torch.linalg.solve(cov + std**2 * eye, cov).T  # W = Sigma A^-1 = (A^-1 Sigma)^T, A symmetric
+
+
+def linear_denoiser_error(x: Tensor, std: float, generator: torch.Generator | None = None) -> tuple[float, float]:
+    """Fit the best linear denoiser to the points x (N, D) (their mean and covariance), add noise
+    of the given std, and return (its mean squared error per point, the noisy input's): the
+    baseline any nonlinear denoiser is measured against. Their ratio is tr(Sigma - W Sigma) /
+    (D std^2), which for Sigma = c I is c / (c + std^2)."""
+    x = torch.as_tensor(x).double()
+    mean = x.mean(0)  # (D,)
+    w = best_linear_denoiser(torch.cov(x.T).reshape(x.shape[1], x.shape[1]), std)  # (D, D)
+    noisy = x + std * torch.randn(x.shape, generator=generator, dtype=torch.float64)  # (N, D)
+    out = mean + (noisy - mean) @ w.T  # (N, D)
+    return float((out - x).pow(2).sum(1).mean()), float((noisy - x).pow(2).sum(1).mean())

@@ -15,7 +15,8 @@ non-moon means nothing) and ``invented_fraction`` (how much of the path decodes 
 a phase strictly between the two ends), all gathered by ``score_path``. ``crossfade_fit`` says
 how close each decoded image is to a pixel-wise cross-fade of two images, and
 ``noisy_code_decoder`` is the best possible decoder under code noise and squared error (it
-outputs a weighted mean of the training images, itself a cross-fade). ``explore_path`` is the function behind the
+outputs a weighted mean of the training images, itself a cross-fade; ``optimal_fade_width`` how much
+of a straight path it spends mid-fade). ``explore_path`` is the function behind the
 interpolation explorer and ``code_plane_distance`` maps where in a 2-D code plane the decoder
 draws real moons. Everything here uses only the model contract (``vae_course.models``), so it
 works for autoencoders and VAEs alike; the moon autoencoders themselves are trained by
@@ -240,6 +241,25 @@ def noisy_code_decoder(z: Tensor, codes: Tensor, images: Tensor, std: float) -> 
     w = torch.softmax(-torch.cdist(z, codes).pow(2) / (2 * std**2), dim=1)  # (N, K)
     out = (w @ images.flatten(1)).reshape(len(z), *images.shape[1:])  # (N, C, H, W)
     return w.float(), out.float()
+
+
+def optimal_fade_width(distance_over_std: float, steps: int = 2001, low: float = 0.1, high: float = 0.9) -> float:
+    """The share of the straight path between two codes over which the best decoder under code
+    noise (``noisy_code_decoder``) is mid-fade: its weight w_1 of the second image lies in (low, high).
+
+    For codes z_0, z_1 at distance L and noise std sigma, on z(t) = (1 - t) z_0 + t z_1,
+
+        w_1(t) = sigmoid((t - 1/2) r^2),   r = L / sigma,
+
+    so the 10-90 % share is 2 log 9 / r^2 (capped at 1). Measured here on ``steps`` evenly spaced
+    points of the path, with the weights computed by ``noisy_code_decoder`` itself."""
+    if distance_over_std <= 0 or steps < 2:
+        raise ValueError(f"need distance_over_std > 0 and steps >= 2, got {distance_over_std}, {steps}")
+    codes = torch.tensor([[0.0, 0.0], [float(distance_over_std), 0.0]])  # (2, 2), noise std 1
+    t = torch.linspace(0, 1, steps, dtype=torch.float64)[:, None]  # (steps, 1)
+    path = ((1 - t) * codes[0].double() + t * codes[1].double()).float()  # (steps, 2)
+    w, _ = noisy_code_decoder(path, codes, torch.zeros(2, 1, 1, 1), 1.0)  # (steps, 2)
+    return float(((w[:, 1] > low) & (w[:, 1] < high)).double().mean())
 
 
 # --------------------------------------------------------------------------- decoding paths

@@ -1,11 +1,13 @@
 """Exercises of notebook 02 (the moon interpolation failure): the path between two codes, the
 manifold distance of decoded images, and how monotonically a path's decoded phase moves."""
 
+import math
+
 import torch
 
-from ..interpolation import lerp, phase_monotonicity
+from ..interpolation import lerp, optimal_fade_width, phase_monotonicity
 from ..moons import manifold_distance, render_moons
-from . import case, register
+from . import case, register, register_prediction
 
 
 def _lerp_cases(g=None):
@@ -154,6 +156,79 @@ register(
 )
 
 
+def optimal_half_moon_weight(t, r):
+    """g*'s weight of the second image at the point t of the straight path, r = |z1 - z0| / sigma."""
+    return torch.sigmoid((t - 0.5) * r**2)
+
+
+def _weight_cases(g=None):
+    g = g if g is not None else torch.Generator().manual_seed(8)
+    t = torch.linspace(0, 1, 11, dtype=torch.float64)
+    return [
+        case(t, 3.0, label="t = 0, 0.1, ..., 1 and codes 3 sigma apart"),
+        case(t, 1.0, label="codes one sigma apart (the clouds overlap a lot)"),
+        case(torch.rand(7, generator=g, dtype=torch.float64), 5.0, label="7 random t, codes 5 sigma apart"),
+        case(torch.tensor([0.5], dtype=torch.float64), 2.0, label="the midpoint t = 0.5"),
+    ]
+
+
+register(
+    "02.5",
+    "derive the optimal decoder's weight along the straight path",
+    reference=optimal_half_moon_weight,
+    cases=_weight_cases,
+    atol=1e-6,
+    rtol=1e-5,
+    hint=(
+        "Write the point of the path as z0 + t (z1 - z0) and expand both squared distances in the weights "
+        "of section 5; which terms are the same in numerator and denominator?",
+        "A softmax over two options is a logistic function of the difference of its two arguments.",
+        "Only the ratio of the code distance to sigma should survive; check your answer at t = 1/2, where the "
+        "two training images are equally likely.",
+    ),
+    kind="derive",
+    solution=(
+        "def half_moon_weight(t, r):\n"
+        "    # |z(t) - z0|^2 - |z(t) - z1|^2 = (t^2 - (1 - t)^2) L^2 = (2t - 1) L^2, divided by 2 sigma^2\n"
+        "    return torch.sigmoid((t - 0.5) * r**2)"
+    ),
+    explanation=(
+        "On z(t) = z0 + t (z1 - z0) the squared distances are t^2 L^2 and (1 - t)^2 L^2; their difference "
+        "is (2t - 1) L^2, and the two-way softmax of section 5 is a logistic function of it divided by "
+        "2 sigma^2: w1(t) = sigmoid((t - 1/2) r^2) with r = L / sigma. The fade is centred at the midpoint "
+        "and its steepness grows with the square of the codes' distance in noise units."
+    ),
+)
+
+
+register_prediction(
+    "02.6",
+    "predict how much of the path the optimal decoder spends mid-fade",
+    experiment=lambda g=None: optimal_fade_width(3.0),
+    form="number",
+    tol=0.03,
+    hint=(
+        "Use your result of 02.5: for which t is the weight between 0.1 and 0.9?",
+        "Solve sigmoid(a) = 0.9 for a, then the same for 0.1; the path is symmetric about its midpoint.",
+    ),
+    solution=(
+        "def predicted_fade_width():\n"
+        "    # sigmoid((t - 1/2) r^2) = 0.9 at t - 1/2 = log(9) / r^2; twice that, for r = 3\n"
+        "    return 2 * math.log(9) / 3**2"
+    ),
+    explain=(
+        "The weight is sigmoid((t - 1/2) r^2), which is 0.9 where (t - 1/2) r^2 = log 9, so the 10-90 % "
+        "stretch is 2 log 9 / r^2 of the path: about half of it at r = 3, a quarter at r = 4.2, and it "
+        "shrinks with the square of the distance in noise units."
+    ),
+    explanation=(
+        "From 02.5, w1(t) = sigmoid((t - 1/2) r^2); it passes 0.1 and 0.9 at t - 1/2 = -+ log 9 / r^2, so "
+        "the optimum spends 2 log 9 / r^2 of the path mid-fade: 0.49 at r = 3. Codes farther apart, in "
+        "units of the noise, give a sharper switch, never a new image."
+    ),
+)
+
+
 # --------------------------------------------------------------------------- misconceptions
 def _mc():
     from . import Misconception as M
@@ -167,6 +242,42 @@ def _mc():
             "averaging independent codes shrinks them.",
         ),
         M("halved length", "halved the variance twice (ratio 1/4)", "the variances of the two halves add."),
+    )
+    add_misconceptions(
+        "02.5",
+        M(
+            "no-half-in-exponent",
+            "dropped the 2 of 2 sigma^2 (a fade twice as steep)",
+            "the Gaussian's exponent is |z - z_i|^2 / (2 sigma^2): keep its 2.",
+            lambda t, r: torch.sigmoid((2 * t - 1) * r**2),
+        ),
+        M(
+            "full-moon-weight",
+            "gave the weight of the first image (sign flipped)",
+            "that is the weight of z0's image; the exercise asks for z1's, which grows with t.",
+            lambda t, r: torch.sigmoid((0.5 - t) * r**2),
+        ),
+        M(
+            "r-not-squared",
+            "made the logit linear in L / sigma",
+            "the squared distances bring L^2 / sigma^2, not L / sigma.",
+            lambda t, r: torch.sigmoid((t - 0.5) * r),
+        ),
+    )
+    add_misconceptions(
+        "02.6",
+        M(
+            "no-half-in-exponent",
+            "dropped the 2 of 2 sigma^2: predicted log 9 / r^2",
+            "with the Gaussian's 2 sigma^2 kept, the stretch is twice as long.",
+            lambda: math.log(9) / 9,
+        ),
+        M(
+            "r-not-squared",
+            "took the fade width as 2 log 9 / r, capped at the whole path",
+            "the logit grows with r^2, so at r = 3 the fade is far shorter than the path.",
+            lambda: 1.0,
+        ),
     )
 
 

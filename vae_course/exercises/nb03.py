@@ -5,7 +5,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from vae_course.exercises import Feedback, case, register
+from vae_course.denoising import best_linear_denoiser, linear_denoiser_error, ring_means, sample_mixture
+from vae_course.exercises import Feedback, case, register, register_prediction
 
 
 def _check_mask_noise(fn, g=None) -> str:
@@ -146,6 +147,93 @@ register(
 )
 
 
+def _linear_cases(g=None):
+    g = g if g is not None else torch.Generator().manual_seed(9)
+    a = torch.randn(4, 4, generator=g, dtype=torch.float64)
+    b = torch.randn(3, 2, generator=g, dtype=torch.float64)
+    return [
+        case(torch.diag(torch.tensor([3.0, 1.0, 0.0], dtype=torch.float64)), 1.0, label="Sigma = diag(3, 1, 0), std 1"),
+        case(a @ a.T, 0.5, label="a random 4x4 covariance, std 0.5"),
+        case(b @ b.T, 2.0, label="a rank-2 3x3 covariance, std 2"),
+        case(2.09 * torch.eye(2, dtype=torch.float64), 0.5, label="Sigma = 2.09 I, std 0.5"),
+    ]
+
+
+register(
+    "03.4",
+    "derive the best linear denoiser",
+    reference=lambda cov, std: best_linear_denoiser(cov, std),
+    cases=_linear_cases,
+    atol=1e-6,
+    rtol=1e-5,
+    solved_by=("best_linear_denoiser",),
+    hint=(
+        "Centre everything, write the expected squared error of W x~ as a function of the matrix W, and set "
+        "its gradient in W to zero.",
+        "You need two second moments: E[x~ x~^T] and E[x x~^T]. The noise is independent of x and has mean 0.",
+        "Check your formula on a diagonal Sigma: each direction should be shrunk by its own factor, "
+        "between 0 (pure noise) and 1 (no noise).",
+    ),
+    kind="derive",
+    solution=(
+        "def linear_denoiser(cov, std):\n"
+        "    # E[x x~^T] = Sigma, E[x~ x~^T] = Sigma + std^2 I; W E[x~ x~^T] = E[x x~^T]\n"
+        "    eye = torch.eye(len(cov), dtype=cov.dtype)\n"
+        "    return cov @ torch.linalg.inv(cov + std**2 * eye)"
+    ),
+    explanation=(
+        "For centred x and x~ = x + std eps, E|x - W x~|^2 = tr(Sigma) - 2 tr(W Sigma) + tr(W (Sigma + std^2 I) "
+        "W^T); its gradient in W, -2 Sigma + 2 W (Sigma + std^2 I), vanishes at W = Sigma (Sigma + std^2 I)^-1 "
+        "(the Wiener filter). In the eigenbasis of Sigma it shrinks a direction of variance lambda by "
+        "lambda / (lambda + std^2): it keeps the directions where the data vary and damps the others. For "
+        "Gaussian data it is E[x | x~], the best denoiser of all."
+    ),
+)
+
+
+def ring_linear_error_ratio(g=None) -> float:
+    """The best linear denoiser's squared error over the noisy input's, on 50,000 draws of notebook
+    03's ring (8 Gaussians of std 0.3 on a circle of radius 2) with noise std 0.5."""
+    g = g if g is not None else torch.Generator().manual_seed(10)
+    points = sample_mixture(50_000, ring_means(8, 2.0), 0.3, g)  # (50000, 2)
+    linear, noisy = linear_denoiser_error(points, 0.5, g)
+    return linear / noisy
+
+
+register_prediction(
+    "03.5",
+    "predict how much the best linear denoiser helps on the ring",
+    experiment=ring_linear_error_ratio,
+    form="number",
+    tol=0.02,
+    hint=(
+        "Your 03.4 needs only the ring's covariance: the eight centres are spread evenly round the circle, "
+        "so what is the average of cos^2 over them, and what does the spread of each bump add?",
+        "With Sigma = c I the denoiser shrinks every direction by the same factor; the error of the "
+        "shrunk input, per direction, is a short expression in c and the noise variance.",
+    ),
+    solution=(
+        "def predicted_linear_ratio():\n"
+        "    c = 2.0**2 / 2 + 0.3**2  # the ring's covariance is c I\n"
+        "    return c / (c + 0.5**2)  # error of the shrunk input over the noisy input's, per direction"
+    ),
+    explain=(
+        "The ring's covariance is c I with c = R^2 / 2 + s^2 = 2.09; the best linear map shrinks towards "
+        "the centre by c / (c + sigma^2) and leaves the error at that same fraction of the noise's, "
+        "about 0.89. It barely helps: seen through its mean and covariance alone, the ring is a broad blob "
+        "whose variance per direction is eight times the noise's, so shrinking towards its centre gains "
+        "little. A denoiser that knows the bumps pulls each point to its nearest one instead (the cell "
+        "after the check)."
+    ),
+    explanation=(
+        "Eight evenly spaced centres on a circle of radius R average cos^2 = 1/2, so the ring's covariance is "
+        "(R^2 / 2 + s^2) I = 2.09 I. With Sigma = c I, W = c / (c + sigma^2) I, and the error per direction "
+        "is c sigma^2 / (c + sigma^2) against the input's sigma^2: the ratio c / (c + sigma^2) = 0.89. The "
+        "data are not Gaussian, so the best denoiser is not linear: a DAE that learns the bumps beats it by far."
+    ),
+)
+
+
 # --------------------------------------------------------------------------- misconceptions
 def _mc():
     from . import Misconception as M
@@ -159,6 +247,44 @@ def _mc():
             "only masked INK pixels are wrong.",
         ),
         M("ink only", "counted every ink pixel as an error, masked or not", "only the masked ink pixels are wrong."),
+    )
+    eye = lambda cov: torch.eye(len(cov), dtype=cov.dtype)  # noqa: E731
+    add_misconceptions(
+        "03.4",
+        M(
+            "noise-not-signal",
+            "returned sigma^2 (Sigma + sigma^2 I)^-1, the share of the NOISE",
+            "that matrix estimates the noise in x~; the denoiser keeps the rest, I minus it.",
+            lambda cov, std: std**2 * torch.linalg.inv(cov + std**2 * eye(cov)),
+        ),
+        M(
+            "std-not-variance",
+            "added sigma instead of sigma^2 to the covariance",
+            "the noise's covariance is sigma^2 I.",
+            lambda cov, std: cov @ torch.linalg.inv(cov + std * eye(cov)),
+        ),
+    )
+    c = 2.0**2 / 2 + 0.3**2
+    add_misconceptions(
+        "03.5",
+        M(
+            "noise-share",
+            "gave sigma^2 / (c + sigma^2), the share of the noise",
+            "that is how much the denoiser removes per unit of variance, not the error it leaves.",
+            lambda: 0.5**2 / (c + 0.5**2),
+        ),
+        M(
+            "bump-std-only",
+            "took the data's covariance as the bumps' 0.3^2, forgetting the ring",
+            "a linear denoiser sees the whole ring's spread, mostly from the circle itself.",
+            lambda: 0.3**2 / (0.3**2 + 0.5**2),
+        ),
+        M(
+            "std-not-variance",
+            "added sigma instead of sigma^2",
+            "the noise's variance is sigma^2 = 0.25.",
+            lambda: c / (c + 0.5),
+        ),
     )
 
 
