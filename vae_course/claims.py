@@ -140,7 +140,7 @@ COURSE_SETTINGS: dict[str, dict[str, Any]] = {
         "LR": 2e-3,
         "BATCH": 64,
         "PRIOR_EPOCHS": 6,
-        "N_SAMPLES": 300,
+        "N_SAMPLES": 1000,
         "SEED": 0,
     },
     "09_what_the_prior_costs": {
