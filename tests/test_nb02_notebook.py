@@ -3,8 +3,10 @@ makes them, through tests/notebook_cells.py) read as "not attempted", its shape 
 course conventions, and the functions it writes in front of the learner agree with the package's."""
 
 import json
+import math
 import re
 
+import numpy as np
 import pytest
 import torch
 
@@ -38,7 +40,8 @@ def _exercise_cells() -> list[tuple[str, str]]:
 
 
 def _namespace() -> dict:
-    return {"torch": torch, "circular_phase_difference": circular_phase_difference}
+    # what the notebook's import cell gives its exercise cells
+    return {"torch": torch, "np": np, "math": math, "circular_phase_difference": circular_phase_difference}
 
 
 def test_notebook_has_at_least_two_exercises_with_registered_checks():
