@@ -39,6 +39,16 @@ def test_judge_shapes_and_errors():
         j(torch.rand(3, 28, 28))
 
 
+def test_training_a_judge_leaves_the_global_generator_as_it_was():
+    x, y = torch.rand(16, 1, 8, 8), torch.arange(16) % 4
+    before = torch.get_rng_state()
+    a = judge.train_judge(x, y, epochs=1, lr=1e-3, batch_size=8, shift=1, seed=0, progress=False)
+    assert torch.equal(torch.get_rng_state(), before)
+    torch.manual_seed(123)  # another caller state: the same judge
+    b = judge.train_judge(x, y, epochs=1, lr=1e-3, batch_size=8, shift=1, seed=0, progress=False)
+    assert all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters()))
+
+
 def test_random_shift_moves_each_image_by_whole_pixels_within_the_limit():
     x = torch.zeros(50, 1, 12, 12)
     x[:, 0, 5, 6] = 1.0  # one lit pixel, far enough from the border

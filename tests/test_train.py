@@ -182,3 +182,42 @@ def test_code_noise_loss_is_a_fixed_variance_vae_negative_elbo(code_std, code_pe
         code_std**2 - 1 - math.log(code_std**2)
     )
     assert torch.allclose(2 * code_penalty * neg_elbo.mean() - const, loss, atol=1e-10)
+
+
+# --------------------------------------------------------------------------- the caller's generator
+def noisy_loss(model, x, y):
+    """A loss that draws through torch's global generator, as the VAE's reparameterisation does."""
+    return (model(x + 0.1 * torch.randn_like(x)) - y).pow(2).mean()
+
+
+def test_fit_leaves_the_global_generator_as_it_was_and_its_seed_fixes_the_loss_draws():
+    x, y = regression_data(64)
+    histories = []
+    for caller_seed in (1, 2):
+        torch.manual_seed(caller_seed)
+        model = nn.Linear(3, 1)
+        nn.init.zeros_(model.weight), nn.init.zeros_(model.bias)
+        before = torch.get_rng_state()
+        histories.append(fit(model, noisy_loss, (x, y), epochs=2, batch_size=16, seed=7, progress=False)["loss"])
+        assert torch.equal(torch.get_rng_state(), before), "fit moved the caller's global generator"
+    assert histories[0] == histories[1], "the same seed gave other draws under another caller state"
+    # seed=None: fit draws from the caller's generator itself (and so moves it)
+    before = torch.get_rng_state()
+    fit(nn.Linear(3, 1), noisy_loss, (x, y), epochs=1, batch_size=16, seed=None, progress=False)
+    assert not torch.equal(torch.get_rng_state(), before)
+
+
+def test_the_training_recipes_leave_the_global_generator_as_it_was():
+    from vae_course.train import fit_restarts
+
+    x, y = regression_data(64)
+    before = torch.get_rng_state()
+    fit_restarts(lambda: nn.Linear(3, 1), noisy_loss, (x, y), 1, restarts=2, seed=3, progress=False)
+    train_moon_autoencoder([0.5, 0.25], image_size=SIZE, hidden=(8,), steps=4, batch_size=8)
+    assert torch.equal(torch.get_rng_state(), before)
+    # and each start's weights come from its seed, not from the caller's state
+    torch.manual_seed(99)
+    m1, _ = train_moon_autoencoder([0.5], image_size=SIZE, hidden=(8,), steps=2, batch_size=4)
+    torch.manual_seed(100)
+    m2, _ = train_moon_autoencoder([0.5], image_size=SIZE, hidden=(8,), steps=2, batch_size=4)
+    assert all(torch.equal(p, q) for p, q in zip(m1.parameters(), m2.parameters()))

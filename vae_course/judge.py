@@ -31,6 +31,7 @@ from . import data
 from .diagnostics import per_class_accuracy
 from .models import device_of, map_batches
 from .ops import check_images
+from .seeding import seeded
 from .train import evaluate, fit
 
 #: The training recipe by image side (28x28 sets, 8x8 digits). Fixed, so the judge is the same
@@ -177,8 +178,8 @@ def train_judge(
     """Train a DigitJudge on real images (N, 1, S, S) and labels (N,) with Adam, the learning rate
     annealed to 0 on a cosine over the epochs, and random shifts of up to ``shift`` pixels.
     Deterministic for a given seed and thread count. Returns it on the CPU, in eval mode."""
-    torch.manual_seed(seed)
-    judge = DigitJudge(x_train.shape[-1], int(y_train.max()) + 1)
+    with seeded(seed):
+        judge = DigitJudge(x_train.shape[-1], int(y_train.max()) + 1)
     opt = torch.optim.Adam(judge.parameters(), lr=lr)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, max(epochs, 1))
     gen = torch.Generator().manual_seed(seed)

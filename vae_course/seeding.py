@@ -1,9 +1,12 @@
-"""One seeding helper, called at the top of every notebook, so its numbers repeat run to run."""
+"""Seeding: ``seed_everything`` at the top of every notebook, so its numbers repeat run to run, and
+``seeded`` for library code that must repeat its own draws without touching the caller's."""
 
 from __future__ import annotations
 
 import os
 import random
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import numpy as np
 import torch
@@ -27,3 +30,19 @@ def seed_everything(seed: int = 0, threads: int | None = None) -> torch.Generato
     if threads is not None:
         torch.set_num_threads(threads)
     return torch.Generator().manual_seed(seed)
+
+
+@contextmanager
+def seeded(seed: int | None) -> Iterator[None]:
+    """Run a block with torch's global generator (CPU and every CUDA device) seeded to ``seed``,
+    then give the caller back the generator state it had before: library code that draws through
+    the global generator (a model's initialisation, a loss's ``torch.randn_like``, dropout) repeats
+    its draws for a seed and leaves the caller's stream alone, as scikit-learn's ``random_state`` does.
+    ``seed=None`` runs the block on the caller's generator as it is (no seeding, nothing restored).
+    """
+    if seed is None:
+        yield
+        return
+    with torch.random.fork_rng(devices=list(range(torch.cuda.device_count()))):
+        torch.manual_seed(seed)
+        yield

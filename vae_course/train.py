@@ -26,6 +26,7 @@ from .corruption import code_noise
 from .models import eval_mode
 from .models.ae import MLPAutoencoder
 from .moons import render_moons
+from .seeding import seeded
 
 LossOutput = Tensor | Mapping[str, Tensor | float]
 LossFn = Callable[[nn.Module, Tensor, Tensor | None], LossOutput]
@@ -160,7 +161,10 @@ def fit(
         data: an (images, labels) tuple of tensors, a tensor of inputs, or a DataLoader.
         optimizer: an optimizer, or a factory ``f(params)`` (default ``Adam(params, lr=lr)``).
         test_data: evaluated after every epoch (same forms as ``data``).
-        seed: seeds the shuffling order (and torch's global generator); None leaves both alone.
+        seed: fixes the shuffling order and every draw ``loss_fn`` makes through torch's global
+            generator (the reparameterisation's noise, dropout): the loop runs with that generator
+            seeded and fit hands the caller's state back when it returns (``seeding.seeded``).
+            None: shuffles and draws from the caller's generator as it stands.
         device: where to train; default CUDA when present, else the CPU.
         on_epoch_end: called as ``f(epoch, history)`` after each epoch (e.g. for a live plot).
 
@@ -175,10 +179,7 @@ def fit(
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
     device = device if isinstance(device, torch.device) else get_device(device)
-    generator = None
-    if seed is not None:
-        torch.manual_seed(seed)
-        generator = torch.Generator().manual_seed(seed)
+    generator = None if seed is None else torch.Generator().manual_seed(seed)
     model.to(device)
     if optimizer is None:
         optimizer = torch.optim.Adam(model.parameters(), lr=lr)
@@ -186,35 +187,36 @@ def fit(
         optimizer = optimizer(model.parameters())
     history = History()
     start = time.perf_counter()
-    bar = tqdm(range(epochs), desc=desc, disable=not progress, leave=True)
-    for epoch in bar:
-        model.train()
-        sums: dict[str, float] = {}
-        n = 0
-        for b, (x, y) in enumerate(_batches(data, batch_size, True, generator)):
-            x = x.to(device, non_blocking=True)
-            y = None if y is None else y.to(device, non_blocking=True)
-            loss, terms = _as_terms(loss_fn(model, x, y))
-            value = _check_finite(loss, epoch, b)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            for k, v in terms.items():
-                v = value if k == "loss" else float(v.detach() if isinstance(v, Tensor) else v)
-                sums[k] = sums.get(k, 0.0) + v * len(x)
-            n += len(x)
-        if n == 0:
-            raise ValueError("data yielded no batches: is it empty?")
-        for k, v in sums.items():
-            history.train.setdefault(k, []).append(v / n)
-        postfix = {"loss": f"{history.train['loss'][-1]:.4g}"}
-        if test_data is not None:
-            for k, v in evaluate(model, loss_fn, test_data, device=device).items():
-                history.test.setdefault(k, []).append(v)
-            postfix["test"] = f"{history.test['loss'][-1]:.4g}"
-        bar.set_postfix(postfix)
-        if on_epoch_end is not None:
-            on_epoch_end(epoch, history)
+    with seeded(seed):  # the loss's own draws repeat for a seed; the caller's generator is untouched
+        bar = tqdm(range(epochs), desc=desc, disable=not progress, leave=True)
+        for epoch in bar:
+            model.train()
+            sums: dict[str, float] = {}
+            n = 0
+            for b, (x, y) in enumerate(_batches(data, batch_size, True, generator)):
+                x = x.to(device, non_blocking=True)
+                y = None if y is None else y.to(device, non_blocking=True)
+                loss, terms = _as_terms(loss_fn(model, x, y))
+                value = _check_finite(loss, epoch, b)
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+                for k, v in terms.items():
+                    v = value if k == "loss" else float(v.detach() if isinstance(v, Tensor) else v)
+                    sums[k] = sums.get(k, 0.0) + v * len(x)
+                n += len(x)
+            if n == 0:
+                raise ValueError("data yielded no batches: is it empty?")
+            for k, v in sums.items():
+                history.train.setdefault(k, []).append(v / n)
+            postfix = {"loss": f"{history.train['loss'][-1]:.4g}"}
+            if test_data is not None:
+                for k, v in evaluate(model, loss_fn, test_data, device=device).items():
+                    history.test.setdefault(k, []).append(v)
+                postfix["test"] = f"{history.test['loss'][-1]:.4g}"
+            bar.set_postfix(postfix)
+            if on_epoch_end is not None:
+                on_epoch_end(epoch, history)
     history.seconds = time.perf_counter() - start
     return history
 
@@ -233,8 +235,9 @@ def fit_restarts(
     loss is lowest: the usual cure for a non-convex fit whose result depends on where it starts
     (which local optimum a start reaches can even depend on the CPU's last bits).
 
-    Start r builds ``make_model()`` after ``torch.manual_seed(seed + 1000 * r)`` and trains it with
-    ``fit(..., seed=seed + 1000 * r, **fit_kwargs)``. Only training data decides the winner, so the
+    Start r builds ``make_model()`` with torch's generator seeded to ``seed + 1000 * r``, trains it
+    with ``fit(..., seed=seed + 1000 * r, **fit_kwargs)`` and evaluates it, all inside
+    ``seeding.seeded``: the caller's generator is left as it was. Only training data decides the winner, so the
     choice is fair to a held-out comparison.
 
     Returns:
@@ -244,10 +247,10 @@ def fit_restarts(
         raise ValueError(f"restarts must be >= 1, got {restarts}")
     best, best_loss, final = None, math.inf, []
     for r in range(restarts):
-        torch.manual_seed(seed + 1000 * r)
-        model = make_model()
-        fit(model, loss_fn, data, epochs, seed=seed + 1000 * r, **fit_kwargs)
-        loss = evaluate(model, loss_fn, data, device=fit_kwargs.get("device"))["loss"]
+        with seeded(seed + 1000 * r):  # the start's weights, and any draws of the final evaluation
+            model = make_model()
+            fit(model, loss_fn, data, epochs, seed=seed + 1000 * r, **fit_kwargs)
+            loss = evaluate(model, loss_fn, data, device=fit_kwargs.get("device"))["loss"]
         final.append(loss)
         if loss < best_loss:
             best, best_loss = model, loss
@@ -322,8 +325,8 @@ def train_moon_autoencoder(
     copies = max(1, math.ceil(batch_size / len(images)))
     data = images.repeat(copies, 1, 1, 1)  # (N * copies, 1, S, S)
     per_epoch = math.ceil(len(data) / batch_size)
-    torch.manual_seed(seed)
-    model = MLPAutoencoder(image_size, latent_dim, hidden=hidden, output="sigmoid")
+    with seeded(seed):
+        model = MLPAutoencoder(image_size, latent_dim, hidden=hidden, output="sigmoid")
     history = fit(
         model,
         code_noise_loss(code_std, code_penalty),
