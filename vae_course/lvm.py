@@ -216,22 +216,9 @@ class LinearGaussianLVM:
         return resid.pow(2).sum(-1) + ((self.W.T @ self.W) * S).sum((-2, -1))
 
     def kl_to_posterior(self, x: Tensor, q: Gaussian) -> Tensor:
-        """Exact KL(q || p(z|x)) for Gaussian q: (N,).
-
-        KL(N(m, S) || N(mp, P)) = 1/2 [tr(P^{-1} S) + (mp - m)^T P^{-1} (mp - m) - k + log det P - log det S].
-        """
+        """Exact KL(q || p(z|x)) for Gaussian q (``kl_gaussians`` against ``posterior(x)``): (N,)."""
         x = _as_batch(x, self.d, "x")
-        m, S = self._check_q(x, q)
-        post = self.posterior(x)
-        P_inv = torch.linalg.inv(post.cov[0])  # = M, the posterior precision
-        diff = post.mean - m
-        return 0.5 * (
-            (P_inv * S).sum((-2, -1))
-            + (diff @ P_inv * diff).sum(-1)
-            - self.k
-            + torch.logdet(post.cov[0])
-            - torch.logdet(S)
-        )
+        return kl_gaussians(Gaussian(*self._check_q(x, q)), self.posterior(x))
 
     # ------------------------------------------------------------------ the joint, and EM
     def joint(self) -> Gaussian:
@@ -319,12 +306,6 @@ class SGVBSamples(NamedTuple):
     b: Tensor  # log p(x | z) - KL(q(z|x) || p(z)), the KL analytic
 
 
-def kl_to_prior(q: Gaussian) -> Tensor:
-    """KL(N(m, S) || N(0, I)) = 1/2 (tr S + m^T m - k - log det S): (N,)."""
-    k = q.mean.shape[-1]
-    return 0.5 * (q.cov.diagonal(dim1=-2, dim2=-1).sum(-1) + q.mean.pow(2).sum(-1) - k - torch.logdet(q.cov))
-
-
 def gaussian_entropy(g: Gaussian) -> Tensor:
     """H[N(m, S)] = 1/2 (n (1 + log 2 pi) + log det S), n = the dimension: (...,) for cov (..., n, n)."""
     n = g.cov.shape[-1]
@@ -339,6 +320,13 @@ def kl_gaussians(p: Gaussian, q: Gaussian) -> Tensor:
     S1_inv_S0 = torch.linalg.solve(q.cov, p.cov)
     maha = (diff.transpose(-2, -1) @ torch.linalg.solve(q.cov, diff))[..., 0, 0]
     return 0.5 * (S1_inv_S0.diagonal(dim1=-2, dim2=-1).sum(-1) + maha - n + torch.logdet(q.cov) - torch.logdet(p.cov))
+
+
+def kl_to_prior(q: Gaussian) -> Tensor:
+    """KL(N(m, S) || N(0, I)) = 1/2 (tr S + m^T m - k - log det S): ``kl_gaussians`` against the
+    standard normal prior. (N,)"""
+    eye = torch.eye(q.mean.shape[-1], dtype=q.cov.dtype, device=q.cov.device).expand_as(q.cov)
+    return kl_gaussians(q, Gaussian(torch.zeros_like(q.mean), eye))
 
 
 def data_encoder_joint(data: Gaussian, A: Tensor, c: Tensor, S: Tensor) -> Gaussian:

@@ -38,9 +38,9 @@ from typing import NamedTuple
 import torch
 from torch import Tensor
 
-from .losses import log_mean_exp, log_normal
-from .models import device_of, eval_mode
-from .models.vae import LIKELIHOODS, VAE, log_weights, reconstruction_nll, reparameterize
+from .losses import log_normal
+from .models import device_of
+from .models.vae import LIKELIHOODS, VAE, importance_bounds, reconstruction_nll, reparameterize
 
 
 def dream_nll(z: Tensor, mu: Tensor, logvar: Tensor) -> Tensor:
@@ -122,11 +122,12 @@ def elbo_and_iwae(
     generator: torch.Generator | None = None,
 ) -> Bounds:
     """The ELBO (the mean of k one-sample estimates) and the importance-weighted bound L_k on
-    log p(x) (``models.vae.iwae_bound``), both from the same k log-weights, averaged over x.
+    log p(x), both from the same k log-weights (``models.vae.importance_bounds``), averaged over x.
 
     Used to score any model with an encoder and a decoder, however it was trained: for wake-sleep
     the encoder is the proposal of the importance sampler, as for AEVB.
     """
-    with eval_mode(model):
-        lw = log_weights(model, x, k, likelihood=likelihood, sigma=sigma, generator=generator)  # (k, B)
-    return Bounds(lw.mean().item(), log_mean_exp(lw).mean().item())
+    elbo, iwae = importance_bounds(
+        model, x, k, likelihood=likelihood, sigma=sigma, batch_size=len(x), generator=generator
+    )
+    return Bounds(elbo.mean().item(), iwae.mean().item())

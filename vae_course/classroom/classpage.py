@@ -20,7 +20,7 @@ from collections import Counter, defaultdict
 from pathlib import Path
 
 from ..exercises import REGISTRY, UNRECOGNISED, get
-from .report import NOTEBOOK_ROW, REPORT_STATUSES, Row, _exercise_order, _num, notebook_scores
+from .report import NOTEBOOK_ROW, REPORT_STATUSES, Row, _num, grid, notebook_scores
 
 _BAR_COLOURS = {
     "pass": "#3a9d3a",
@@ -86,15 +86,14 @@ def _plots(exercises: list[str], shares: dict, scores: list[float], possible: fl
 
 def class_summary(rows: list[Row]) -> dict:
     """The numbers of the class page (also used by the CSV and the tests)."""
-    students = list(dict.fromkeys(r.student for r in rows))
+    g = grid(rows)
+    students, exercises = g.students, g.exercises
     graded = [r for r in rows if r.exercise != NOTEBOOK_ROW]
-    exercises = sorted({r.exercise for r in graded}, key=_exercise_order)
     shares, counts, misconceptions, predictions, viewed = {}, {}, {}, {}, defaultdict(set)
     for e in exercises:
         mine = [r for r in graded if r.exercise == e]
-        c = Counter(r.status for r in mine)
-        counts[e] = {s: c.get(s, 0) for s in REPORT_STATUSES}
-        shares[e] = {s: c.get(s, 0) / max(1, len(mine)) for s in REPORT_STATUSES}
+        counts[e] = g.count(e)
+        shares[e] = {s: n / max(1, sum(counts[e].values())) for s, n in counts[e].items()}
         misconceptions[e] = Counter(r.misconception for r in mine if r.status == "fail" and r.misconception)
         made = [r for r in mine if r.prediction]
         if made or (REGISTRY.get(e) is not None and REGISTRY[e].prediction):
@@ -119,7 +118,7 @@ def class_summary(rows: list[Row]) -> dict:
         "scores": per_student,
         "possible": possible,
         "problems": problems,
-        "statuses": {(r.student, r.exercise): r.status for r in graded},
+        "statuses": g.status,
     }
 
 

@@ -32,8 +32,10 @@ from __future__ import annotations
 import csv
 import html
 import re
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 REPORT_STATUSES = ("pass", "fail", "not attempted", "error", "timeout")
 NOTEBOOK_ROW = "(notebook)"
@@ -134,23 +136,46 @@ def _align(header: list[str], lines: list[list[str]], totals: list[str]) -> str:
     return "\n".join([fmt(header), rule, *map(fmt, lines), rule, fmt(totals)])
 
 
+class Grid(NamedTuple):
+    """Who did which exercise how: the one tally behind the summary table and the class page."""
+
+    students: list[str]  # in the order they first appear in the rows
+    exercises: list[str]  # the graded exercises, in course order
+    status: dict[tuple[str, str], str]  # (student, exercise) -> status
+
+    def count(self, exercise: str) -> dict[str, int]:
+        """How many students got each of REPORT_STATUSES on ``exercise``."""
+        c = Counter(st for (_, e), st in self.status.items() if e == exercise)
+        return {s: c.get(s, 0) for s in REPORT_STATUSES}
+
+    def passed(self, students: list[str], exercises: list[str]) -> int:
+        """How many of these (student, exercise) pairs passed."""
+        return sum(self.status.get((s, e)) == "pass" for s in students for e in exercises)
+
+
+def grid(rows: list[Row]) -> Grid:
+    """The status of every (student, exercise) of the rows (the notebook-wide rows left out)."""
+    graded = [r for r in rows if r.exercise != NOTEBOOK_ROW]
+    return Grid(
+        list(dict.fromkeys(r.student for r in rows)),
+        sorted({r.exercise for r in graded}, key=_exercise_order),
+        {(r.student, r.exercise): r.status for r in graded},
+    )
+
+
 def summary_table(rows: list[Row]) -> str:
     """A plain-text table: one line per student, one column per exercise, and passes out of all."""
-    exercises = sorted({r.exercise for r in rows if r.exercise != NOTEBOOK_ROW}, key=_exercise_order)
-    students = list(dict.fromkeys(r.student for r in rows))
-    grid = {(r.student, r.exercise): r.status for r in rows}
+    g = grid(rows)
+    students, exercises, passed = g.students, g.exercises, g.passed
     notes = {
         s: sum(r.student == s and r.exercise == NOTEBOOK_ROW and r.status != "info" for r in rows) for s in students
     }
-
-    def passed(who: list[str], what: list[str]) -> int:
-        return sum(grid.get((s, e)) == "pass" for s in who for e in what)
 
     header = ["student", *exercises, "passed", "notes"]
     lines = [
         [
             s,
-            *(grid.get((s, e), "-") for e in exercises),
+            *(g.status.get((s, e), "-") for e in exercises),
             f"{passed([s], exercises)}/{len(exercises)}",
             str(notes[s] or ""),
         ]

@@ -332,6 +332,39 @@ def log_weights(
 
 
 @torch.no_grad()
+def importance_bounds(
+    model: VAE | CVAE,
+    x: Tensor,
+    k: int,
+    c: Tensor | None = None,
+    likelihood: str = "bernoulli",
+    sigma: float = 1.0,
+    batch_size: int | None = None,
+    generator: torch.Generator | None = None,
+) -> tuple[Tensor, Tensor]:
+    """Two lower bounds on log p(x) per example, (B,) each in nats, from the same K log-weights:
+
+    the ELBO, estimated by the mean of K one-sample estimates (1/K) sum_k log w_k, and the
+    importance-weighted bound (Burda et al. 2015)
+
+    L_K(x) = log (1/K) sum_k w_k = logsumexp_k(log w_k) - log K,   w_k = p(x, z_k) / q(z_k | x).
+
+    L_1 is the (single-sample) ELBO; E[L_K] rises with K towards log p(x), and L_K >= the mean of
+    the log w_k (Jensen). Computed with logsumexp (stable), ``batch_size`` images at a time so that
+    K * batch_size decodes fit in memory (default: about 50,000 decodes per chunk).
+    """
+    if batch_size is None:
+        batch_size = max(1, 50_000 // k)
+    elbo, iwae = [], []
+    with eval_mode(model):
+        for i in range(0, len(x), batch_size):
+            ci = None if c is None else c[i : i + batch_size]
+            lw = log_weights(model, x[i : i + batch_size], k, ci, likelihood, sigma, generator)  # (K, b)
+            elbo.append(lw.mean(dim=0))
+            iwae.append(log_mean_exp(lw))
+    return torch.cat(elbo), torch.cat(iwae)
+
+
 def iwae_bound(
     model: VAE | CVAE,
     x: Tensor,
@@ -342,20 +375,6 @@ def iwae_bound(
     batch_size: int | None = None,
     generator: torch.Generator | None = None,
 ) -> Tensor:
-    """The importance-weighted lower bound on log p(x) per example (B,), in nats (Burda et al. 2015):
-
-    L_K(x) = log (1/K) sum_k w_k = logsumexp_k(log w_k) - log K,   w_k = p(x, z_k) / q(z_k | x).
-
-    L_1 is the (single-sample) ELBO; E[L_K] rises with K towards log p(x). Computed with
-    logsumexp (stable), ``batch_size`` images at a time so that K * batch_size decodes fit in memory
-    (default: about 50,000 decodes per chunk).
-    """
-    if batch_size is None:
-        batch_size = max(1, 50_000 // k)
-    out = []
-    with eval_mode(model):
-        for i in range(0, len(x), batch_size):
-            ci = None if c is None else c[i : i + batch_size]
-            lw = log_weights(model, x[i : i + batch_size], k, ci, likelihood, sigma, generator)  # (K, b)
-            out.append(log_mean_exp(lw))
-    return torch.cat(out)
+    """The importance-weighted lower bound L_K on log p(x) per example (B,), in nats (Burda et al.
+    2015): the second of ``importance_bounds``."""
+    return importance_bounds(model, x, k, c, likelihood, sigma, batch_size, generator)[1]
