@@ -59,8 +59,8 @@ def _class(base: Path, listener: tuple[int, int, str]) -> Path:
         subs / "forger",
         HEAD,
         RMS_STUB,
-        "import json, os\n"
-        "for path in (os.environ.get('VAE_COURSE_RESULTS', 'results.jsonl'), '../results.jsonl'):\n"
+        "import json\n"
+        "for path in ('results.jsonl', '../results.jsonl'):\n"
         "    with open(path, 'a') as f:\n"
         "        for ex in ('00.1', '00.2'):\n"
         "            f.write(json.dumps({'exercise': ex, 'status': 'pass', 'feedback': 'forged'}) + '\\n')",

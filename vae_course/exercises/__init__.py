@@ -9,10 +9,8 @@ Conventions (shared with the grading tool, ``vae-course grade``):
 * The check cell calls ``check("NN.k", learner_function)``. It prints a pass line, prints a
   "not attempted yet" note for an untouched stub, and raises :class:`ExerciseFailed` (shown as
   a short message, not a traceback) with specific feedback otherwise.
-* When ``$VAE_COURSE_RESULTS`` names a file, every check appends one JSON line
-  ``{"exercise", "status", "feedback"}`` to it; status is pass | fail | not attempted | error.
-  (A convenience for the learner's own tools: the grader does not read it.)
-* :func:`evaluate` is the verdict without printing or recording: :func:`check` prints it in
+* :func:`evaluate` is the verdict (status pass | fail | not attempted | error, and feedback)
+  without printing it: :func:`check` prints it in
   the notebook, and the grader computes it in its own process, with the learner's function
   standing in for the one in the graded kernel (:mod:`vae_course.classroom.kernel`).
 * A ``cases`` function, and a custom ``checker(fn)``, may take a ``g`` argument: a
@@ -38,9 +36,7 @@ import builtins
 import copy
 import importlib
 import inspect
-import json
 import math
-import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
@@ -361,19 +357,10 @@ def compare_on_cases(
 
 
 # --------------------------------------------------------------------------- the check
-def _record(result: CheckResult) -> None:
-    path = os.environ.get("VAE_COURSE_RESULTS")
-    if path:
-        with open(path, "a") as f:
-            f.write(
-                json.dumps({"exercise": result.exercise, "status": result.status, "feedback": result.feedback}) + "\n"
-            )
-
-
 def evaluate(
     exercise_id: str, fn: Callable, generator: torch.Generator | None = None, graded: bool | None = None
 ) -> CheckResult:
-    """The verdict on ``fn`` for exercise ``exercise_id``, without printing or recording it.
+    """The verdict on ``fn`` for exercise ``exercise_id``, without printing it.
 
     With ``generator``, random inputs are drawn from it (where the exercise's cases or checker
     take ``g``); without, from each exercise's fixed seed, as in the notebook. ``graded`` (for
@@ -422,7 +409,6 @@ def check(exercise_id: str, fn: Callable) -> CheckResult:
     ex = get(exercise_id)
     label = f"Exercise {ex.id} ({ex.title})"
     result = evaluate(exercise_id, fn)
-    _record(result)
     if not callable(fn):
         raise ExerciseFailed(f"{label}: {result.feedback}")
     if result.status == "not attempted":
