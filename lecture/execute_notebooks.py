@@ -128,8 +128,9 @@ def problems(nb) -> list[str]:
 def execute(path: Path, failed_dir: Path) -> tuple[bool, str]:
     """Run the notebook at `path`; save it in place when the run is clean. Returns (saved, a report line)."""
     nb = nbformat.read(path, as_version=4)
-    # every teaching claim asserts, as under the tests (a notice would be saved into the notebook)
-    env = dict(os.environ, VAE_COURSE_CLAIMS="strict")
+    # every teaching claim asserts, as under the tests (a notice would be saved into the notebook), and
+    # the notebook's parameters cell as it stands is the course's (vae_course.parameters)
+    env = dict(os.environ, VAE_COURSE_CLAIMS="strict", VAE_COURSE_NOTEBOOKS=str(path.parent.resolve()))
     env.pop("VAE_COURSE_CLAIMS_LOG", None)
     start = time.perf_counter()
     for cell in nb.cells:  # no run timestamps: a re-run changes only what it really changed

@@ -11,15 +11,20 @@ def pytest_configure(config):
     """Tiny test models run fastest on one thread (and two threads thrash a busy 2-core machine).
 
     Under the tests every teaching claim is strict (a claim that fails is an error, whatever the
-    settings): the notebooks' kernels inherit this environment variable."""
+    settings), and the course's settings are the parameters cells of the notebooks as they stand
+    (not as last committed: a notebook under test may hold a new parameter): the notebooks' kernels
+    inherit these environment variables."""
     import os
+    from pathlib import Path
 
     import torch
 
     from vae_course.claims import MODE_ENV
+    from vae_course.parameters import NOTEBOOKS_ENV
 
     torch.set_num_threads(1)
     os.environ.setdefault(MODE_ENV, "strict")
+    os.environ.setdefault(NOTEBOOKS_ENV, str(Path(__file__).resolve().parents[1] / "notebooks"))
 
 
 @pytest.fixture

@@ -1,6 +1,6 @@
 """`make test-params` and `make test-seeds`: run the notebooks as a learner who changes their parameters would.
 
-``make test-params`` (a CI step): for each notebook of ``vae_course.claims.COURSE_SETTINGS``, one run per
+``make test-params`` (a CI step): for each course notebook (``vae_course.parameters``), one run per
 offline value in ``claims.OFFERED``, one with ``SEED + 1``, and one with every value of
 ``claims.ALTERNATIVES`` changed at once (a latent size, a width, a number of codes, an image size...).
 Each run is made as a learner would: the parameters cell's lines are changed, the notebook runs top to
@@ -191,7 +191,12 @@ def write_readme(path: Path, text: str) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from vae_course.claims import ALTERNATIVES, COURSE_SETTINGS, OFFERED
+    from vae_course.claims import ALTERNATIVES, OFFERED
+    from vae_course.parameters import NOTEBOOKS_ENV, course_notebooks, course_settings
+
+    # the course's settings are the parameters cells of these notebooks as they stand (the kernels inherit it)
+    os.environ[NOTEBOOKS_ENV] = str(NOTEBOOKS)
+    COURSE_SETTINGS = {name: course_settings(name) for name in course_notebooks()}  # noqa: N806
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--jobs", type=int, default=2)

@@ -21,7 +21,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 LAYERS = {
-    0: ["vae_course.ops", "vae_course.losses", "vae_course.seeding", "vae_course.claims"],
+    0: ["vae_course.ops", "vae_course.losses", "vae_course.seeding", "vae_course.parameters", "vae_course.claims"],
     1: ["vae_course.moons", "vae_course.corruption", "vae_course.pca", "vae_course.data", "vae_course.lvm"],
     2: ["vae_course.models"],
     3: [

@@ -48,7 +48,7 @@ def _run(args: list, env: dict, timeout: float, cwd: Path | None = None) -> str:
 @pytest.mark.slow
 def test_the_wheel_in_a_clean_venv_copies_runs_hands_out_and_grades_the_notebooks(tmp_path):
     t0 = time.perf_counter()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "VIRTUAL_ENV"))}
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "VIRTUAL_ENV", "VAE_COURSE_NOTEBOOKS"))}
     _run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", tmp_path / "dist", ROOT], env, 600)
     (wheel,) = (tmp_path / "dist").glob("vae_course-*.whl")
     venv = tmp_path / "venv"

@@ -67,6 +67,7 @@ import torch
 
 from ..data import cache_dir
 from ..exercises import all_exercises, evaluate, get
+from ..parameters import course_dir
 from .kernel import CallTimeout, CellRun, GradedKernel, KernelLost
 from .report import NOTEBOOK_ROW, REPORT_STATUSES, Row
 from .student import CheckCall, check_calls, make_student_notebook, python_source
@@ -141,14 +142,10 @@ def expected_exercises(notebook_name: str, course_dir: Path | None = None) -> li
 
 
 def default_course_dir() -> Path | None:
-    """The course notebooks: the copy shipped inside the installed package (``vae_course/notebooks/``
-    of the wheel), else the ``notebooks/`` folder of the repository checkout the package was
-    installed from (an editable install); None where neither holds a course notebook."""
-    package = Path(__file__).resolve().parents[1]
-    for d in (package / "notebooks", package.parent / "notebooks"):
-        if any(d.glob("[0-9][0-9]_*.ipynb")):
-            return d
-    return None
+    """The course notebooks (``vae_course.parameters.course_dir``): the copy shipped inside the
+    installed package (``vae_course/notebooks/`` of the wheel), else the ``notebooks/`` folder of the
+    repository checkout the package was installed from; None where neither holds a course notebook."""
+    return course_dir()
 
 
 # =========================================================================== which cells to run
