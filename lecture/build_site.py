@@ -4,7 +4,7 @@ Sphinx with myst-nb and sphinx-book-theme (site/conf.py says why this builder), 
 edition (build/lecture/, `make lecture`: the committed notebooks with the speaker notes; no re-execution):
 
 * the landing page is the README's introduction and its map of the notebooks ("## The notebooks"),
-  each notebook's name a link to its page;
+  each notebook's name a link to its page, and its links to open each notebook in Google Colab;
 * one page per notebook with its figures and typeset maths (MathJax served from the site itself),
   a widget replaced by the picture it showed when the notebook was saved, exercise solutions
   folded away behind a "show" toggle, speaker notes as "For lecturers" boxes;
@@ -55,6 +55,8 @@ def landing_page(readme: str, names: list[str]) -> str:
         m = re.match(r"^\|\s*`([0-9]{2}_\w+)`\s*\|", line)
         if m and m.group(1) in names:
             line = line.replace(f"`{m.group(1)}`", f"[{m.group(1)}](notebooks/{m.group(1)}.ipynb)", 1)
+        # the README's Open-in-Colab badges as plain links (the site shows no image from elsewhere)
+        line = re.sub(r"\[!\[Open in Colab\]\([^)]*\)\]\(([^)]*)\) `([0-9]{2}_\w+)`", r"[\2 in Colab](\1)", line)
         linked.append(line)
     missing = [n for n in names if f"(notebooks/{n}.ipynb)" not in "\n".join(linked)]
     if missing:

@@ -1,8 +1,13 @@
 """The "Open in Colab" cell: a first code cell in each course notebook that installs the course where
-it is missing (Google Colab, a fresh Python) and does nothing where it is installed.
+it is missing (Google Colab, a fresh Python) and does nothing where it is installed; and the README's
+"Open in Colab" links.
 
-    .venv/bin/python -m lecture.colab_cell --repo OWNER/NAME notebooks/*.ipynb          # insert or update
-    .venv/bin/python -m lecture.colab_cell --repo OWNER/NAME --check notebooks/*.ipynb  # exit 1 if out of date
+    .venv/bin/python -m lecture.colab_cell notebooks/*.ipynb          # insert or update the cell
+    .venv/bin/python -m lecture.colab_cell --check notebooks/*.ipynb  # exit 1 if one is out of date
+
+The repository is the one written in pyproject.toml (``[project.urls] Repository``), the only place
+it is written; ``--repo URL`` overrides it (a fork). tests/test_colab_cell.py fails when a course
+notebook lacks the current cell or the README lacks a notebook's current Colab link.
 
 The cell goes before the notebook's first code cell (after the title), with the id ``colab-install``
 and the tags ``colab-install`` (how this script finds it again: running it twice changes nothing) and
@@ -18,34 +23,62 @@ package's range (``torch>=2.4,<3``) and is kept, so the cell takes seconds, not 
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from pathlib import Path
 
 import nbformat
 
+ROOT = Path(__file__).resolve().parents[1]
 CELL_ID = "colab-install"
 TAGS = ["colab-install", "remove-cell"]
+BADGE = "https://colab.research.google.com/assets/colab-badge.svg"
 
 
-def cell_source(repo: str, ref: str = "main") -> str:
+def repository_url(pyproject: Path = ROOT / "pyproject.toml") -> str:
+    """The course's GitHub repository, ``https://github.com/OWNER/NAME``, from pyproject.toml's
+    ``[project.urls] Repository``."""
+    text = pyproject.read_text(encoding="utf-8")
+    urls = re.search(r"^\[project\.urls\]\s*$(.*?)(?=^\[|\Z)", text, re.M | re.S)
+    found = urls and re.search(r'^Repository\s*=\s*"(https://github\.com/[\w.-]+/[\w.-]+?)/?"', urls.group(1), re.M)
+    if not found:
+        raise SystemExit(f'{pyproject}: no [project.urls] Repository = "https://github.com/OWNER/NAME"')
+    return found.group(1)
+
+
+def cell_source(repo: str | None = None, ref: str = "main") -> str:
+    """The install cell's code: ``import vae_course``, else pip-install it from ``repo`` at ``ref``."""
+    repo = repo or repository_url()
     return (
         "# Google Colab (or any Python without the course): install it. Where it is installed, nothing happens.\n"
         "try:\n"
-        "    import vae_course  # noqa: F401\n"
+        "    import vae_course\n"
         "except ImportError:\n"
-        f'    %pip install -q "vae-course @ git+https://github.com/{repo}@{ref}"\n'
-    ).rstrip("\n")
+        f'    %pip install -q "vae-course @ git+{repo}@{ref}"'
+    )
 
 
-def _is_ours(cell) -> bool:
+def colab_url(notebook: str, repo: str | None = None, ref: str = "main") -> str:
+    """Where Colab opens ``notebooks/<notebook>.ipynb`` of the repository (``notebook`` without .ipynb)."""
+    path = (repo or repository_url()).removeprefix("https://github.com/")
+    return f"https://colab.research.google.com/github/{path}/blob/{ref}/notebooks/{notebook}.ipynb"
+
+
+def badge(notebook: str, repo: str | None = None, ref: str = "main") -> str:
+    """The README's "Open in Colab" badge of a notebook (markdown)."""
+    return f"[![Open in Colab]({BADGE})]({colab_url(notebook, repo, ref)})"
+
+
+def is_install_cell(cell) -> bool:
+    """Whether ``cell`` is the install cell (by its id or its ``colab-install`` tag)."""
     return cell.get("id") == CELL_ID or TAGS[0] in cell.get("metadata", {}).get("tags", [])
 
 
-def apply(nb, repo: str, ref: str = "main") -> tuple[nbformat.NotebookNode, bool]:
+def apply(nb, repo: str | None = None, ref: str = "main") -> tuple[nbformat.NotebookNode, bool]:
     """``nb`` with the install cell present and current (inserted before the first code cell, or
     updated in place); and whether anything changed."""
     source = cell_source(repo, ref)
-    ours = [i for i, c in enumerate(nb.cells) if _is_ours(c)]
+    ours = [i for i, c in enumerate(nb.cells) if is_install_cell(c)]
     if ours:
         cell = nb.cells[ours[0]]
         current = (
@@ -71,7 +104,7 @@ def apply(nb, repo: str, ref: str = "main") -> tuple[nbformat.NotebookNode, bool
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("notebooks", nargs="+", type=Path)
-    parser.add_argument("--repo", required=True, help="the course's GitHub repository, OWNER/NAME")
+    parser.add_argument("--repo", help="https://github.com/OWNER/NAME (default: pyproject.toml's Repository)")
     parser.add_argument("--ref", default="main", help="branch or tag pip installs from (default main)")
     parser.add_argument("--check", action="store_true", help="change nothing; exit 1 if a notebook is out of date")
     args = parser.parse_args(argv)

@@ -37,6 +37,7 @@ from queue import Empty
 import nbformat
 from nbclient import NotebookClient
 
+from lecture import colab_cell
 from lecture import slide_metadata as sm
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -107,10 +108,14 @@ def problems(nb) -> list[str]:
     """What keeps `nb` from being the clean top-to-bottom run a reader should see (empty: clean).
 
     Every code cell ran, once, in order (execution counts 1, 2, 3, ...); no cell raised; nothing
-    was written to stderr (a warning); no progress bar was saved.
+    was written to stderr (a warning); no progress bar was saved. The Colab install cell
+    (lecture/colab_cell.py) is not part of the run: it is saved as written, never run.
     """
     found = []
-    code = [(i, c) for i, c in enumerate(nb.cells) if c.cell_type == "code"]
+    code = [(i, c) for i, c in enumerate(nb.cells) if c.cell_type == "code" and not colab_cell.is_install_cell(c)]
+    for i, c in enumerate(nb.cells):
+        if colab_cell.is_install_cell(c) and (c.execution_count is not None or c.get("outputs")):
+            found.append(f"cell {i}: the Colab install cell is saved run (it is never run here: no count, no output)")
     counts = [c.execution_count for _, c in code]
     if counts != list(range(1, len(code) + 1)):
         found.append(f"execution counts are {counts}, not 1..{len(code)} (not one top-to-bottom run)")
@@ -135,6 +140,10 @@ def execute(path: Path, failed_dir: Path) -> tuple[bool, str]:
     start = time.perf_counter()
     for cell in nb.cells:  # no run timestamps: a re-run changes only what it really changed
         cell.metadata.pop("execution", None)
+    # the Colab install cell does nothing where the course is installed: it is left out of the run and
+    # saved as written (no execution count, no output), so a re-run changes no count of the others
+    install = [(i, c) for i, c in enumerate(nb.cells) if colab_cell.is_install_cell(c)]
+    nb.cells = [c for c in nb.cells if not colab_cell.is_install_cell(c)]
     client = notebook_client(nb, path.parent, timeout=CELL_TIMEOUT_S, record_timing=False)
     try:
         client.execute(env=env)
@@ -142,6 +151,8 @@ def execute(path: Path, failed_dir: Path) -> tuple[bool, str]:
     except Exception as e:  # noqa: BLE001 (a failing cell or a dead kernel: the run is not saved either way)
         last = str(e).strip().splitlines()[-1:]  # nbclient ends its message with the error line
         error = f"{type(e).__name__}: {''.join(last)}"[:300]
+    for i, cell in install:
+        nb.cells.insert(i, cell)
     seconds = time.perf_counter() - start
     dropped = drop_progress_bars(nb)
     found = ([error] if error else []) + problems(nb)

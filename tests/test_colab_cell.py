@@ -1,6 +1,9 @@
 """The "Open in Colab" install cell (lecture/colab_cell.py), on a toy notebook: inserted before the
 first code cell, found again and left alone on a second run (or brought up to date), skipped by the
-slides; and, as IPython runs it, silent where the course is installed and a pip install where not."""
+slides; and, as IPython runs it, silent where the course is installed and a pip install where not.
+Every course notebook holds the current cell, and the README its current Colab link, both made from
+pyproject.toml's Repository. (The wheel in a clean venv runs notebook 00, this cell included, in
+tests/test_packaging.py.)"""
 
 from __future__ import annotations
 
@@ -12,8 +15,9 @@ from IPython.core.inputtransformer2 import TransformerManager
 
 from lecture import colab_cell
 from lecture import slide_metadata as sm
+from tests.course import NOTEBOOKS, ROOT
 
-REPO = "someone/vae-course"
+REPO = "https://github.com/someone/vae-course"
 
 
 def toy():
@@ -77,9 +81,38 @@ def test_silent_where_installed(monkeypatch):
 
 def test_a_pip_install_from_the_repository_where_missing(monkeypatch):
     magics = _run_cell(monkeypatch, installed=False)
-    assert magics == [("pip", f'install -q "vae-course @ git+https://github.com/{REPO}@main"')]
+    assert magics == [("pip", f'install -q "vae-course @ git+{REPO}@main"')]
 
 
 @pytest.mark.parametrize("ref", ["main", "v1.2.3"])
 def test_the_source_is_valid_python_after_ipythons_transform(ref):
     compile(TransformerManager().transform_cell(colab_cell.cell_source(REPO, ref)), "<cell>", "exec")
+
+
+def test_the_repository_is_read_from_pyproject(tmp_path):
+    url = colab_cell.repository_url()
+    assert url.startswith("https://github.com/") and url.count("/") == 4
+    assert f"git+{url}@main" in colab_cell.cell_source()
+    assert colab_cell.colab_url("06_vae", "https://github.com/a/b") == (
+        "https://colab.research.google.com/github/a/b/blob/main/notebooks/06_vae.ipynb"
+    )
+    bad = tmp_path / "pyproject.toml"
+    bad.write_text('[project]\nname = "x"\n')
+    with pytest.raises(SystemExit, match="Repository"):
+        colab_cell.repository_url(bad)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_every_course_notebook_holds_the_current_cell(path):
+    """Fix with: .venv/bin/python -m lecture.colab_cell notebooks/*.ipynb"""
+    nb = nbformat.read(path, as_version=4)
+    _, changed = colab_cell.apply(nb)
+    assert not changed, f"{path.name}: the Colab install cell is missing or out of date (python -m lecture.colab_cell)"
+    first_code = next(c for c in nb.cells if c.cell_type == "code")
+    assert first_code.get("id") == colab_cell.CELL_ID
+
+
+def test_the_readme_links_every_notebook_to_colab():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    missing = [p.stem for p in NOTEBOOKS if colab_cell.badge(p.stem) not in readme]
+    assert not missing, f"README.md lacks the Open-in-Colab badge of {missing} (lecture.colab_cell.badge)"

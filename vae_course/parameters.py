@@ -91,6 +91,16 @@ def parameters_cell(nb: dict) -> str:
     return "".join(source) if isinstance(source, list) else source
 
 
+def python_source(source: str) -> str:
+    """Cell source with each IPython-only line (``%magic``, ``!shell``) made a ``pass`` at its
+    indentation, so ``ast`` can read it (an indented ``%pip install`` keeps its block) and every
+    line keeps its number."""
+    return "\n".join(
+        line[: len(line) - len(line.lstrip())] + "pass" if line.lstrip().startswith(("%", "!")) else line
+        for line in source.split("\n")
+    )
+
+
 def read_settings(source: str) -> tuple[str, dict[str, Any]]:
     """The notebook id and the values the ``settings(...)`` call of a parameters cell passes.
 
@@ -98,8 +108,7 @@ def read_settings(source: str) -> tuple[str, dict[str, Any]]:
         ValueError: the cell has no ``settings("NN_name", NAME=...)`` call, or passes a value that
             is not a literal, a name bound to one, or ``a if NAME == b else c`` of those.
     """
-    lines = [line for line in source.splitlines() if not line.lstrip().startswith(("%", "!"))]  # IPython magics
-    tree = ast.parse("\n".join(lines))
+    tree = ast.parse(python_source(source))
     bound: dict[str, Any] = {}
     call = None
     for stmt in tree.body:

@@ -67,10 +67,10 @@ import torch
 
 from ..data import cache_dir
 from ..exercises import all_exercises, evaluate, get
-from ..parameters import course_dir
+from ..parameters import course_dir, python_source
 from .kernel import CallTimeout, CellRun, GradedKernel, KernelLost
 from .report import NOTEBOOK_ROW, REPORT_STATUSES, Row
-from .student import CheckCall, check_calls, make_student_notebook, python_source
+from .student import CheckCall, check_calls, make_student_notebook
 
 _NOTEBOOK_ID = re.compile(r"^(\d\d)[_\-. ]")
 _REFUSED = re.compile(r"^(PermissionError|OSError: \[Errno (1|13|30)\])")

@@ -43,6 +43,8 @@ from typing import NamedTuple
 
 import nbformat
 
+from ..parameters import python_source
+
 BEGIN_SOLUTION = re.compile(r"^\s*#{1,3}\s*BEGIN SOLUTION\b")
 END_SOLUTION = re.compile(r"^\s*#{1,3}\s*END SOLUTION\b")
 BEGIN_HIDDEN = re.compile(r"^\s*#{1,3}\s*BEGIN HIDDEN TESTS\b")
@@ -69,11 +71,6 @@ class CheckCall(NamedTuple):
 
 
 # --------------------------------------------------------------------------- reading source
-def python_source(source: str) -> str:
-    """Cell source with IPython-only lines (``%magic``, ``!shell``) blanked, so ``ast`` can read it."""
-    return "\n".join("" if line.lstrip().startswith(("%", "!")) else line for line in source.split("\n"))
-
-
 def check_calls(nb: nbformat.NotebookNode) -> list[CheckCall]:
     """Every ``check("NN.k", name)`` call in the code cells, in order."""
     calls = []
