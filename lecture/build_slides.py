@@ -27,7 +27,7 @@ from pathlib import Path
 import nbformat
 from nbconvert import SlidesExporter
 
-from lecture import build_lecture, vendor
+from lecture import alt_text, build_lecture, vendor
 from lecture import slide_metadata as sm
 from vae_course.classroom.student import solution_lines
 
@@ -63,7 +63,8 @@ def snapshot_widgets(nb, cell, note: str) -> list:
 
 
 def prepare(nb) -> nbformat.NotebookNode:
-    """The notebook as the deck shows it: widgets as snapshots, hidden inputs removed, no widget state."""
+    """The notebook as the deck shows it: widgets as snapshots, hidden inputs removed, no widget state,
+    every figure with alt text (lecture/alt_text.py)."""
     nb = nbformat.from_dict(nb)
     for cell in nb.cells:
         if cell.cell_type != "code":
@@ -73,6 +74,7 @@ def prepare(nb) -> nbformat.NotebookNode:
             cell.metadata["transient"] = {"remove_source": True}
         cell.metadata["tags"] = [*cell.metadata.get("tags", []), *sm.fit_tags(cell)]
     nb.metadata.pop("widgets", None)
+    alt_text.fill_alt(nb)
     return nb
 
 
