@@ -125,12 +125,12 @@ def write_index(out: Path, decks: list[tuple[Path, int]]) -> None:
     )
     out.joinpath("index.html").write_text(
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>vae-course: lecture decks</title>'
-        "<style>body{font:20px/1.5 sans-serif;max-width:50em;margin:2em auto}</style></head><body>\n"
+        "<style>body{font:20px/1.5 sans-serif;max-width:50em;margin:2em auto}</style></head><body><main>\n"
         "<h1>vae-course: lecture decks</h1>\n<p>Arrow keys or space to step through a deck, "
         "<b>S</b> for the speaker view with the notes, <b>Esc</b> for an overview. Everything here works "
         "offline; for live code and widgets present from JupyterLab instead (<code>make lab</code>, then "
         "<i>View &gt; Render as slideshow</i>, or Alt+R).</p>\n"
-        f"<ol>\n{rows}\n</ol>\n</body></html>\n",
+        f"<ol>\n{rows}\n</ol>\n</main></body></html>\n",
         encoding="utf-8",
     )
 

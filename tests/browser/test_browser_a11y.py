@@ -107,13 +107,16 @@ def axe_site(chromium, site_dir: Path, url: str) -> tuple[dict[str, dict[str, se
 
 
 def axe_decks(chromium, deck_paths: dict[str, Path]) -> tuple[dict[str, dict[str, set]], list[str]]:
-    """axe on every deck, twice: as it opens (language, title, controls, slide number), and in reveal.js's
-    scroll view (?view=scroll: every slide laid out one under another, the deck's own styles) with
-    every fragment shown, so every slide's content is rendered and checked at once."""
+    """axe on the decks' index page, and on every deck twice: as it opens (language, title, controls,
+    slide number), and in reveal.js's scroll view (?view=scroll: every slide laid out one under another,
+    the deck's own styles) with every fragment shown, so every slide's content is rendered and checked."""
     context, blocked = offline_context(chromium, ("file:", "data:"))
     page = context.new_page()
     found: dict[str, dict[str, set]] = {}
     try:
+        index = next(iter(deck_paths.values())).parent / "index.html"  # the list of decks
+        page.goto(index.resolve().as_uri(), timeout=90_000)
+        merge(found, index.name, axe(page))
         for stem, deck in deck_paths.items():
             where = f"{stem}.slides.html"
             open_deck(page, deck)
