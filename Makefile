@@ -149,7 +149,7 @@ $(BROWSER_STAMP): $(STAMP)
 	@touch $@
 
 test-browser: $(BROWSER_STAMP)  ## JupyterLab in headless Chromium (needs the system chromium)
-	timeout -k 30 600 $(PY) -m pytest tests/browser -m browser -p no:cacheprovider -v -s
+	timeout -k 30 900 $(PY) -m pytest tests/browser -m browser -p no:cacheprovider -v -s
 
 # Lecture mode and the website. The notebooks in notebooks/ are for learners and hold no speaker notes;
 # `make lecture` writes the lecture edition, build/lecture/ (git-ignored): the same notebooks with the
