@@ -242,7 +242,7 @@ def drag_slider(page, slider, clock: Clock) -> None:
 def tab_to(page, target, clock: Clock, max_presses: int = 30) -> int:
     """Press Tab until `target` (a locator) has the keyboard focus; returns the number of presses."""
     for n in range(1, max_presses + 1):
-        page.keyboard.press("Tab", timeout=clock.ms(5))
+        page.keyboard.press("Tab")
         if target.evaluate("el => el === document.activeElement"):
             return n
     where = page.evaluate("() => document.activeElement.tagName + '.' + document.activeElement.className")
@@ -392,7 +392,7 @@ def test_notebook_in_jupyterlab(name: str, browser, lab: LabServer, clock: Clock
                 before_src, before_value = after_src, after_value
                 for key in ("ArrowRight", "ArrowLeft"):  # Left where the mouse left the slider at its end
                     for _ in range(3):
-                        page.keyboard.press(key, timeout=clock.ms(5))
+                        page.keyboard.press(key)
                     if slider.locator(".widget-readout").inner_text() != before_value:
                         break
                 key_value = slider.locator(".widget-readout").inner_text()
