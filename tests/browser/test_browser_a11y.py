@@ -6,8 +6,8 @@ each page of build/site/ (`make site`, served from 127.0.0.1) and into each deck
 wcag2aa, wcag21a and wcag21aa. reveal.js hides the slides that are not on screen, and axe checks
 only what is rendered, so a deck is checked as it opens (its language, title, controls) and in
 reveal.js's scroll view with every fragment shown (every slide rendered). The tests assert zero
-violations and write every violation found, per page and rule, to artifacts/browser/a11y-site.json
-and a11y-decks.json.
+violations and write every violation found, per page and rule, to artifacts/browser/a11y/site.json
+and decks.json.
 
 Keyboard: a deck steps forward and back from the arrow keys; the site's pages are reachable with
 Tab alone (every link and button the page offers gets the focus, with a visible focus ring).
@@ -71,10 +71,11 @@ def merge(found: dict[str, dict[str, set]], where: str, violations: list[dict]) 
 
 
 def report(found: dict[str, dict[str, set]], name: str) -> str:
-    """Write artifacts/browser/a11y-<name>.json; return a table: per page, rule: elements."""
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    """Write artifacts/browser/a11y/<name>.json (a folder: the JupyterLab test clears the files of
+    artifacts/browser/ when it starts); return a table: per page, rule: elements."""
+    (ARTIFACTS / "a11y").mkdir(parents=True, exist_ok=True)
     data = {page: {rule: sorted(t) for rule, t in rules.items()} for page, rules in found.items()}
-    (ARTIFACTS / f"a11y-{name}.json").write_text(json.dumps(data, indent=1), encoding="utf-8")
+    (ARTIFACTS / "a11y" / f"{name}.json").write_text(json.dumps(data, indent=1), encoding="utf-8")
     lines = [f"{page}: " + ", ".join(f"{rule} x{len(t)}" for rule, t in sorted(rules.items()))
              for page, rules in found.items() if rules]  # fmt: skip
     totals = Counter()
