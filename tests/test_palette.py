@@ -4,7 +4,7 @@ Each class colour of `vae_course.plots.CLASS_COLOURS` is passed through the colo
 simulation of Machado, Oliveira & Fernandes (2009, IEEE TVCG 15(6), the full-severity matrices of
 their supplement, applied to linear RGB), converted to CIELAB (D65) and compared, every pair, with
 CIEDE2000 (Sharma, Wu & Dalal 2005). The threshold: ``MIN_DELTA_E = 10`` CIEDE2000 units under each
-simulation, where about 2.3 is a just-noticeable difference; Okabe-Ito's own closest pair under
+simulation, where about 1 is just noticeable side by side; Okabe-Ito's own closest pair under
 tritanopia (orange and reddish purple) is 10.9. A colour must also stand apart from the white page.
 Pure numpy: the whole file runs in well under a second.
 """

@@ -24,7 +24,7 @@ from .estimators import EstimatorStats, compare_estimators
 #: 16-level sRGB grid as the colours furthest (CIEDE2000) from the other eight and from the white
 #: page, with normal vision and under simulated deuteranopia, protanopia and tritanopia. Every pair
 #: stays at least 10 CIEDE2000 units apart under each of the three simulations (Machado et al. 2009,
-#: full severity; tests/test_palette.py), where 2.3 is a just-noticeable difference. Blue and orange
+#: full severity; tests/test_palette.py), where about 1 is just noticeable side by side. Blue and orange
 #: come first, so two curves get the pair that is safest in every kind of colour vision.
 CLASS_COLOURS = (
     "#0072B2",  # blue
