@@ -6,7 +6,7 @@ their supplement, applied to linear RGB), converted to CIELAB (D65) and compared
 CIEDE2000 (Sharma, Wu & Dalal 2005). The threshold: ``MIN_DELTA_E = 10`` CIEDE2000 units under each
 simulation, where about 1 is just noticeable side by side; Okabe-Ito's own closest pair under
 tritanopia (orange and reddish purple) is 10.9. A colour must also stand apart from the white page.
-Pure numpy: the whole file runs in well under a second.
+The colour science is plain numpy; the file runs in about a second.
 """
 
 from __future__ import annotations
