@@ -137,8 +137,10 @@ constraints:  ## regenerate constraints.txt from pyproject.toml (pip-tools, netw
 	sed -i -E 's/^torch==([^+ ]+)\+[^ ]+/torch==\1/' constraints.txt
 
 # End to end as a learner sees it: JupyterLab in headless Chromium runs notebooks, checks figures,
-# widgets and that a slider redraws its figure (tests/browser/). Needs the system Chromium
-# (`apt-get install -y chromium`); screenshots land in artifacts/browser/.
+# widgets and that a slider redraws its figure, by mouse and by keyboard; the decks and the site
+# (built first if stale) open offline, and axe-core (npm, hash-pinned) finds no WCAG 2.1 A/AA
+# violation on any site page or deck (tests/browser/). Needs the system Chromium
+# (`apt-get install -y chromium`); screenshots and axe reports land in artifacts/browser/.
 BROWSER_STAMP := $(VENV)/.browser-installed
 
 # Its Python packages (Playwright, greenlet) are the course's `browser` extra, pinned in constraints.txt.
@@ -147,7 +149,7 @@ $(BROWSER_STAMP): $(STAMP)
 	@touch $@
 
 test-browser: $(BROWSER_STAMP)  ## JupyterLab in headless Chromium (needs the system chromium)
-	timeout -k 30 600 $(PY) -m pytest tests/browser -m browser -p no:cacheprovider -v -s
+	timeout -k 30 900 $(PY) -m pytest tests/browser -m browser -p no:cacheprovider -v -s
 
 # Lecture mode and the website. The notebooks in notebooks/ are for learners and hold no speaker notes;
 # `make lecture` writes the lecture edition, build/lecture/ (git-ignored): the same notebooks with the

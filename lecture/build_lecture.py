@@ -35,7 +35,8 @@ def build(paths: list[Path], out: Path = OUT, notes_file: Path = sm.NOTES_FILE) 
         lecture, gone = sm.lecture_edition(nb, all_notes.get(path.stem, {}))
         missing += [f"{path.stem}: {anchor}" for anchor in gone]
         target = out / path.name
-        sm.write_notebook(lecture, target)
+        if not (target.exists() and target.read_text(encoding="utf-8") == nbformat.writes(lecture) + "\n"):
+            sm.write_notebook(lecture, target)  # unchanged: not rewritten, so decks and site built from it stay fresh
         written.append(target)
     if missing:
         raise SystemExit(f"speaker notes whose anchor cell is gone (edit {notes_file.name}): {missing}")

@@ -27,7 +27,7 @@ from pathlib import Path
 import nbformat
 from nbconvert import SlidesExporter
 
-from lecture import build_lecture, vendor
+from lecture import alt_text, build_lecture, vendor
 from lecture import slide_metadata as sm
 from vae_course.classroom.student import solution_lines
 
@@ -63,7 +63,8 @@ def snapshot_widgets(nb, cell, note: str) -> list:
 
 
 def prepare(nb) -> nbformat.NotebookNode:
-    """The notebook as the deck shows it: widgets as snapshots, hidden inputs removed, no widget state."""
+    """The notebook as the deck shows it: widgets as snapshots, hidden inputs removed, no widget state,
+    every figure with alt text (lecture/alt_text.py)."""
     nb = nbformat.from_dict(nb)
     for cell in nb.cells:
         if cell.cell_type != "code":
@@ -73,6 +74,7 @@ def prepare(nb) -> nbformat.NotebookNode:
             cell.metadata["transient"] = {"remove_source": True}
         cell.metadata["tags"] = [*cell.metadata.get("tags", []), *sm.fit_tags(cell)]
     nb.metadata.pop("widgets", None)
+    alt_text.fill_alt(nb)
     return nb
 
 
@@ -123,12 +125,12 @@ def write_index(out: Path, decks: list[tuple[Path, int]]) -> None:
     )
     out.joinpath("index.html").write_text(
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>vae-course: lecture decks</title>'
-        "<style>body{font:20px/1.5 sans-serif;max-width:50em;margin:2em auto}</style></head><body>\n"
+        "<style>body{font:20px/1.5 sans-serif;max-width:50em;margin:2em auto}</style></head><body><main>\n"
         "<h1>vae-course: lecture decks</h1>\n<p>Arrow keys or space to step through a deck, "
         "<b>S</b> for the speaker view with the notes, <b>Esc</b> for an overview. Everything here works "
         "offline; for live code and widgets present from JupyterLab instead (<code>make lab</code>, then "
         "<i>View &gt; Render as slideshow</i>, or Alt+R).</p>\n"
-        f"<ol>\n{rows}\n</ol>\n</body></html>\n",
+        f"<ol>\n{rows}\n</ol>\n</main></body></html>\n",
         encoding="utf-8",
     )
 

@@ -1,4 +1,5 @@
-"""reveal.js and MathJax for the offline decks and the website, fetched from the npm registry at build time.
+"""reveal.js and MathJax for the offline decks and the website, fetched from the npm registry at build time
+(and axe-core, the accessibility checker the browser tests run on them).
 
 Neither is committed: `npm pack` downloads each package's tarball once into build/vendor/ (git-ignored),
 the tarball is checked against the integrity hash pinned here, and only the files the pages load are
@@ -27,11 +28,17 @@ PACKAGES = {
         "3.2.2",
         "sha512-Bt+SSVU8eBG27zChVewOicYs7Xsdt40qm4+UpHyX7k0/O9NliPc+x77k1/FEsPsjKPZGJvtRZM1vO+geW0OhGw==",
     ),
+    # not shipped with the pages: tests/browser/test_browser_a11y.py injects it to check WCAG 2.1 AA
+    "axe-core": (
+        "4.14.1",
+        "sha512-FHfa+lmNjQZfJz1q8wKqIDwC6DExcHt/pkjNQb09a3NPjCKg2rhu5qb2S4r76ASyFNNtuFooJpZe37OgudVGtQ==",
+    ),
 }
 #: the files each page needs (prefixes inside the package)
 REVEAL_FILES = ("dist/reveal.js", "dist/reveal.css", "dist/theme/white.css", "dist/theme/fonts/source-sans-pro/",
                 "plugin/notes/notes.js", "LICENSE")  # fmt: skip
 MATHJAX_FILES = ("es5/tex-chtml-full.js", "es5/output/chtml/fonts/woff-v2/", "LICENSE")
+AXE_FILES = ("axe.min.js", "LICENSE")
 
 
 def _integrity(path: Path) -> str:
@@ -83,3 +90,11 @@ def copy_reveal(dest: Path) -> Path:
 def copy_mathjax(dest: Path) -> Path:
     """MathJax 3 (TeX input, CommonHTML output, all TeX extensions in one file, its fonts) into dest/."""
     return _extract("mathjax", MATHJAX_FILES, "es5/", dest)
+
+
+def axe_script() -> Path:
+    """axe-core's axe.min.js (and its licence) in build/vendor/axe-core-<version>/, for the accessibility tests."""
+    dest = CACHE / f"axe-core-{PACKAGES['axe-core'][0]}"
+    if not (dest / "axe.min.js").exists():
+        _extract("axe-core", AXE_FILES, "", dest)
+    return dest / "axe.min.js"

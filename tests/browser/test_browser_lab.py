@@ -10,6 +10,8 @@ Chromium, runs every cell through the Run menu, and checks what is on the page:
 * every widget output is rendered as a live widget view, not its text fallback or an error;
 * in each explorer (a widget output holding a slider and a figure), dragging the slider with
   the mouse moves it and changes the displayed figure;
+* the first explorer works from the keyboard alone: from its cell, Tab reaches the slider and the
+  arrow keys move it and redraw the figure (WCAG 2.1.1);
 * the page threw no uncaught JavaScript error, and logged no widget error.
 
 Screenshots and a JSON report per notebook go to artifacts/browser/.
@@ -237,6 +239,16 @@ def drag_slider(page, slider, clock: Clock) -> None:
     page.mouse.up()
 
 
+def tab_to(page, target, clock: Clock, max_presses: int = 30) -> int:
+    """Press Tab until `target` (a locator) has the keyboard focus; returns the number of presses."""
+    for n in range(1, max_presses + 1):
+        page.keyboard.press("Tab")
+        if target.evaluate("el => el === document.activeElement"):
+            return n
+    where = page.evaluate("() => document.activeElement.tagName + '.' + document.activeElement.className")
+    pytest.fail(f"{max_presses} presses of Tab never reached the slider (the focus is on {where})")
+
+
 def settle(page, area, clock: Clock, quiet_s: float = 1.0, step_s: float = 60.0) -> None:
     """Wait until the kernel is idle and the explorer's figure has not changed for `quiet_s`."""
     deadline = time.monotonic() + min(step_s, clock.left())
@@ -374,6 +386,38 @@ def test_notebook_in_jupyterlab(name: str, browser, lab: LabServer, clock: Clock
                 f"{name}: {describe(c)}: the slider moved {before_value} -> {after_value} but the figure did not change"
             )
             print(f"{name}: explorer in cell {c['index']}: slider {before_value} -> {after_value}, figure redrawn")
+            if k == 0:  # the keyboard alone: click into the explorer's cell, then Tab to the slider, arrows
+                img.click(timeout=clock.ms(10))
+                presses = tab_to(page, slider.locator(".noUi-handle").first, clock)
+                before_src, before_value = after_src, after_value
+                for key in ("ArrowRight", "ArrowLeft"):  # Left where the mouse left the slider at its end
+                    for _ in range(3):
+                        page.keyboard.press(key)
+                    if slider.locator(".widget-readout").inner_text() != before_value:
+                        break
+                key_value = slider.locator(".widget-readout").inner_text()
+                assert key_value != before_value, (
+                    f"{name}: {describe(c)}: the arrow keys did not move the focused slider ({before_value!r})"
+                )
+                try:
+                    page.wait_for_function(
+                        """([root, before]) => { const im = root.querySelector('.jupyter-widgets img');
+                                                  return im && im.complete && im.src !== before; }""",
+                        arg=[area.element_handle(), before_src],
+                        timeout=clock.ms(60),
+                        polling=250,
+                    )
+                except Exception:
+                    pass  # reported by the assertion below, with the numbers
+                settle(page, area, clock)
+                key_src = area.locator(".jupyter-widgets img").first.get_attribute("src")
+                shot(page, f"{stem}-6-explorer{k}-keyboard", area)
+                assert key_src and key_src != before_src, (
+                    f"{name}: {describe(c)}: the arrow keys moved the slider {before_value} -> {key_value} "
+                    "but the figure did not change"
+                )
+                print(f"{name}: keyboard: Tab x{presses} to the slider, 3 x {key}: {before_value} -> {key_value}, "
+                      "figure redrawn")  # fmt: skip
 
         # 5. No uncaught JavaScript error, and no widget error in the console.
         page_errors = [

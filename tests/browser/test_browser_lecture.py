@@ -12,7 +12,7 @@
   landing page links every notebook page, a notebook page's figures load and its maths is typeset,
   and the search finds a course term.
 
-Decks and site are built first when missing or older than the notebooks. Screenshots go to
+Decks and site are built first when missing or older than the notebooks or the code that builds them. Screenshots go to
 artifacts/browser/lecture-*.png. Run with `make test-browser` (`-m browser`).
 """
 
@@ -72,7 +72,14 @@ def shot(page, name: str) -> None:
         print(f"screenshot lecture-{name}.png failed: {e}")
 
 
+#: the code that builds decks and site: a change to any of it makes the built ones stale too
+BUILD_CODE = [ROOT / "lecture" / "build_slides.py", ROOT / "lecture" / "build_site.py", ROOT / "lecture" / "vendor.py",
+              *(p for p in (ROOT / "lecture" / "templates").rglob("*") if p.is_file()),
+              *(p for p in (ROOT / "site").rglob("*") if p.is_file() and "__pycache__" not in p.parts)]  # fmt: skip
+
+
 def _stale(target: Path, sources: list[Path]) -> bool:
+    sources = [*sources, *BUILD_CODE]
     return not target.exists() or any(s.stat().st_mtime > target.stat().st_mtime for s in sources)
 
 
