@@ -1,7 +1,7 @@
 """The README's exercise tables, made from the registry: every exercise with its kind and its named
 misconceptions, and the kinds counted per notebook and overall.
 
-``python -m vae_course.exercises.catalogue --readme README.md`` rewrites the text between the
+``python -m vae_course.exercises.catalogue --readme README.md`` (``make exercises-readme``) rewrites the text between the
 README's markers (:data:`BEGIN`, :data:`END`); ``--check`` only says whether it is current (a test
 holds it current, so an exercise added to a ``nbNN.py`` needs this command, not a hand-edited row).
 """
@@ -39,7 +39,8 @@ def exercise_table() -> str:
     lines = ["| id | kind | exercise | named misconceptions |", "|----|------|----------|----------------------|"]
     for ex_id, ex in exercises.items():
         named = ", ".join(f"`{m.id}`" for m in ex.misconceptions) or "-"
-        lines.append(f"| {ex_id} | {ex.kind} | {_cell(ex.title)} | {_cell(named)} |")
+        title = ex.title.removesuffix(f" ({ex.kind})")  # the kind has its own column
+        lines.append(f"| {ex_id} | {ex.kind} | {_cell(title)} | {_cell(named)} |")
     counts = kind_counts()
     kinds = [k for k in KINDS if counts["all"][k]]
     lines += ["", "| notebook | " + " | ".join(kinds) + " | all |", "|---" * (len(kinds) + 2) + "|"]
