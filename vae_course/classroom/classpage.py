@@ -20,7 +20,16 @@ from collections import Counter, defaultdict
 from pathlib import Path
 
 from ..exercises import REGISTRY, UNRECOGNISED, get
-from .report import NOTEBOOK_ROW, REPORT_STATUSES, Row, _exercise_order, _num, notebook_scores
+from .report import (
+    NOTEBOOK_ROW,
+    REPORT_STATUSES,
+    Row,
+    _exercise_order,
+    _num,
+    exercise_kind,
+    kind_summary,
+    notebook_scores,
+)
 
 _BAR_COLOURS = {
     "pass": "#3a9d3a",
@@ -120,6 +129,7 @@ def class_summary(rows: list[Row]) -> dict:
         "possible": possible,
         "problems": problems,
         "statuses": {(r.student, r.exercise): r.status for r in graded},
+        "kinds": kind_summary(rows),
     }
 
 
@@ -148,8 +158,9 @@ def write_class_page(rows: list[Row], path: Path | str, csv_path: Path | str | N
             cells = "".join(
                 f'<td class="n">{k["counts"][e][s]} ({100 * k["shares"][e][s]:.0f}%)</td>' for s in REPORT_STATUSES
             )
-            body += f"<tr><td>{esc(e)}</td><td>{esc(_title(e))}</td>{cells}</tr>"
-        parts.append(f"<table><tr><th>exercise</th><th>title</th>{head}</tr>{body}</table>")
+            body += f"<tr><td>{esc(e)}</td><td>{esc(_title(e))}</td><td>{esc(exercise_kind(e))}</td>{cells}</tr>"
+        parts.append(f"<table><tr><th>exercise</th><th>title</th><th>kind</th>{head}</tr>{body}</table>")
+        parts.append(_kinds_table(k["kinds"]))
         parts.append("<h2>What the class misunderstood</h2>")
         lines = ""
         for e in exercises:
@@ -206,6 +217,31 @@ def write_class_page(rows: list[Row], path: Path | str, csv_path: Path | str | N
     return k
 
 
+def _kinds_table(kinds: dict) -> str:
+    """Per notebook and overall: each kind's number of exercises and the share of verdicts that passed."""
+    names = list(dict.fromkeys(kind for scope in kinds.values() for kind in scope))
+    if not names:
+        return ""
+    head = "".join(f"<th>{html.escape(n)}</th>" for n in names)
+    body = ""
+    for scope, counts in kinds.items():
+        cells = ""
+        for n in names:
+            c = counts.get(n)
+            cells += (
+                f'<td class="n">{c["exercises"]} ({100 * c["pass"] / max(1, c["graded"]):.0f}% passed)</td>'
+                if c
+                else '<td class="n">-</td>'
+            )
+        label = "all notebooks" if scope == "all" else f"notebook {scope}"
+        body += f"<tr><td>{'<b>' + label + '</b>' if scope == 'all' else label}</td>{cells}</tr>"
+    return (
+        "<h2>Exercise kinds</h2><p class='muted'>Exercises of each kind, and the share of the class's verdicts on "
+        "them that passed.</p>"
+        f"<table><tr><th></th>{head}</tr>{body}</table>"
+    )
+
+
 def _write_csv(k: dict, path: Path | str) -> None:
     with open(path, "w", newline="") as f:
         w = csv.writer(f)
@@ -219,5 +255,9 @@ def _write_csv(k: dict, path: Path | str) -> None:
         for e in k["exercises"]:
             for mid, c in k["misconceptions"][e].most_common():
                 w.writerow(["misconception", f"{e} {mid}", _teacher_line(e, mid), "", c, "", "", "", ""])
+        for scope, counts in k["kinds"].items():
+            for kind, c in counts.items():
+                detail = f"{c['exercises']} exercise{'s' if c['exercises'] != 1 else ''}"
+                w.writerow(["kind", scope, kind, *(c[s] for s in REPORT_STATUSES), detail])
         for s, (got, possible) in k["scores"].items():
             w.writerow(["student", s, "", "", "", "", "", "", f"{_num(got)}/{_num(possible)} points"])
