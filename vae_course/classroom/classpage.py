@@ -42,15 +42,17 @@ _STYLE = (
     "body{font-family:sans-serif;font-size:20px;max-width:1300px;margin:auto;padding:1em;color:#111}"
     "h1{font-size:34px}h2{font-size:28px;margin-top:1.4em;border-bottom:2px solid #999}"
     "table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #888;padding:6px 12px;text-align:left}"
-    "th{background:#eee}td.n{text-align:right}img{max-width:100%}.muted{color:#555;font-size:17px}"
+    "th{background:#eee}td.n{text-align:right;white-space:nowrap}img{max-width:100%}.muted{color:#555;font-size:17px}"
 )
 
 
 def _title(ex_id: str) -> str:
+    """The exercise's title, without a "(derive)"-style suffix the kind column already says."""
     try:
-        return get(ex_id).title
+        ex = get(ex_id)
     except KeyError:
         return ""
+    return ex.title.removesuffix(f" ({ex.kind})")
 
 
 def _png(fig) -> str:
@@ -73,11 +75,12 @@ def _plots(exercises: list[str], shares: dict, scores: list[float], possible: fl
             widths = [100 * shares[e][status] for e in exercises]
             ax.barh(labels, widths, left=left, color=_BAR_COLOURS[status], label=status, edgecolor="white")
             left = [a + b for a, b in zip(left, widths)]
+        ax.margins(y=0.01)
         ax.invert_yaxis()
         ax.set_xlim(0, 100)
-        ax.set_xlabel("% of the class")
-        ax.legend(ncol=5, loc="upper center", bbox_to_anchor=(0.5, -0.12 - 0.3 / max(1, len(exercises))), frameon=False)
-        ax.set_title("Each exercise: what the class handed in")
+        ax.set_xlabel("% of the class (the students who handed in the notebook)")
+        ax.legend(ncol=5, loc="lower center", bbox_to_anchor=(0.5, 1.0), frameon=False)
+        ax.set_title("Each exercise: what the class handed in", pad=40)
         bars = _png(fig)
         plt.close(fig)
         fig, ax = plt.subplots(figsize=(12, 4))
@@ -219,7 +222,7 @@ def write_class_page(rows: list[Row], path: Path | str, csv_path: Path | str | N
 
 def _kinds_table(kinds: dict) -> str:
     """Per notebook and overall: each kind's number of exercises and the share of verdicts that passed."""
-    names = list(dict.fromkeys(kind for scope in kinds.values() for kind in scope))
+    names = list(kinds.get("all", {}))  # the registry's order of kinds
     if not names:
         return ""
     head = "".join(f"<th>{html.escape(n)}</th>" for n in names)
