@@ -272,6 +272,18 @@ def test_a_loop_before_a_definition_is_named_as_the_cause(tmp_path):
     assert rows["a_loop", "00.2"].status == "pass"
 
 
+def test_a_cell_timeout_at_or_above_the_notebook_timeout_is_capped_with_a_warning(tmp_path, capsys, monkeypatch):
+    seen = []
+    monkeypatch.setattr(grading, "grade", lambda subs, options, *a, **k: seen.append(options) or [])
+    (tmp_path / "subs").mkdir()
+    args = ["grade", str(tmp_path / "subs"), "--report", str(tmp_path / "r.csv"), "--timeout", "60"]
+    assert main([*args, "--cell-timeout", "60", "--no-html"]) == 0
+    assert seen[-1].cell_timeout == 30 and seen[-1].timeout == 60
+    assert "--cell-timeout 60 s is not below --timeout 60 s" in capsys.readouterr().err
+    assert main([*args, "--cell-timeout", "20", "--no-html"]) == 0
+    assert seen[-1].cell_timeout == 20 and "capped" not in capsys.readouterr().err
+
+
 def test_an_infinite_loop_times_out_and_the_class_goes_on(tmp_path, capsys):
     subs = tmp_path / "subs"
     write_nb(subs / "a_loop", HEAD, RMS_OK, CHECK1, "import time\nwhile True:\n    time.sleep(0.05)", LABEL_OK, CHECK2)
