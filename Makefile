@@ -16,7 +16,7 @@ PORT   ?= 8888
 TORCH  := $(shell grep -m1 -E '^torch==' constraints.txt | cut -d' ' -f1)
 PIP    := pip==26.3
 
-.PHONY: help setup lab exercises notebooks test lint test-params params-readme test-seeds test-package test-notebooks test-grading clean test-browser constraints
+.PHONY: help setup lab exercises notebooks test lint test-params params-readme exercises-readme test-seeds test-package test-notebooks test-grading clean test-browser constraints
 
 help:  ## this list
 	@awk -F':.*## ' '/^[a-z-]+:.*## / {printf "  make %-16s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -90,6 +90,9 @@ test-params: setup  ## every notebook with each parameter value, another seed, a
 
 params-readme:  ## copy build/test-params.md into the README's table
 	$(PY) -m tests.run_params --readme README.md --from-table build/test-params.md
+
+exercises-readme:  ## rewrite the README's exercise table (kinds, misconceptions) from the registry
+	$(PY) -m vae_course.exercises.catalogue --readme README.md
 
 # A benchmark, not a CI step (about 15 minutes): every notebook under the course's settings with
 # SEED = 0..4, and each claim's margin on each seed, worst first (build/test-seeds.md).

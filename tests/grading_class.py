@@ -1,12 +1,20 @@
 """A sample class of about 20 generated submissions of notebook 00 (its three exercises): right,
 stubs, each named misconception, an unrecognised slip, a crash, a loop past the cell limit, a
-corrupt file and a file that is not a notebook. Used by the fault tests (SIGKILL and resume) and to
-build the committed sample class page (``python tests/grading_class.py OUT``)."""
+corrupt file and a file that is not a notebook. Used by the fault tests (SIGKILL and resume).
+
+With ``--course`` (:func:`make_sample_class`), students s01-s15 also hand in the course notebooks
+01-09: s01-s03 the teacher's versions (right), s04-s05 the student versions (stubs), s06-s15 the
+teacher's versions with some solutions replaced by the wrong submissions of
+``tests/test_misconceptions.py``, so that each named misconception of notebooks 01-09 is committed
+by one student. That class makes the committed sample class page
+(``python -m tests.grading_class OUT --course``; see ``examples/class-page/README.md``)."""
 
 from __future__ import annotations
 
 import sys
 from pathlib import Path
+
+import nbformat
 
 from tests.grading_submissions import HEAD, write_nb
 
@@ -80,5 +88,105 @@ def make_class(out: Path) -> Path:
     return out
 
 
+def _wrong_sources() -> dict[tuple[str, str], tuple[str, list[str]]]:
+    """(exercise, misconception) -> (an expression for the wrong answer: a lambda's source or a
+    number, the test module's helper functions it calls), read from ``tests/test_misconceptions.py``."""
+    import ast
+    import inspect
+
+    from tests import test_misconceptions as tm
+
+    path = Path(tm.__file__)
+    text = path.read_text()
+    tree = ast.parse(text)
+    wrong = next(
+        n.value
+        for n in tree.body
+        if isinstance(n, ast.AnnAssign | ast.Assign) and "WRONG" in ast.unparse(n).split("=")[0]
+    )
+    helpers = {name for name, f in vars(tm).items() if name.startswith("_") and inspect.isfunction(f)}
+    out = {}
+    for key, value in zip(wrong.keys, wrong.values):
+        ex, mid = ast.literal_eval(key)
+        if isinstance(value, ast.Constant) and value.value is None:
+            out[ex, mid] = (repr(tm._wrong_value(ex, mid)), [])
+            continue
+        src = ast.get_source_segment(text, value)
+        used = sorted({n.id for n in ast.walk(value) if isinstance(n, ast.Name) and n.id in helpers})
+        out[ex, mid] = (src, used)
+    return out
+
+
+def _is_number(expr: str) -> bool:
+    try:
+        float(expr)
+    except ValueError:
+        return False
+    return True
+
+
+def _with_wrong_answer(nb, exercise: str, expr: str, helpers: list[str]) -> None:
+    """Replace the solution region of ``exercise``'s function in ``nb`` (a teacher's version) by a
+    body returning ``expr`` applied to the function's own arguments."""
+    import ast
+    import inspect
+    import re
+
+    from tests import test_misconceptions as tm
+    from vae_course.classroom.student import BEGIN_SOLUTION, END_SOLUTION, check_calls
+
+    call = next(c for c in check_calls(nb) if c.exercise == exercise)
+    cell = next(
+        nb.cells[i]
+        for i in reversed(range(call.cell))
+        if re.search(rf"^def {re.escape(call.function)}\(", nb.cells[i].source, re.M)
+    )
+    fn = next(n for n in ast.parse(cell.source).body if isinstance(n, ast.FunctionDef) and n.name == call.function)
+    args = ", ".join(a.arg for a in fn.args.args)
+    lines = cell.source.split("\n")
+    begin = next(i for i, line in enumerate(lines) if BEGIN_SOLUTION.match(line))
+    end = next(i for i, line in enumerate(lines) if i > begin and END_SOLUTION.match(line))
+    pad = lines[begin][: len(lines[begin]) - len(lines[begin].lstrip())]
+    body = [
+        "import math",
+        "import torch",
+        "F = torch.nn.functional",
+        f"return ({expr})" + ("" if _is_number(expr) else f"({args})"),
+    ]
+    body = [pad + b for line in body for b in line.split("\n")]
+    head = [inspect.getsource(getattr(tm, h)).rstrip() + "\n\n" for h in helpers]
+    cell.source = "".join(head) + "\n".join(lines[:begin] + body + lines[end + 1 :])
+
+
+def make_sample_class(out: Path, course: Path | None = None) -> Path:
+    """:func:`make_class`, and the course notebooks 01-09 for students s01-s15 (see the module's docstring)."""
+    from vae_course.classroom.grading import default_course_dir
+    from vae_course.classroom.student import check_calls, make_student_notebook
+
+    make_class(out)
+    course = course or default_course_dir()
+    wrong = _wrong_sources()
+    students = sorted(p.name for p in out.iterdir() if p.name[:3] <= "s15")
+    for name in sorted(p.name for p in course.glob("0[1-9]_*.ipynb")):
+        teacher = nbformat.read(course / name, as_version=4)
+        exercises = [c.exercise for c in check_calls(teacher)]
+        for k, student in enumerate(students):
+            if k in (3, 4):  # s04, s05: stubs
+                nbformat.write(make_student_notebook(teacher)[0], out / student / name)
+                continue
+            nb = nbformat.read(course / name, as_version=4)
+            if k >= 5:  # s06-s15: each exercise's misconceptions spread over them, one student each
+                for n, ex in enumerate(exercises):
+                    named = sorted(m for e, m in wrong if e == ex)
+                    slot = (k - 5 - 3 * (int(ex.split(".")[0]) + n)) % 10
+                    if slot < len(named):
+                        _with_wrong_answer(nb, ex, *wrong[ex, named[slot]])
+            nbformat.write(nb, out / student / name)
+    return out
+
+
 if __name__ == "__main__":
-    make_class(Path(sys.argv[1]))
+    if "--course" in sys.argv[2:]:
+        make_sample_class(Path(sys.argv[1]))
+    else:
+        make_class(Path(sys.argv[1]))

@@ -136,6 +136,39 @@ def test_gradebook_exports_and_student_pages(tmp_path):
     assert "refused" not in ann and "01_autoencoder" not in ann, "a student's page holds only that student's rows"
 
 
+def test_the_reports_count_exercise_kinds_per_notebook_and_overall(tmp_path):
+    from vae_course.classroom.classpage import write_class_page
+    from vae_course.classroom.report import kind_line, kind_summary
+
+    nb04 = "04_elbo.ipynb"
+    rows = [
+        Row("ann", NB00, "00.1", "pass"),  # implement
+        Row("ann", NB00, "00.3", "fail", "x", "", "no root"),  # predict
+        Row("ann", nb04, "04.2", "pass"),  # implement
+        Row("ann", nb04, "04.4", "pass"),  # derive
+        Row("bo", NB00, "00.1", "fail"),
+        Row("bo", NB00, "00.3", "pass"),
+        Row("bo", NB00, NOTEBOOK_ROW, "error", "x"),
+    ]
+    kinds = kind_summary(rows)
+    assert list(kinds) == ["00", "04", "all"]
+    assert kinds["00"]["implement"]["exercises"] == 1 and kinds["00"]["implement"]["graded"] == 2
+    assert kinds["all"]["implement"] == {
+        "exercises": 2, "graded": 3, "pass": 2, "fail": 1, "not attempted": 0, "error": 0, "timeout": 0
+    }  # fmt: skip
+    assert list(kinds["all"]) == ["implement", "derive", "predict"]  # the registry's order of kinds
+    assert kind_summary(rows, "bo")["all"]["predict"]["pass"] == 1
+    assert kind_line(rows) == "implement 2 (67 % passed), derive 1 (100 % passed), predict 1 (50 % passed)"
+    write_class_page(rows, tmp_path / "class.html", tmp_path / "class.csv")
+    page = (tmp_path / "class.html").read_text()
+    assert "<h2>Exercise kinds</h2>" in page and "notebook 04" in page and "all notebooks" in page
+    assert "<td>04.4</td><td>the best mean-field variances</td><td>derive</td>" in page
+    assert "kind,all,implement,2,1,0,0,0,2 exercises" in (tmp_path / "class.csv").read_text()
+    ann = write_student_pages(rows, tmp_path / "pages")["ann"].read_text()
+    assert "passed by kind: implement 1 of 1, derive 1 of 1)" in ann
+    assert "all notebooks (passed by kind: implement 2 of 2, derive 1 of 1, predict 0 of 1)" in ann
+
+
 def read_csv_rows(path: Path) -> list[list[str]]:
     import csv
 
@@ -237,6 +270,18 @@ def test_a_loop_before_a_definition_is_named_as_the_cause(tmp_path):
         rms.status == "timeout" and "ran past 15 s" in rms.feedback and "rms_distance was never defined" in rms.feedback
     )
     assert rows["a_loop", "00.2"].status == "pass"
+
+
+def test_a_cell_timeout_at_or_above_the_notebook_timeout_is_capped_with_a_warning(tmp_path, capsys, monkeypatch):
+    seen = []
+    monkeypatch.setattr(grading, "grade", lambda subs, options, *a, **k: seen.append(options) or [])
+    (tmp_path / "subs").mkdir()
+    args = ["grade", str(tmp_path / "subs"), "--report", str(tmp_path / "r.csv"), "--timeout", "60"]
+    assert main([*args, "--cell-timeout", "60", "--no-html"]) == 0
+    assert seen[-1].cell_timeout == 30 and seen[-1].timeout == 60
+    assert "--cell-timeout 60 s is not below --timeout 60 s" in capsys.readouterr().err
+    assert main([*args, "--cell-timeout", "20", "--no-html"]) == 0
+    assert seen[-1].cell_timeout == 20 and "capped" not in capsys.readouterr().err
 
 
 def test_an_infinite_loop_times_out_and_the_class_goes_on(tmp_path, capsys):

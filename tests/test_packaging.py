@@ -39,10 +39,10 @@ def test_the_wheel_lists_every_package_and_the_notebooks():
     assert names == on_disk, f"pyproject.toml's packages differ from vae_course/: {sorted(names ^ on_disk)}"
 
 
-def _run(args: list, env: dict, timeout: float, cwd: Path | None = None) -> str:
+def _run(args: list, env: dict, timeout: float, cwd: Path | None = None, stderr: bool = False) -> str:
     done = subprocess.run([str(a) for a in args], env=env, cwd=cwd, capture_output=True, text=True, timeout=timeout)
     assert done.returncode == 0, f"{' '.join(map(str, args))} failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
-    return done.stdout
+    return done.stdout + (done.stderr if stderr else "")
 
 
 @pytest.mark.slow
@@ -79,11 +79,18 @@ def test_the_wheel_in_a_clean_venv_copies_runs_hands_out_and_grades_the_notebook
     assert "ran" in _run([bin_ / "python", "-c", run00], env, 600, cwd=work / "course")
 
     _run([bin_ / "vae-course", "student", "course", "handout"], env, 120, cwd=work)
-    (work / "subs" / "learner").mkdir(parents=True)
-    shutil.copy(work / "handout" / NB00, work / "subs" / "learner" / NB00)
-    out = _run([bin_ / "vae-course", "grade", "subs", "--report", "report.csv", "--timeout", "300"], env, 600, cwd=work)
+    for student, source in (("learner", work / "handout"), ("second", work / "handout"), ("teacher", work / "course")):
+        (work / "subs" / student).mkdir(parents=True)
+        shutil.copy(source / NB00, work / "subs" / student / NB00)
+    grade = [bin_ / "vae-course", "grade", "subs", "--report", "report.csv", "--timeout", "300"]
+    out = _run(grade, env, 600, cwd=work, stderr=True)
+    # the fast default mode: the grader found the course notebooks inside the installed wheel
+    assert f"course notebooks: {venv}" in out and "runs whole" not in out, out[-3000:]
     with open(work / "report.csv", newline="") as f:
-        rows = [r for r in csv.DictReader(f) if r.get("notebook") == NB00]
-    statuses = {r["exercise"]: r["status"] for r in rows if r["exercise"][:1].isdigit()}
-    assert len(statuses) >= 2 and set(statuses.values()) == {"not attempted"}, (statuses, out)
+        rows = [r for r in csv.DictReader(f) if r.get("notebook") == NB00 and r["exercise"][:1].isdigit()]
+    statuses = {(r["student"], r["exercise"]): r["status"] for r in rows}
+    for student in ("learner", "second"):
+        mine = {s for (who, _), s in statuses.items() if who == student}
+        assert len(statuses) >= 6 and mine == {"not attempted"}, (statuses, out[-3000:])
+    assert {s for (who, _), s in statuses.items() if who == "teacher"} == {"pass"}, (statuses, out[-3000:])
     print(f"wheel built and installed in a clean venv in {built:.0f} s; all in {time.perf_counter() - t0:.0f} s")

@@ -20,7 +20,16 @@ from collections import Counter, defaultdict
 from pathlib import Path
 
 from ..exercises import REGISTRY, UNRECOGNISED, get
-from .report import NOTEBOOK_ROW, REPORT_STATUSES, Row, _num, grid, notebook_scores
+from .report import (
+    NOTEBOOK_ROW,
+    REPORT_STATUSES,
+    Row,
+    _num,
+    exercise_kind,
+    grid,
+    kind_summary,
+    notebook_scores,
+)
 
 _BAR_COLOURS = {
     "pass": "#3a9d3a",
@@ -33,15 +42,17 @@ _STYLE = (
     "body{font-family:sans-serif;font-size:20px;max-width:1300px;margin:auto;padding:1em;color:#111}"
     "h1{font-size:34px}h2{font-size:28px;margin-top:1.4em;border-bottom:2px solid #999}"
     "table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #888;padding:6px 12px;text-align:left}"
-    "th{background:#eee}td.n{text-align:right}img{max-width:100%}.muted{color:#555;font-size:17px}"
+    "th{background:#eee}td.n{text-align:right;white-space:nowrap}img{max-width:100%}.muted{color:#555;font-size:17px}"
 )
 
 
 def _title(ex_id: str) -> str:
+    """The exercise's title, without a "(derive)"-style suffix the kind column already says."""
     try:
-        return get(ex_id).title
+        ex = get(ex_id)
     except KeyError:
         return ""
+    return ex.title.removesuffix(f" ({ex.kind})")
 
 
 def _png(fig) -> str:
@@ -64,11 +75,12 @@ def _plots(exercises: list[str], shares: dict, scores: list[float], possible: fl
             widths = [100 * shares[e][status] for e in exercises]
             ax.barh(labels, widths, left=left, color=_BAR_COLOURS[status], label=status, edgecolor="white")
             left = [a + b for a, b in zip(left, widths)]
+        ax.margins(y=0.01)
         ax.invert_yaxis()
         ax.set_xlim(0, 100)
-        ax.set_xlabel("% of the class")
-        ax.legend(ncol=5, loc="upper center", bbox_to_anchor=(0.5, -0.12 - 0.3 / max(1, len(exercises))), frameon=False)
-        ax.set_title("Each exercise: what the class handed in")
+        ax.set_xlabel("% of the class (the students who handed in the notebook)")
+        ax.legend(ncol=5, loc="lower center", bbox_to_anchor=(0.5, 1.0), frameon=False)
+        ax.set_title("Each exercise: what the class handed in", pad=40)
         bars = _png(fig)
         plt.close(fig)
         fig, ax = plt.subplots(figsize=(12, 4))
@@ -119,6 +131,7 @@ def class_summary(rows: list[Row]) -> dict:
         "possible": possible,
         "problems": problems,
         "statuses": g.status,
+        "kinds": kind_summary(rows),
     }
 
 
@@ -147,8 +160,9 @@ def write_class_page(rows: list[Row], path: Path | str, csv_path: Path | str | N
             cells = "".join(
                 f'<td class="n">{k["counts"][e][s]} ({100 * k["shares"][e][s]:.0f}%)</td>' for s in REPORT_STATUSES
             )
-            body += f"<tr><td>{esc(e)}</td><td>{esc(_title(e))}</td>{cells}</tr>"
-        parts.append(f"<table><tr><th>exercise</th><th>title</th>{head}</tr>{body}</table>")
+            body += f"<tr><td>{esc(e)}</td><td>{esc(_title(e))}</td><td>{esc(exercise_kind(e))}</td>{cells}</tr>"
+        parts.append(f"<table><tr><th>exercise</th><th>title</th><th>kind</th>{head}</tr>{body}</table>")
+        parts.append(_kinds_table(k["kinds"]))
         parts.append("<h2>What the class misunderstood</h2>")
         lines = ""
         for e in exercises:
@@ -205,6 +219,31 @@ def write_class_page(rows: list[Row], path: Path | str, csv_path: Path | str | N
     return k
 
 
+def _kinds_table(kinds: dict) -> str:
+    """Per notebook and overall: each kind's number of exercises and the share of verdicts that passed."""
+    names = list(kinds.get("all", {}))  # the registry's order of kinds
+    if not names:
+        return ""
+    head = "".join(f"<th>{html.escape(n)}</th>" for n in names)
+    body = ""
+    for scope, counts in kinds.items():
+        cells = ""
+        for n in names:
+            c = counts.get(n)
+            cells += (
+                f'<td class="n">{c["exercises"]} ({100 * c["pass"] / max(1, c["graded"]):.0f}% passed)</td>'
+                if c
+                else '<td class="n">-</td>'
+            )
+        label = "all notebooks" if scope == "all" else f"notebook {scope}"
+        body += f"<tr><td>{'<b>' + label + '</b>' if scope == 'all' else label}</td>{cells}</tr>"
+    return (
+        "<h2>Exercise kinds</h2><p class='muted'>Exercises of each kind, and the share of the class's verdicts on "
+        "them that passed.</p>"
+        f"<table><tr><th></th>{head}</tr>{body}</table>"
+    )
+
+
 def _write_csv(k: dict, path: Path | str) -> None:
     with open(path, "w", newline="") as f:
         w = csv.writer(f)
@@ -218,5 +257,9 @@ def _write_csv(k: dict, path: Path | str) -> None:
         for e in k["exercises"]:
             for mid, c in k["misconceptions"][e].most_common():
                 w.writerow(["misconception", f"{e} {mid}", _teacher_line(e, mid), "", c, "", "", "", ""])
+        for scope, counts in k["kinds"].items():
+            for kind, c in counts.items():
+                detail = f"{c['exercises']} exercise{'s' if c['exercises'] != 1 else ''}"
+                w.writerow(["kind", scope, kind, *(c[s] for s in REPORT_STATUSES), detail])
         for s, (got, possible) in k["scores"].items():
             w.writerow(["student", s, "", "", "", "", "", "", f"{_num(got)}/{_num(possible)} points"])

@@ -142,7 +142,7 @@ def _parse_shard(text: str | None) -> tuple[int, int]:
 
 def _write_reports(rows, args: argparse.Namespace, t0: float) -> int:
     from .classpage import write_class_page
-    from .report import EXPORTS, summary_table, write_csv, write_html
+    from .report import EXPORTS, kind_line, summary_table, write_csv, write_html
 
     report = Path(args.report)
     report.parent.mkdir(parents=True, exist_ok=True)
@@ -159,6 +159,8 @@ def _write_reports(rows, args: argparse.Namespace, t0: float) -> int:
         EXPORTS[lms](rows, target)
         outputs.append(str(target))
     print(summary_table(rows) if rows else "no notebooks found (expected STUDENT/NN_name.ipynb)")
+    if rows and kind_line(rows):
+        print(f"exercise kinds: {kind_line(rows)}")
     print(f"\n{len(rows)} rows in {', '.join(outputs)} ({time.perf_counter() - t0:.1f} s)")
     return 0
 

@@ -201,6 +201,59 @@ def notebook_scores(rows: list[Row]) -> tuple[list[str], list[str], dict[tuple[s
     return students, notebooks, total
 
 
+# --------------------------------------------------------------------------- exercise kinds
+def exercise_kind(exercise: str) -> str:
+    """The registry's kind of an exercise (implement, derive, ...); "unknown" for an id it lacks."""
+    from ..exercises import get
+
+    try:
+        return get(exercise).kind
+    except KeyError:
+        return "unknown"
+
+
+def kind_summary(rows: list[Row], student: str | None = None) -> dict[str, dict[str, dict[str, int]]]:
+    """The exercise kinds counted, per notebook number ("00", ...) and over "all":
+    ``{scope: {kind: {"exercises": distinct exercises, "graded": verdicts, and each status's count}}}``,
+    over the class, or over one ``student``'s rows. Kinds in the registry's order."""
+    from ..exercises import KINDS
+
+    graded = [r for r in rows if r.exercise != NOTEBOOK_ROW and (student is None or r.student == student)]
+    out: dict[str, dict[str, dict[str, int]]] = {}
+    seen: dict[tuple[str, str], set[str]] = {}
+    for r in sorted(graded, key=lambda r: _exercise_order(r.exercise)):
+        kind = exercise_kind(r.exercise)
+        for scope in (r.exercise.split(".")[0], "all"):
+            c = out.setdefault(scope, {}).setdefault(
+                kind, {"exercises": 0, "graded": 0, **dict.fromkeys(REPORT_STATUSES, 0)}
+            )
+            c["graded"] += 1
+            c[r.status] = c.get(r.status, 0) + 1
+            if r.exercise not in seen.setdefault((scope, kind), set()):
+                seen[scope, kind].add(r.exercise)
+                c["exercises"] += 1
+    order = {k: i for i, k in enumerate(KINDS)}
+    return {
+        scope: dict(sorted(kinds.items(), key=lambda kv: order.get(kv[0], len(order))))
+        for scope, kinds in sorted(out.items(), key=lambda kv: (kv[0] == "all", kv[0]))
+    }
+
+
+def kind_line(rows: list[Row], student: str | None = None, scope: str = "all") -> str:
+    """One line: each kind's exercises and the share of verdicts that passed, e.g.
+    ``implement 5 (60 % passed), derive 2 (35 % passed)``."""
+    kinds = kind_summary(rows, student).get(scope, {})
+    return ", ".join(
+        f"{k} {c['exercises']} ({100 * c['pass'] / max(1, c['graded']):.0f} % passed)" for k, c in kinds.items()
+    )
+
+
+def notebook_number(notebook: str) -> str:
+    """``"04"`` for ``04_elbo.ipynb`` (the exercises' prefix); the name itself otherwise."""
+    m = re.match(r"^(\d\d)[_\-. ]", notebook)
+    return m.group(1) if m else notebook
+
+
 def _stem(notebook: str) -> str:
     return notebook[:-6] if notebook.endswith(".ipynb") else notebook
 
@@ -284,11 +337,20 @@ def write_student_pages(rows: list[Row], folder: Path | str, title: str = "vae-c
     pages = {}
     for s in students:
         mine = [r for r in rows if r.student == s]
+        kinds = kind_summary(rows, s)
+
+        def by_kind(scope: str, kinds: dict = kinds) -> str:
+            got = ", ".join(f"{k} {c['pass']} of {c['graded']}" for k, c in kinds.get(scope, {}).items())
+            return f" (passed by kind: {html.escape(got)})" if got else ""
+
         lines = "".join(
-            f"<li>{html.escape(nb)}: {_num(score[s, nb][0])} of {_num(score[s, nb][1])} points</li>"
+            f"<li>{html.escape(nb)}: {_num(score[s, nb][0])} of {_num(score[s, nb][1])} points"
+            f"{by_kind(notebook_number(nb))}</li>"
             for nb in notebooks
             if any(r.notebook == nb for r in mine)
         )
+        if len(kinds) > 2:  # several notebooks: the whole too
+            lines += f"<li>all notebooks{by_kind('all')}</li>"
         body = (
             f"<h1>{html.escape(title)}: {html.escape(s)}</h1><ul>{lines}</ul>"
             "<p>Each exercise was checked by calling your function on new random inputs and comparing "

@@ -418,7 +418,7 @@ def check(exercise_id: str, fn: Callable) -> CheckResult:
         )
         return result
     if result.passed:
-        print(f"✅ {label}: passed{' - ' + result.feedback if result.feedback else ''}.")
+        print(_sentence(f"✅ {label}: passed{' - ' + result.feedback if result.feedback else ''}"))
         return result
     more = ""
     if ex.hints:
@@ -427,6 +427,12 @@ def check(exercise_id: str, fn: Callable) -> CheckResult:
         if len(ex.hints) > 1:
             more += f'\n(hint("{ex.id}") gives another nudge.)'
     raise ExerciseFailed(f"❌ {label}: {result.feedback}{more}")
+
+
+def _sentence(text: str) -> str:
+    """``text`` ending in exactly one full stop (feedback may already end with one, or with ? or !)."""
+    text = text.rstrip()
+    return text if text.endswith((".", "?", "!", "…")) else text + "."
 
 
 # --------------------------------------------------------------------------- hints and solutions

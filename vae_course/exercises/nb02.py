@@ -234,6 +234,68 @@ def _mc():
     from . import Misconception as M
     from . import add_misconceptions
 
+    def _pixels(images, refs):  # (N, P) squared pixel differences summed, and the pixel count
+        a, b = images.reshape(len(images), -1).double(), refs.reshape(len(refs), -1).double()
+        return (a[:, None] - b[None]).pow(2).sum(-1), a.shape[1]
+
+    def _steps(phases):  # consecutive differences, plain (not on the circle)
+        p = torch.as_tensor(phases, dtype=torch.float64).reshape(-1)
+        return p[1:] - p[:-1]
+
+    def _plain_monotonicity(phases, start=None, end=None):
+        p = torch.as_tensor(phases, dtype=torch.float64).reshape(-1)
+        d = _steps(p)
+        start = float(p[0]) if start is None else float(start)
+        end = float(p[-1]) if end is None else float(end)
+        s, total = math.copysign(1.0, end - start) if end != start else 0.0, d.abs().sum()
+        return 1.0 if total == 0 else (0.0 if s == 0 else float((s * d).clamp(min=0).sum() / total))
+
+    add_misconceptions(
+        "02.1",
+        M(
+            "end-left-out",
+            "spaced t as arange(steps) / steps: the path stops one step short of z1",
+            "your path never reaches z1: t must run from 0 to 1 with both ends included (steps points, "
+            "steps - 1 gaps).",
+            lambda z0, z1, steps: z0 + (torch.arange(steps, dtype=z0.dtype)[:, None] / steps) * (z1 - z0),
+        ),
+        M(
+            "weights-swapped",
+            "weighted z0 by t and z1 by 1 - t: the path runs backwards",
+            "your path starts at z1 and ends at z0: z0's weight must be 1 at t = 0.",
+            lambda z0, z1, steps: torch.linspace(0, 1, steps, dtype=z0.dtype)[:, None] * (z0 - z1) + z1,
+        ),
+    )
+    add_misconceptions(
+        "02.2",
+        M(
+            "sum-not-mean",
+            "summed the squares over pixels (Euclidean distance), not their mean",
+            "that is the Euclidean distance: the RMS distance averages the squares over the pixels.",
+            lambda images, refs: _pixels(images, refs)[0].min(1).values.sqrt().float(),
+        ),
+        M(
+            "no-root",
+            "left out the square root (mean squared distance)",
+            "that is the mean SQUARED difference: the RMS distance takes the root last.",
+            lambda images, refs: (_pixels(images, refs)[0] / _pixels(images, refs)[1]).min(1).values.float(),
+        ),
+        M(
+            "mean-over-references",
+            "averaged the distances over the references instead of taking the nearest",
+            "the manifold distance is the distance to the NEAREST reference: a minimum, not a mean.",
+            lambda images, refs: (_pixels(images, refs)[0] / _pixels(images, refs)[1]).sqrt().mean(1).float(),
+        ),
+    )
+    add_misconceptions(
+        "02.3",
+        M(
+            "plain-difference",
+            "subtracted phases plainly: a walk across the new moon (0.97 -> 0.02) counts as a big step back",
+            "phases live on a circle: 0.97 -> 0.02 is a small step forward; use the circular difference.",
+            _plain_monotonicity,
+        ),
+    )
     add_misconceptions(
         "02.4",
         M(

@@ -19,7 +19,8 @@ def _check_mask_noise(fn, g=None) -> str:
         if not torch.equal(x, before):
             raise Feedback(
                 f"with fraction={fraction} your function changed its input x in place; "
-                "return a new tensor (e.g. x.clone() or x * mask)"
+                "return a new tensor (e.g. x.clone() or x * mask)",
+                misconception="in-place",
             )
         if not isinstance(y, Tensor) or y.shape != x.shape:
             got = tuple(y.shape) if isinstance(y, Tensor) else type(y).__name__
@@ -31,14 +32,18 @@ def _check_mask_noise(fn, g=None) -> str:
             raise Feedback(
                 f"with fraction={fraction} on 8x8 images, every image should have exactly {want} "
                 f"zeroed pixels, but image {bad} has {int(zeros[bad])} (draw a random permutation "
-                "per image, not an independent coin per pixel)"
+                "per image, not an independent coin per pixel)",
+                misconception="coin-per-pixel" if 0 < fraction < 1 else "",
             )
         kept = y != 0
         if not torch.equal(y[kept], x[kept]):
             raise Feedback(f"with fraction={fraction}, pixels that are not masked must keep their values")
     y = fn(x, 0.5)
     if torch.equal(y[0] == 0, y[1] == 0) and torch.equal(y[0] == 0, y[2] == 0):
-        raise Feedback("images 0, 1 and 2 got the same mask: draw a different mask for each image")
+        raise Feedback(
+            "images 0, 1 and 2 got the same mask: draw a different mask for each image",
+            misconception="one-mask-for-batch",
+        )
     if torch.equal(fn(x, 0.5) == 0, y == 0):
         raise Feedback("two calls gave identical masks: the mask must be random")
     return "exact fraction per image, a different random mask per image and per call, input untouched"
@@ -239,6 +244,46 @@ def _mc():
     from . import Misconception as M
     from . import add_misconceptions
 
+    add_misconceptions(
+        "03.1",
+        M(
+            "coin-per-pixel",
+            "masked each pixel by an independent coin: the fraction is right only on average",
+            "an independent coin per pixel zeroes about the fraction, not exactly it: rank a random permutation "
+            "per image and zero its first k positions.",
+        ),
+        M(
+            "one-mask-for-batch",
+            "drew one mask and applied it to every image of the batch",
+            "every image needs its own random mask: draw the permutation per row.",
+        ),
+        M(
+            "in-place",
+            "zeroed the pixels of the input tensor itself",
+            "masking in place changes the clean images the loss compares with: work on a copy.",
+        ),
+    )
+    add_misconceptions(
+        "03.2",
+        M(
+            "mean-not-sum",
+            "averaged the masked squared errors over all pixels instead of summing them",
+            "the loss is the squared error SUMMED over the masked pixels of each image, not a mean.",
+            lambda recon, x, mask: ((recon - x).pow(2) * mask).flatten(1).mean(1),
+        ),
+        M(
+            "mask-inverted",
+            "summed the error over the pixels the model could see (the mask inverted)",
+            "the mask marks the HIDDEN pixels: the loss counts those, where the model has to fill in.",
+            lambda recon, x, mask: ((recon - x).pow(2) * ~mask).flatten(1).sum(1),
+        ),
+        M(
+            "whole-image",
+            "ignored the mask: plain summed squared error over every pixel",
+            "the mask is not used: only the masked pixels should count.",
+            lambda recon, x, mask: (recon - x).pow(2).flatten(1).sum(1),
+        ),
+    )
     add_misconceptions(
         "03.3",
         M(

@@ -1,5 +1,7 @@
 """Exercises of notebook 04 (the ELBO derivation)."""
 
+import math
+
 import torch
 
 from ..losses import gaussian_kl, log_mean_exp
@@ -68,11 +70,18 @@ def _check_log_mean_exp(fn, g=None):
         if not torch.isfinite(got).all():
             raise Feedback(
                 f"on input ({label}) your result contains {got[~torch.isfinite(got)][0].item()}: "
-                "exponentiating large or very negative numbers directly over- or underflows"
+                "exponentiating large or very negative numbers directly over- or underflows",
+                misconception="no-shift",
             )
         if not torch.allclose(got.double(), expected, atol=1e-5, rtol=1e-6):
             i = int((got.double() - expected).abs().argmax())
-            raise Feedback(f"on input ({label}) entry {i} is {got[i].item():.10g}; expected {expected[i].item():.10g}")
+            summed = torch.allclose(got.double(), expected + math.log(len(values)), atol=1e-5, rtol=1e-6)
+            summed = summed and len(values) > 1
+            raise Feedback(
+                f"on input ({label}) entry {i} is {got[i].item():.10g}; expected {expected[i].item():.10g}"
+                + (f", log {len(values)} too much: that is log SUM exp; a mean divides by S" if summed else ""),
+                misconception="sum-not-mean" if summed else "",
+            )
     return f"stable on {len(cases)} inputs, including exp under- and overflow"
 
 
@@ -198,6 +207,61 @@ register(
 def _mc():
     from . import Misconception as M
     from . import add_misconceptions
+
+    add_misconceptions(
+        "04.1",
+        M(
+            "no-shift",
+            "exponentiated the log-weights directly (no max shift): overflow or underflow",
+            "exp(800) is inf and exp(-1000) is 0 in floating point: subtract the largest value before "
+            "exponentiating and add it back after the log.",
+        ),
+        M(
+            "sum-not-mean",
+            "took log sum exp (no division by the number of samples S)",
+            "that is log SUM exp: a mean divides by S, so subtract log S.",
+        ),
+    )
+    add_misconceptions(
+        "04.3",
+        M(
+            "direction-swapped",
+            "computed KL(q || p): the expectation under the wrong distribution",
+            "that is KL(q || p): the KL is not symmetric; the expectation is under p, the first argument.",
+            lambda p, q: _kl_discrete_reference(q, p),
+        ),
+        M(
+            "nan-at-zero",
+            "multiplied 0 by log 0 where p(x) = 0: NaN instead of a zero term",
+            "where p(x) = 0 the term is 0 by convention, but 0 * log 0 is NaN in floating point: select those "
+            "terms away (torch.where) instead of multiplying.",
+            lambda p, q: (p * (p / q).log()).sum(-1),
+        ),
+    )
+    add_misconceptions(
+        "04.4",
+        M(
+            "posterior-covariance",
+            "matched the diagonal of the posterior COVARIANCE, not the precision",
+            "the mean-field optimum inverts the diagonal of the posterior precision; the diagonal of the "
+            "covariance is larger where the latent dimensions are correlated.",
+            lambda W, sigma: (
+                torch.linalg.inv(torch.eye(W.shape[1], dtype=W.dtype) + W.T @ W / sigma**2).diagonal().log()
+            ),
+        ),
+        M(
+            "sigma-dropped",
+            "left out the decoder's noise sigma^2 (as if sigma = 1)",
+            "the likelihood's precision is 1 / sigma^2: it scales ||W_j||^2.",
+            lambda W, sigma: -torch.log(1 + (W**2).sum(0)),
+        ),
+        M(
+            "sign-flipped",
+            "gave +log(1 + ||W_j||^2 / sigma^2): a variance above the prior's",
+            "the data can only make q narrower than the prior: the log-variance is at most 0.",
+            lambda W, sigma: torch.log(1 + (W**2).sum(0) / sigma**2),
+        ),
+    )
 
     def kl(mu, lv):
         return 0.5 * (mu.pow(2) + lv.exp() - 1 - lv).sum(-1)

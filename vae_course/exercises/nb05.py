@@ -105,14 +105,20 @@ def _check_straight_through(fn, g=None):
         if not out.requires_grad:
             raise Feedback(
                 f"on {label} no gradient can flow back: the result does not depend on `soft` "
-                "in the graph (did you return `hard` or detach everything?)"
+                "in the graph (did you return `hard` or detach everything?)",
+                misconception="no-gradient-path",
             )
         upstream = torch.randn(*shape, generator=g)
         (grad,) = torch.autograd.grad(out, soft, upstream)
         if not torch.allclose(grad, upstream, atol=1e-6):
+            cancelled = torch.allclose(grad, torch.zeros_like(grad), atol=1e-6)
             raise Feedback(
                 f"on {label} the gradient reaching `soft` should equal the upstream gradient "
                 f"(identity), but it differs by up to {(grad - upstream).abs().max().item():.3g}"
+                + (
+                    ": it is 0, as if the correction's gradient cancelled soft's (is it detached?)" if cancelled else ""
+                ),
+                misconception="no-detach" if cancelled else "",
             )
     ref = _straight_through(soft, hard)
     assert torch.equal(ref.detach(), hard)
@@ -210,3 +216,112 @@ register(
         " summed over dimensions and averaged over the batch."
     ),
 )
+
+
+# --------------------------------------------------------------------------- misconceptions
+def _mc():
+    import math
+
+    from . import Misconception as M
+    from . import add_misconceptions
+
+    def _fz(f, mu, sigma, eps):  # f at the samples, as a column (n, 1)
+        return f(mu + sigma * eps).detach()[:, None]
+
+    def _fprime(f, mu, sigma, eps):  # f'(z) at the samples (n, D)
+        z = (mu + sigma * eps).detach().requires_grad_(True)
+        return torch.autograd.grad(f(z).sum(), z)[0]
+
+    add_misconceptions(
+        "05.1",
+        M(
+            "no-minus-one",
+            "gave the sigma score as eps^2 / sigma, without the -1 from the normaliser",
+            "log q also holds -log sigma: its derivative adds -1 / sigma, so the sigma score is (eps^2 - 1) / sigma.",
+            lambda f, mu, sigma, eps: (
+                _fz(f, mu, sigma, eps) * eps / sigma,
+                _fz(f, mu, sigma, eps) * eps**2 / sigma,
+            ),
+        ),
+        M(
+            "not-divided-by-sigma",
+            "left out the 1 / sigma of both scores (differentiated in eps, not in the parameters)",
+            "d log q / d mu = (z - mu) / sigma^2 = eps / sigma: the scores carry a factor 1 / sigma.",
+            lambda f, mu, sigma, eps: (_fz(f, mu, sigma, eps) * eps, _fz(f, mu, sigma, eps) * (eps**2 - 1)),
+        ),
+    )
+    add_misconceptions(
+        "05.2",
+        M(
+            "sigma-grad-no-eps",
+            "used f'(z) for the sigma gradient too, forgetting dz/dsigma = eps",
+            "z = mu + sigma eps, so dz/dsigma = eps: the sigma gradient is f'(z) eps.",
+            lambda f, mu, sigma, eps: (_fprime(f, mu, sigma, eps), _fprime(f, mu, sigma, eps)),
+        ),
+        M(
+            "value-not-derivative",
+            "used f(z) where its derivative f'(z) belongs",
+            "the pathwise estimate differentiates f through z: f'(z), not f(z).",
+            lambda f, mu, sigma, eps: (
+                _fz(f, mu, sigma, eps).expand_as(eps),
+                _fz(f, mu, sigma, eps) * eps,
+            ),
+        ),
+    )
+    add_misconceptions(
+        "05.3",
+        M(
+            "no-gradient-path",
+            "returned the hard code (or detached everything): no gradient reaches soft",
+            "the result must stay in the graph of soft: start from soft and add a detached correction.",
+        ),
+        M(
+            "no-detach",
+            "wrote soft + (hard - soft) without detaching: the two soft terms cancel, gradient 0",
+            "without .detach() the correction's gradient cancels soft's: detach the bracket (hard - soft).",
+        ),
+    )
+    add_misconceptions(
+        "05.4",
+        M(
+            "baseline-ignored",
+            "gave the variance without a baseline, whatever b is",
+            "the baseline changes each sample, (f - b) times the score, so it changes the variance (not the mean).",
+            lambda mu, sigma, b: _baseline_variance_reference(mu, sigma, 0.0),
+        ),
+        M(
+            "mean-not-subtracted",
+            "gave E[sample^2], the second moment, not the variance",
+            "the variance subtracts the squared mean, here the true gradient 2 mu: E[sample^2] - (2 mu)^2.",
+            lambda mu, sigma, b: _baseline_variance_reference(mu, sigma, b) + (2 * float(mu)) ** 2,
+        ),
+    )
+
+    def _log_q(z, mu, logvar):  # (B,) log N(z; mu, exp(logvar)) summed over dimensions
+        return -0.5 * (math.log(2 * math.pi) + logvar + (z - mu) ** 2 / logvar.exp()).sum(-1)
+
+    add_misconceptions(
+        "05.5",
+        M(
+            "sign-flipped",
+            "returned the log-likelihood log q(z | x), not its negative",
+            "a loss is minimised: the sleep loss is MINUS the log-likelihood of the dreamt z.",
+            lambda z, mu, logvar: _log_q(z, mu, logvar).mean(),
+        ),
+        M(
+            "sum-over-batch",
+            "summed over the batch instead of averaging",
+            "one loss for the batch, as its mean over the dreams: divide the sum by the batch size.",
+            lambda z, mu, logvar: -_log_q(z, mu, logvar).sum(),
+        ),
+        M(
+            "no-constant",
+            "left out the log 2 pi of the Gaussian density",
+            "the Gaussian log density holds -log(2 pi) / 2 per dimension: it does not change the gradient, "
+            "but the loss is the negative log-likelihood itself.",
+            lambda z, mu, logvar: -(_log_q(z, mu, logvar) + 0.5 * z.shape[-1] * math.log(2 * math.pi)).mean(),
+        ),
+    )
+
+
+_mc()

@@ -124,6 +124,38 @@ def _mc():
     from . import Misconception as M
     from . import add_misconceptions
 
+    def _recon(x, logits):  # (B,) Bernoulli log-likelihood
+        return -F.binary_cross_entropy_with_logits(logits, x, reduction="none").flatten(1).sum(1)
+
+    def _std_kl(mu, logvar):  # (B,) KL(q || N(0, I)), 04.2's
+        return 0.5 * (logvar.exp() + mu**2 - 1 - logvar).sum(-1)
+
+    add_misconceptions(
+        "07.1",
+        M(
+            "prior-ignored",
+            "kept the KL against N(0, I): the label's prior never enters",
+            "the prior here is N(prior_mu, exp(prior_logvar)): the KL must compare q with it, not with N(0, I).",
+            lambda x, logits, mu, logvar, pm, plv: _recon(x, logits) - _std_kl(mu, logvar),
+        ),
+        M(
+            "kl-sign",
+            "added the KL instead of subtracting it",
+            "the ELBO is the reconstruction term MINUS the KL (the KL is never negative).",
+            lambda x, logits, mu, logvar, pm, plv: (
+                _recon(x, logits)
+                + 0.5 * ((logvar - plv).exp() + (mu - pm) ** 2 / plv.exp() - 1 - (logvar - plv)).sum(-1)
+            ),
+        ),
+        M(
+            "mean-gap-unscaled",
+            "left (mu - prior_mu)^2 undivided by the prior's variance",
+            "E_q[(z - m)^2] / s_p^2: the mean's gap is measured in units of the prior's variance too.",
+            lambda x, logits, mu, logvar, pm, plv: (
+                _recon(x, logits) - 0.5 * ((logvar - plv).exp() + (mu - pm) ** 2 - 1 - (logvar - plv)).sum(-1)
+            ),
+        ),
+    )
     add_misconceptions(
         "07.2",
         M("chose (b)", "chose (b): thinks z alone fixes the image", "the decoder also reads c, the digit's class."),

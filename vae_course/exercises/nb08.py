@@ -94,6 +94,14 @@ def _ema_reference(z, idx, count, embed_sum, decay):
     return count, embed_sum, embed_sum / smoothed[:, None]
 
 
+def _ema_no_smoothing(z, idx, count, embed_sum, decay):
+    """The EMA update without Laplace smoothing (misconception 'no-smoothing')."""
+    n = torch.bincount(idx, minlength=count.shape[0]).to(z.dtype)
+    count = decay * count + (1 - decay) * n
+    embed_sum = decay * embed_sum + (1 - decay) * torch.zeros_like(embed_sum).index_add_(0, idx, z)
+    return count, embed_sum, embed_sum / count[:, None]
+
+
 def _ema_cases(g=None):
     g = g if g is not None else torch.Generator().manual_seed(10)
     z = torch.randn(12, 3, generator=g, dtype=torch.float64)
@@ -216,6 +224,58 @@ def _mc():
     from . import Misconception as M
     from . import add_misconceptions
 
+    add_misconceptions(
+        "08.1",
+        M(
+            "largest-dot-product",
+            "picked the code with the largest dot product z . e_k",
+            "the largest dot product is the nearest code only when all codes have the same norm: "
+            "||z - e||^2 = ||z||^2 - 2 z.e + ||e||^2 keeps the ||e||^2 term.",
+            lambda z, codebook: (z @ codebook.T).argmax(1),
+        ),
+        M(
+            "farthest-code",
+            "took the argmax of the distances: the farthest code",
+            "the nearest code has the SMALLEST distance: argmin, not argmax.",
+            lambda z, codebook: torch.cdist(z, codebook).argmax(1),
+        ),
+    )
+
+    def _entropy(counts):  # nats, 0 log 0 = 0
+        p = counts.double() / counts.sum()
+        return -torch.where(p > 0, p * p.clamp_min(1e-300).log(), torch.zeros_like(p)).sum()
+
+    add_misconceptions(
+        "08.3",
+        M(
+            "entropy-not-perplexity",
+            "returned the entropy H (nats), not exp(H)",
+            "that is the entropy: perplexity is its exponential, the number of equally used codes.",
+            lambda counts: float(_entropy(counts)),
+        ),
+        M(
+            "codes-used",
+            "counted the codes used at least once",
+            "perplexity weighs codes by how often they are used: a code used once counts far less than one used "
+            "a million times (exp of the entropy).",
+            lambda counts: float((counts > 0).sum()),
+        ),
+    )
+    add_misconceptions(
+        "08.2",
+        M(
+            "no-smoothing",
+            "divided the running sum by the raw running count: a never-used code becomes 0 / 0 = NaN",
+            "a code that was never used has count 0 and sum 0: smooth the counts before dividing.",
+            lambda z, idx, count, embed_sum, decay: _ema_no_smoothing(z, idx, count, embed_sum, decay),
+        ),
+        M(
+            "decay-swapped",
+            "weighted the old value by (1 - decay) and the batch by decay",
+            "decay is the weight of the PAST: N <- decay N + (1 - decay) n, so the codebook moves slowly.",
+            lambda z, idx, count, embed_sum, decay: _ema_reference(z, idx, count, embed_sum, 1 - decay),
+        ),
+    )
     add_misconceptions(
         "08.4",
         M(
