@@ -288,7 +288,7 @@ register_prediction(
     solution='def predicted_finite_variance():\n    return "b"  # the narrower q fails 2M - Q > 0 first',
     explain=(
         "The next cell measures what this means for the estimate: effective sample sizes and errors of "
-        "log p(x) for both proposals at every k."
+        "log p(x) for both proposals at every k"
     ),
     explanation=(
         "Maximising the ELBO minimises KL(q || p(z | x)), which rewards a q that stays inside the posterior; "
