@@ -86,8 +86,16 @@ WRONG = {
     ),
     ("01.2", "sign-flipped"): lambda l, x: (x * F.logsigmoid(l) + (1 - x) * F.logsigmoid(-l)).sum((1, 2, 3)),
     ("01.2", "mean-not-sum"): lambda l, x: F.binary_cross_entropy_with_logits(l, x, reduction="none").mean((1, 2, 3)),
-    ("01.3", "sign-flipped"): lambda l, x: x - 1 / (1 + torch.exp(-l)),
-    ("01.3", "target-dropped"): lambda l, x: 1 / (1 + torch.exp(-l)),
+    ("00.4", "no-clipping"): lambda: 0.1,
+    ("00.5", "whole-image"): lambda: 0.08,
+    ("00.5", "share-without-root"): lambda: 0.08 * 0.5027,
+    ("01.3", "sign-flipped"): lambda l, x: (
+        x - 1 / (1 + torch.exp(-l)),
+        2 * (x - torch.sigmoid(l)) * torch.sigmoid(l) * torch.sigmoid(-l),
+    ),
+    ("01.3", "no-chain-rule"): lambda l, x: (torch.sigmoid(l) - x, 2 * torch.sigmoid(l) - 2 * x),
+    ("01.4", "kept-not-discarded"): lambda: 0.698 + 0.63 + 0.555 + 0.397,
+    ("01.4", "per-pixel"): lambda: (4.699 - 2.28) / 64,
     ("02.4", "no shrinkage"): lambda: 1,
     ("02.4", "halved length"): lambda: 0.25,
     ("02.5", "no-half-in-exponent"): lambda t, r: 1 / (1 + torch.exp(-(2 * t - 1) * r * r)),
@@ -110,6 +118,16 @@ WRONG = {
     ("04.2", "kl-sign"): lambda mu, lv: (0.5 * (1 + lv - mu**2 - torch.exp(lv))).sum(-1),
     ("04.2", "missing-half"): lambda mu, lv: (mu**2 + torch.exp(lv) - 1 - lv).sum(-1),
     ("04.2", "variance-for-logvar"): lambda mu, lv: 0.5 * (mu**2 + lv - 1 - torch.log(lv)).sum(-1),
+    ("04.4", "variance-not-log"): lambda W, sigma: sigma**2 / (sigma**2 + (W * W).sum(0)),
+    ("04.5", "no-condition"): lambda M, Q: torch.sqrt(torch.det(M) ** 2 / (torch.det(Q) * torch.det(2 * M - Q))),
+    ("04.5", "swapped-roles"): lambda M, Q: (
+        torch.tensor(float("inf"), dtype=M.dtype)
+        if torch.linalg.eigvalsh(2 * Q - M)[0] <= 0
+        else torch.det(Q) / torch.sqrt(torch.det(M) * torch.det(2 * Q - M))
+    ),
+    ("04.6", "chose (a)"): lambda: "a",
+    ("04.6", "chose (c)"): lambda: " c",
+    ("04.6", "chose (d)"): lambda: "D",
     ("06.1", "logvar-as-std"): lambda mu, lv, eps=None: mu + eps * lv,
     ("06.1", "variance-not-std"): lambda mu, lv, eps=None: mu + eps * torch.exp(lv),
     ("06.2", "log-sum-exp"): lambda v, dim=0: (

@@ -1,9 +1,11 @@
 """Exercises of notebook 00 (start here): a first taste of the check machinery."""
 
+import math
+
 import torch
 
-from ..moons import phase_label, render_moons, rms_distance
-from . import case, register
+from ..moons import PhaseBank, phase_label, render_moons, rms_distance
+from . import case, register, register_prediction
 
 
 def _rms_cases(g=None):
@@ -108,6 +110,81 @@ register(
 )
 
 
+def noisy_moon_distance(g=None, noise=0.1, size=28, n=200) -> float:
+    """The experiment of 00.4: the median manifold distance of n rendered moons at random phases with
+    Gaussian pixel noise of standard deviation ``noise`` (clipped to [0, 1], as the renderer does)."""
+    g = g if g is not None else torch.Generator().manual_seed(0)
+    x = render_moons(torch.rand(n, generator=g), size=size, noise=noise, generator=g)
+    return PhaseBank(size=size, n_phases=720).distance(x).median().item()
+
+
+register_prediction(
+    "00.4",
+    "predict how far pixel noise pushes a moon off the manifold",
+    experiment=noisy_moon_distance,
+    form="number",
+    tol=0.01,
+    hint=(
+        "Adding independent noise of standard deviation 0.1 to every pixel moves an image by an RMS distance "
+        "of 0.1, before anything else happens to it. What else happens to a pixel after the noise is added?",
+        "About half of the image is the black background outside the disc: what does clipping to [0, 1] do "
+        "to the noise on a pixel that is exactly 0?",
+        "For noise n ~ N(0, s^2), E[max(n, 0)^2] is half of E[n^2]. Average the squared distance over the "
+        "two halves of the image, then take the root.",
+    ),
+    solution=(
+        "def predicted_noisy_distance():\n"
+        "    s, disc = 0.1, 0.5  # noise level; the disc covers about half of the image\n"
+        "    return (disc * s**2 + (1 - disc) * s**2 / 2) ** 0.5  # clipping halves the background's noise"
+    ),
+    explain=(
+        "Clipping removes the negative half of the noise on the black background (half the image) and part "
+        "of it on the dark side of the disc, so the distance is below the noise's 0.1; the nearest moon of "
+        "the bank absorbs a little more"
+    ),
+    explanation=(
+        "Noise of standard deviation s moves each pixel by s in RMS, but the renderer clips to [0, 1]: on the "
+        "background (value 0, about half of the image) only the positive half survives, E[max(n, 0)^2] = s^2 / 2. "
+        "So the squared distance is about (1/2) s^2 + (1/2) s^2 / 2, and the distance about 0.87 s: 0.087 at "
+        "s = 0.1. Clipping on the disc's dark side (value 0.08) takes a little more."
+    ),
+)
+
+
+def blank_image_distance(g=None, size=28) -> float:
+    """The experiment of 00.5: the manifold distance of an all-black image."""
+    return PhaseBank(size=size, n_phases=720).distance(torch.zeros(1, 1, size, size)).item()
+
+
+register_prediction(
+    "00.5",
+    "predict the manifold distance of a blank image",
+    experiment=blank_image_distance,
+    form="number",
+    tol=0.003,
+    hint=(
+        "Which moon of the bank is nearest to an all-black image, and what are its pixels?",
+        "Outside the disc every moon is 0, like the blank image; inside it, the nearest moon's pixels all "
+        "have the same value. What share of the image does the disc cover?",
+        "The disc's radius is 0.8 of half the image side: its area, as a share of the square, is a short "
+        "expression with pi.",
+    ),
+    solution=(
+        "def predicted_blank_distance():\n"
+        "    disc = math.pi * 0.8**2 / 4  # the disc's share of the square image\n"
+        "    return 0.08 * math.sqrt(disc)  # the new moon: 0.08 on the disc, 0 elsewhere"
+    ),
+    explain=(
+        "A blank image is nearer to the manifold than a real moon with a little noise: the distance measures "
+        "pixels, not whether an image shows a moon, so it needs the junk baselines of the next cell beside it"
+    ),
+    explanation=(
+        "The nearest moon is the new moon, 0.08 on the disc and 0 outside. The disc covers pi (0.8)^2 / 4 = 0.50 "
+        "of the image, so the RMS distance is 0.08 sqrt(0.50) = 0.057."
+    ),
+)
+
+
 # --------------------------------------------------------------------------- misconceptions
 def _mc():
     from . import Misconception as M
@@ -174,3 +251,36 @@ def _mc():
 
 
 _mc()
+
+
+def _mc_predictions():
+    from . import Misconception as M
+    from . import add_misconceptions
+
+    add_misconceptions(
+        "00.4",
+        M(
+            "no-clipping",
+            "predicted the noise's own RMS, 0.1, ignoring the clipping",
+            "the renderer clips to [0, 1]: on the black background half of the noise is cut off.",
+            lambda: 0.1,
+        ),
+    )
+    add_misconceptions(
+        "00.5",
+        M(
+            "whole-image",
+            "took the new moon's 0.08 as the distance, as if the disc filled the image",
+            "outside the disc the new moon is 0, like the blank image: only the disc's pixels differ.",
+            lambda: 0.08,
+        ),
+        M(
+            "share-without-root",
+            "multiplied 0.08 by the disc's share instead of its square root",
+            "RMS averages SQUARED differences: the share multiplies 0.08^2, and the root comes last.",
+            lambda: 0.08 * math.pi * 0.8**2 / 4,
+        ),
+    )
+
+
+_mc_predictions()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 
 from vae_course import losses
-from vae_course.exercises import case, register
+from vae_course.exercises import case, register, register_prediction
 
 from ..pca import pca_reconstruct
 
@@ -68,7 +68,7 @@ def _bce_cases(g=None):
 
 register(
     "01.2",
-    "Bernoulli reconstruction loss from logits",
+    "Bernoulli reconstruction loss from logits (derive)",
     reference=losses.bce_with_logits,
     cases=_bce_cases,
     atol=1e-4,
@@ -78,7 +78,7 @@ register(
         "log(1 + e^l) overflows for large l: PyTorch has a stable function for exactly this expression.",
         "One loss per image: reduce over every dimension except the batch dimension.",
     ),
-    kind="implement",
+    kind="derive",
     explanation=(
         "With p = sigmoid(l), -[x log p + (1 - x) log(1 - p)] simplifies to softplus(l) - x l, which "
         "never takes the log of a rounded probability and so stays finite for any logit."
@@ -86,8 +86,9 @@ register(
 )
 
 
-def _bce_grad_reference(logits, x):
-    return torch.sigmoid(logits) - x
+def _logit_grads_reference(logits, x):
+    p = torch.sigmoid(logits)
+    return p - x, 2 * (p - x) * p * (1 - p)
 
 
 def _bce_grad_cases(g=None):
@@ -99,7 +100,7 @@ def _bce_grad_cases(g=None):
         case(
             torch.tensor([[[[40.0, -40.0]]]]),
             torch.tensor([[[[0.0, 1.0]]]]),
-            label="confident and wrong: logits of +-40 (the gradient must stay finite)",
+            label="confident and wrong: logits of +-40",
         ),
         case(torch.randn(3, 1, 4, 4, generator=g), torch.rand(3, 1, 4, 4, generator=g), label="grey targets in [0, 1]"),
     ]
@@ -107,19 +108,94 @@ def _bce_grad_cases(g=None):
 
 register(
     "01.3",
-    "the gradient of the Bernoulli loss with respect to a logit (derive)",
-    reference=_bce_grad_reference,
+    "the gradients of two losses with respect to a logit (derive)",
+    reference=_logit_grads_reference,
     cases=_bce_grad_cases,
+    atol=1e-6,
+    rtol=1e-4,
     hint=(
-        "Differentiate your 01.2 expression for one pixel, softplus(l) - x l, with respect to l.",
-        "The derivative of softplus is a function you know from logistic regression.",
+        "For the Bernoulli loss, differentiate your 01.2 expression for one pixel with respect to l; write "
+        "the result with sigmoid(l) where you can.",
+        "For the squared error (sigmoid(l) - x)^2, use the chain rule; the derivative of sigmoid can be "
+        "written with sigmoid itself (differentiate 1 / (1 + e^-l)).",
+        "Return the two as a tuple (Bernoulli first), each with the shape of logits.",
     ),
     kind="derive",
-    solution="def bce_logit_grad(logits, x):\n    return torch.sigmoid(logits) - x  # d/dl [softplus(l) - x l]",
+    solution=(
+        "def logit_grads(logits, x):\n"
+        "    p = torch.sigmoid(logits)\n"
+        "    return p - x, 2 * (p - x) * p * (1 - p)  # Bernoulli loss; squared error through the sigmoid"
+    ),
     explanation=(
-        "d/dl softplus(l) = e^l / (1 + e^l) = sigmoid(l), so the gradient is sigmoid(l) - x: the predicted "
-        "probability minus the target, bounded by 1 in size however wrong the logit is. That is why the "
-        "loss from logits trains stably where the log of a saturated sigmoid would not."
+        "d/dl [softplus(l) - x l] = sigmoid(l) - x: the predicted probability minus the target, as large as the "
+        "error however confident the logit. Through the sigmoid, the squared error's gradient carries the extra "
+        "factor sigmoid'(l) = p (1 - p), which vanishes for a confident logit: at l = -40 with x = 1 it is about "
+        "1e-17, so a pixel that is confidently wrong barely moves under squared error on sigmoid outputs, and "
+        "moves at full speed under the Bernoulli loss."
+    ),
+)
+
+
+def linear_ae_experiment(g=None, n=1500, k=4, epochs=400, dataset="digits") -> float:
+    """The experiment of 01.4: train notebook 01's linear autoencoder (no ReLU, code size k) by
+    full-batch gradient descent with step 0.12 / (top eigenvalue) on the first n centred training
+    images, and return its training squared error per image (summed over pixels). The global
+    random state of the caller is left as it was."""
+    from .. import data
+    from ..models.ae import MLPAutoencoder
+
+    x = data.load(dataset, "train")[0][:n]
+    xc = x - x.mean(dim=0)  # (n, 1, H, W), centred as in the notebook
+    X = xc.flatten(1).double()
+    lr = 0.12 / torch.linalg.eigvalsh(X.T @ X / len(X))[-1].item()
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        model = MLPAutoencoder(x.shape[-1], k, hidden=(), linear=True, output="identity")
+    opt = torch.optim.SGD(model.parameters(), lr=lr)
+    for _ in range(epochs):  # full-batch gradient descent: one step per epoch
+        opt.zero_grad()
+        losses.mse(model(xc).recon, xc).mean().backward()
+        opt.step()
+    with torch.no_grad():
+        return losses.mse(model(xc).recon, xc).mean().item()
+
+
+def _spectrum(n=1500, dataset="digits"):
+    from .. import data
+
+    x = data.load(dataset, "train")[0][:n].flatten(1).double()
+    xc = x - x.mean(0)
+    return torch.linalg.eigvalsh(xc.T @ xc / len(xc)).flip(0)  # (D,) covariance eigenvalues, largest first
+
+
+register_prediction(
+    "01.4",
+    "predict the linear autoencoder's error from PCA's eigenvalues",
+    experiment=linear_ae_experiment,
+    form="number",
+    tol=0.03,
+    hint=(
+        "Section 5 says where the trained linear autoencoder ends: on PCA's top-4 subspace. What is left of a "
+        "centred image after projecting it there?",
+        "The average squared length of the part of the data along one principal direction is that direction's "
+        "eigenvalue; the directions are orthogonal, so these add.",
+        "You need two printed numbers of the cell above: the total variance and the first four eigenvalues.",
+    ),
+    solution=(
+        "def predicted_linear_error():\n"
+        "    total, top = 4.699, [0.698, 0.63, 0.555, 0.397]  # printed above (digits, 1500 images)\n"
+        "    return total - sum(top)  # the variance along the discarded directions"
+    ),
+    explain=(
+        "The best rank-4 reconstruction keeps the variance along the top 4 principal directions and loses the "
+        "rest: its squared error per image is the sum of the discarded eigenvalues (Eckart-Young), and gradient "
+        "descent on the linear autoencoder gets there"
+    ),
+    explanation=(
+        "A centred image's squared length averages to the total variance, the sum of all eigenvalues; projecting "
+        "onto the top-k principal subspace keeps the first k of them, so the error per image is the sum of the "
+        "others. The linear autoencoder trained with squared error reaches that subspace, so its training "
+        "error is that number, predicted before any training."
     ),
 )
 
@@ -169,19 +245,39 @@ def _mc():
             lambda l, x: (softplus(l) - x * l).flatten(1).mean(1),
         ),
     )
+    sig = torch.sigmoid
     add_misconceptions(
         "01.3",
         M(
             "sign-flipped",
-            "gradient with the wrong sign (x - sigmoid(l))",
+            "gradients with the wrong sign (x - sigmoid(l))",
             "check the sign: increasing the logit of a pixel that is off must increase the loss.",
-            lambda l, x: x - torch.sigmoid(l),
+            lambda l, x: (x - sig(l), 2 * (x - sig(l)) * sig(l) * (1 - sig(l))),
         ),
         M(
-            "target-dropped",
-            "forgot the -x l term: sigmoid(l) alone",
-            "the loss has a -x l term too: its derivative does not vanish.",
-            lambda l, x: torch.sigmoid(l),
+            "no-chain-rule",
+            "differentiated the squared error with respect to the output, not the logit",
+            "the squared error depends on l through sigmoid(l): multiply by the sigmoid's derivative (chain rule).",
+            lambda l, x: (sig(l) - x, 2 * (sig(l) - x)),
+        ),
+    )
+
+    def spectrum_value(f):
+        return lambda: f(_spectrum())
+
+    add_misconceptions(
+        "01.4",
+        M(
+            "kept-not-discarded",
+            "summed the kept eigenvalues (the variance the code keeps)",
+            "the top eigenvalues are what the code KEEPS; the error is what it discards.",
+            spectrum_value(lambda lam: lam[:4].sum().item()),
+        ),
+        M(
+            "per-pixel",
+            "divided by the number of pixels (a mean, not a sum over pixels)",
+            "the course's squared error is summed over the pixels of an image, not averaged.",
+            spectrum_value(lambda lam: lam[4:].sum().item() / len(lam)),
         ),
     )
 

@@ -5,7 +5,8 @@ import math
 import torch
 
 from ..losses import gaussian_kl, log_mean_exp
-from . import Feedback, case, register
+from ..lvm import LinearGaussianLVM
+from . import Feedback, case, register, register_prediction
 
 
 def _kl_cases(g=None):
@@ -29,16 +30,16 @@ def _kl_cases(g=None):
 
 register(
     "04.2",
-    "closed-form KL(q || N(0, I))",
+    "closed-form KL(q || N(0, I)) (derive)",
     reference=gaussian_kl,
     cases=_kl_cases,
     hint=(
-        "Both distributions factorise over dimensions: compute one KL per dimension, then combine them.",
-        "For one dimension, expand E_q[log q - log p] using E_q[z^2] = mu^2 + sigma^2; remember that "
-        "logvar is the log of the variance.",
+        "Both distributions factorise over dimensions: derive one KL per dimension, then combine them.",
+        "For one dimension, write log q(z) - log p(z) with the two Gaussian log-densities and take its "
+        "expectation under q: you need E_q[(z - mu)^2] and E_q[z^2]; remember that logvar is the log of the variance.",
         "Sum over the latent dimension only: one KL per example.",
     ),
-    kind="implement",
+    kind="derive",
     explanation=(
         "Per dimension, KL(N(mu, s^2) || N(0, 1)) = (mu^2 + s^2 - 1 - log s^2) / 2, and independent "
         "dimensions add, so the sum over the last axis gives one KL per example."
@@ -203,6 +204,111 @@ register(
 )
 
 
+def _weight_moment_reference(M, Q):
+    R = 2 * M - Q
+    if torch.linalg.eigvalsh(0.5 * (R + R.T))[0] <= 0:
+        return torch.tensor(float("inf"), dtype=M.dtype)  # the integral of p^2 / q diverges
+    return torch.linalg.det(M) / torch.sqrt(torch.linalg.det(Q) * torch.linalg.det(R))
+
+
+def _weight_moment_cases(g=None):
+    g = g if g is not None else torch.Generator().manual_seed(6)
+    A = torch.randn(4, 4, generator=g, dtype=torch.float64)
+    M4 = A @ A.T + 0.5 * torch.eye(4, dtype=torch.float64)  # a correlated posterior precision
+    M2 = torch.tensor([[2.0, 0.8], [0.8, 1.0]], dtype=torch.float64)
+    return [
+        case(torch.eye(3, dtype=torch.float64), torch.eye(3, dtype=torch.float64), label="q equal to the posterior: 1"),
+        case(M2, 0.5 * M2, label="a q twice as wide as the posterior in every direction (finite)"),
+        case(M4, torch.diag(1 / torch.linalg.inv(M4).diagonal()), label="a diagonal q with the marginal variances"),
+        case(
+            torch.diag(torch.tensor([1.0, 4.0], dtype=torch.float64)),
+            torch.diag(torch.tensor([1.0, 9.0], dtype=torch.float64)),
+            label="independent coordinates, q too narrow in one (9 > 2 x 4): infinite",
+        ),
+        case(M2, 3 * M2, label="q narrower than the posterior in EVERY direction (2M - Q = -M): infinite"),
+    ]
+
+
+register(
+    "04.5",
+    "when do importance weights have finite variance? (derive)",
+    reference=_weight_moment_reference,
+    cases=_weight_moment_cases,
+    atol=1e-8,
+    rtol=1e-6,
+    hint=(
+        "E_q[w^2] / p(x)^2 is the integral of p(z | x)^2 / q(z): write the exponent of that ratio as one "
+        "quadratic form in z - m.",
+        "A Gaussian integral of exp(-(z - m)^T R (z - m) / 2) is finite only when R is positive definite, and then "
+        "(2 pi)^(k/2) / sqrt(det R); collect the normalising constants of p(z | x)^2 and q.",
+        "Test the condition with the eigenvalues of R (torch.linalg.eigvalsh), not with its determinant: two "
+        "negative eigenvalues make a positive determinant.",
+    ),
+    kind="derive",
+    explanation=(
+        "p(z | x)^2 / q(z) is proportional to exp(-(z - m)^T (2M - Q)(z - m) / 2), so the integral is finite "
+        "only if 2M - Q is positive definite, and then equals det M / sqrt(det Q det(2M - Q)). A q narrower "
+        "than the posterior (Q > 2M along some direction) gives weights of infinite variance; a wider one only "
+        "a finite factor."
+    ),
+)
+
+
+def finite_variance_experiment(g=None, k=4, sigma=0.5, seed=4) -> str:
+    """The experiment of 04.6: on section 3's linear-Gaussian model with k = 4 latents (d = 2k, the
+    notebook's model for k = 4), which of two diagonal proposals centred on the posterior mean give
+    importance weights of finite variance: the mean-field q (variances 1 / M_jj) and the marginal q
+    (variances (M^-1)_jj)? Exact: the smallest eigenvalue of 2M - Q decides (exercise 04.5). Returns
+    (a) only the mean-field q's, (b) only the marginal q's, (c) both, (d) neither."""
+    from ..lvm import importance_weight_moment
+
+    model = LinearGaussianLVM.random(d=2 * k, k=k, sigma=sigma, seed=seed)
+    cov = model.posterior(torch.zeros(1, 2 * k, dtype=torch.float64)).cov[0]  # the same for every x
+    M = torch.linalg.inv(cov)
+    finite = {
+        name: importance_weight_moment(cov, torch.diag(v)).min_eig > 0
+        for name, v in (("mean-field", 1 / M.diagonal()), ("marginal", cov.diagonal()))
+    }
+    return {(True, False): "a", (False, True): "b", (True, True): "c"}.get(
+        (finite["mean-field"], finite["marginal"]), "d"
+    )
+
+
+register_prediction(
+    "04.6",
+    "predict which proposal's weights have finite variance",
+    experiment=finite_variance_experiment,
+    form="choice",
+    options={
+        "a": "only the mean-field q's: it is the closer to the posterior in KL(q || p), the ELBO's own measure, "
+        "but importance sampling is judged by the integral of p^2 / q, which punishes a q that is too narrow.",
+        "b": "only the marginal q's: the mean-field q is narrower than the posterior's marginals in every "
+        "coordinate (04.4), and the posterior's correlations make 2M - diag(M) indefinite (04.5); the marginal "
+        "q is wider and keeps 2M - Q positive definite at this k.",
+        "c": "both: at k = 4 the posterior's correlations are already strong enough to make 2M - diag(M) "
+        "indefinite for the narrower, mean-field q.",
+        "d": "neither: the wider, marginal q still satisfies 04.5's condition at k = 4 (it fails only at larger k).",
+    },
+    hint=(
+        "Your 04.4 says how the mean-field variances compare with the posterior's marginal variances: "
+        "which q is narrower?",
+        "Your 04.5 says which mismatch makes the weights' variance infinite: a q too narrow or a q too wide?",
+    ),
+    solution='def predicted_finite_variance():\n    return "b"  # the narrower q fails 2M - Q > 0 first',
+    explain=(
+        "The next cell measures what this means for the estimate: effective sample sizes and errors of "
+        "log p(x) for both proposals at every k"
+    ),
+    explanation=(
+        "Maximising the ELBO minimises KL(q || p(z | x)), which rewards a q that stays inside the posterior; "
+        "importance sampling's variance is the integral of p^2 / q, which rewards a q that covers it. The "
+        "mean-field optimum has variances 1 / M_jj, below the marginal variances (M^-1)_jj in every coordinate, "
+        "so it fails the condition 2M - Q > 0 first: at k = 4 its weights have infinite variance, the "
+        "marginal q's do not."
+    ),
+)
+
+
 # --------------------------------------------------------------------------- misconceptions
 def _mc():
     from . import Misconception as M
@@ -286,6 +392,42 @@ def _mc():
             "logvar is the LOG of the variance: the variance is exp(logvar).",
             lambda mu, lv: 0.5 * (mu.pow(2) + lv - 1 - lv.log()).sum(-1),
         ),
+    )
+
+    add_misconceptions(
+        "04.4",
+        M(
+            "variance-not-log",
+            "returned the variances, not their logs",
+            "the function returns LOG-variances s_j.",
+            lambda W, sigma: 1 / (1 + (W**2).sum(0) / sigma**2),
+        ),
+    )
+
+    def no_condition(M, Q):
+        return torch.linalg.det(M) / torch.sqrt(torch.linalg.det(Q) * torch.linalg.det(2 * M - Q))
+
+    add_misconceptions(
+        "04.5",
+        M(
+            "no-condition",
+            "used the closed form without checking that 2M - Q is positive definite",
+            "the Gaussian integral is finite only when 2M - Q is positive definite (test its eigenvalues): "
+            "otherwise the second moment is infinite.",
+            no_condition,
+        ),
+        M(
+            "swapped-roles",
+            "swapped the posterior and the proposal (2Q - M)",
+            "the integrand is p^2 / q: the POSTERIOR's precision is doubled, the proposal's subtracted.",
+            lambda M, Q: _weight_moment_reference(Q, M),
+        ),
+    )
+    add_misconceptions(
+        "04.6",
+        M("chose (a)", "thought the ELBO's optimum is the safer proposal", "a q too narrow makes 2M - Q indefinite."),
+        M("chose (c)", "thought both proposals keep finite variance", "the narrower q fails the condition."),
+        M("chose (d)", "thought neither proposal keeps finite variance", "the wider q still passes at k = 4."),
     )
 
 
