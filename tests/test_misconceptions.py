@@ -16,7 +16,14 @@ from vae_course.exercises import UNRECOGNISED, all_exercises, evaluate
 
 F = torch.nn.functional
 
+
 # (exercise, misconception id) -> a wrong submission committing it
+def _ideal_baseline_variance(mu, s):
+    """Variance of (z^2 - b) eps / s with b = E[z^2] = mu^2 + s^2 (exercise 05.4's formula at that b)."""
+    b = mu**2 + s**2
+    return (mu**4 + 18 * mu**2 * s**2 + 15 * s**4 - 2 * b * (mu**2 + 3 * s**2) + b**2) / s**2 - 4 * mu**2
+
+
 WRONG = {
     ("00.1", "no-root"): lambda a, b: ((a - b) ** 2).reshape(len(a), -1).mean(-1),
     ("00.1", "abs-not-square"): lambda a, b: torch.stack([(x - y).abs().mean() for x, y in zip(a, b)]),
@@ -60,6 +67,13 @@ WRONG = {
     ("04.2", "kl-sign"): lambda mu, lv: (0.5 * (1 + lv - mu**2 - torch.exp(lv))).sum(-1),
     ("04.2", "missing-half"): lambda mu, lv: (mu**2 + torch.exp(lv) - 1 - lv).sum(-1),
     ("04.2", "variance-for-logvar"): lambda mu, lv: 0.5 * (mu**2 + lv - 1 - torch.log(lv)).sum(-1),
+    ("05.5", "baseline-noise-ignored"): lambda mu, s, K: _ideal_baseline_variance(mu, s),
+    ("05.5", "k-not-k-minus-1"): lambda mu, s, K: (
+        _ideal_baseline_variance(mu, s) + (4 * mu**2 * s**2 + 2 * s**4) / (K * s**2)
+    ),
+    ("05.6", "chose (a)"): lambda: "a",
+    ("05.6", "chose (c)"): lambda: "c",
+    ("05.6", "chose (d)"): lambda: "D",
     ("06.1", "logvar-as-std"): lambda mu, lv, eps=None: mu + eps * lv,
     ("06.1", "variance-not-std"): lambda mu, lv, eps=None: mu + eps * torch.exp(lv),
     ("06.2", "log-sum-exp"): lambda v, dim=0: (
@@ -70,8 +84,10 @@ WRONG = {
     ("06.3", "kl-sign"): lambda mu, lv: (0 - mu, 0.5 - 0.5 * torch.exp(lv)),
     ("06.4", "perfect-is-zero"): lambda: 0,
     ("06.4", "every-pixel-a-coin"): lambda: 28 * 28 * 0.6931,
-    ("07.2", "chose (b)"): lambda: "b",
-    ("07.2", "chose (c)"): lambda: "C ",
+    ("06.5", "chose (a)"): lambda: "a",
+    ("06.5", "chose (b)"): lambda: " B",
+    ("07.2", "chose (a)"): lambda: "a",
+    ("07.2", "chose (b)"): lambda: " B",
     ("08.4", "1 / (1 - decay)"): None,
     ("08.4", "half of the window"): lambda: 50,
     ("09.1", "gradient-below-floor"): lambda kl, lam: torch.ones_like(kl),
@@ -111,7 +127,7 @@ def test_every_registered_misconception_has_a_submission_here():
 # Exercises with a numeric or functional answer that have no named misconception yet (to shrink to none).
 NOT_YET = {
     "02.1", "02.2", "02.3", "03.1", "03.2", "04.1", "04.3", "04.4",
-    "05.1", "05.2", "05.3", "05.4", "05.5", "07.1", "08.1", "08.2", "08.3",
+    "05.1", "05.3", "05.4", "07.1", "08.1", "08.2", "08.3",
 }  # fmt: skip
 
 
