@@ -57,13 +57,14 @@ def test_bad_classes_are_reported():
 
 def test_one_hot_and_per_class_accuracy_and_exercises():
     from vae_course.diagnostics import per_class_accuracy
-    from vae_course.exercises import check
     from vae_course.models.vae import one_hot
 
     assert torch.equal(one_hot(torch.tensor([2, 0]), 3), torch.tensor([[0.0, 0.0, 1.0], [1.0, 0.0, 0.0]]))
     acc = per_class_accuracy(torch.tensor([0, 0, 1, 2]), torch.tensor([0, 1, 1, 1]), 4)
     assert torch.allclose(acc[:2], torch.tensor([1.0, 1 / 3])) and torch.isnan(acc[2:]).all()  # no 2s, no 3s
-    assert check("07.2", lambda: "a").passed  # 07's exercises are the conditional ELBO and a choice now
+    from vae_course.exercises import get
+
+    assert get("07.2").kind == "predict-then-run"  # 07's exercises: the conditional ELBO and a prediction
 
 
 def test_exercise_solutions_in_notebook_07_pass_their_checks():
@@ -74,7 +75,7 @@ def test_exercise_solutions_in_notebook_07_pass_their_checks():
 
     for marker, ex, name in [
         ("def conditional_elbo(", "07.1", "conditional_elbo"),
-        ("def style_answer()", "07.2", "style_answer"),
+        ("def probe_prediction()", "07.2", "probe_prediction"),
     ]:
         ns = {"torch": torch, "F": F}
         exec(code_cell("07_cvae.ipynb", marker), ns)

@@ -8,6 +8,7 @@ import torch
 from vae_course.estimators import (
     Cosine,
     Square,
+    bernoulli_estimator_errors,
     bernoulli_grads,
     compare_estimators,
     encoder_gradient_samples,
@@ -211,7 +212,40 @@ def test_coordinate_baseline_removes_the_other_coordinates():
         assert torch.allclose(many, one.expand(d))
         assert many[0] < theory_variance(Square(), [1.0] * d, [1.0] * d, "score", "mu", float(d * 2 - 2))[0]
     with pytest.raises(ValueError, match="coordinate"):
+        theory_variance(Square(), [1.0], [1.0], "score", "mu", "mean")
+    with pytest.raises(ValueError, match="group of at least 2"):
         theory_variance(Square(), [1.0], [1.0], "score", "mu", "loo")
+
+
+def test_leave_one_out_from_small_batches_pays_var_f_over_k_minus_1():
+    """Var_loo(K) = Var_{b = E f} + Var[f] E[w^2] / ((K - 1) sigma^2), measured, for mu and sigma, in 3-D."""
+    mu, sigma = [0.5, -1.0, 0.3], [1.0, 0.5, 2.0]
+    ideal = {
+        w: theory_variance(Square(), mu, sigma, "score", w, sum(m * m + s * s for m, s in zip(mu, sigma)))
+        for w in ("mu", "sigma")
+    }
+    eps = sample_eps(300_000, 3, torch.Generator().manual_seed(4))
+    for k in (2, 5):
+        est = score_function(Square(), mu, sigma, eps, baseline="loo", group=k)
+        for w in ("mu", "sigma"):
+            want = theory_variance(Square(), mu, sigma, "score", w, "loo", group=k)
+            assert (want > ideal[w]).all()
+            got = getattr(est, w).var(0)
+            assert torch.allclose(got, want, rtol=0.08), (k, w, got, want)  # heavy tails (eps^6 terms)
+    with pytest.raises(ValueError, match="divide"):
+        score_function(Square(), mu, sigma, eps[:10], baseline="loo", group=4)
+
+
+def test_bernoulli_baselined_score_is_unbiased_and_grows_linearly_with_the_codes():
+    f = lambda z: (z - 0.45) ** 2  # noqa: E731
+    exact1 = bernoulli_estimator_errors(f, 0.3)["score_baseline"]
+    assert abs(exact1.bias) < 1e-12
+    p = 1 / (1 + math.exp(-0.3))
+    per_code = (p * (1 - p)) ** 2 * 0.1**2
+    for d in (1, 16, 64):
+        r = bernoulli_grads(f, 0.3, 100_000, seed=2, dim=d)["score_baseline"]
+        want = exact1.variance + (d - 1) * per_code
+        assert abs(r.var().item() - want) < 0.05 * want
 
 
 def test_bernoulli_in_many_dimensions():

@@ -3,7 +3,7 @@
 The layers, from the bottom (each module of vae_course/ and lecture/ must be named here):
 
 0. primitives, importing nothing of the course: ``ops``, ``losses``, ``seeding``, ``claims``;
-1. data and pure topic functions: ``moons``, ``corruption``, ``pca``, ``data``, ``lvm``;
+1. data and pure topic functions: ``moons``, ``corruption``, ``pca``, ``data``, ``lvm``, ``style``;
 2. models only: ``models`` and its modules;
 3. what trains and reads models, one module per notebook topic: ``train``, ``diagnostics``,
    ``estimators``, ``interpolation``, ``denoising``, ``wake_sleep``, ``vq``, ``judge``, ``sample_quality``, ``plots``
@@ -22,7 +22,14 @@ ROOT = Path(__file__).resolve().parents[1]
 
 LAYERS = {
     0: ["vae_course.ops", "vae_course.losses", "vae_course.seeding", "vae_course.parameters", "vae_course.claims"],
-    1: ["vae_course.moons", "vae_course.corruption", "vae_course.pca", "vae_course.data", "vae_course.lvm"],
+    1: [
+        "vae_course.moons",
+        "vae_course.corruption",
+        "vae_course.pca",
+        "vae_course.data",
+        "vae_course.lvm",
+        "vae_course.style",
+    ],
     2: ["vae_course.models"],
     3: [
         "vae_course",

@@ -15,15 +15,14 @@ from vae_course.estimators import (
     theory_variance,
 )
 from vae_course.exercises import ExerciseFailed, check
-from vae_course.wake_sleep import dream_nll
 
 NB = "05_gradient_estimators.ipynb"
 EXERCISES = (
     ("05.1", "score_estimates"),
-    ("05.2", "pathwise_estimates"),
     ("05.3", "straight_through_yours"),
     ("05.4", "score_variance_with_baseline"),
-    ("05.5", "sleep_loss_yours"),
+    ("05.5", "loo_score_variance"),
+    ("05.6", "error_prediction"),
 )
 
 
@@ -56,10 +55,20 @@ def test_derived_baseline_variance_equals_the_closed_form_and_its_minimum_is_b_s
     assert derived(1.0, 1.0, b_star) < min(derived(1.0, 1.0, b_star - 0.1), derived(1.0, 1.0, b_star + 0.1))
 
 
-def test_sleep_loss_equals_the_package():
-    g = torch.Generator().manual_seed(0)
-    z, mu, logvar = (torch.randn(8, 3, generator=g) for _ in range(3))
-    assert torch.allclose(_load("sleep_loss_yours")(z, mu, logvar), dream_nll(z, mu, logvar))
+def test_leave_one_out_variance_is_the_ideal_baseline_plus_the_baselines_noise():
+    derived, ideal = _load("loo_score_variance"), _load("score_variance_with_baseline")
+    for mu, s, k in ((0.3, 0.8, 2), (1.0, 1.0, 4), (-2.0, 1.5, 50)):
+        want = theory_variance(Square(), [mu], [s], "score", "mu", "loo", group=k)[0].item()
+        assert math.isclose(derived(mu, s, k), want)
+        extra = (4 * mu**2 * s**2 + 2 * s**4) / ((k - 1) * s**2)  # Var[z^2] / ((K - 1) sigma^2)
+        assert math.isclose(derived(mu, s, k) - ideal(mu, s, mu**2 + s**2), extra)
+
+
+def test_leave_one_out_formula_matches_a_measurement():
+    eps = sample_eps(400_000, 1, torch.Generator().manual_seed(0))
+    est = score_function(Square(), [1.0], [1.0], eps, baseline="loo", group=4)
+    want = theory_variance(Square(), [1.0], [1.0], "score", "mu", "loo", group=4)[0].item()
+    assert abs(est.mu[:, 0].var().item() - want) < 0.03 * want
 
 
 def test_checks_pass_and_stubs_are_not_attempted():

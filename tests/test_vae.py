@@ -291,3 +291,14 @@ def test_init_output_bias_makes_the_untrained_decoder_draw_the_mean_image():
     assert torch.isfinite(cvae.decoder.net[-1].bias).all() and cvae.decoder.net[-1].bias.max() < -6
     with pytest.raises(ValueError, match=r"\(B, 1, 4, 4\)"):
         m.init_output_bias(torch.rand(5, 1, 8, 8))
+
+
+def test_units_by_kl_counts_units_whose_kl_exceeds_the_line():
+    mu = torch.zeros(50, 3)
+    mu[:, 0] = torch.linspace(-1, 1, 50)  # unit 0: KL 0.5 E[mu^2] ~ 0.17
+    mu[:, 1] = 0.2 * torch.linspace(-1, 1, 50)  # unit 1: moves its mean, ~0.007 nats: not active
+    logvar = torch.zeros(50, 3)
+    units = dg.units_by_kl(mu, logvar)
+    assert units.count == 1 and units.active.tolist() == [True, False, False]
+    assert torch.allclose(units.kl, dg.kl_per_dimension(mu, logvar))
+    assert dg.active_units(mu).count == 2  # the variance test counts unit 1 too

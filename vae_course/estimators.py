@@ -187,6 +187,7 @@ def score_function(
     eps: Tensor | int,
     baseline: float | str | None = None,
     generator: torch.Generator | None = None,
+    group: int | None = None,
 ) -> Grads:
     """Per-sample score-function estimates (f(z) - b) * grad log q(z), z = mu + sigma eps.
 
@@ -194,7 +195,9 @@ def score_function(
         f: maps z (n, D) to values (n,); need not be differentiable.
         eps: noise (n, D), or an int n to draw it from ``generator``.
         baseline: None (b = 0), a number, "loo": the leave-one-out mean of the other samples'
-            f values (independent of sample i, so the estimate stays unbiased; needs n >= 2), or
+            f values (independent of sample i, so the estimate stays unbiased; needs n >= 2; with
+            ``group`` = K the samples are split into consecutive groups of K, a batch of K samples
+            each, and the mean is over the K - 1 others of the same group), or
             "coordinate": for the gradient of coordinate j, b_j = f(z with z_j reset to mu_j), which
             depends only on the other coordinates' noise (independent of eps_j: still unbiased) and
             cancels it for a separable f. Costs D more evaluations of f.
@@ -208,9 +211,13 @@ def score_function(
     if baseline is None:
         b = torch.zeros(len(fz), 1, dtype=DTYPE)
     elif baseline == "loo":
-        if len(fz) < 2:
-            raise ValueError("the leave-one-out baseline needs at least 2 samples")
-        b = ((fz.sum() - fz) / (len(fz) - 1))[:, None]
+        k = len(fz) if group is None else int(group)
+        if k < 2 or len(fz) % k:
+            raise ValueError(
+                f"the leave-one-out baseline needs groups of at least 2 samples that divide n = {len(fz)}, got {k}"
+            )
+        fg = fz.view(-1, k)  # (n / K, K): one batch of K samples a row
+        b = ((fg.sum(1, keepdim=True) - fg) / (k - 1)).reshape(-1, 1)
     elif baseline == "coordinate":
         z = mu + sigma * eps  # (n, D)
         cols = []
@@ -258,7 +265,9 @@ def optimal_baseline(f, mu, sigma, wrt: str = "mu") -> Tensor:
     raise ValueError(f"wrt must be 'mu' or 'sigma', got {wrt!r}")
 
 
-def theory_variance(f, mu, sigma, estimator: str, wrt: str = "mu", baseline: float | str = 0.0) -> Tensor:
+def theory_variance(
+    f, mu, sigma, estimator: str, wrt: str = "mu", baseline: float | str = 0.0, group: int | None = None
+) -> Tensor:
     """Closed-form variance of ONE sample of the estimator, per component: (D,).
 
     Args:
@@ -266,7 +275,14 @@ def theory_variance(f, mu, sigma, estimator: str, wrt: str = "mu", baseline: flo
         estimator: "score" or "pathwise". wrt: "mu" or "sigma".
         baseline: a constant, or "coordinate" (score only; see :func:`score_function`): then
             f(z) - b_j = h(z_j) - h(mu_j), the other coordinates cancel, and the variance is the
-            one-dimensional one with the constant baseline h(mu_j).
+            one-dimensional one with the constant baseline h(mu_j); or "loo" with ``group`` = K
+            (the leave-one-out mean of the K - 1 other samples of a batch of K): the baseline b_i is
+            independent of sample i with mean E[f] and variance Var[f] / (K - 1), so
+
+                Var_loo = Var_{b = E f} + Var[f] E[w^2] / ((K - 1) sigma^2),
+
+            w = eps (wrt mu, E w^2 = 1) or eps^2 - 1 (wrt sigma, E w^2 = 2): the price of
+            estimating the baseline, which vanishes only as K grows.
     """
     mu, sigma = _params(mu, sigma)
     m = f.moments(mu, sigma)
@@ -279,11 +295,17 @@ def theory_variance(f, mu, sigma, estimator: str, wrt: str = "mu", baseline: flo
     if estimator != "score":
         raise ValueError(f"estimator must be 'score' or 'pathwise', got {estimator!r}")
     var_h = m.h2 - m.h**2
+    if baseline == "loo":
+        if group is None or group < 2:
+            raise ValueError(f"the leave-one-out baseline needs a group of at least 2 samples, got {group!r}")
+        at_mean = theory_variance(f, mu, sigma, "score", wrt, float(m.h.sum()))
+        w2 = 1.0 if wrt == "mu" else 2.0
+        return at_mean + var_h.sum() * w2 / ((group - 1) * sigma**2)
     if baseline == "coordinate":
         rest_mean = -f.pointwise(mu)  # R - b_j = -h(mu_j), a constant
         rest_sq = rest_mean**2
     elif isinstance(baseline, str):
-        raise ValueError(f"baseline must be a number or 'coordinate', got {baseline!r}")
+        raise ValueError(f"baseline must be a number, 'loo' or 'coordinate', got {baseline!r}")
     else:
         rest_mean = m.h.sum() - m.h - baseline  # E[R - b]
         rest_sq = (var_h.sum() - var_h) + rest_mean**2  # E[(R - b)^2], R = sum of the other dims
@@ -395,7 +417,10 @@ def bernoulli_grads(
     the Concrete (Gumbel-softmax) relaxation at ``temperature``.
 
     exact = p (1 - p) (f(1) - f(0)); score samples F(z) (z_1 - p) (d log p(z_1) / d theta_1 = z_1 - p:
-    the whole F, the other coordinates included, multiplies it); straight-through samples
+    the whole F, the other coordinates included, multiplies it); score_baseline samples
+    (F(z) - E F) (z_1 - p), the score estimator with the constant baseline E F = dim E f(z_j) (exact
+    here; a leave-one-out mean of a batch estimates it): still unbiased, and it removes F's level,
+    leaving the other coordinates' fluctuations; straight-through samples
     f'(z_1) p (1 - p): the hard sample is used forward, and the backward pass pretends z_1 were p
     (biased: it differentiates f at the sampled point; the other coordinates do not enter).
     Concrete (Maddison et al. 2017; Jang et al. 2017; binary case): with logistic noise
@@ -418,6 +443,7 @@ def bernoulli_grads(
         score = fz * (hard[:, 0] - p)
         f1, f0 = f(torch.ones(1, dtype=DTYPE)), f(torch.zeros(1, dtype=DTYPE))
         exact = float(p * (1 - p) * (f1 - f0))
+        score_baseline = (fz - dim * (p * f1 + (1 - p) * f0)) * (hard[:, 0] - p)
     # straight-through: the forward value is the hard sample, the backward pass treats z as p,
     # so each sample's gradient is f'(z_i1) * dp/dtheta (f acts elementwise)
     z_st = straight_through(p.expand(n), hard[:, 0]).detach().requires_grad_(True)
@@ -430,7 +456,13 @@ def bernoulli_grads(
     y_leaf = y.clone().requires_grad_(True)
     (dfdy,) = torch.autograd.grad(f(y_leaf).sum(), y_leaf)  # (n,) f'(y_i): the samples are independent
     concrete = dfdy * y * (1 - y) / temperature  # chain rule: dy/dtheta = y (1 - y) / T
-    return {"exact": exact, "score": score, "straight_through": st, "concrete": concrete}
+    return {
+        "exact": exact,
+        "score": score,
+        "score_baseline": score_baseline,
+        "straight_through": st,
+        "concrete": concrete,
+    }
 
 
 class EstimatorError(NamedTuple):
@@ -457,7 +489,8 @@ def bernoulli_estimator_errors(
 ) -> dict[str, EstimatorError]:
     """Exact bias, variance and MSE of one sample of each estimator of :func:`bernoulli_grads` (one code).
 
-    Score and straight-through take two values (z = 0 with probability 1 - p, z = 1 with p): their
+    Score (with and without the baseline E f) and straight-through take two values (z = 0 with
+    probability 1 - p, z = 1 with p): their
     moments are sums of two terms. Concrete is a smooth function of u ~ U(0, 1): its first two
     moments are integrals over u, done by the midpoint rule on ``n_grid`` points (the integrand is
     bounded and smooth, so the error is far below any sampling error). ``bias_se`` is 0 (exact)."""
@@ -468,7 +501,12 @@ def bernoulli_estimator_errors(
     prob = torch.tensor([1 - p, p], dtype=DTYPE)
     t_leaf = t.clone().requires_grad_(True)
     (dft,) = torch.autograd.grad(f(t_leaf).sum(), t_leaf)  # f'(0), f'(1)
-    values = {"score": ft * (t - p), "straight_through": dft * p * (1 - p)}
+    mean_f = float(prob @ ft)
+    values = {
+        "score": ft * (t - p),
+        "score_baseline": (ft - mean_f) * (t - p),
+        "straight_through": dft * p * (1 - p),
+    }
     out = {}
     for name, v in values.items():
         mean, second = float((prob * v).sum()), float((prob * v**2).sum())

@@ -1,8 +1,8 @@
 """The README's exercise tables, made from the registry: every exercise with its kind and its named
 misconceptions, and the kinds counted per notebook and overall.
 
-``python -m vae_course.exercises.catalogue --readme README.md`` (``make exercises-readme``) rewrites the text between the
-README's markers (:data:`BEGIN`, :data:`END`); ``--check`` only says whether it is current (a test
+``python -m vae_course.exercises.catalogue --readme README.md`` (``make exercises-readme``) rewrites the text
+between the README's markers (:data:`BEGIN`, :data:`END`); ``--check`` only says whether it is current (a test
 holds it current, so an exercise added to a ``nbNN.py`` needs this command, not a hand-edited row).
 """
 

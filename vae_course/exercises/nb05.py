@@ -2,10 +2,9 @@
 
 import torch
 
-from ..estimators import Cosine, Square, pathwise, score_function, theory_variance
+from ..estimators import Cosine, Square, bernoulli_estimator_errors, score_function, theory_variance
 from ..estimators import straight_through as _straight_through
-from ..wake_sleep import dream_nll
-from . import Feedback, case, register
+from . import Feedback, Misconception, add_misconceptions, case, register, register_prediction
 
 D64 = torch.float64
 
@@ -62,26 +61,6 @@ register(
     explanation=(
         "grad E_q[f] = E_q[f(z) grad log q(z)], and with z = mu + sigma eps the scores are eps / sigma "
         "for mu and (eps^2 - 1) / sigma for sigma, so the estimate of each sample is f(z) times them."
-    ),
-)
-
-register(
-    "05.2",
-    "pathwise estimates",
-    cases=_estimator_cases,
-    reference=lambda f, mu, sigma, eps: tuple(pathwise(f, mu, sigma, eps)),
-    atol=1e-8,
-    rtol=1e-6,
-    hint=(
-        "Write z as a function of mu, sigma and the fixed noise, and differentiate f through it (the chain rule).",
-        "autograd can give you f'(z) for every sample at once if z is a leaf that requires gradients and "
-        "you differentiate the sum.",
-        "dz/dmu is 1 and dz/dsigma is eps.",
-    ),
-    kind="implement",
-    explanation=(
-        "With z = mu + sigma eps, d f(z)/d mu = f'(z) and d f(z)/d sigma = f'(z) eps: the gradient goes "
-        "through the sample, which is why its variance is usually far lower than the score function's."
     ),
 )
 
@@ -180,47 +159,136 @@ register(
 )
 
 
-def _sleep_cases(g=None):
-    g = g if g is not None else torch.Generator().manual_seed(3)
+def _loo_variance_reference(mu, sigma, K):
+    return float(theory_variance(Square(), [float(mu)], [float(sigma)], "score", "mu", "loo", group=int(K))[0])
+
+
+def _loo_variance_cases():
     return [
-        case(
-            torch.randn(6, 3, generator=g),
-            torch.randn(6, 3, generator=g),
-            torch.randn(6, 3, generator=g),
-            label="6 dreams, 3 latent dimensions",
-        ),
-        case(torch.zeros(2, 2), torch.zeros(2, 2), torch.zeros(2, 2), label="z = mu = 0, unit variance"),
-        case(
-            torch.tensor([[1.0, -2.0]]),
-            torch.tensor([[0.5, -1.0]]),
-            torch.tensor([[-2.0, 1.0]]),
-            label="one dream, unequal variances",
-        ),
-        case(torch.randn(4, 1, generator=g), torch.zeros(4, 1), torch.zeros(4, 1), label="q = N(0, 1), 1-D"),
+        case(1.0, 1.0, 2, label="mu = 1, sigma = 1, a batch of 2"),
+        case(1.0, 1.0, 20, label="mu = 1, sigma = 1, a batch of 20"),
+        case(0.0, 1.0, 4, label="mu = 0, sigma = 1, a batch of 4"),
+        case(2.0, 0.5, 3, label="mu = 2, sigma = 0.5, a batch of 3"),
+        case(-1.5, 2.0, 8, label="mu = -1.5, sigma = 2, a batch of 8"),
     ]
 
 
 register(
     "05.5",
-    "the sleep phase's loss",
-    reference=dream_nll,
-    cases=_sleep_cases,
+    "the leave-one-out baseline from a small batch (derive)",
+    reference=_loo_variance_reference,
+    cases=_loo_variance_cases,
+    atol=1e-6,
+    rtol=1e-6,
     hint=(
-        "The sleep phase fits q to samples (z, x) dreamt by the model: it maximises log q(z | x) of the dreamt z.",
-        "Write the log density of a diagonal Gaussian per dimension, with log of the variance given as logvar.",
-        "Sum over latent dimensions, average over the batch, and remember the loss is minus the log-likelihood.",
+        "Write f_i - b_i as (f_i - E f) - (b_i - E f): the first part is what a perfect baseline leaves, the "
+        "second is the baseline's own error.",
+        "b_i is built from the other samples only, so it is independent of eps_i: expand the square and see "
+        "which cross term has mean zero.",
+        "The baseline's error is the mean of K - 1 independent copies of f minus E f; its variance is "
+        "Var[f] / (K - 1), and Var[z^2] needs E z^4 of a normal with mean mu.",
     ),
-    kind="implement",
+    solution=(
+        "def loo_score_variance(mu, sigma, K):\n"
+        "    b = mu**2 + sigma**2                                                # the ideal baseline E[f]\n"
+        "    second = mu**4 + 18 * mu**2 * sigma**2 + 15 * sigma**4 - 2 * b * (mu**2 + 3 * sigma**2) + b**2\n"
+        "    ideal = second / sigma**2 - 4 * mu**2                               # 05.4 at b = E[f]\n"
+        "    var_f = 4 * mu**2 * sigma**2 + 2 * sigma**4                         # Var[z^2]\n"
+        "    return ideal + var_f / ((K - 1) * sigma**2)"
+    ),
+    kind="derive",
     explanation=(
-        "The sleep loss is the negative log-likelihood of the dreamt z under q: the Gaussian log density,"
-        " summed over dimensions and averaged over the batch."
+        "With f_i - b_i = (f_i - E f) - (b_i - E f) and b_i independent of eps_i, the cross term vanishes and "
+        "E[(b_i - E f)^2 eps_i^2] = Var[f] / (K - 1): the variance is that of the ideal baseline E f plus "
+        "Var[f] / ((K - 1) sigma^2). A batch of 2 pays the whole Var[f] / sigma^2; only a large batch makes the "
+        "leave-one-out baseline as good as knowing E f."
+    ),
+)
+
+
+_ONE_CODE = ("score", "score_baseline", "straight_through", "concrete")
+
+
+def _lowest_error_letter(g=None):
+    """Which of four estimators has the lowest one-sample MSE on 05's Bernoulli example (exact values)."""
+    errors = bernoulli_estimator_errors(lambda z: (z - 0.45) ** 2, theta=0.3, temperature=1.0)
+    best = min(_ONE_CODE, key=lambda name: errors[name].mse)
+    return "abcd"[_ONE_CODE.index(best)]
+
+
+register_prediction(
+    "05.6",
+    "predict which estimator has the lowest error on one Bernoulli code",
+    experiment=_lowest_error_letter,
+    form="choice",
+    options={
+        "a": "the score function without a baseline is unbiased, but it multiplies the whole value of f, about "
+        "0.25, by a zero-mean score: its variance is what the baseline removes.",
+        "b": "f(1) - f(0) = 0.1 is small next to f's level (about 0.25); the baseline removes the level and leaves "
+        "an unbiased estimate whose variance is about a hundred times below the next best's.",
+        "c": "straight-through uses the slope of f at the sampled point: its expectation is 2.5 times the gradient "
+        "and its variance the largest of the four.",
+        "d": "warm Concrete is the best of the rest (a small bias, a modest variance), but it still pays for "
+        "relaxing the sample; an unbiased estimator with a good baseline beats it here.",
+    },
+    hint=(
+        "Mean squared error is bias squared plus variance: first ask which of the four are unbiased.",
+        "For the score function, compare how much f changes between z = 0 and z = 1 with the size of f itself: "
+        "what does a baseline leave?",
+        "Re-read section 4's first table: what a constant baseline did there with one coordinate.",
+    ),
+    solution='def error_prediction():\n    return "b"',
+    explanation=(
+        "With one code f takes two values, 0.2025 and 0.3025. The score function without a baseline multiplies "
+        "about 0.25 by z - p; the baseline E f leaves only the 0.1 difference: the same unbiased gradient with a "
+        "variance of about 5e-5, against 0.015 (no baseline), 0.005 (Concrete at T = 1) and 0.06 (straight-through, "
+        "also biased). Biased estimators earn their bias only where an unbiased one is much noisier."
+    ),
+    explain="(The experiment computes each estimator's bias and variance exactly: two-point sums and an integral.)",
+)
+
+
+add_misconceptions(
+    "05.5",
+    Misconception(
+        "baseline-noise-ignored",
+        "treated the leave-one-out mean as if it were E[f] exactly",
+        "the leave-one-out mean is random: its variance Var[f] / (K - 1) adds to the estimate's, and vanishes "
+        "only as K grows.",
+        lambda mu, sigma, K: _loo_variance_reference(mu, sigma, 10**12),
+    ),
+    Misconception(
+        "k-not-k-minus-1",
+        "divided Var[f] by K, not by the K - 1 samples the baseline averages",
+        "sample i is left out: the baseline averages K - 1 samples, not K.",
+        lambda mu, sigma, K: (
+            _loo_variance_reference(mu, sigma, 10**12) + (4 * mu**2 * sigma**2 + 2 * sigma**4) / (K * sigma**2)
+        ),
+    ),
+)
+add_misconceptions(
+    "05.6",
+    Misconception(
+        "chose (a)",
+        "predicted the score function without a baseline",
+        "unbiased, but without a baseline it carries f's whole level as noise.",
+    ),
+    Misconception(
+        "chose (c)",
+        "predicted straight-through (slope information means low error)",
+        "straight-through is biased (2.5x the gradient here) and noisier than the score function.",
+    ),
+    Misconception(
+        "chose (d)",
+        "predicted the Concrete relaxation",
+        "the relaxation has a small bias and a modest variance, but a baselined score function is far "
+        "less noisy on one code.",
     ),
 )
 
 
 # --------------------------------------------------------------------------- misconceptions
 def _mc():
-    import math
 
     from . import Misconception as M
     from . import add_misconceptions
@@ -251,24 +319,6 @@ def _mc():
         ),
     )
     add_misconceptions(
-        "05.2",
-        M(
-            "sigma-grad-no-eps",
-            "used f'(z) for the sigma gradient too, forgetting dz/dsigma = eps",
-            "z = mu + sigma eps, so dz/dsigma = eps: the sigma gradient is f'(z) eps.",
-            lambda f, mu, sigma, eps: (_fprime(f, mu, sigma, eps), _fprime(f, mu, sigma, eps)),
-        ),
-        M(
-            "value-not-derivative",
-            "used f(z) where its derivative f'(z) belongs",
-            "the pathwise estimate differentiates f through z: f'(z), not f(z).",
-            lambda f, mu, sigma, eps: (
-                _fz(f, mu, sigma, eps).expand_as(eps),
-                _fz(f, mu, sigma, eps) * eps,
-            ),
-        ),
-    )
-    add_misconceptions(
         "05.3",
         M(
             "no-gradient-path",
@@ -294,32 +344,6 @@ def _mc():
             "gave E[sample^2], the second moment, not the variance",
             "the variance subtracts the squared mean, here the true gradient 2 mu: E[sample^2] - (2 mu)^2.",
             lambda mu, sigma, b: _baseline_variance_reference(mu, sigma, b) + (2 * float(mu)) ** 2,
-        ),
-    )
-
-    def _log_q(z, mu, logvar):  # (B,) log N(z; mu, exp(logvar)) summed over dimensions
-        return -0.5 * (math.log(2 * math.pi) + logvar + (z - mu) ** 2 / logvar.exp()).sum(-1)
-
-    add_misconceptions(
-        "05.5",
-        M(
-            "sign-flipped",
-            "returned the log-likelihood log q(z | x), not its negative",
-            "a loss is minimised: the sleep loss is MINUS the log-likelihood of the dreamt z.",
-            lambda z, mu, logvar: _log_q(z, mu, logvar).mean(),
-        ),
-        M(
-            "sum-over-batch",
-            "summed over the batch instead of averaging",
-            "one loss for the batch, as its mean over the dreams: divide the sum by the batch size.",
-            lambda z, mu, logvar: -_log_q(z, mu, logvar).sum(),
-        ),
-        M(
-            "no-constant",
-            "left out the log 2 pi of the Gaussian density",
-            "the Gaussian log density holds -log(2 pi) / 2 per dimension: it does not change the gradient, "
-            "but the loss is the negative log-likelihood itself.",
-            lambda z, mu, logvar: -(_log_q(z, mu, logvar) + 0.5 * z.shape[-1] * math.log(2 * math.pi)).mean(),
         ),
     )
 

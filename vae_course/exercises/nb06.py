@@ -6,7 +6,7 @@ import torch
 
 from ..losses import log_mean_exp
 from ..models.vae import reparameterize
-from . import case, register, register_prediction
+from . import Misconception, add_misconceptions, case, register, register_prediction
 
 
 def _reparam_cases(g=None):
@@ -155,6 +155,68 @@ register_prediction(
 )
 
 
+def _mean_reduction_outcome(g=None):
+    """The experiment of 06.5, as section 6 runs it: the small latent-20 VAE (hidden 128) trained on the
+    4000 MNIST-5k training digits for 4 epochs (Adam, 3e-3, seed 0) on reduction='mean' + a summed KL,
+    i.e. (recon + 784 KL) / 784. (c) when no unit keeps a KL above 0.1 nats; otherwise (b) when the
+    rate is below half of the summed (true ELBO) model's, (a) when it is not."""
+    from .. import data, fit, seed_everything
+    from ..diagnostics import posterior_means, units_by_kl
+    from ..models.vae import VAE, elbo_loss, vae_loss_fn
+    from ..train import adam
+
+    x_train, y_train = data.load("mnist5k", "train")
+    x_test, _ = data.load("mnist5k", "test")
+    n_pixels = x_train[0].numel()
+
+    def train(loss_fn):
+        seed_everything(0, threads=1)
+        model = VAE(image_size=x_train.shape[-1], latent_dim=20, hidden=128)
+        fit(model, loss_fn, (x_train[:4000], y_train[:4000]), 4, optimizer=adam(3e-3), seed=0, progress=False)
+        return units_by_kl(*posterior_means(model.cpu().eval(), x_test))
+
+    def mean_reduction(model, x, y):
+        r = elbo_loss(model(x), x, beta=n_pixels)
+        return {"loss": r["loss"] / n_pixels}
+
+    units = train(mean_reduction)
+    if units.count == 0:
+        return "c"
+    return "b" if units.kl.sum() < train(vae_loss_fn()).kl.sum() / 2 else "a"
+
+
+register_prediction(
+    "06.5",
+    "predict what reduction='mean' does to a VAE",
+    experiment=_mean_reduction_outcome,
+    form="choice",
+    options={
+        "a": "Adam does ignore the overall 1/784, but not the ratio inside the loss: the KL weighs 784 times "
+        "more against the reconstruction than in the ELBO, and that changes the optimum, not only the step size.",
+        "b": "the intuition of most tutorials, and wrong at this weight: a unit is worth keeping only if the "
+        "reconstruction it buys exceeds 784 times its KL, and here no unit's information is worth that much.",
+        "c": "with beta = 784 every unit costs more KL than the reconstruction it buys is worth: all of them "
+        "collapse onto the prior, and the decoder draws one image, about the average digit, for every input.",
+    },
+    hint=(
+        "Write the loss as a constant times (recon + beta KL) and read off beta; then forget the constant.",
+        "A latent unit stays active only while the reconstruction it buys (in nats) is worth more than beta "
+        "times the KL it costs. How many nats of reconstruction does one unit buy, at best, on a digit?",
+        "Re-read section 7's first paragraph on what a large beta does to each unit (it comes later in the "
+        "notebook, but its argument needs nothing from there).",
+    ),
+    solution='def reduction_prediction():\n    return "c"',
+    explanation=(
+        "reduction='mean' divides the reconstruction by 784 pixels and leaves the summed KL alone: the objective "
+        "is (recon + 784 KL) / 784, a beta-VAE with beta = 784. Adam removes the overall 1/784, not the ratio. "
+        "A unit survives only if the reconstruction it buys exceeds 784 times its KL; the whole model buys "
+        "about 55 nats over the mean image with a KL of about 13, so no unit is worth it: complete posterior "
+        "collapse, not a blurrier model."
+    ),
+    explain="(The check trains the section's small model with that loss itself, a few seconds, and counts its units.)",
+)
+
+
 # --------------------------------------------------------------------------- misconceptions
 def _mc():
     from . import Misconception as M
@@ -224,3 +286,18 @@ def _mc():
 
 
 _mc()
+
+
+add_misconceptions(
+    "06.5",
+    Misconception(
+        "chose (a)",
+        "predicted that Adam's scale invariance makes the reduction irrelevant",
+        "Adam ignores the overall scale of the loss, not the ratio of its two terms.",
+    ),
+    Misconception(
+        "chose (b)",
+        "predicted a blurrier but still informative model",
+        "at beta = 784 no unit is worth its KL: the code carries nothing, not less.",
+    ),
+)
