@@ -107,10 +107,10 @@ def _check_midpoint_prediction(fn, g=None) -> str:
     return (
         f"you predicted {got:.3g}; 20,000 pairs of 16-dimensional codes measure {ratio.item():.3f}. What it means: "
         f"in 16 dimensions only {inside[16]:.0%} of prior codes lie as close to the origin as a typical midpoint "
-        "(|z|^2 <= D/2), so a straight path between two prior codes dips through a shell the decoder rarely saw "
-        "(one reason for spherical interpolation, White 2016). In this notebook's 2-D code plane the same ratio "
-        f"holds, but {inside[2]:.0%} of prior codes lie that close: the midpoint is ordinary there, so the 2-D "
-        "failures of this notebook are not this effect."
+        "(|z|^2 <= D/2), so a straight path between two prior codes dips inside the shell where they lie, through "
+        "codes the decoder rarely saw (one reason for spherical interpolation, White 2016). In this notebook's 2-D "
+        f"code plane the same ratio holds, but {inside[2]:.0%} of prior codes lie that close: the midpoint is "
+        "ordinary there, so the 2-D failures of this notebook are not this effect"
     )
 
 
