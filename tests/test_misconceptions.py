@@ -17,18 +17,6 @@ from vae_course.exercises import UNRECOGNISED, all_exercises, evaluate
 F = torch.nn.functional
 
 
-def _plain_monotonicity(phases, start, end):
-    """Phase monotonicity with plain differences (no wrap-around on the circle)."""
-    steps = [float(b - a) for a, b in zip(phases[:-1], phases[1:])]
-    moved = sum(abs(d) for d in steps)
-    if moved == 0:
-        return 1.0
-    if end == start:
-        return 0.0
-    sign = 1.0 if end > start else -1.0
-    return sum(max(sign * d, 0.0) for d in steps) / moved
-
-
 def _mask_in_place(x, fraction):
     k = round(fraction * x[0].numel())
     for image in x.view(len(x), -1):
@@ -172,7 +160,6 @@ WRONG = {
     ("02.2", "mean-over-references"): lambda x, bank: (
         ((x.flatten(1)[:, None] - bank.flatten(1)) ** 2).mean(-1).sqrt().mean(-1)
     ),
-    ("02.3", "plain-difference"): lambda phases, start, end: _plain_monotonicity(phases, start, end),
     ("03.1", "coin-per-pixel"): lambda x, fraction: x * (torch.rand_like(x) >= fraction),
     ("03.1", "one-mask-for-batch"): lambda x, fraction: (
         x * (torch.rand(x[0].numel()).argsort() >= round(fraction * x[0].numel())).reshape(x[0].shape)

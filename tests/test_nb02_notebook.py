@@ -13,7 +13,7 @@ import torch
 from tests.course import COURSE
 from tests.notebook_cells import load_function
 from vae_course.exercises import check
-from vae_course.interpolation import lerp, phase_monotonicity
+from vae_course.interpolation import lerp
 from vae_course.moons import PhaseBank, circular_phase_difference, manifold_distance
 
 NOTEBOOK = COURSE / "02_moon_interpolation_failure.ipynb"
@@ -68,8 +68,6 @@ def test_notebook_solutions_agree_with_package_functions():
     x = torch.rand(6, 1, 12, 12, generator=torch.Generator().manual_seed(0))
     assert torch.allclose(ns["nearest_moon_distance"](x, bank.images), bank.distance(x), atol=1e-5)
     assert torch.allclose(manifold_distance(x, bank.images), bank.distance(x), atol=1e-5)
-    phases = torch.tensor([0.5, 0.45, 0.47, 0.3, 0.25])
-    assert ns["monotonicity_score"](phases, 0.5, 0.25) == pytest.approx(phase_monotonicity(phases, 0.5, 0.25))
 
 
 def test_notebook_shape():

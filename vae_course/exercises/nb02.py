@@ -1,11 +1,12 @@
 """Exercises of notebook 02 (the moon interpolation failure): the path between two codes, the
-manifold distance of decoded images, and how monotonically a path's decoded phase moves."""
+manifold distance of decoded images, where the midpoint of two prior codes falls, and the optimal
+decoder's fade under code noise (derived, then predicted and run)."""
 
 import math
 
 import torch
 
-from ..interpolation import lerp, optimal_fade_width, phase_monotonicity
+from ..interpolation import lerp, optimal_fade_width
 from ..moons import manifold_distance, render_moons
 from . import case, register, register_prediction
 
@@ -74,42 +75,6 @@ register(
 )
 
 
-def _monotonicity_cases(g=None):
-    g = g if g is not None else torch.Generator().manual_seed(4)
-    return [
-        case(torch.linspace(0.5, 0.25, 11), 0.5, 0.25, label="a clean walk from 0.5 to 0.25"),
-        case(torch.tensor([0.5, 0.3, 0.4, 0.25]), 0.5, 0.25, label="0.5 -> 0.3 -> 0.4 -> 0.25 (one step back)"),
-        case(torch.tensor([0.25, 0.3, 0.5]), 0.5, 0.25, label="a path going the wrong way"),
-        case(torch.tensor([0.9, 0.97, 0.02, 0.1]), 0.9, 0.1, label="a walk across the new moon (0.97 -> 0.02)"),
-        case(torch.full((6,), 0.3), 0.5, 0.25, label="a path that stands still"),
-        case(torch.rand(20, generator=g), 0.5, 0.25, label="20 random phases"),
-    ]
-
-
-register(
-    "02.3",
-    "monotonicity of a path's decoded phase",
-    reference=phase_monotonicity,
-    cases=_monotonicity_cases,
-    atol=1e-6,
-    rtol=1e-5,
-    hint=(
-        "Phases live on a circle: measure each step with the circular difference the notebook provides, "
-        "not a plain subtraction.",
-        "Decide the path's intended direction once, from its start and end; a step counts as progress "
-        "only if it goes that way.",
-        "The score is the movement in the right direction divided by all the movement; decide what a path"
-        " that never moves scores.",
-    ),
-    kind="implement",
-    explanation=(
-        "Circular differences give each step's signed move; keeping only the moves in the start-to-end "
-        "direction and dividing by the total movement gives 1 for a monotone path and less for one that "
-        "backtracks."
-    ),
-)
-
-
 def _check_midpoint_prediction(fn, g=None) -> str:
     from . import answer_of, check_number
 
@@ -134,7 +99,19 @@ def _check_midpoint_prediction(fn, g=None) -> str:
     )
     z0, z1 = torch.randn(2, 20000, 16, generator=g)
     ratio = ((z0 + z1) / 2).pow(2).sum(1).mean() / z0.pow(2).sum(1).mean()
-    return f"you predicted {got:.3g}; 20,000 pairs of 16-dimensional codes measure {ratio.item():.3f}"
+    # what it means: how many prior codes are as close to the origin as a typical midpoint
+    inside = {}
+    for d in (16, 2):
+        prior = torch.randn(20000, d, generator=g).pow(2).sum(1)  # |z|^2 of prior codes
+        inside[d] = float((prior <= d / 2).double().mean())  # a typical midpoint has |z|^2 = D / 2
+    return (
+        f"you predicted {got:.3g}; 20,000 pairs of 16-dimensional codes measure {ratio.item():.3f}. What it means: "
+        f"in 16 dimensions only {inside[16]:.0%} of prior codes lie as close to the origin as a typical midpoint "
+        "(|z|^2 <= D/2), so a straight path between two prior codes dips inside the shell where they lie, through "
+        "codes the decoder rarely saw (one reason for spherical interpolation, White 2016). In this notebook's 2-D "
+        f"code plane the same ratio holds, but {inside[2]:.0%} of prior codes lie that close: the midpoint is "
+        "ordinary there, so the 2-D failures of this notebook are not this effect"
+    )
 
 
 register(
@@ -151,7 +128,9 @@ register(
         "Each coordinate of (z0 + z1) / 2 has variance 1/4 + 1/4 = 1/2, so the midpoint's squared norm is "
         "half a typical code's, whatever the dimension D. In high dimensions nearly all prior codes sit "
         "near the shell of radius sqrt(D), so the straight path dips to radius sqrt(D/2): through codes "
-        "the decoder rarely saw in training. This is one reason straight-line interpolation can decode badly."
+        "the decoder rarely saw in training. In two dimensions |z|^2 is spread widely (a chi-square with 2 "
+        "degrees of freedom) and about 4 in 10 prior codes lie inside radius 1, so there the midpoint is not "
+        "atypical."
     ),
 )
 
@@ -238,18 +217,6 @@ def _mc():
         a, b = images.reshape(len(images), -1).double(), refs.reshape(len(refs), -1).double()
         return (a[:, None] - b[None]).pow(2).sum(-1), a.shape[1]
 
-    def _steps(phases):  # consecutive differences, plain (not on the circle)
-        p = torch.as_tensor(phases, dtype=torch.float64).reshape(-1)
-        return p[1:] - p[:-1]
-
-    def _plain_monotonicity(phases, start=None, end=None):
-        p = torch.as_tensor(phases, dtype=torch.float64).reshape(-1)
-        d = _steps(p)
-        start = float(p[0]) if start is None else float(start)
-        end = float(p[-1]) if end is None else float(end)
-        s, total = math.copysign(1.0, end - start) if end != start else 0.0, d.abs().sum()
-        return 1.0 if total == 0 else (0.0 if s == 0 else float((s * d).clamp(min=0).sum() / total))
-
     add_misconceptions(
         "02.1",
         M(
@@ -285,15 +252,6 @@ def _mc():
             "averaged the distances over the references instead of taking the nearest",
             "the manifold distance is the distance to the NEAREST reference: a minimum, not a mean.",
             lambda images, refs: (_pixels(images, refs)[0] / _pixels(images, refs)[1]).sqrt().mean(1).float(),
-        ),
-    )
-    add_misconceptions(
-        "02.3",
-        M(
-            "plain-difference",
-            "subtracted phases plainly: a walk across the new moon (0.97 -> 0.02) counts as a big step back",
-            "phases live on a circle: 0.97 -> 0.02 is a small step forward; use the circular difference.",
-            _plain_monotonicity,
         ),
     )
     add_misconceptions(

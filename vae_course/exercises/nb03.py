@@ -139,7 +139,8 @@ register(
     checker=_check_identity_mse,
     hint=(
         "Which pixels does the copy get wrong, and by how much each?",
-        "Masking zeroes a pixel: that is an error only where the clean pixel was 1; the error is then 1, squared 1.",
+        "Masking sets a pixel to 0. For which clean values does that change the pixel, and do masking and ink "
+        "depend on each other?",
     ),
     kind="predict",
     solution="def predicted_copy_mse():\n    return 0.3 * 0.2  # masked AND ink: each such pixel is off by 1",
