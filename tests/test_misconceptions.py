@@ -76,7 +76,7 @@ WRONG = {
     ("08.4", "half of the window"): lambda: 50,
     ("09.1", "gradient-below-floor"): lambda kl, lam: torch.ones_like(kl),
     ("09.1", "inverted"): lambda kl, lam: (kl < lam).to(kl.dtype),
-    ("09.2", "one-unit-floor"): None,
+    ("09.2", "one-unit-floor"): lambda: 0.25,  # one unit's floor FREE_BITS, not LATENT of them
     ("09.2", "zero"): None,
 }
 
