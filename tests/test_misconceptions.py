@@ -147,7 +147,7 @@ WRONG = {
     ("08.4", "half of the window"): lambda: 50,
     ("09.1", "gradient-below-floor"): lambda kl, lam: torch.ones_like(kl),
     ("09.1", "inverted"): lambda kl, lam: (kl < lam).to(kl.dtype),
-    ("09.2", "one-unit-floor"): None,
+    ("09.2", "one-unit-floor"): lambda: 0.25,  # one unit's floor FREE_BITS, not LATENT of them
     ("09.2", "zero"): None,
     ("02.1", "end-left-out"): lambda z0, z1, steps: torch.stack([z0 + (z1 - z0) * k / steps for k in range(steps)]),
     ("02.1", "weights-swapped"): lambda z0, z1, steps: torch.stack(

@@ -169,3 +169,32 @@ def test_log_marginal_grid_resolves_a_narrow_posterior():
     # the two-pass grid converges (60 and 400 points a side agree); one coarse pass over [-6, 6] does not
     assert torch.allclose(small, fine, atol=1e-3)
     assert (coarse - fine).abs().max() > 0.1
+
+
+def test_junk_blur_keeps_shape_range_and_constants_and_spreads_a_point():
+    from vae_course.sample_quality import junk, junk_blur
+
+    flat = torch.full((2, 1, 8, 8), 0.3)
+    assert torch.allclose(junk_blur(flat), flat)  # a constant image has nothing to blur
+    dot = torch.zeros(1, 1, 9, 9)
+    dot[0, 0, 4, 4] = 1.0
+    b = junk_blur(dot, sigma=1.0)
+    assert b.shape == dot.shape and 0 <= b.min() and b.max() <= 1
+    assert torch.isclose(b.sum(), torch.tensor(1.0), atol=1e-5)  # away from the border the ink is kept
+    assert torch.allclose(b[0, 0], b[0, 0].T) and b[0, 0, 4, 4] < 0.2  # symmetric, the peak spread out
+    assert torch.equal(junk("blur", dot), junk_blur(dot))
+    with pytest.raises(ValueError, match="sigma"):
+        junk_blur(dot, sigma=0.0)
+
+
+def test_free_bits_floor_check_follows_the_notebook_parameters(monkeypatch):
+    from vae_course import claims
+    from vae_course.exercises import evaluate
+
+    assert evaluate("09.2", lambda: 8 * 0.25).passed
+    monkeypatch.setitem(claims._state, "notebook", "09_what_the_prior_costs")
+    monkeypatch.setitem(claims._state, "changed", {"LATENT": (8, 6), "FREE_BITS": (0.25, 0.5)})
+    result = evaluate("09.2", lambda: 6 * 0.5)
+    assert result.passed and "6 x 0.5 = 3.00" in result.feedback
+    wrong = evaluate("09.2", lambda: 0.5)
+    assert wrong.status == "fail" and wrong.misconception == "one-unit-floor" and "all 6 units" in wrong.feedback

@@ -27,6 +27,7 @@ and diversity together.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 import torch
@@ -43,6 +44,7 @@ __all__ = [
     "junk_blend",
     "junk_untrained",
     "junk_noise",
+    "junk_blur",
     "junk_independent_codes",
     "junk",
 ]
@@ -135,6 +137,23 @@ def junk_noise(like: Tensor, generator: torch.Generator | None = None) -> Tensor
     return torch.rand(like.shape, generator=generator)
 
 
+def junk_blur(images: Tensor, sigma: float = 1.0) -> Tensor:
+    """The images (N, 1, H, W) in [0, 1] blurred by a Gaussian of standard deviation ``sigma`` pixels:
+    each pixel becomes sum_{u, v} w(u) w(v) x[i + u, j + v] with w(u) ∝ exp(-u^2 / (2 sigma^2)) for
+    |u| <= ceil(3 sigma), normalised to sum 1 (the border pixel repeated outside the image), so the
+    result stays in [0, 1] and keeps each image's mean ink near its own."""
+    check_images(images)
+    if not sigma > 0:
+        raise ValueError(f"sigma must be a positive number of pixels, got {sigma}")
+    r = math.ceil(3 * sigma)
+    u = torch.arange(-r, r + 1, dtype=images.dtype)
+    w = torch.exp(-(u**2) / (2 * sigma**2))
+    w = w / w.sum()  # (2r + 1,)
+    x = torch.nn.functional.pad(images, (r, r, r, r), mode="replicate")  # (N, 1, H + 2r, W + 2r)
+    x = torch.nn.functional.conv2d(x, w.view(1, 1, 1, -1))  # along the rows: (N, 1, H + 2r, W)
+    return torch.nn.functional.conv2d(x, w.view(1, 1, -1, 1)).clamp(0, 1)  # along the columns: (N, 1, H, W)
+
+
 def junk_independent_codes(counts: Tensor, n: int, grid: tuple[int, int], generator=None) -> Tensor:
     """n code-index grids (n, *grid) whose positions are drawn independently from the code
     frequencies ``counts`` (K,) (a VQ-VAE's usage over a data set): no structure across positions.
@@ -156,7 +175,7 @@ def junk(
 ) -> Tensor:
     """A junk set of as many images as ``like`` (N, 1, H, W): ``"blend"`` (blends of ``like``'s own
     images, which must be real and come with ``labels``), ``"untrained"`` (drawn by the untrained
-    ``model``) or ``"noise"`` (uniform pixels)."""
+    ``model``), ``"noise"`` (uniform pixels) or ``"blur"`` (``like``'s own images blurred, sigma 1 pixel)."""
     check_images(like)
     if kind == "blend":
         if labels is None:
@@ -171,4 +190,6 @@ def junk(
         return out
     if kind == "noise":
         return junk_noise(like, generator)
-    raise ValueError(f'junk kinds are "blend", "untrained" and "noise", got {kind!r}')
+    if kind == "blur":
+        return junk_blur(like)
+    raise ValueError(f'junk kinds are "blend", "untrained", "noise" and "blur", got {kind!r}')

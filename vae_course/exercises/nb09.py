@@ -37,33 +37,51 @@ register(
 )
 
 
+def _floor_settings() -> tuple[int, float]:
+    """(D, lam): the notebook's LATENT and FREE_BITS as it runs them (the course's, or the learner's
+    changed values recorded by its parameters cell), so the expected floor follows the parameters."""
+    from ..claims import COURSE_SETTINGS, _state
+
+    values = dict(COURSE_SETTINGS["09_what_the_prior_costs"])
+    if _state.get("notebook") == "09_what_the_prior_costs":
+        values.update({k: v for k, (_, v) in _state.get("changed", {}).items()})
+    return int(values["LATENT"]), float(values["FREE_BITS"])
+
+
 def _check_floor(fn, g=None) -> str:
     from . import answer_of, check_number
 
+    d, lam = _floor_settings()
+    floor = d * lam
     got = check_number(
         answer_of(fn),
-        2.0,
+        floor,
         0.01,
         wrong={
-            "one-unit-floor": (0.25, "that is one unit's floor; the term sums over all 8 units."),
+            "one-unit-floor": (lam, f"that is one unit's floor; the term sums over all {d} units."),
             "zero": (0.0, "the plain KL can reach 0; the free-bits term cannot go below its floors."),
         },
         explain="The term is sum_j max(lam, KL_j) >= sum_j lam = D * lam.",
     )
-    return f"you predicted {got:.2f} nats; the floor is 8 x 0.25 = 2.00 nats per image"
+    return f"you predicted {got:.2f} nats; the floor is D x lam = {d} x {lam:g} = {floor:.2f} nats per image"
 
 
 register(
     "09.2",
     "predict the smallest free-bits KL term",
     checker=_check_floor,
-    hint=("Each unit's term is max(lam, KL_j): how small can one be?", "Add up the 8 units."),
+    hint=("Each unit's term is max(lam, KL_j): how small can one be?", "Add up the units."),
     kind="predict",
-    solution="def predicted_free_bits_floor():\n    return 8 * 0.25",
+    solution=(
+        "def predicted_free_bits_floor():\n"
+        "    d, lam = 8, 0.25  # the course's LATENT and FREE_BITS (the notebook's cell reads the parameters)\n"
+        "    return d * lam"
+    ),
     explanation=(
-        "sum_j max(lam, KL_j) >= D lam = 8 x 0.25 = 2 nats per image: the training objective pays at least that "
-        "whatever the encoder does, so a unit gains nothing by going below lam. The true KL the table reports "
-        "can be a little under it (units hover around the floor), or far above for units that carry a lot."
+        "sum_j max(lam, KL_j) >= D lam nats per image, whatever the encoder does: the "
+        "training objective pays at least that, so a unit gains nothing by going below "
+        "lam. The true KL the table reports can be a little under it (units hover around the floor), or far above "
+        "for units that carry a lot."
     ),
 )
 
@@ -92,8 +110,8 @@ def _mc():
         "09.2",
         M(
             "one-unit-floor",
-            "gave one unit's floor (0.25) instead of the sum over the 8 units",
-            "that is one unit's floor; the term sums over all 8 units.",
+            "gave one unit's floor (lam) instead of the sum over the D units",
+            "that is one unit's floor; the term sums over all the units.",
         ),
         M("zero", "said the term can reach 0, like the plain KL", "the free-bits term cannot go below its floors."),
     )
