@@ -111,11 +111,8 @@ INDEPENDENT = {
             torch.distributions.Normal(mu, (logvar / 2).exp()), torch.distributions.Normal(pm, (plv / 2).exp())
         ).sum(-1)
     ),
-    "08.2": lambda z, idx, count, total, decay: _ema_loop(z, idx, count, total, decay),
-    "08.1": lambda z, codes: torch.tensor(
-        [min(range(len(codes)), key=lambda k: (v - codes[k]).pow(2).sum().item()) for v in z], dtype=torch.long
-    ),
-    "08.3": lambda counts: math.exp(-sum(p * math.log(p) for p in (counts.double() / counts.sum()).tolist() if p > 0)),
+    "08.3": lambda z, idx, count, total, decay: _ema_loop(z, idx, count, total, decay),
+    "08.1": lambda n: torch.stack([torch.tensor(0.5 / float(v), dtype=torch.float64) for v in n]),
 }
 
 
@@ -199,7 +196,7 @@ def test_custom_checkers_judge_fresh_inputs_too(ex_id, fn):
 def test_each_exercise_names_the_package_functions_that_solve_it():
     assert exercises.get("00.1").solved_by == ("rms_distance",)
     assert exercises.get("05.1").solved_by == ("score_function",)  # from inside the reference's lambda
-    assert exercises.get("08.3").solved_by == ("_perplexity_reference", "perplexity")
+    assert exercises.get("08.1").solved_by == ("kmeans_step_size",)
     for ex_id, name in (("03.1", "mask_noise"), ("04.1", "log_mean_exp"), ("05.3", "straight_through")):
         assert name in exercises.get(ex_id).solved_by
 

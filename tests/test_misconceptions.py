@@ -72,8 +72,12 @@ WRONG = {
     ("06.4", "every-pixel-a-coin"): lambda: 28 * 28 * 0.6931,
     ("07.2", "chose (b)"): lambda: "b",
     ("07.2", "chose (c)"): lambda: "C ",
-    ("08.4", "1 / (1 - decay)"): None,
-    ("08.4", "half of the window"): lambda: 50,
+    ("08.1", "forgot-the-2"): lambda n: 1 / n,
+    ("08.1", "forgot-n"): lambda n: torch.full_like(n, 0.5),
+    ("08.2", "chose (a)"): lambda: "a",
+    ("08.2", "chose (c)"): lambda: " C",
+    ("08.4", "count half-life"): lambda: math.log(2) / -math.log(0.99),
+    ("08.4", "ratio cancels"): lambda: float("inf"),
     ("09.1", "gradient-below-floor"): lambda kl, lam: torch.ones_like(kl),
     ("09.1", "inverted"): lambda kl, lam: (kl < lam).to(kl.dtype),
     ("09.2", "one-unit-floor"): None,
@@ -111,7 +115,7 @@ def test_every_registered_misconception_has_a_submission_here():
 # Exercises with a numeric or functional answer that have no named misconception yet (to shrink to none).
 NOT_YET = {
     "02.1", "02.2", "02.3", "03.1", "03.2", "04.1", "04.3", "04.4",
-    "05.1", "05.2", "05.3", "05.4", "05.5", "07.1", "08.1", "08.2", "08.3",
+    "05.1", "05.2", "05.3", "05.4", "05.5", "07.1", "08.3",
 }  # fmt: skip
 
 

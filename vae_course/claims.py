@@ -139,7 +139,7 @@ COURSE_SETTINGS: dict[str, dict[str, Any]] = {
         "EPOCHS": 5,
         "LR": 2e-3,
         "BATCH": 64,
-        "PRIOR_EPOCHS": 6,
+        "PRIOR_EPOCHS": 15,
         "N_SAMPLES": 1000,
         "SEED": 0,
     },
