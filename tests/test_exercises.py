@@ -110,11 +110,8 @@ INDEPENDENT = {
             torch.distributions.Normal(mu, (logvar / 2).exp()), torch.distributions.Normal(pm, (plv / 2).exp())
         ).sum(-1)
     ),
-    "08.2": lambda z, idx, count, total, decay: _ema_loop(z, idx, count, total, decay),
-    "08.1": lambda z, codes: torch.tensor(
-        [min(range(len(codes)), key=lambda k: (v - codes[k]).pow(2).sum().item()) for v in z], dtype=torch.long
-    ),
-    "08.3": lambda counts: math.exp(-sum(p * math.log(p) for p in (counts.double() / counts.sum()).tolist() if p > 0)),
+    "08.3": lambda z, idx, count, total, decay: _ema_loop(z, idx, count, total, decay),
+    "08.1": lambda n: torch.stack([torch.tensor(0.5 / float(v), dtype=torch.float64) for v in n]),
 }
 
 
@@ -198,7 +195,7 @@ def test_custom_checkers_judge_fresh_inputs_too(ex_id, fn):
 def test_each_exercise_names_the_package_functions_that_solve_it():
     assert exercises.get("00.1").solved_by == ("rms_distance",)
     assert exercises.get("05.1").solved_by == ("score_function",)  # from inside the reference's lambda
-    assert exercises.get("08.3").solved_by == ("_perplexity_reference", "perplexity")
+    assert exercises.get("08.1").solved_by == ("kmeans_step_size",)
     for ex_id, name in (("03.1", "mask_noise"), ("04.1", "log_mean_exp"), ("05.3", "straight_through")):
         assert name in exercises.get(ex_id).solved_by
 
@@ -218,3 +215,16 @@ def test_get_reports_a_broken_import_inside_an_exercise_module(monkeypatch):
     monkeypatch.setattr(exercises.importlib, "import_module", import_module)
     with pytest.raises(ModuleNotFoundError, match="scipy_missing"):
         exercises.get("98.1")
+
+
+def test_a_right_cdist_answer_to_02_2_passes():
+    """torch.cdist in float32 loses ~2e-4 near distance 0; the check's tolerance must let a right answer pass."""
+    import math
+
+    from vae_course.exercises import evaluate
+
+    def answer(images, refs):
+        a, b = images.reshape(len(images), -1).float(), refs.reshape(len(refs), -1).float()
+        return (torch.cdist(a, b) / math.sqrt(a.shape[1])).min(1).values
+
+    assert evaluate("02.2", answer).status == "pass"

@@ -143,8 +143,12 @@ WRONG = {
     ("06.5", "chose (b)"): lambda: " B",
     ("07.2", "chose (a)"): lambda: "a",
     ("07.2", "chose (b)"): lambda: " B",
-    ("08.4", "1 / (1 - decay)"): None,
-    ("08.4", "half of the window"): lambda: 50,
+    ("08.1", "forgot-the-2"): lambda n: 1 / n,
+    ("08.1", "forgot-n"): lambda n: torch.full_like(n, 0.5),
+    ("08.2", "chose (a)"): lambda: "a",
+    ("08.2", "chose (c)"): lambda: " C",
+    ("08.4", "count half-life"): lambda: math.log(2) / -math.log(0.99),
+    ("08.4", "ratio cancels"): lambda: float("inf"),
     ("09.1", "gradient-below-floor"): lambda kl, lam: torch.ones_like(kl),
     ("09.1", "inverted"): lambda kl, lam: (kl < lam).to(kl.dtype),
     ("09.2", "one-unit-floor"): lambda: 0.25,  # one unit's floor FREE_BITS, not LATENT of them
@@ -201,14 +205,8 @@ WRONG = {
         -F.binary_cross_entropy_with_logits(l, x, reduction="none").sum((1, 2, 3))
         - 0.5 * (plv - lv + lv.exp() / plv.exp() + (mu - pm) ** 2 - 1).sum(1)
     ),
-    ("08.1", "largest-dot-product"): lambda z, c: torch.argmax(torch.einsum("nd,kd->nk", z, c), dim=1),
-    ("08.1", "farthest-code"): lambda z, c: ((z[:, None] - c[None]) ** 2).sum(-1).argmax(-1),
-    ("08.2", "no-smoothing"): lambda z, idx, n, m, d: _ema_step(z, idx, n, m, d, smooth=False),
-    ("08.2", "decay-swapped"): lambda z, idx, n, m, d: _ema_step(z, idx, n, m, 1 - d, smooth=True),
-    ("08.3", "entropy-not-perplexity"): lambda c: float(
-        -sum(k / c.sum() * math.log(k / c.sum()) for k in c.double() if k > 0)
-    ),
-    ("08.3", "codes-used"): lambda c: float(torch.count_nonzero(c)),
+    ("08.3", "no-smoothing"): lambda z, idx, n, m, d: _ema_step(z, idx, n, m, d, smooth=False),
+    ("08.3", "decay-swapped"): lambda z, idx, n, m, d: _ema_step(z, idx, n, m, 1 - d, smooth=True),
 }
 
 

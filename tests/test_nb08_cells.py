@@ -38,10 +38,10 @@ def test_exercise_solutions_in_the_notebook_pass_their_checks():
     from vae_course.exercises import check
 
     for marker, ex, name in [
-        ("def nearest_code(z, codebook)", "08.1", "nearest_code"),
-        ("def ema_codebook_update(z, idx, count, embed_sum, decay)", "08.2", "ema_codebook_update"),
-        ("def codebook_perplexity(counts)", "08.3", "codebook_perplexity"),
-        ("def predicted_half_life()", "08.4", "predicted_half_life"),
+        ("def kmeans_step_size(n)", "08.1", "kmeans_step_size"),
+        ("def predicted_ema_dead_code()", "08.2", "predicted_ema_dead_code"),
+        ("def ema_codebook_update(z, idx, count, embed_sum, decay)", "08.3", "ema_codebook_update"),
+        ("def predicted_steps_to_half_length()", "08.4", "predicted_steps_to_half_length"),
     ]:
         ns = {"torch": torch, "math": math}
         exec(_cell(marker), ns)

@@ -198,3 +198,12 @@ def test_free_bits_floor_check_follows_the_notebook_parameters(monkeypatch):
     assert result.passed and "6 x 0.5 = 3.00" in result.feedback
     wrong = evaluate("09.2", lambda: 0.5)
     assert wrong.status == "fail" and wrong.misconception == "one-unit-floor" and "all 6 units" in wrong.feedback
+
+
+def test_the_free_bits_fallback_is_the_notebooks_parameters():
+    """nb09.COURSE_FLOOR (used where the grader's sandbox hides the notebook) equals the parameters cell."""
+    from vae_course.exercises import nb09
+    from vae_course.parameters import course_settings
+
+    values = course_settings("09_what_the_prior_costs")
+    assert nb09.COURSE_FLOOR == (values["LATENT"], values["FREE_BITS"])

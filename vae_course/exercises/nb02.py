@@ -59,7 +59,7 @@ register(
     "manifold distance to the nearest reference",
     reference=manifold_distance,
     cases=_distance_cases,
-    atol=1e-4,
+    atol=1e-3,  # float32 torch.cdist loses ~2e-4 near distance 0: a right answer must pass
     rtol=1e-3,
     hint=(
         "You need the distance of every image to every reference: what shape does that table have?",

@@ -1,81 +1,124 @@
-"""Exercises of notebook 08 (VQ-VAE): nearest code, EMA codebook update, perplexity, EMA half-life."""
+"""Exercises of notebook 08 (VQ-VAE): the codebook loss as a k-means step (derive), whether an EMA
+codebook revives a dead code (predict, then run), the EMA codebook update (implement), and where a
+code that no encoding chooses goes under the EMA update (derive)."""
 
 import math
 
 import torch
 
-from ..models.vq import nearest_code, perplexity
-from . import case, register
+from ..models.vq import VectorQuantizer, code_counts, nearest_code
+from . import case, register, register_prediction
 
 
-def _nearest_cases(g=None):
-    g = g if g is not None else torch.Generator().manual_seed(0)
-    codebook = torch.randn(16, 4, generator=g)
-    on_codes = codebook[torch.tensor([3, 0, 15, 7])] + 1e-3
+def kmeans_step_size(n):
+    """The plain-gradient learning rate at which one step of the codebook loss puts a code at the mean
+    of the n encodings assigned to it: 1 / (2 n)."""
+    return 1.0 / (2.0 * torch.as_tensor(n, dtype=torch.float64))
+
+
+def _step_cases(g=None):
+    g = g if g is not None else torch.Generator().manual_seed(11)
     return [
-        case(torch.randn(50, 4, generator=g), codebook, label="50 random vectors, 16 codes in 4-D"),
-        case(on_codes, codebook, label="4 vectors sitting on codes 3, 0, 15, 7"),
-        case(torch.randn(5, 2, generator=g), torch.randn(1, 2, generator=g), label="a codebook of one code"),
-        case(
-            torch.tensor([[1.0, 0.0]]),
-            torch.tensor([[10.0, 0.0], [0.9, 0.5]]),
-            label="z = (1, 0), codes (10, 0) and (0.9, 0.5): the largest dot product is NOT the nearest",
-        ),
-        case(
-            torch.tensor([[0.0, 0.0], [100.0, 100.0]]),
-            torch.tensor([[1.0, 1.0], [-1.0, -1.0], [50.0, 60.0]]),
-            label="vectors at the origin and far away",
-        ),
+        case(torch.tensor([1.0, 2.0, 10.0, 64.0], dtype=torch.float64), label="n = 1, 2, 10 and 64 encodings"),
+        case(torch.randint(1, 500, (6,), generator=g).double(), label="6 random counts of encodings"),
+        case(torch.tensor([3136.0], dtype=torch.float64), label="n = 3136 (every position of a batch of 64)"),
     ]
 
 
 register(
     "08.1",
-    "the nearest code",
-    reference=nearest_code,
-    cases=_nearest_cases,
+    "derive the step size that makes the codebook loss a k-means step",
+    reference=kmeans_step_size,
+    cases=_step_cases,
+    atol=1e-9,
+    rtol=1e-7,
     hint=(
-        "You need the distance from every vector to every code: an (N, K) table.",
-        "PyTorch has a function for pairwise distances; or expand the squared norm of a difference into three terms.",
-        "Then take the index of the smallest distance for each vector.",
+        "Write the codebook term for one code e as a sum over the n encodings z_1..z_n that chose it, and "
+        "differentiate with respect to e (the stop-gradient makes each z a constant).",
+        "The gradient is a multiple of (e - mean of the z). A plain gradient step is e - lr * gradient: "
+        "which lr lands exactly on the mean?",
+        "Check your answer with n = 1: one encoding, and the step must move e all the way onto it.",
     ),
-    kind="implement",
+    kind="derive",
+    solution=(
+        "def kmeans_step_size(n):\n"
+        "    # grad_e sum_i ||z_i - e||^2 = 2 n (e - mean z); e - lr * 2 n (e - mean z) = mean z at lr = 1 / (2 n)\n"
+        "    return 1 / (2 * n)"
+    ),
     explanation=(
-        "The nearest code minimises ||z - e_k||; the largest dot product only agrees when all codes have "
-        "the same norm, since ||z - e||^2 = ||z||^2 - 2 z.e + ||e||^2."
+        "The codebook term of one code is sum_i ||sg[z_i] - e||^2 over the n encodings that chose it; its "
+        "gradient is 2 n (e - z_bar), with z_bar their mean. A plain gradient step e - lr 2 n (e - z_bar) "
+        "lands on z_bar when lr = 1 / (2 n): then it is the k-means centroid update. With one learning rate "
+        "for all codes, each step moves a code the fraction 2 n lr of the way to its mean: a code chosen "
+        "often moves far (past the mean once 2 n lr > 1), a rarely chosen one barely moves (Adam rescales "
+        "each code's step, so the notebook's training does not follow this exactly). The EMA codebook "
+        "(exercise 08.3) takes the centroid step directly, with no learning rate."
     ),
 )
 
 
-def _perplexity_reference(counts: torch.Tensor) -> float:
-    return float(perplexity(counts))
+def toy_ema_dead_code(steps: int = 500) -> str:
+    """Section 1's picture: 240 fixed points in three clusters and 6 codes, code 5 far from every point.
+    Run ``steps`` EMA codebook updates (the package's) and report what code 5 did: "b" when it still
+    wins no point and has moved less than 1 % of its length, "a" when it wins points, "c" otherwise."""
+    g = torch.Generator().manual_seed(0)
+    centres = torch.tensor([[-2.0, -1.0], [2.0, -1.5], [0.0, 2.0]])
+    points = torch.cat([c + 0.6 * torch.randn(80, 2, generator=g) for c in centres])  # (240, 2)
+    q = VectorQuantizer(6, 2, ema=True, decay=0.99)
+    q._set_codes(torch.tensor([[-2.2, -0.8], [-1.5, -1.6], [1.8, -1.2], [0.3, 2.2], [-0.4, 1.6], [3.5, 3.5]]))
+    start = q.codebook.detach()[5].clone()
+    for _ in range(steps):
+        idx = nearest_code(points, q.codebook.detach())
+        q._ema_update(points, idx, code_counts(idx, 6))
+    wins = int((nearest_code(points, q.codebook.detach()) == 5).sum())
+    moved = float((q.codebook.detach()[5] - start).norm() / start.norm())
+    if wins > 0:
+        return "a"
+    return "b" if moved < 0.01 else "c"
 
 
-def _perplexity_cases(g=None):
-    g = g if g is not None else torch.Generator().manual_seed(1)
-    return [
-        case(torch.randint(0, 50, (64,), generator=g), label="random counts for 64 codes"),
-        case(torch.full((8,), 5), label="8 codes used 5 times each (perplexity 8)"),
-        case(torch.tensor([0, 12, 0, 0]), label="one code takes everything (perplexity 1)"),
-        case(torch.tensor([3, 0, 1, 0, 0, 4]), label="counts with unused codes (0 log 0 counts as 0)"),
-        case(torch.tensor([1000000, 1]), label="one huge count and one tiny one"),
-    ]
-
-
-register(
-    "08.3",
-    "codebook perplexity",
-    reference=_perplexity_reference,
-    cases=_perplexity_cases,
+register_prediction(
+    "08.2",
+    "predict whether an EMA codebook revives a dead code",
+    experiment=lambda g=None: toy_ema_dead_code(),
+    form="choice",
+    options={
+        "a": (
+            "a code moves only by the average of the encodings assigned to it; code 5 is assigned none, so "
+            "nothing pulls it towards the data."
+        ),
+        "b": (
+            "code 5 receives no encoding, so its running count and running sum both shrink by the decay at "
+            "every step and their ratio, the code, does not move: the EMA update never pulls a code "
+            "that nobody chose towards the data."
+        ),
+        "c": (
+            "the EMA takes a centroid step only for codes that were chosen; code 5 has no encodings to "
+            "average, so there is no centroid to jump to."
+        ),
+    },
     hint=(
-        "Turn the counts into a probability distribution over codes first, in floating point.",
-        "The entropy needs 0 log 0 = 0, but log(0) is minus infinity: drop the unused codes before taking logs.",
-        "Perplexity is the exponential of the entropy (in nats).",
+        "Write the EMA update described in section 4 for a code k with n_k = 0 this batch: what "
+        "happens to N_k, to m_k, and to their ratio?",
+        "Read the three loss terms' table again: which term, or which average, involves a code that no encoding chose?",
     ),
-    kind="implement",
+    solution=(
+        "def predicted_ema_dead_code():\n"
+        "    # n_k = 0: N_k and m_k both shrink by the decay, so e_k = m_k / N_k stays where it was\n"
+        '    return "b"'
+    ),
+    explain=(
+        "After 500 EMA steps on section 1's points, the far code has not moved and wins no point. What "
+        "revives codes in the VQ-VAE below is something else: the encoder's outputs drift during training "
+        "and wander into a dead code's cell, for the plain and the EMA codebook alike, or a reset puts the "
+        "code where the data is"
+    ),
     explanation=(
-        "exp(H(p)) is the number of equally used codes that would give the same entropy: K for uniform "
-        "usage, 1 when a single code takes every vector."
+        "With n_k = 0 the EMA update is N_k <- g N_k and m_k <- g m_k, so e_k = m_k / N_k is unchanged: a "
+        "code that wins no encoding stays where it was (exercise 08.4 finds the one exception, the "
+        "smoothing's eps, after about a thousand steps). EMA changes how chosen codes move, not which "
+        "codes are chosen; dead codes come back only when the encodings move to them or when they are "
+        "moved to the encodings (resets)."
     ),
 )
 
@@ -138,7 +181,7 @@ def _ema_cases(g=None):
 
 
 register(
-    "08.2",
+    "08.3",
     "the EMA codebook update",
     reference=_ema_reference,
     cases=_ema_cases,
@@ -174,47 +217,75 @@ register(
 )
 
 
-def _check_half_life(fn, g=None) -> str:
-    from . import answer_of, check_number
+def steps_to_half_length(decay: float = 0.99, eps: float = 1e-5, max_steps: int = 100_000) -> int:
+    """Run the package's EMA codebook update with one code that no encoding ever chooses, started as the
+    package starts it (count 1, sum = the code): the number of steps until that code is half as long."""
+    from ..models.vq import VectorQuantizer
 
-    exact = math.log(0.5) / math.log(0.99)
-    got = check_number(
-        answer_of(fn),
-        exact,
-        2.0,
+    g = torch.Generator().manual_seed(0)
+    q = VectorQuantizer(4, 2, ema=True, decay=decay, eps=eps)
+    start = q.codebook.detach()[3].norm()
+    flat = torch.randn(64, 2, generator=g)
+    idx = torch.randint(0, 3, (64,), generator=g)  # codes 0-2 share the encodings; code 3 gets none
+    counts = torch.bincount(idx, minlength=4)
+    for step in range(1, max_steps + 1):
+        q._ema_update(flat, idx, counts)
+        if q.codebook.detach()[3].norm() <= start / 2:
+            return step
+    raise RuntimeError(f"the unused code kept more than half its length for {max_steps} steps")
+
+
+def _check_dead_code_steps(fn, g=None) -> str:
+    from . import Feedback, answer_of, check_number
+
+    got = answer_of(fn)
+    if isinstance(got, (int, float)) and not isinstance(got, bool) and math.isinf(got):
+        raise Feedback(
+            "you answered 'never': the ratio m_k / N_k would indeed stay put if nothing else entered it, but "
+            "the smoothing adds eps to the count: once decay^n N_k is as small as eps, the code shrinks.",
+            misconception="ratio cancels",
+        )
+    ran = steps_to_half_length()
+    check_number(
+        got,
+        ran,
+        0.03 * ran,
         wrong={
-            "1 / (1 - decay)": (
-                100.0,
-                "100 = 1 / (1 - decay) is the EMA's effective window (the mean age of what it remembers); "
-                "half of an old value is gone sooner than that.",
+            "count half-life": (
+                69.0,
+                "69 steps halves the count N_k, but the sum m_k shrinks by the same factor, so their ratio "
+                "does not move then: find when the smoothing's eps starts to matter.",
             ),
-            "half of the window": (50.0, "the decay is geometric, not linear: solve 0.99^n = 1/2."),
         },
-        explain="After n steps an old value keeps the weight decay^n: solve decay^n = 1/2 for n.",
+        explain="The code is m_k / smoothed N_k; both m_k and N_k shrink by decay each step, eps does not.",
     )
-    x = 1.0
-    steps = 0
-    while x > 0.5:
-        x *= 0.99
-        steps += 1
-    return f"you predicted {got:.1f} steps; an EMA with decay 0.99 falls below half after {steps} steps"
+    return f"the package's EMA update, run with an unused code, halves it after {ran} steps"
 
 
 register(
     "08.4",
-    "predict how fast an EMA codebook forgets",
-    checker=_check_half_life,
+    "derive where an EMA code that nobody chooses goes",
+    checker=_check_dead_code_steps,
     hint=(
-        "After one step an old value keeps the weight decay; after two, decay times decay.",
-        "Solve decay^n = 1/2 with logarithms.",
+        "Follow one code k that receives no encoding, starting from N_k = 1 and m_k = e_0 (how the package "
+        "starts it): write N_k and m_k after n steps.",
+        "The code is m_k divided by the smoothed count, and with a total count N much larger than K eps the "
+        "smoothed count is close to N_k + eps. Which of the two terms wins as n grows?",
+        "Set the code's length to half of e_0's length and solve for n with logarithms (decay 0.99, eps 1e-5).",
     ),
-    kind="predict",
-    solution="def predicted_half_life():\n    return math.log(0.5) / math.log(0.99)  # about 69 steps",
+    kind="derive",
+    solution=(
+        "def predicted_steps_to_half_length():\n"
+        "    # e_n = decay^n e_0 / (decay^n + eps): half as long when decay^n = eps\n"
+        "    return math.log(1e-5) / math.log(0.99)  # about 1146 steps"
+    ),
     explanation=(
-        "An old value's weight after n steps is 0.99^n, which is 1/2 at n = ln 2 / -ln 0.99, about 69 steps "
-        "(ln 2 times the window 1 / (1 - 0.99) = 100, to first order). So a code abandoned by the encoder "
-        "drifts towards its new vectors within a few hundred steps, and a code that receives none keeps "
-        "its place: N_k and m_k shrink together."
+        "With no encodings, N_k = g^n and m_k = g^n e_0 after n steps, and the smoothed count is about "
+        "N_k + eps (the total N is thousands, K eps is 6e-4), so e_k = g^n e_0 / (g^n + eps). The decay "
+        "cancels while g^n >> eps, and the code stays put; it is half as long when g^n = eps, at "
+        "n = ln(1e-5) / ln(0.99), about 1146 steps, and then it slides to the origin. In the package the "
+        "codes start near the origin (uniform in (-1/K, 1/K)), so a dead EMA code stays near where it "
+        "started: the EMA update itself does not revive dead codes."
     ),
 )
 
@@ -227,42 +298,20 @@ def _mc():
     add_misconceptions(
         "08.1",
         M(
-            "largest-dot-product",
-            "picked the code with the largest dot product z . e_k",
-            "the largest dot product is the nearest code only when all codes have the same norm: "
-            "||z - e||^2 = ||z||^2 - 2 z.e + ||e||^2 keeps the ||e||^2 term.",
-            lambda z, codebook: (z @ codebook.T).argmax(1),
+            "forgot-the-2",
+            "dropped the 2 of the squared norm's derivative",
+            "the derivative of ||z - e||^2 with respect to e is 2 (e - z): keep its 2.",
+            lambda n: 1.0 / torch.as_tensor(n, dtype=torch.float64),
         ),
         M(
-            "farthest-code",
-            "took the argmax of the distances: the farthest code",
-            "the nearest code has the SMALLEST distance: argmin, not argmax.",
-            lambda z, codebook: torch.cdist(z, codebook).argmax(1),
+            "forgot-n",
+            "gave the step for one encoding whatever their number",
+            "the codebook term sums over all n encodings that chose the code: its gradient grows with n.",
+            lambda n: 0.5 * torch.ones_like(torch.as_tensor(n, dtype=torch.float64)),
         ),
     )
-
-    def _entropy(counts):  # nats, 0 log 0 = 0
-        p = counts.double() / counts.sum()
-        return -torch.where(p > 0, p * p.clamp_min(1e-300).log(), torch.zeros_like(p)).sum()
-
     add_misconceptions(
         "08.3",
-        M(
-            "entropy-not-perplexity",
-            "returned the entropy H (nats), not exp(H)",
-            "that is the entropy: perplexity is its exponential, the number of equally used codes.",
-            lambda counts: float(_entropy(counts)),
-        ),
-        M(
-            "codes-used",
-            "counted the codes used at least once",
-            "perplexity weighs codes by how often they are used: a code used once counts far less than one used "
-            "a million times (exp of the entropy).",
-            lambda counts: float((counts > 0).sum()),
-        ),
-    )
-    add_misconceptions(
-        "08.2",
         M(
             "no-smoothing",
             "divided the running sum by the raw running count: a never-used code becomes 0 / 0 = NaN",
@@ -277,16 +326,21 @@ def _mc():
         ),
     )
     add_misconceptions(
+        "08.2",
+        M("chose (a)", "thought the EMA pulls every code towards the data", "only chosen codes are averaged."),
+        M("chose (c)", "thought the EMA jumps every code to a centroid", "a code with no encodings has no centroid."),
+    )
+    add_misconceptions(
         "08.4",
         M(
-            "1 / (1 - decay)",
-            "gave the averaging window 1/(1 - decay), not the half-life",
-            "the half-life solves decay^n = 1/2.",
+            "count half-life",
+            "gave the half-life of the running count, not of the code",
+            "the running sum shrinks with the count, so the code does not move while the decay cancels.",
         ),
         M(
-            "half of the window",
-            "halved the window: a linear, not geometric, decay",
-            "the decay is geometric: solve decay^n = 1/2.",
+            "ratio cancels",
+            "answered 'never': forgot the smoothing's eps",
+            "the smoothed count is about N_k + eps: once decay^n is as small as eps, the code shrinks.",
         ),
     )
 

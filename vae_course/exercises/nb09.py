@@ -37,12 +37,21 @@ register(
 )
 
 
+#: The course's (LATENT, FREE_BITS), for where the notebook itself cannot be read (the grader's sandbox
+#: hides it); tests/test_prior_costs.py keeps it equal to the notebook's parameters cell.
+COURSE_FLOOR = (8, 0.25)
+
+
 def _floor_settings() -> tuple[int, float]:
     """(D, lam): the notebook's LATENT and FREE_BITS as it runs them (the course's, or the learner's
     changed values recorded by its parameters cell), so the expected floor follows the parameters."""
-    from ..claims import COURSE_SETTINGS, _state
+    from ..claims import _state
+    from ..parameters import course_settings
 
-    values = dict(COURSE_SETTINGS["09_what_the_prior_costs"])
+    try:
+        values = dict(course_settings("09_what_the_prior_costs"))
+    except (OSError, ValueError, KeyError):
+        values = dict(zip(("LATENT", "FREE_BITS"), COURSE_FLOOR))
     if _state.get("notebook") == "09_what_the_prior_costs":
         values.update({k: v for k, (_, v) in _state.get("changed", {}).items()})
     return int(values["LATENT"]), float(values["FREE_BITS"])
