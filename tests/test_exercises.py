@@ -54,7 +54,10 @@ def test_failure_shows_its_message_and_no_traceback_in_ipython(capsys):
     from IPython.core.interactiveshell import InteractiveShell
 
     shell = InteractiveShell.instance()
-    shell.run_cell("from vae_course.exercises import ExerciseFailed\nraise ExerciseFailed('your result is wrong')")
+    try:
+        shell.run_cell("from vae_course.exercises import ExerciseFailed\nraise ExerciseFailed('your result is wrong')")
+    finally:
+        InteractiveShell.clear_instance()  # later tests in this process must not run "inside IPython"
     shown = "".join(capsys.readouterr())
     assert "your result is wrong" in shown and "Traceback" not in shown and "ExerciseFailed" not in shown
 
