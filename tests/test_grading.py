@@ -255,6 +255,7 @@ def test_submissions_are_never_modified(synthetic_class):
     assert by_key(rows)["fay", "00.1"].status == "pass" and notes(rows, "fay") == [], "writes in its own copy are fine"
 
 
+@pytest.mark.slow  # waits out real cell and notebook time limits (~18 s each): make test-grading
 def test_a_loop_before_a_definition_is_named_as_the_cause(tmp_path):
     subs = tmp_path / "subs"
     write_nb(
@@ -284,6 +285,7 @@ def test_a_cell_timeout_at_or_above_the_notebook_timeout_is_capped_with_a_warnin
     assert seen[-1].cell_timeout == 20 and "capped" not in capsys.readouterr().err
 
 
+@pytest.mark.slow  # waits out real cell and notebook time limits (~18 s each): make test-grading
 def test_an_infinite_loop_times_out_and_the_class_goes_on(tmp_path, capsys):
     subs = tmp_path / "subs"
     write_nb(subs / "a_loop", HEAD, RMS_OK, CHECK1, "import time\nwhile True:\n    time.sleep(0.05)", LABEL_OK, CHECK2)
