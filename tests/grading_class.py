@@ -167,6 +167,7 @@ def make_sample_class(out: Path, course: Path | None = None) -> Path:
     course = course or default_course_dir()
     wrong = _wrong_sources()
     students = sorted(p.name for p in out.iterdir() if p.name[:3] <= "s15")
+    _add_00_experiments(out, students, wrong)
     for name in sorted(p.name for p in course.glob("0[1-9]_*.ipynb")):
         teacher = nbformat.read(course / name, as_version=4)
         exercises = [c.exercise for c in check_calls(teacher)]
@@ -183,6 +184,31 @@ def make_sample_class(out: Path, course: Path | None = None) -> Path:
                         _with_wrong_answer(nb, ex, *wrong[ex, named[slot]])
             nbformat.write(nb, out / student / name)
     return out
+
+
+def _add_00_experiments(out: Path, students: list[str], wrong: dict) -> None:
+    """Notebook 00's predict-then-run exercises (00.4, 00.5) for students s01-s15 of the course class
+    (:func:`make_class` writes 00.1-00.3 only, which keeps the fault tests short): the registry's
+    solution, a stub for s04-s05, and their named misconceptions spread over s06-s15 as for 01-09."""
+    from vae_course.exercises import get
+
+    for k, student in enumerate(students):
+        path = out / student / "00_start_here.ipynb"
+        nb = nbformat.read(path, as_version=4)
+        nb.cells.append(nbformat.v4.new_code_cell("import math"))
+        for n, ex in enumerate(("00.4", "00.5"), start=3):
+            head, *body = get(ex).solution.split("\n")
+            if k in (3, 4):
+                source = head + "\n" + STUB
+            else:
+                source = "\n".join([head, "    ### BEGIN SOLUTION", *body, "    ### END SOLUTION"])
+            name = head.removeprefix("def ").split("(")[0]
+            nb.cells += [nbformat.v4.new_code_cell(source), nbformat.v4.new_code_cell(f'check("{ex}", {name})')]
+            named = sorted(m for e, m in wrong if e == ex)
+            slot = (k - 5 - 3 * n) % 10
+            if k >= 5 and slot < len(named):
+                _with_wrong_answer(nb, ex, *wrong[ex, named[slot]])
+        nbformat.write(nb, path)
 
 
 if __name__ == "__main__":
