@@ -263,6 +263,23 @@ def settle(page, area, clock: Clock, quiet_s: float = 1.0, step_s: float = 60.0)
         page.wait_for_timeout(200)
 
 
+def wait_for_redraw(page, area, before_src: str | None, clock: Clock) -> None:
+    """Wait until the explorer's image in ``area`` has a new, loaded source, then until the area is
+    quiet (a slider move may queue several redraws). A figure that never changes is not an error
+    here: the caller's assertion reports it, with the numbers."""
+    try:
+        page.wait_for_function(
+            """([root, before]) => { const im = root.querySelector('.jupyter-widgets img');
+                                      return im && im.complete && im.src !== before; }""",
+            arg=[area.element_handle(), before_src],
+            timeout=clock.ms(60),
+            polling=250,
+        )
+    except Exception:
+        pass
+    settle(page, area, clock)
+
+
 @pytest.mark.parametrize("name", choose_notebooks())
 def test_notebook_in_jupyterlab(name: str, browser, lab: LabServer, clock: Clock) -> None:
     if not (NOTEBOOKS / name).exists():
@@ -367,17 +384,7 @@ def test_notebook_in_jupyterlab(name: str, browser, lab: LabServer, clock: Clock
             assert after_value != before_value, (
                 f"{name}: {describe(c)}: dragging the slider did not move it (readout {before_value!r})"
             )
-            try:
-                page.wait_for_function(
-                    """([root, before]) => { const im = root.querySelector('.jupyter-widgets img');
-                                              return im && im.complete && im.src !== before; }""",
-                    arg=[area.element_handle(), before_src],
-                    timeout=clock.ms(60),
-                    polling=250,
-                )
-            except Exception:
-                pass  # reported by the assertion below, with the numbers
-            settle(page, area, clock)  # the drag queued several redraws: wait for the last one
+            wait_for_redraw(page, area, before_src, clock)  # the drag queued several redraws: the last one
             after_src = area.locator(".jupyter-widgets img").first.get_attribute("src")
             shot(page, f"{stem}-4-explorer{k}-after", area)
             shot(page, f"{stem}-5-explorer{k}-in-page")
@@ -399,17 +406,7 @@ def test_notebook_in_jupyterlab(name: str, browser, lab: LabServer, clock: Clock
                 assert key_value != before_value, (
                     f"{name}: {describe(c)}: the arrow keys did not move the focused slider ({before_value!r})"
                 )
-                try:
-                    page.wait_for_function(
-                        """([root, before]) => { const im = root.querySelector('.jupyter-widgets img');
-                                                  return im && im.complete && im.src !== before; }""",
-                        arg=[area.element_handle(), before_src],
-                        timeout=clock.ms(60),
-                        polling=250,
-                    )
-                except Exception:
-                    pass  # reported by the assertion below, with the numbers
-                settle(page, area, clock)
+                wait_for_redraw(page, area, before_src, clock)
                 key_src = area.locator(".jupyter-widgets img").first.get_attribute("src")
                 shot(page, f"{stem}-6-explorer{k}-keyboard", area)
                 assert key_src and key_src != before_src, (
