@@ -176,14 +176,20 @@ def make_sample_class(out: Path, course: Path | None = None) -> Path:
                 nbformat.write(make_student_notebook(teacher)[0], out / student / name)
                 continue
             nb = nbformat.read(course / name, as_version=4)
-            if k >= 5:  # s06-s15: each exercise's misconceptions spread over them, one student each
-                for n, ex in enumerate(exercises):
-                    named = sorted(m for e, m in wrong if e == ex)
-                    slot = (k - 5 - 3 * (int(ex.split(".")[0]) + n)) % 10
-                    if slot < len(named):
-                        _with_wrong_answer(nb, ex, *wrong[ex, named[slot]])
+            for n, ex in enumerate(exercises):
+                _commit_misconception(nb, k, ex, n, wrong)
             nbformat.write(nb, out / student / name)
     return out
+
+
+def _commit_misconception(nb, student: int, exercise: str, position: int, wrong: dict) -> None:
+    """Students s06-s15 (``student`` 5-14): the named misconceptions of ``exercise`` (the
+    ``position``-th exercise of its notebook) spread over them, one student each; the others keep
+    the right answer."""
+    named = sorted(m for e, m in wrong if e == exercise)
+    slot = (student - 5 - 3 * (int(exercise.split(".")[0]) + position)) % 10
+    if student >= 5 and slot < len(named):
+        _with_wrong_answer(nb, exercise, *wrong[exercise, named[slot]])
 
 
 def _add_00_experiments(out: Path, students: list[str], wrong: dict) -> None:
@@ -204,10 +210,7 @@ def _add_00_experiments(out: Path, students: list[str], wrong: dict) -> None:
                 source = "\n".join([head, "    ### BEGIN SOLUTION", *body, "    ### END SOLUTION"])
             name = head.removeprefix("def ").split("(")[0]
             nb.cells += [nbformat.v4.new_code_cell(source), nbformat.v4.new_code_cell(f'check("{ex}", {name})')]
-            named = sorted(m for e, m in wrong if e == ex)
-            slot = (k - 5 - 3 * n) % 10
-            if k >= 5 and slot < len(named):
-                _with_wrong_answer(nb, ex, *wrong[ex, named[slot]])
+            _commit_misconception(nb, k, ex, n, wrong)
         nbformat.write(nb, path)
 
 
