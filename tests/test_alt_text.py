@@ -69,3 +69,73 @@ def test_site_fixes_the_toggle_and_search_labels() -> None:
     fixed = build_site.accessible(page)
     assert "<summary>" in fixed and 'title="Search" x="1"' in fixed
     assert fixed.count('aria-label="Search"') == 1  # the icon-only button keeps its name
+
+
+# --- every figure of every course notebook carries its own alt text (issue 30) ---------------------
+
+import re  # noqa: E402
+
+import pytest  # noqa: E402
+
+from tests.course import NOTEBOOKS  # noqa: E402
+
+#: What makes alt text generic rather than a description: the fallback, nbconvert's and matplotlib's
+#: defaults, a file name.
+GENERIC = re.compile(r"no text description|^image$|^figure\b|<Figure size|\.png\b|^plot$", re.I)
+#: Notebooks whose figures are all described. Every notebook belongs here; one leaves only while its
+#: figures are being rewritten.
+DESCRIBED: set[str] = set()  # the lead sets this to every notebook once 00-09 are described
+
+
+def course_figures(path):
+    nb = nbformat.read(path, as_version=4)
+    for cell in nb.cells:
+        for output in cell.get("outputs", []):
+            if any(m.startswith("image/") for m in output.get("data", {})):
+                yield cell.id, output
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name[:2])
+def test_every_course_figure_says_what_it_shows(path) -> None:
+    if path.name not in DESCRIBED:
+        pytest.skip(f"{path.name}: figures not yet described")
+    seen: dict[str, str] = {}
+    faults = []
+    for cell_id, output in course_figures(path):
+        alt = alt_text.figure_alt(output)
+        if alt is None:
+            faults.append(f"cell {cell_id}: a figure without alt text (draw it with vae_course.plots.show(alt))")
+        elif GENERIC.search(alt) or len(alt.split()) < 8:
+            faults.append(f"cell {cell_id}: generic alt text {alt!r}: say what the figure shows, with its numbers")
+        elif alt in seen:
+            faults.append(f"cell {cell_id}: the same alt text as cell {seen[alt]}: {alt!r}")
+        else:
+            seen[alt] = cell_id
+    assert not faults, f"{path.name}:\n" + "\n".join(faults)
+
+
+def test_show_puts_the_alt_text_in_the_output_metadata(tmp_path) -> None:
+    """In a real kernel, plots.show displays the figure once, with its alt text in the metadata."""
+    from nbclient import NotebookClient
+
+    code = (
+        "import matplotlib.pyplot as plt\nfrom vae_course.plots import show\n"
+        "fig, ax = plt.subplots()\nax.plot([0, 1], [1, 0])\n"
+        "show('A straight line falls from 1 to 0 across the unit interval.', fig)"
+    )
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(code)])
+    NotebookClient(nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
+    images = [o for o in nb.cells[0].outputs if "image/png" in o.get("data", {})]
+    assert len(images) == 1, nb.cells[0].outputs
+    assert alt_text.figure_alt(images[0]) == "A straight line falls from 1 to 0 across the unit interval."
+
+
+def test_show_refuses_empty_alt_text() -> None:
+    import matplotlib.pyplot as plt
+
+    from vae_course.plots import show
+
+    fig = plt.figure()
+    with pytest.raises(ValueError, match="alt text"):
+        show("   ", fig)
+    plt.close(fig)

@@ -69,6 +69,37 @@ def use_course_style() -> None:
     mpl.rcParams.update(COURSE_STYLE)
 
 
+def show(alt: str, fig=None) -> None:
+    """Show a figure with its alternative text, the words a screen reader says in its place.
+
+    Use it where a notebook would call ``plt.show()``: ``show(f"Test -ELBO falls from {a:.0f} to
+    {b:.0f} nats ...", fig)``. Write ``alt`` from what the figure proves, with the measured values
+    (WCAG 1.1.1), not from what it looks like. In a Jupyter kernel the image is displayed with
+    ``metadata["image/png"]["alt"] = alt`` (JupyterLab, nbconvert, the course's site and decks read it
+    there) and the figure is closed; elsewhere (a script, a test) this is ``plt.show()``.
+    """
+    alt = " ".join(str(alt).split())
+    if not alt:
+        raise ValueError("show() needs alt text: a sentence saying what the figure shows, with its numbers")
+    fig = plt.gcf() if fig is None else fig
+    try:
+        from IPython import get_ipython
+    except ImportError:  # matplotlib without IPython: a script
+        get_ipython = None
+    shell = get_ipython() if get_ipython else None
+    if shell is None or getattr(shell, "kernel", None) is None:
+        plt.show()
+        return
+    from IPython.display import display
+
+    data, metadata = shell.display_formatter.format(fig)
+    for mime in data:
+        if mime.startswith("image/"):
+            metadata[mime] = {**metadata.get(mime, {}), "alt": alt}
+    display(data, raw=True, metadata=metadata)
+    plt.close(fig)
+
+
 def _styled(fn):
     """Run a plotting function inside ``plt.rc_context(COURSE_STYLE)``."""
 
