@@ -334,6 +334,7 @@ def _assert_teacher_passes_and_student_not_attempted(rows: list[Row], names: lis
             assert not [r for r in mine.values() if r.exercise == NOTEBOOK_ROW], mine
 
 
+@pytest.mark.slow  # the slow test below grades every notebook, 00 included; the fast suite's kernel tests are above
 def test_notebook_00_grades_pass_and_its_student_version_not_attempted(tmp_path):
     rows = _grade_course(tmp_path, [NB00])
     _assert_teacher_passes_and_student_not_attempted(rows, [NB00])
