@@ -128,7 +128,7 @@ def test_resume_after_sigkill_equals_an_uninterrupted_run(tmp_path):
     report = tmp_path / "killed" / "report.csv"
     seed = int.from_bytes(os.urandom(4), "little")
     rng = random.Random(seed)
-    kills = 0
+    kills, killed = 0, []
     # kill moments drawn as fractions of the uninterrupted run's time, so that a fast machine (which
     # finishes the remaining work quickly) is interrupted as often as a slow one
     for _ in range(int(os.environ.get("VAE_COURSE_KILLS", "4"))):
@@ -137,6 +137,7 @@ def test_resume_after_sigkill_equals_an_uninterrupted_run(tmp_path):
         if p.poll() is None:
             os.killpg(p.pid, signal.SIGKILL)
             kills += 1
+            killed.append(p.pid)
         p.wait()
     subprocess.run(_grade_cmd(subs, report), check=True, capture_output=True, timeout=1800)
     assert kills >= 2, f"only {kills} kill(s) landed before the grader finished (seed {seed}, whole run {whole:.0f} s)"
@@ -145,4 +146,17 @@ def test_resume_after_sigkill_equals_an_uninterrupted_run(tmp_path):
         [r for r in got if r.exercise != "(notebook)"]
     ), "no student counted twice"
     assert _key(got) == _key(want)
+    # each killed grader's kernels end too (their sandbox wrappers notice the grader is gone), none orphaned
+    names = [f"--grader\0{pid}\0".encode() for pid in killed]
+    deadline, left = time.monotonic() + 15, None
+    while left != [] and time.monotonic() < deadline:
+        left = []
+        for pid in filter(str.isdigit, os.listdir("/proc")):
+            try:
+                cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+            except OSError:
+                continue
+            left += [pid] if any(name in cmdline for name in names) else []
+        time.sleep(0.5)
+    assert left == [], f"kernels of killed graders still running: {left}"
     print(f"\n{kills} SIGKILLs (seed {seed}), resumed; report equal to the uninterrupted run ({len(got)} rows)")

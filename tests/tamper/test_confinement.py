@@ -172,6 +172,41 @@ def test_the_wrapper_ends_the_kernel_and_its_children_on_sigterm(tmp_path):
     assert proc.wait(timeout=30) != 0
 
 
+def test_a_kernel_whose_grader_is_killed_ends_with_its_children(tmp_path):
+    """SIGKILL reaches no handler: the grader dies and its kernels' wrappers are re-parented. Each wrapper
+    notices, and ends its kernel and everything the kernel started (no orphan kernels left running)."""
+    marker = f"vae-course-orphan-{uuid.uuid4().hex}"
+    kernel = [sys.executable, "-c", f"import subprocess, sys, time  # {marker}\n"
+              f"subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(300)  # {marker}'])\n"
+              "time.sleep(300)"]  # fmt: skip
+    start = (  # the grader builds the command (it names itself in it), starts the kernel, and waits
+        "import subprocess, time\nfrom vae_course.classroom.sandbox import sandbox_command\n"
+        f"subprocess.Popen(sandbox_command({str(tmp_path)!r}, 0, {kernel!r}))\ntime.sleep(300)"
+    )
+    grader = subprocess.Popen([sys.executable, "-c", start], start_new_session=True)
+
+    def running():
+        found = []
+        for pid in filter(str.isdigit, os.listdir("/proc")):
+            try:
+                if marker.encode() in Path(f"/proc/{pid}/cmdline").read_bytes():
+                    found.append(pid)
+            except OSError:
+                pass
+        return found
+
+    deadline = time.monotonic() + 30
+    while len(running()) < 3 and time.monotonic() < deadline:  # the wrapper, the kernel and its child
+        time.sleep(0.2)
+    assert len(running()) == 3, "the sandboxed kernel did not start"
+    grader.kill()
+    grader.wait()
+    deadline = time.monotonic() + 10
+    while running() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert running() == [], "a kernel outlived its killed grader"
+
+
 def test_the_stated_protections_follow_the_landlock_abi():
     """Each Landlock ABI adds a layer in force and removes one from the missing list."""
     assert len(protections(0)) < len(protections(1)) < len(protections(4)) < len(protections(6))

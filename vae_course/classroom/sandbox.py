@@ -21,8 +21,9 @@ Run as that script, this file (:func:`_sandbox_main`) forks:
 
 * the **parent** stays outside the sandbox as the kernel's *child subreaper*: every process the
   kernel starts, even one that detaches with ``setsid`` and a double fork, is re-parented to it
-  when its own parent ends. When the kernel exits, or when the grader sends SIGTERM, the parent
-  kills every process left beneath it and exits with the kernel's status. SIGINT (an interrupt
+  when its own parent ends. When the kernel exits, when the grader sends SIGTERM, or when the
+  grader itself is gone (killed with SIGKILL, which no handler sees: the parent notices that it was
+  re-parented), the parent kills every process left beneath it and exits with the kernel's status. SIGINT (an interrupt
   the grader sends to the process group) reaches the kernel and is ignored here.
 
 It imports only the standard library, and nothing of ``vae_course``: it runs as a plain script
@@ -320,8 +321,10 @@ def default_read_paths(extra: list[str] | tuple[str, ...] = ()) -> list[str]:
 def sandbox_command(
     root: Path | str, memory_mb: int, command: list[str], read: list[str] | tuple[str, ...] = ()
 ) -> list[str]:
-    """The command that runs ``command`` under the limits: this file as a script, fork, exec."""
+    """The command that runs ``command`` under the limits: this file as a script, fork, exec. The wrapper
+    ends the kernel when the process that builds this command (the grader) is gone."""
     argv = [sys.executable, os.path.abspath(__file__), "--sandbox", str(root), "--memory-mb", str(memory_mb)]
+    argv += ["--grader", str(os.getpid())]
     for path in read:
         argv += ["--read", str(path)]
     return [*argv, "--", *command]
@@ -424,14 +427,21 @@ def _reap() -> list[tuple[int, int]]:
 
 
 def _sandbox_main(argv: list[str]) -> int:
-    """Script entry: ``sandbox.py --sandbox ROOT --memory-mb N [--read P]... -- command...``."""
+    """Script entry: ``sandbox.py --sandbox ROOT --memory-mb N [--grader PID] [--read P]... -- command...``."""
     if "--" not in argv or len(argv) < 6 or argv[0] != "--sandbox" or argv[2] != "--memory-mb":
-        print("usage: sandbox.py --sandbox ROOT --memory-mb N [--read PATH]... -- command ...", file=sys.stderr)
+        print(
+            "usage: sandbox.py --sandbox ROOT --memory-mb N [--grader PID] [--read PATH]... -- command ...",
+            file=sys.stderr,
+        )
         return 2
     split = argv.index("--")
     root, memory_mb, command = argv[1], int(argv[3]), argv[split + 1 :]
     options = argv[4:split]
     read = [options[i + 1] for i in range(0, len(options) - 1, 2) if options[i] == "--read"]
+    # The grader: while it lives it is this process's parent; when this process is re-parented (the grader
+    # was SIGKILLed, even before this line ran), nobody will stop the kernel, so this process does.
+    graders = [int(options[i + 1]) for i in range(0, len(options) - 1, 2) if options[i] == "--grader"]
+    grader = graders[0] if graders else os.getppid()
     libc = _libc()
     libc.prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
     child = os.fork()
@@ -452,6 +462,8 @@ def _sandbox_main(argv: list[str]) -> int:
         for pid, st in _reap():
             if pid == child:
                 status = st
+        if os.getppid() != grader:  # orphaned (the grader was SIGKILLed): end the kernel, not leak it
+            stop.append(True)
         if status is None and not stop:
             time.sleep(0.1)
     try:
