@@ -85,7 +85,7 @@ STYLE = (
     ".live-explorer{border:1px solid #767676;border-radius:4px;padding:8px 12px;margin:8px 0;max-width:40em}"
     ".live-explorer-row{display:flex;gap:16px;align-items:center;flex-wrap:wrap}"
     ".live-explorer canvas{image-rendering:pixelated;border:1px solid #767676}"
-    ".live-explorer-controls{display:grid;grid-template-columns:auto 1fr auto;gap:6px 10px;align-items:center;"
+    ".live-explorer-controls{flex:1 1 16em;display:grid;grid-template-columns:auto 1fr auto;gap:6px 10px;align-items:center;"
     "min-width:14em}"
     ".live-explorer-controls output{font-variant-numeric:tabular-nums;min-width:3.5em}"
     ".live-explorer p{margin:0 0 6px 0;font-size:0.9em;color:#333}"
