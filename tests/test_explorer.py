@@ -104,3 +104,19 @@ def test_small_vae_images_vary_over_the_sliders() -> None:
     model = small_vae()
     a, b = decode_codes(model, torch.tensor([[0.0, 0.0], [2.0, -2.0]]))
     assert (a - b).abs().max() > 0.2
+
+
+def test_embed_decoder_displays_the_export_and_returns_nothing(monkeypatch) -> None:
+    """The notebook side: one output with the export and a line of text (no echo of the weights)."""
+    import IPython.display
+
+    from vae_course.explorer import embed_decoder
+
+    shown = []
+    monkeypatch.setattr(IPython.display, "display", lambda *objs, raw=False: shown.append((objs, raw)))
+    model = small_vae()
+    assert embed_decoder(model) is None
+    ((bundle,), raw) = shown[0]
+    assert len(shown) == 1 and raw
+    assert bundle[DECODER_MIME] == export_decoder(model)
+    assert bundle["text/plain"].endswith("(dense layers 2 -> 32 -> 32 -> 64)")

@@ -113,13 +113,13 @@ def decode_spec(spec: dict, z) -> np.ndarray:
     return h.reshape(len(h), *spec["image_shape"])
 
 
-def embed_decoder(model: nn.Module) -> dict:
+def embed_decoder(model: nn.Module) -> None:
     """Display the exported decoder as a notebook output (``DECODER_MIME``; JupyterLab shows one line
-    of text), for the web edition's live explorer. Call it in the explorer's cell; returns the export."""
+    of text), for the web edition's live explorer. Call it in the explorer's cell (it returns nothing,
+    so no echo of the weights is saved when it is the cell's last line)."""
     from IPython.display import display
 
     spec = export_decoder(model)
     sizes = " -> ".join([str(spec["latent_dim"]), *(str(layer["out"]) for layer in spec["layers"])])
     text = f"decoder exported for the web edition's live explorer (dense layers {sizes})"
     display({DECODER_MIME: spec, "text/plain": text}, raw=True)
-    return spec
