@@ -4,7 +4,8 @@ An explorer cell that called ``vae_course.explorer.embed_decoder(model)`` holds 
 output (``DECODER_MIME``: dense layers, float32 weights in base64). For the site and the decks that
 output becomes a block of plain HTML and JavaScript (no library, no network): one native
 ``<input type="range">`` per latent number, with the ranges, steps and starting values of the
-notebook's own sliders (read from the saved widget state), and a ``<canvas>`` that the decoder's
+notebook's own sliders (read from the saved widget state; the lowest value moved up, by less than a
+step, onto the grid of steps through the starting value), and a ``<canvas>`` that the decoder's
 forward pass (``RUNTIME``, about thirty lines) redraws on every move. The canvas holds the image at
 its own resolution (one canvas pixel per image pixel, grey levels 0-255) and is enlarged by CSS;
 its accessible name says which point it shows and changes with the sliders.
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import html
 import json
+import math
 import re
 
 import nbformat
@@ -85,8 +87,8 @@ STYLE = (
     ".live-explorer{border:1px solid #767676;border-radius:4px;padding:8px 12px;margin:8px 0;max-width:40em}"
     ".live-explorer-row{display:flex;gap:16px;align-items:center;flex-wrap:wrap}"
     ".live-explorer canvas{image-rendering:pixelated;border:1px solid #767676}"
-    ".live-explorer-controls{flex:1 1 16em;display:grid;grid-template-columns:auto 1fr auto;gap:6px 10px;align-items:center;"
-    "min-width:14em}"
+    ".live-explorer-controls{flex:1 1 16em;display:grid;grid-template-columns:auto 1fr auto;gap:6px 10px;"
+    "align-items:center;min-width:14em}"
     ".live-explorer-controls output{font-variant-numeric:tabular-nums;min-width:3.5em}"
     ".live-explorer p{margin:0 0 6px 0;font-size:0.9em;color:#333}"
 )
@@ -127,6 +129,13 @@ def _digits(step: float) -> int:
     return max(1, len(text.split(".")[1])) if "." in text else 1
 
 
+def _grid_min(s: dict) -> float:
+    """The slider's lowest value on the grid of steps through its starting value: a range input's values
+    are min + k * step, and the notebook's may start between them (01's start at the median code)."""
+    k = math.floor((s["value"] - s["min"]) / s["step"] + 1e-9)
+    return round(s["value"] - k * s["step"], 12)
+
+
 def _signed(v: float, digits: int) -> str:
     """As the runtime's fmt writes a number: its sign (a true minus) and `digits` decimals."""
     return ("\u2212" if v < 0 else "+") + f"{abs(v):.{digits}f}"
@@ -149,7 +158,7 @@ def explorer_html(spec: dict, sliders: list[dict], uid: str, px: int = CANVAS_PX
         sid = f"{uid}-z{k + 1}"
         rows.append(
             f'<label for="{sid}">{html.escape(s["description"])}</label>'
-            f'<input type="range" id="{sid}" min="{s["min"]!r}" max="{s["max"]!r}" step="{s["step"]!r}" '
+            f'<input type="range" id="{sid}" min="{_grid_min(s)!r}" max="{s["max"]!r}" step="{s["step"]!r}" '
             f'value="{s["value"]!r}">'
             f'<output id="{sid}-value" for="{sid}">{_signed(s["value"], digits)}</output>'
         )

@@ -120,3 +120,15 @@ def test_embed_decoder_displays_the_export_and_returns_nothing(monkeypatch) -> N
     assert len(shown) == 1 and raw
     assert bundle[DECODER_MIME] == export_decoder(model)
     assert bundle["text/plain"].endswith("(dense layers 2 -> 32 -> 32 -> 64)")
+
+
+def test_a_start_between_steps_is_kept() -> None:
+    """01's sliders start at the median code, between the steps from their minimum: the page's range
+    starts on the grid through that value (a range input snaps its value to min + k * step)."""
+    sliders = [dict(SLIDERS[0], min=-2.4668, value=1.0188), dict(SLIDERS[1], min=-7.2223, value=0.4581)]
+    nb, spec = explorer_notebook(sliders=sliders)
+    block = live_explorer.explorer_html(spec, sliders, "x")
+    for s, found in zip(sliders, re.findall(r'min="([^"]+)" max="[^"]+" step="[^"]+" value="([^"]+)"', block)):
+        low, value = map(float, found)
+        steps = (value - low) / s["step"]
+        assert value == s["value"] and abs(steps - round(steps)) < 1e-6 and s["min"] <= low < s["min"] + s["step"]
