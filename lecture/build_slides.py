@@ -70,7 +70,7 @@ def prepare(nb) -> nbformat.NotebookNode:
     for cell in nb.cells:
         if cell.cell_type != "code":
             continue
-        cell.outputs = live_explorer.live_outputs(nb, cell, snapshot_widgets(nb, cell, SNAPSHOT_NOTE))
+        cell.outputs = live_explorer.live_outputs(nb, cell, snapshot_widgets(nb, cell, SNAPSHOT_NOTE), compact=True)
         if sm.input_hidden(cell):
             cell.metadata["transient"] = {"remove_source": True}
         cell.metadata["tags"] = [*cell.metadata.get("tags", []), *sm.fit_tags(cell)]

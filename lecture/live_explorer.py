@@ -28,8 +28,8 @@ import nbformat
 from lecture import slide_metadata as sm
 from vae_course.explorer import DECODER_MIME, FORMAT
 
-#: the drawn size of the canvas in CSS pixels (the image is upscaled with no smoothing)
-CANVAS_PX = 168
+#: the drawn size of the canvas in CSS pixels (the image is upscaled with no smoothing): on a page, in a deck
+CANVAS_PX, DECK_CANVAS_PX = 168, 112
 
 RUNTIME = r"""
 (function () {
@@ -73,7 +73,8 @@ RUNTIME = r"""
     sliders.forEach(function (s, k) { root.querySelector('#' + s.id + '-value').textContent = fmt(z[k]); });
     var at = '(' + z.map(fmt).join(', ') + ')';
     canvas.setAttribute('aria-label', __LABEL__.replace('{z}', at));
-    root.querySelector('.live-explorer-caption').textContent = __CAPTION__.replace('{z}', at);
+    var caption = root.querySelector('.live-explorer-caption');
+    if (caption) caption.textContent = __CAPTION__.replace('{z}', at);
     var before = window.vaeCourseExplorers[__ID__] || {draws: 0};
     window.vaeCourseExplorers[__ID__] = {z: z, pixels: Array.prototype.slice.call(pixels), draws: before.draws + 1};
   }
@@ -141,8 +142,11 @@ def _signed(v: float, digits: int) -> str:
     return ("\u2212" if v < 0 else "+") + f"{abs(v):.{digits}f}"
 
 
-def explorer_html(spec: dict, sliders: list[dict], uid: str, px: int = CANVAS_PX) -> str:
-    """The live explorer's HTML block (sliders, canvas, the decoder as JSON and the runtime)."""
+def explorer_html(spec: dict, sliders: list[dict], uid: str, compact: bool = False) -> str:
+    """The live explorer's HTML block (sliders, canvas, the decoder as JSON and the runtime). `compact`
+    (a deck, where it shares the slide with the snapshot): a smaller canvas, a one-line note, no caption
+    under the canvas (the sliders' read-outs and the canvas's accessible name still give the point)."""
+    px = DECK_CANVAS_PX if compact else CANVAS_PX
     if len(sliders) != spec["latent_dim"]:
         raise SystemExit(f"{uid}: {len(sliders)} sliders for a decoder of {spec['latent_dim']} latent numbers")
     uid = re.sub(r"[^A-Za-z0-9_-]", "-", uid)
@@ -171,19 +175,24 @@ def explorer_html(spec: dict, sliders: list[dict], uid: str, px: int = CANVAS_PX
     data = json.dumps(spec, separators=(",", ":")).replace("</", "<\\/")
     return (
         f'<style>{STYLE}</style>\n<div class="live-explorer" id="{uid}">\n'
-        f"<p><b>Live explorer</b>: the notebook's decoder (dense layers {sizes}, its trained weights) runs in "
-        "this page; move a slider (or focus it and use the arrow keys) to redraw the image. No kernel, no "
-        "network.</p>\n"
-        f'<div class="live-explorer-row">\n<div><canvas width="{w}" height="{h}" role="img" '
+        + (
+            f"<p><b>Live explorer</b>: the notebook's decoder ({sizes}) runs in this deck.</p>\n"
+            if compact
+            else f"<p><b>Live explorer</b>: the notebook's decoder (dense layers {sizes}, its trained weights) runs "
+            "in this page; move a slider (or focus it and use the arrow keys) to redraw the image. No kernel, no "
+            "network.</p>\n"
+        )
+        + f'<div class="live-explorer-row">\n<div><canvas width="{w}" height="{h}" role="img" '
         f'aria-label="{html.escape(label.replace("{z}", at))}" style="width:{px}px;height:{px * h // w}px"></canvas>'
-        f'<p class="live-explorer-caption">{html.escape(caption.replace("{z}", at))}</p></div>\n'
+        + ("" if compact else f'<p class="live-explorer-caption">{html.escape(caption.replace("{z}", at))}</p>')
+        + "</div>\n"
         f'<div class="live-explorer-controls">{"".join(rows)}</div>\n</div>\n'
         f'<script type="application/json" id="{uid}-decoder">{data}</script>\n'
         f"<script>{script}</script>\n</div>\n"
     )
 
 
-def live_outputs(nb, cell, outputs: list) -> list:
+def live_outputs(nb, cell, outputs: list, compact: bool = False) -> list:
     """``outputs`` (the cell's outputs as a page shows them) without the decoder output, and with the
     live explorer after them where the cell has both a decoder and a widget with its sliders."""
     kept = [o for o in outputs if DECODER_MIME not in o.get("data", {})]
@@ -191,5 +200,5 @@ def live_outputs(nb, cell, outputs: list) -> list:
     sliders = sliders_of(nb, cell)
     if spec is None or not sliders:
         return kept
-    block = explorer_html(spec, sliders, f"explorer-{cell.get('id', 'cell')}")
+    block = explorer_html(spec, sliders, f"explorer-{cell.get('id', 'cell')}", compact)
     return kept + [nbformat.v4.new_output("display_data", data={"text/html": block, "text/plain": ""})]
