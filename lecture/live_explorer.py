@@ -29,7 +29,7 @@ from lecture import slide_metadata as sm
 from vae_course.explorer import DECODER_MIME, FORMAT
 
 #: the drawn size of the canvas in CSS pixels (the image is upscaled with no smoothing): on a page, in a deck
-CANVAS_PX, DECK_CANVAS_PX = 168, 112
+CANVAS_PX, DECK_CANVAS_PX = 168, 100
 
 RUNTIME = r"""
 (function () {
@@ -92,6 +92,7 @@ STYLE = (
     "align-items:center;min-width:14em}"
     ".live-explorer-controls output{font-variant-numeric:tabular-nums;min-width:3.5em}"
     ".live-explorer p{margin:0 0 6px 0;font-size:0.9em;color:#333}"
+    ".live-explorer-controls p{grid-column:1/-1;margin:0}"
 )
 
 
@@ -176,7 +177,7 @@ def explorer_html(spec: dict, sliders: list[dict], uid: str, compact: bool = Fal
     return (
         f'<style>{STYLE}</style>\n<div class="live-explorer" id="{uid}">\n'
         + (
-            f"<p><b>Live explorer</b>: the notebook's decoder ({sizes}) runs in this deck.</p>\n"
+            ""
             if compact
             else f"<p><b>Live explorer</b>: the notebook's decoder (dense layers {sizes}, its trained weights) runs "
             "in this page; move a slider (or focus it and use the arrow keys) to redraw the image. No kernel, no "
@@ -186,7 +187,9 @@ def explorer_html(spec: dict, sliders: list[dict], uid: str, compact: bool = Fal
         f'aria-label="{html.escape(label.replace("{z}", at))}" style="width:{px}px;height:{px * h // w}px"></canvas>'
         + ("" if compact else f'<p class="live-explorer-caption">{html.escape(caption.replace("{z}", at))}</p>')
         + "</div>\n"
-        f'<div class="live-explorer-controls">{"".join(rows)}</div>\n</div>\n'
+        '<div class="live-explorer-controls">'
+        + (f"<p><b>Live explorer</b>: the notebook's decoder ({sizes}) runs in this deck.</p>" if compact else "")
+        + f"{''.join(rows)}</div>\n</div>\n"
         f'<script type="application/json" id="{uid}-decoder">{data}</script>\n'
         f"<script>{script}</script>\n</div>\n"
     )
