@@ -141,8 +141,9 @@ constraints:  ## regenerate constraints.txt from pyproject.toml (pip-tools, netw
 
 # End to end as a learner sees it: JupyterLab in headless Chromium runs notebooks, checks figures,
 # widgets and that a slider redraws its figure, by mouse and by keyboard; the decks and the site
-# (built first if stale) open offline, and axe-core (npm, hash-pinned) finds no WCAG 2.1 A/AA
-# violation on any site page or deck (tests/browser/). Needs the system Chromium
+# (built first if stale) open offline, their live explorers (a notebook's decoder exported as JSON, run
+# in the page) redraw, by mouse and by keyboard, what torch's decoder draws, and axe-core (npm,
+# hash-pinned) finds no WCAG 2.1 A/AA violation on any site page or deck (tests/browser/). Needs the system Chromium
 # (`apt-get install -y chromium`); screenshots and axe reports land in artifacts/browser/.
 BROWSER_STAMP := $(VENV)/.browser-installed
 

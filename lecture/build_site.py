@@ -6,7 +6,9 @@ edition (build/lecture/, `make lecture`: the committed notebooks with the speake
 * the landing page is the README's introduction and its map of the notebooks ("## The notebooks"),
   each notebook's name a link to its page, and its links to open each notebook in Google Colab;
 * one page per notebook with its figures and typeset maths (MathJax served from the site itself),
-  a widget replaced by the picture it showed when the notebook was saved, each figure with its alt
+  a widget replaced by the picture it showed when the notebook was saved (followed by a live
+  explorer running in the page where the cell exported its decoder: lecture/live_explorer.py), each
+  figure with its alt
   text (lecture/alt_text.py), exercise solutions
   folded away behind a "show" toggle, speaker notes as "For lecturers" boxes;
 * navigation (sidebar, previous/next, page contents) and full-text search, Sphinx's own.
@@ -29,7 +31,7 @@ from pathlib import Path
 
 import nbformat
 
-from lecture import alt_text, build_lecture, vendor
+from lecture import alt_text, build_lecture, live_explorer, vendor
 from lecture import slide_metadata as sm
 from lecture.build_slides import snapshot_widgets
 
@@ -71,7 +73,8 @@ def landing_page(readme: str, names: list[str]) -> str:
     return (
         f"# {title}\n\n{intro}\n\n## The notebooks\n\n" + "\n".join(linked) + "\n\n"
         "Each page shows a notebook as it was last run and tested: every figure and number comes from that "
-        "run. Sliders need a running kernel, so each explorer appears here as the picture it showed.\n\n"
+        "run. Sliders need a running kernel, so each explorer appears here as the picture it showed; where its "
+        "decoder is a few dense layers exported with the notebook, a live copy of it follows and runs in the page.\n\n"
         "## Run it yourself\n\n```bash\n" + (code.group(1) if code else "make lab\n") + "```\n\n"
         f"```{{toctree}}\n:hidden:\n:maxdepth: 1\n:caption: Notebooks\n\n{toctree}\n```\n"
     )
@@ -86,7 +89,7 @@ def site_notebook(nb) -> nbformat.NotebookNode:
             cell.source = f":::{{admonition}} For lecturers\n:class: tip\n\n{text}\n:::"
         if cell.cell_type != "code":
             continue
-        cell.outputs = snapshot_widgets(nb, cell, SNAPSHOT_NOTE)
+        cell.outputs = live_explorer.live_outputs(nb, cell, snapshot_widgets(nb, cell, SNAPSHOT_NOTE))
         if sm.is_solution(cell):
             tags = cell.metadata.setdefault("tags", [])
             if "hide-input" not in tags:

@@ -7,7 +7,8 @@ committed notebooks with their slide metadata and the speaker notes; no re-execu
 nbconvert's slides exporter and the template in lecture/templates/course_reveal:
 
 * a widget is replaced by the picture it showed when the notebook was saved, with a caption
-  saying where the live explorer is; its code is not shown (nor the plotting code of a figure
+  saying where the live explorer is, and followed by a live explorer that runs in the deck where the
+  cell exported its decoder (lecture/live_explorer.py); its code is not shown (nor the plotting code of a figure
   cell that `slide_metadata` marked as too tall to fit on a slide with it);
 * speaker notes go to reveal's speaker view (press S in the deck);
 * set-up and solution cells are not in the deck. The build fails if any text of a solution does.
@@ -27,7 +28,7 @@ from pathlib import Path
 import nbformat
 from nbconvert import SlidesExporter
 
-from lecture import alt_text, build_lecture, vendor
+from lecture import alt_text, build_lecture, live_explorer, vendor
 from lecture import slide_metadata as sm
 from vae_course.classroom.student import solution_lines
 
@@ -69,7 +70,7 @@ def prepare(nb) -> nbformat.NotebookNode:
     for cell in nb.cells:
         if cell.cell_type != "code":
             continue
-        cell.outputs = snapshot_widgets(nb, cell, SNAPSHOT_NOTE)
+        cell.outputs = live_explorer.live_outputs(nb, cell, snapshot_widgets(nb, cell, SNAPSHOT_NOTE), compact=True)
         if sm.input_hidden(cell):
             cell.metadata["transient"] = {"remove_source": True}
         cell.metadata["tags"] = [*cell.metadata.get("tags", []), *sm.fit_tags(cell)]

@@ -6,7 +6,8 @@ The layers, from the bottom (each module of vae_course/ and lecture/ must be nam
 1. data and pure topic functions: ``moons``, ``corruption``, ``pca``, ``data``, ``lvm``, ``style``;
 2. models only: ``models`` and its modules;
 3. what trains and reads models, one module per notebook topic: ``train``, ``diagnostics``,
-   ``estimators``, ``interpolation``, ``denoising``, ``wake_sleep``, ``vq``, ``judge``, ``sample_quality``, ``plots``
+   ``estimators``, ``interpolation``, ``denoising``, ``wake_sleep``, ``vq``, ``judge``, ``sample_quality``, ``plots``,
+   ``explorer``
    (and the package's ``__init__``, which re-exports ``fit``);
 4. ``exercises`` (the notebooks' checks, used by the grader);
 5. ``classroom`` (the teacher's tooling);
@@ -43,6 +44,7 @@ LAYERS = {
         "vae_course.judge",
         "vae_course.sample_quality",
         "vae_course.plots",
+        "vae_course.explorer",
     ],
     4: ["vae_course.exercises"],
     5: ["vae_course.classroom"],

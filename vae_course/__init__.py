@@ -23,7 +23,8 @@ Two wings, for two kinds of reader.
   ``estimators`` score-function, pathwise and straight-through gradients with their closed-form
   variances (05); ``wake_sleep`` the algorithm AEVB replaced (05); ``diagnostics`` KL per dimension,
   active units, bits/dim (06, 07); ``judge`` a small digit classifier that scores generated images
-  (06-08); ``claims`` teaching claims that explain themselves when a learner changes a parameter.
+  (06-08); ``claims`` teaching claims that explain themselves when a learner changes a parameter;
+  ``explorer`` an explorer's MLP decoder exported as JSON, for the web edition's live explorers (01, 06, 09).
 
 **The classroom tooling** (``classroom``, for teachers; never imported by a notebook): student
 versions, grading (the kernel computes, the grader judges, over a data-only ``wire``), the confined

@@ -74,6 +74,7 @@ def shot(page, name: str) -> None:
 
 #: the code that builds decks and site: a change to any of it makes the built ones stale too
 BUILD_CODE = [ROOT / "lecture" / "build_slides.py", ROOT / "lecture" / "build_site.py", ROOT / "lecture" / "vendor.py",
+              ROOT / "lecture" / "live_explorer.py",
               *(p for p in (ROOT / "lecture" / "templates").rglob("*") if p.is_file()),
               *(p for p in (ROOT / "site").rglob("*") if p.is_file() and "__pycache__" not in p.parts)]  # fmt: skip
 

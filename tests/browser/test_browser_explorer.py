@@ -1,0 +1,219 @@
+"""The live explorers of the web edition (lecture/live_explorer.py) in headless Chromium, offline.
+
+Every request that is not a file is aborted (and recorded). A slider is moved with the mouse (a click
+on its track) and from the keyboard (Tab to it, arrow keys); after each move the canvas's pixels are
+read back and compared with the torch decoder's image at the z the page shows, computed here from the
+exported weights (the JSON in the page) with torch:
+
+* the canvas holds grey levels 0-255, so its pixels / 255 differ from torch's by at most half a level
+  (1/510 = 1.96e-3) plus float error: each byte must equal round(255 * torch) within one level, and
+  the largest difference is printed;
+* the runtime's own numbers (``window.vaeCourseExplorers[id].pixels``, before the 8-bit canvas) must be
+  within 1e-3 of torch's (float32 weights in float64 arithmetic: about 1e-7 in practice).
+
+The canvas's accessible name must change with the point, and axe-core finds no WCAG 2.1 A/AA
+violation. The explorer is checked as the site embeds it (a plain page) and in a deck built from the
+same notebook by lecture/build_slides.py; the site's real explorers, where notebooks export their
+decoders, are checked in test_site_explorers_draw_the_torch_decoder. Run with `make test-browser`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import nbformat
+import pytest
+import torch
+
+from lecture import build_slides, live_explorer, vendor
+from tests.browser.test_browser_a11y import axe
+from tests.browser.test_browser_lecture import (  # noqa: F401 (fixtures)
+    ARTIFACTS,
+    JS_DECK_READY,
+    browser,
+    notebooks,
+    offline_context,
+    site,
+    site_url,
+    watch,
+)
+from tests.explorer_fixture import explorer_notebook
+
+pytestmark = pytest.mark.browser  # deselected by default (pyproject.toml); `make test-browser` runs it
+
+JS_STATE = "(id) => window.vaeCourseExplorers && window.vaeCourseExplorers[id]"
+JS_CANVAS = """(id) => { const c = document.getElementById(id).querySelector('canvas');
+  return {bytes: Array.from(c.getContext('2d').getImageData(0, 0, c.width, c.height).data),
+          label: c.getAttribute('aria-label')}; }"""
+
+
+def torch_decoder(spec: dict) -> torch.nn.Sequential:
+    """The exported decoder rebuilt in torch from the page's JSON (its float32 weights)."""
+    import base64
+
+    import numpy as np
+
+    mods: list[torch.nn.Module] = []
+    for layer in spec["layers"]:
+        lin = torch.nn.Linear(layer["in"], layer["out"])
+        w = np.frombuffer(base64.b64decode(layer["weight"]), "<f4").reshape(layer["out"], layer["in"])
+        b = np.frombuffer(base64.b64decode(layer["bias"]), "<f4")
+        with torch.no_grad():
+            lin.weight.copy_(torch.from_numpy(w.copy()))
+            lin.bias.copy_(torch.from_numpy(b.copy()))
+        mods += [lin, torch.nn.ReLU()] if layer["activation"] == "relu" else [lin]
+    mods.append(torch.nn.Sigmoid() if spec["output"] == "sigmoid" else torch.nn.Hardtanh(0.0, 1.0))
+    return torch.nn.Sequential(*mods).eval()
+
+
+def compare(page, uid: str) -> dict:
+    """The canvas and the runtime's numbers against torch at the page's z: the differences found."""
+    spec = json.loads(page.evaluate("(id) => document.getElementById(id + '-decoder').textContent", uid))
+    state = page.evaluate(JS_STATE, uid)
+    canvas = page.evaluate(JS_CANVAS, uid)
+    with torch.no_grad():
+        ref = torch_decoder(spec)(torch.tensor([state["z"]], dtype=torch.float32))[0].double()
+    drawn = torch.tensor(canvas["bytes"], dtype=torch.float64).view(-1, 4)
+    assert (drawn[:, 0] == drawn[:, 1]).all() and (drawn[:, 1] == drawn[:, 2]).all() and (drawn[:, 3] == 255).all()
+    levels = (drawn[:, 0] - torch.round(255 * ref)).abs().max().item()
+    canvas_gap = (drawn[:, 0] / 255 - ref).abs().max().item()
+    runtime_gap = (torch.tensor(state["pixels"], dtype=torch.float64) - ref).abs().max().item()
+    assert levels <= 1, f"{uid}: canvas off torch's image by {levels} grey levels at z = {state['z']}"
+    assert runtime_gap <= 1e-3, f"{uid}: the page's decoder differs from torch's by {runtime_gap:.2e}"
+    assert canvas_gap <= 0.5 / 255 + 1e-3, canvas_gap
+    return {"z": state["z"], "label": canvas["label"], "canvas": canvas_gap, "runtime": runtime_gap,
+            "levels": levels, "draws": state["draws"], "spread": (ref.max() - ref.min()).item()}  # fmt: skip
+
+
+def wait_for_draw(page, uid: str, after: int) -> None:
+    page.wait_for_function(f"(id) => ({JS_STATE})(id) && ({JS_STATE})(id).draws > {after}", arg=uid, timeout=20_000)
+
+
+def exercise(page, uid: str, tab_from_start: bool) -> list[dict]:
+    """Mouse on slider 1 (a click on its track, which also focuses it), then Tab to slider 2 and arrow
+    keys; returns compare() at the start and after each move. `tab_from_start`: the first Tab of the
+    page must reach slider 1."""
+    wait_for_draw(page, uid, 0)
+    seen = [compare(page, uid)]
+    if tab_from_start:
+        page.keyboard.press("Tab")
+        assert page.evaluate("() => document.activeElement.id") == f"{uid}-z1"
+    first, second = page.locator(f"#{uid}-z1"), page.locator(f"#{uid}-z2")
+    box = first.bounding_box()
+    page.mouse.click(box["x"] + 0.85 * box["width"], box["y"] + box["height"] / 2)  # the mouse: a click on the track
+    wait_for_draw(page, uid, seen[-1]["draws"])
+    seen.append(compare(page, uid))
+    assert seen[-1]["z"][0] > seen[0]["z"][0] + 0.5 and seen[-1]["z"][1] == seen[0]["z"][1], seen
+    assert page.evaluate("() => document.activeElement.id") == f"{uid}-z1"  # the click focused it
+    page.keyboard.press("Tab")  # the keyboard: Tab to the second slider, then arrow keys
+    assert page.evaluate("() => document.activeElement.id") == f"{uid}-z2"
+    for _ in range(5):
+        page.keyboard.press("ArrowLeft")
+    wait_for_draw(page, uid, seen[-1]["draws"] + 4)
+    seen.append(compare(page, uid))
+    step = float(second.get_attribute("step"))
+    assert seen[-1]["z"][1] == pytest.approx(seen[1]["z"][1] - 5 * step, abs=1e-9), seen
+    assert len({s["label"] for s in seen}) == 3, "the canvas's accessible name did not follow the point"
+    return seen
+
+
+def report(where: str, seen: list[dict]) -> str:
+    return (
+        f"{where}: z "
+        + " -> ".join("(" + ", ".join(f"{v:+.2f}" for v in s["z"]) + ")" for s in seen)
+        + f"; max |canvas/255 - torch| {max(s['canvas'] for s in seen):.2e} (8-bit canvas: <= 1.96e-3), "
+        f"max |page decoder - torch| {max(s['runtime'] for s in seen):.2e}, "
+        f"max grey-level difference {max(s['levels'] for s in seen):.0f}"
+    )
+
+
+def test_explorer_page_redraws_offline_like_torch(browser, tmp_path) -> None:  # noqa: F811
+    """The block as the site embeds it, in a plain page opened from disk; mouse, keyboard, pixels, axe."""
+    nb, _ = explorer_notebook()
+    block = live_explorer.live_outputs(nb, nb.cells[1], [])[-1]["data"]["text/html"]
+    uid = re.search(r'class="live-explorer" id="([^"]+)"', block).group(1)
+    page_file = tmp_path / "explorer.html"
+    page_file.write_text(
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>A live explorer</title></head>'
+        f"<body><main><h1>A live explorer</h1>\n{block}</main></body></html>\n",
+        encoding="utf-8",
+    )
+    context, blocked = offline_context(browser, ("file:",))
+    page = context.new_page()
+    errors = watch(page)
+    try:
+        page.goto(page_file.as_uri())
+        seen = exercise(page, uid, tab_from_start=True)
+        assert min(s["spread"] for s in seen) > 0.1  # the images are not flat: a wrong pixel would show
+        errors = list(errors)  # before axe, whose own stylesheet requests from file: pages fail (CORS)
+        violations = axe(page)
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "explorer-page.png"))
+    finally:
+        context.close()
+    assert not violations, violations
+    assert not errors, errors[:5]
+    assert not blocked, blocked
+    print(report("explorer page", seen) + "; axe: 0 violations")
+
+
+def test_explorer_runs_in_a_deck(browser, tmp_path) -> None:  # noqa: F811
+    """The same notebook as a reveal.js deck (lecture/build_slides.py), from disk with the network blocked:
+    the arrow keys move the focused slider, not the deck."""
+    nb, _ = explorer_notebook()
+    for cell in nb.cells:
+        cell.metadata["slideshow"] = {"slide_type": "slide"}
+    src = tmp_path / "06_small.ipynb"
+    nbformat.write(nb, src)
+    out = tmp_path / "slides"
+    out.mkdir()
+    vendor.copy_reveal(out / "reveal.js")
+    vendor.copy_mathjax(out / "mathjax")
+    deck, _ = build_slides.build_deck(src, out)
+    uid = re.search(r'class="live-explorer" id="([^"]+)"', deck.read_text(encoding="utf-8")).group(1)
+    context, blocked = offline_context(browser, ("file:",))
+    page = context.new_page()
+    errors = watch(page)
+    try:
+        page.goto(deck.as_uri() + "#/1")
+        page.wait_for_function(JS_DECK_READY, timeout=30_000)
+        indices = page.evaluate("() => JSON.stringify(Reveal.getIndices())")
+        seen = exercise(page, uid, tab_from_start=False)
+        assert page.evaluate("() => JSON.stringify(Reveal.getIndices())") == indices, "the arrow keys moved the deck"
+        errors = list(errors)  # before axe, whose own stylesheet requests from file: pages fail (CORS)
+        violations = axe(page, slide=True)
+        page.screenshot(path=str(ARTIFACTS / "explorer-deck.png"))
+    finally:
+        context.close()
+    assert not violations, violations
+    assert not errors, errors[:5]
+    assert not blocked, blocked
+    print(report("explorer deck", seen) + "; axe on its slide: 0 violations")
+
+
+def test_site_explorers_draw_the_torch_decoder(browser, site, site_url) -> None:  # noqa: F811
+    """Every live explorer of the built site (the notebooks that export their decoders), offline."""
+    pages = sorted(p for p in Path(site, "notebooks").glob("*.html") if "live-explorer" in p.read_text("utf-8"))
+    if not pages:
+        pytest.skip("no notebook exports its explorer's decoder yet (vae_course.explorer.embed_decoder)")
+    context, blocked = offline_context(browser, (site_url, "data:"), viewport=(1400, 1000))
+    page = context.new_page()
+    try:
+        for path in pages:
+            page.goto(f"{site_url}/notebooks/{path.name}", timeout=90_000)
+            for uid in page.evaluate("() => Array.from(document.querySelectorAll('.live-explorer')).map(e => e.id)"):
+                page.locator(f"#{uid}-z1").scroll_into_view_if_needed()
+                wait_for_draw(page, uid, 0)
+                seen = [compare(page, uid)]
+                page.locator(f"#{uid}-z2").focus()
+                for _ in range(3):
+                    page.keyboard.press("ArrowRight")
+                wait_for_draw(page, uid, seen[-1]["draws"] + 2)
+                seen.append(compare(page, uid))
+                assert seen[1]["z"][1] > seen[0]["z"][1], seen
+                print(report(f"site {path.stem}", seen))
+    finally:
+        context.close()
+    assert not blocked, blocked[:5]

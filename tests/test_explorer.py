@@ -1,0 +1,134 @@
+"""The web edition's live explorers without a browser: the decoder export (vae_course/explorer.py) and the
+HTML block the site and the decks embed (lecture/live_explorer.py). The browser side is
+tests/browser/test_browser_explorer.py."""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+
+import numpy as np
+import pytest
+import torch
+
+from lecture import build_site, build_slides, live_explorer
+from tests.explorer_fixture import SLIDERS, explorer_notebook, small_vae
+from vae_course.explorer import DECODER_MIME, decode_spec, export_decoder
+from vae_course.models import decode_codes
+from vae_course.models.ae import ConvAutoencoder, MLPAutoencoder
+from vae_course.models.vae import VAE
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: VAE(28, 2, 64, decoder_layers=2),  # 06's latent-2 explorer (400 wide there)
+        lambda: VAE(8, 2, 128),  # 09's 2-D VAE
+        lambda: MLPAutoencoder(8, 2, (256, 128)),  # 01's code explorer
+        lambda: MLPAutoencoder(8, 2, (16,), output="identity"),  # values clamped to [0, 1]
+    ],
+)
+def test_json_round_trip_reproduces_the_torch_decoder(make, tmp_path) -> None:
+    torch.manual_seed(1)
+    model = make()
+    export_decoder(model, tmp_path / "d.json")
+    spec = json.loads((tmp_path / "d.json").read_text())
+    z = torch.randn(200, 2, generator=torch.Generator().manual_seed(2)) * 3
+    gap = np.abs(decode_spec(spec, z.numpy()) - decode_codes(model, z)[:, 0].numpy()).max()
+    assert gap <= 1e-6, gap
+
+
+def test_a_conv_decoder_is_refused() -> None:
+    with pytest.raises(TypeError, match="only dense layers"):
+        export_decoder(ConvAutoencoder(8, 2))
+
+
+def test_sliders_come_from_the_saved_widget_state() -> None:
+    nb, spec = explorer_notebook()
+    assert live_explorer.sliders_of(nb, nb.cells[1]) == SLIDERS
+    assert live_explorer.decoder_of(nb.cells[1]) == spec
+
+
+def page_block(nb) -> str:
+    html_outputs = [o.get("data", {}).get("text/html", "") for o in nb.cells[1].outputs]
+    blocks = [h for h in html_outputs if "live-explorer" in h]
+    assert len(blocks) == 1
+    assert not any(DECODER_MIME in o.get("data", {}) for o in nb.cells[1].outputs)  # the raw export is not shown
+    return blocks[0]
+
+
+@pytest.mark.parametrize("edition", ["site", "deck"])
+def test_the_page_gets_a_live_explorer(edition) -> None:
+    nb, spec = explorer_notebook()
+    shown = build_site.site_notebook(nb) if edition == "site" else build_slides.prepare(nb)
+    block = page_block(shown)
+    attrs = r'<input type="range" id="([^"]+)" min="([^"]+)" max="([^"]+)" step="([^"]+)" value="([^"]+)">'
+    ranges = re.findall(attrs, block)
+    expected = [(s["min"], s["max"], s["step"], s["value"]) for s in SLIDERS]
+    assert [tuple(float(v) for v in r[1:]) for r in ranges] == expected
+    for sid, *_ in ranges:  # every slider has a visible label
+        assert f'<label for="{sid}">' in block
+    label = re.search(r'<canvas width="8" height="8" role="img" aria-label="([^"]+)"', block).group(1)
+    assert html.unescape(label) == "The decoder's 8×8 image at (z1, z2) = (+0.0, +0.0), drawn in this page"
+    data = re.search(r'<script type="application/json" id="[^"]+-decoder">(.*?)</script>', block, re.S).group(1)
+    assert json.loads(data) == spec
+    assert not build_slides.EXTERNAL.search(block)
+
+
+def test_the_deck_with_a_live_explorer_builds_offline(tmp_path) -> None:
+    nb, _ = explorer_notebook()
+    body, _ = build_slides.exporter().from_notebook_node(
+        build_slides.prepare(nb), resources={"mathjax_prefix": "mathjax", "metadata": {"name": "x"}}
+    )
+    assert 'class="live-explorer"' in body and not build_slides.EXTERNAL.findall(body)
+
+
+def test_no_block_without_the_widget_or_the_decoder() -> None:
+    nb, _ = explorer_notebook(with_widget=False)
+    assert not any("live-explorer" in str(o) for o in build_site.site_notebook(nb).cells[1].outputs)
+    nb, _ = explorer_notebook()
+    nb.cells[1].outputs = [o for o in nb.cells[1].outputs if DECODER_MIME not in o["data"]]
+    assert not any("live-explorer" in str(o) for o in build_site.site_notebook(nb).cells[1].outputs)
+
+
+def test_sliders_must_match_the_latent_size() -> None:
+    nb, spec = explorer_notebook()
+    with pytest.raises(SystemExit, match="2 sliders for a decoder of 3"):
+        live_explorer.explorer_html({**spec, "latent_dim": 3}, SLIDERS, "x")
+
+
+def test_small_vae_images_vary_over_the_sliders() -> None:
+    """The fixture's decoder draws different images at different points (else a browser test that
+    moves a slider could not tell a redraw from none)."""
+    model = small_vae()
+    a, b = decode_codes(model, torch.tensor([[0.0, 0.0], [2.0, -2.0]]))
+    assert (a - b).abs().max() > 0.2
+
+
+def test_embed_decoder_displays_the_export_and_returns_nothing(monkeypatch) -> None:
+    """The notebook side: one output with the export and a line of text (no echo of the weights)."""
+    import IPython.display
+
+    from vae_course.explorer import embed_decoder
+
+    shown = []
+    monkeypatch.setattr(IPython.display, "display", lambda *objs, raw=False: shown.append((objs, raw)))
+    model = small_vae()
+    assert embed_decoder(model) is None
+    ((bundle,), raw) = shown[0]
+    assert len(shown) == 1 and raw
+    assert bundle[DECODER_MIME] == export_decoder(model)
+    assert bundle["text/plain"].endswith("(dense layers 2 -> 32 -> 32 -> 64)")
+
+
+def test_a_start_between_steps_is_kept() -> None:
+    """01's sliders start at the median code, between the steps from their minimum: the page's range
+    starts on the grid through that value (a range input snaps its value to min + k * step)."""
+    sliders = [dict(SLIDERS[0], min=-2.4668, value=1.0188), dict(SLIDERS[1], min=-7.2223, value=0.4581)]
+    nb, spec = explorer_notebook(sliders=sliders)
+    block = live_explorer.explorer_html(spec, sliders, "x")
+    for s, found in zip(sliders, re.findall(r'min="([^"]+)" max="[^"]+" step="[^"]+" value="([^"]+)"', block)):
+        low, value = map(float, found)
+        steps = (value - low) / s["step"]
+        assert value == s["value"] and abs(steps - round(steps)) < 1e-6 and s["min"] <= low < s["min"] + s["step"]
