@@ -5,7 +5,6 @@ import math
 import torch
 
 from ..losses import gaussian_kl, log_mean_exp
-from ..lvm import LinearGaussianLVM
 from . import Feedback, case, register, register_prediction
 
 
@@ -254,16 +253,15 @@ register(
 )
 
 
-def finite_variance_experiment(g=None, k=4, sigma=0.5, seed=4) -> str:
-    """The experiment of 04.6: on section 3's linear-Gaussian model with k = 4 latents (d = 2k, the
-    notebook's model for k = 4), which of two diagonal proposals centred on the posterior mean give
-    importance weights of finite variance: the mean-field q (variances 1 / M_jj) and the marginal q
-    (variances (M^-1)_jj)? Exact: the smallest eigenvalue of 2M - Q decides (exercise 04.5). Returns
-    (a) only the mean-field q's, (b) only the marginal q's, (c) both, (d) neither."""
+def finite_variance_experiment(g=None, r=0.7) -> str:
+    """The experiment of 04.6: a 2-D posterior N(m, [[1, r], [r, 1]]) and two diagonal proposals centred on m,
+    the mean-field q (the ELBO's optimum, variances 1 / M_jj = 1 - r^2) and the marginal q (variances
+    (M^-1)_jj = 1). Which give importance weights of finite variance? Exact: the smallest eigenvalue of
+    2M - Q decides (exercise 04.5): (1 - 2|r|) / (1 - r^2) for the mean-field q, 2 / (1 + |r|) - 1 for the
+    marginal q. Returns (a) only the mean-field q's, (b) only the marginal q's, (c) both, (d) neither."""
     from ..lvm import importance_weight_moment
 
-    model = LinearGaussianLVM.random(d=2 * k, k=k, sigma=sigma, seed=seed)
-    cov = model.posterior(torch.zeros(1, 2 * k, dtype=torch.float64)).cov[0]  # the same for every x
+    cov = torch.tensor([[1.0, r], [r, 1.0]], dtype=torch.float64)
     M = torch.linalg.inv(cov)
     finite = {
         name: importance_weight_moment(cov, torch.diag(v)).min_eig > 0
@@ -282,12 +280,13 @@ register_prediction(
     options={
         "a": "only the mean-field q's: it is the closer to the posterior in KL(q || p), the ELBO's own measure, "
         "but importance sampling is judged by the integral of p^2 / q, which punishes a q that is too narrow.",
-        "b": "only the marginal q's: the mean-field q is narrower than the posterior's marginals in every "
-        "coordinate (04.4), and the posterior's correlations make 2M - diag(M) indefinite (04.5); the marginal "
-        "q is wider and keeps 2M - Q positive definite at this k.",
-        "c": "both: at k = 4 the posterior's correlations are already strong enough to make 2M - diag(M) "
-        "indefinite for the narrower, mean-field q.",
-        "d": "neither: the wider, marginal q still satisfies 04.5's condition at k = 4 (it fails only at larger k).",
+        "b": "only the marginal q's: with M = [[1, -r], [-r, 1]] / (1 - r^2), 2M - diag(M) has eigenvalues "
+        "(1 +- 2r) / (1 - r^2), negative for |r| > 1/2 (here r = 0.7); the marginal q (Q = I) leaves 2M - I with "
+        "eigenvalues 2 / (1 +- r) - 1, positive for every |r| < 1.",
+        "c": "both: at r = 0.7, above 1/2, 2M - diag(M) has the eigenvalue (1 - 2r) / (1 - r^2) < 0, so the "
+        "narrower, mean-field q's weights have infinite variance.",
+        "d": "neither: the wider, marginal q keeps 2M - I positive definite for every correlation |r| < 1 "
+        "(its eigenvalues are 2 / (1 +- r) - 1).",
     },
     hint=(
         "Your 04.4 says how the mean-field variances compare with the posterior's marginal variances: "
@@ -296,15 +295,14 @@ register_prediction(
     ),
     solution='def predicted_finite_variance():\n    return "b"  # the narrower q fails 2M - Q > 0 first',
     explain=(
-        "The next cell measures what this means for the estimate: effective sample sizes and errors of "
-        "log p(x) for both proposals at every k"
+        "The next cells measure what this means for the estimate: effective sample sizes of both proposals "
+        "for correlations from 0 to 0.9, then on section 3's models at every k"
     ),
     explanation=(
         "Maximising the ELBO minimises KL(q || p(z | x)), which rewards a q that stays inside the posterior; "
         "importance sampling's variance is the integral of p^2 / q, which rewards a q that covers it. The "
-        "mean-field optimum has variances 1 / M_jj, below the marginal variances (M^-1)_jj in every coordinate, "
-        "so it fails the condition 2M - Q > 0 first: at k = 4 its weights have infinite variance, the "
-        "marginal q's do not."
+        "mean-field optimum has variances 1 - r^2, below the marginal variances 1, so it fails the condition "
+        "2M - Q > 0 first: for |r| > 1/2 its weights have infinite variance, the marginal q's never do."
     ),
 )
 
@@ -426,8 +424,8 @@ def _mc():
     add_misconceptions(
         "04.6",
         M("chose (a)", "thought the ELBO's optimum is the safer proposal", "a q too narrow makes 2M - Q indefinite."),
-        M("chose (c)", "thought both proposals keep finite variance", "the narrower q fails the condition."),
-        M("chose (d)", "thought neither proposal keeps finite variance", "the wider q still passes at k = 4."),
+        M("chose (c)", "thought both proposals keep finite variance", "the narrower q fails it for |r| > 1/2."),
+        M("chose (d)", "thought neither proposal keeps finite variance", "the wider q passes for every |r| < 1."),
     )
 
 
