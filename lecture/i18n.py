@@ -34,6 +34,7 @@ import copy
 import difflib
 import hashlib
 import json
+import re
 import sys
 import time
 from pathlib import Path
@@ -271,9 +272,149 @@ def build(stems: list[str], lang: str = "zh", run: bool = True, jobs: int = 2, r
     return 1 if failed else 0
 
 
+# --------------------------------------------------------------------------- the run-time catalogs
+FIGURE_CALLS = {"set_title", "set_xlabel", "set_ylabel", "suptitle", "title", "xlabel", "ylabel", "text", "set_label"}
+FIGURE_KEYWORDS = {"label", "title", "xlabel", "ylabel"}
+DATA_KEYWORDS = {"why", "try_", "title", "hint", "explanation", "feedback", "teacher", "explain"}
+
+
+def _literal(node) -> str | None:
+    """A string literal's text; an f-string's with ``0`` for each field (so its numbers' template is the
+    one a run's text has when the fields are numbers); None for anything else."""
+    import ast
+
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return node.value
+    if isinstance(node, ast.JoinedStr):
+        parts = []
+        for v in node.values:
+            if isinstance(v, ast.Constant):
+                parts.append(str(v.value))
+            else:
+                parts.append("0")
+        return "".join(parts)
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):  # "a" "b" + f"c"
+        left, right = _literal(node.left), _literal(node.right)
+        return None if left is None or right is None else left + right
+    return None
+
+
+def _code_strings(source: str) -> dict[str, list[str]]:
+    """From Python source: t("...") templates, claims' why and try_, Feedback messages, figure text."""
+    import ast
+
+    from vae_course.parameters import python_source
+
+    found: dict[str, list[str]] = {"t": [], "data": [], "figure": []}
+    try:
+        tree = ast.parse(python_source(source))
+    except SyntaxError:
+        return found
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call):
+            continue
+        name = getattr(node.func, "id", getattr(node.func, "attr", ""))
+        if name == "t" and node.args:
+            found["t"].append(_literal(node.args[0]))
+        elif name in ("claim", "register", "register_prediction", "Misconception", "Feedback"):
+            args = node.args[2:] if name == "claim" else node.args[1:] if name != "Feedback" else node.args[:1]
+            values = [*args, *(k.value for k in node.keywords if k.arg in DATA_KEYWORDS or name == "Feedback")]
+            for v in values:
+                if isinstance(v, (ast.Tuple, ast.List)):
+                    found["data"] += [_literal(e) for e in v.elts]
+                elif isinstance(v, ast.Dict):
+                    found["data"] += [_literal(e) for e in v.values]
+                else:
+                    found["data"].append(_literal(v))
+        elif name in FIGURE_CALLS and node.args:
+            found["figure"].append(_literal(node.args[0]))
+        if name not in ("claim",):
+            found["figure"] += [_literal(k.value) for k in node.keywords if k.arg in FIGURE_KEYWORDS]
+    return {k: [s for s in v if s] for k, v in found.items()}
+
+
+def _keyed(texts) -> list[str]:
+    """Catalog keys: each text as its numbers' template (vae_course.i18n.template_of), in first-seen order."""
+    from vae_course.i18n import template_of
+
+    keys = []
+    for text in texts:
+        if text and re.search(r"[A-Za-z]{2}", text):
+            key = template_of(text)[0]
+            if key not in keys:
+                keys.append(key)
+    return keys
+
+
+def catalog_texts(root: Path = ROOT) -> dict[str, list[str]]:
+    """What the two run-time catalogs must hold: ``strings`` (the package's t() templates and data texts,
+    the notebooks' claims) and ``outputs`` (the lines the English notebooks printed in their last run, and
+    their figures' titles and labels)."""
+    from vae_course import exercises
+
+    strings: list[str] = []
+    figures: list[str] = []
+    for path in sorted((root / "vae_course").rglob("*.py")):
+        found = _code_strings(path.read_text(encoding="utf-8"))
+        strings += found["t"] + found["data"]
+        figures += found["figure"]
+    for ex in exercises.all_exercises().values():
+        strings += [ex.title, *ex.hints, ex.explanation]
+        for m in ex.misconceptions:
+            strings += [m.feedback, m.teacher]
+        if ex.prediction:
+            strings += [ex.prediction["explain"], *ex.prediction["options"].values()]
+    printed: list[str] = []
+    for path in english_notebooks(root):
+        nb = nbformat.read(path, as_version=4)
+        for cell in nb.cells:
+            if cell.cell_type != "code":
+                continue
+            found = _code_strings(cell.source)
+            strings += found["t"] + found["data"]
+            figures += found["figure"]
+            for o in cell.get("outputs", []):
+                if o.get("output_type") == "stream" and o.get("name") == "stdout":
+                    printed += o["text"].split("\n")
+    return {"strings": _keyed(strings), "outputs": _keyed(printed + figures)}
+
+
+def extract(lang: str = "zh", root: Path = ROOT) -> dict[str, tuple[int, int]]:
+    """Write i18n/LANG/strings.json and outputs.json with every text `catalog_texts` finds, keeping each
+    translation already there (an entry whose text is no longer found is kept too, under ``_unused``
+    only when empty: dropped). Returns {catalog: (entries, translated)}."""
+    texts = catalog_texts(root)
+    counts = {}
+    for name, field in (("strings", "strings"), ("outputs", "lines")):
+        path = root / "i18n" / lang / f"{name}.json"
+        old = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+        before = old.get(field, {})
+        entries = {key: before.get(key, "") for key in texts[name]}
+        entries.update({k: v for k, v in before.items() if v and k not in entries})  # translated: never lost
+        about = old.get("_about") or (
+            f"Run-time catalog ({name}) of the {lang} edition, written by `python -m lecture.i18n extract` "
+            "(which keeps every translation). Key: the English text, its numbers written {0}, {1}, ... "
+            "(vae_course/i18n.py); value: the translation (same placeholders, any order), empty: not yet."
+        )
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps({"_about": about, field: entries}, ensure_ascii=False, indent=1) + "\n", "utf-8")
+        counts[name] = (len(entries), sum(bool(v) for v in entries.values()))
+    return counts
+
+
+def untranslated(lang: str = "zh", root: Path = ROOT) -> dict[str, list[str]]:
+    """The catalogs' entries with no translation yet, by catalog."""
+    out = {}
+    for name, field in (("strings", "strings"), ("outputs", "lines")):
+        path = root / "i18n" / lang / f"{name}.json"
+        entries = json.loads(path.read_text(encoding="utf-8")).get(field, {}) if path.is_file() else {}
+        out[name] = [k for k, v in entries.items() if not v]
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("command", choices=["status", "skeleton", "build"])
+    ap.add_argument("command", choices=["status", "skeleton", "build", "extract", "untranslated"])
     ap.add_argument("notebooks", nargs="*", help="notebook names or paths (default: all)")
     ap.add_argument("--lang", default="zh", choices=LANGS)
     ap.add_argument("--no-run", action="store_true", help="build: write the editions without running them")
@@ -285,6 +426,16 @@ def main(argv: list[str] | None = None) -> int:
         ap.error(f"no English notebook {', '.join(unknown)} in notebooks/")
     if args.command == "status":
         return status(stems, args.lang)
+    if args.command == "extract":
+        for name, (n, done) in extract(args.lang).items():
+            print(f"i18n/{args.lang}/{name}.json: {n} entries, {done} translated")
+        return 0
+    if args.command == "untranslated":
+        for name, keys in untranslated(args.lang).items():
+            print(f"{name}: {len(keys)} untranslated")
+            for key in keys:
+                print(f"  {key!r}")
+        return 0
     if args.command == "skeleton":
         skeleton(stems, args.lang)
         return 0
