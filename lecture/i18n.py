@@ -274,7 +274,7 @@ def build(stems: list[str], lang: str = "zh", run: bool = True, jobs: int = 2, r
 
 # --------------------------------------------------------------------------- the run-time catalogs
 FIGURE_CALLS = {"set_title", "set_xlabel", "set_ylabel", "suptitle", "title", "xlabel", "ylabel", "text", "set_label"}
-FIGURE_KEYWORDS = {"label", "title", "xlabel", "ylabel"}
+FIGURE_KEYWORDS = {"label", "title", "xlabel", "ylabel", "desc"}  # desc: a progress bar's label
 DATA_KEYWORDS = {"why", "try_", "title", "hint", "explanation", "feedback", "teacher", "explain"}
 
 

@@ -39,6 +39,7 @@ CJK_FONTS = ("Noto Sans CJK SC", "Noto Sans CJK JP", "Source Han Sans SC", "WenQ
 #: a number as printed: 12, -0.5, 3.2e-05, 1,000 (not a digit inside a word such as nb05 or x2)
 NUMBER = re.compile(r"(?<![\w.])[-−]?\d+(?:,\d{3})*(?:\.\d+)?(?:[eE][-+]?\d+)?(?![\w])")
 PLACEHOLDER = re.compile(r"\{(\d+)\}")
+CJK = re.compile(r"[\u3000-\u303f\u4e00-\u9fff\uff00-\uffef]")
 
 _state: dict = {"lang": None, "missed": set(), "active": False}
 
@@ -120,10 +121,15 @@ def tr(text: str, name: str = "strings") -> str:
         return text
     found = lookup(text, name)
     if found is None:
-        if text.strip() and NUMBER.sub("", text).strip(" .,:;()%=-+/×|[]"):
-            _state["missed"].add((name, text))
+        _miss(name, text)
         return text
     return found
+
+
+def _miss(name: str, text: str) -> None:
+    """Record a text with no translation: one with words (two Latin letters in a row), none in Chinese."""
+    if re.search(r"[A-Za-z]{2}", text) and not CJK.search(text):
+        _state["missed"].add((name, text))
 
 
 def t(template: str, **fields) -> str:
@@ -148,8 +154,8 @@ def translate_output(text: str) -> str:
         found = lookup(line, "outputs") if line.strip() else None
         if found is None and line.strip():
             found = lookup(line, "strings")
-        if found is None and line.strip() and NUMBER.sub("", line).strip(" .,:;()%=-+/×|[]"):
-            _state["missed"].add(("outputs", line))
+        if found is None:
+            _miss("outputs", line)
         out.append(line if found is None else found)
     return "\n".join(out)
 
