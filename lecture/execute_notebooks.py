@@ -139,7 +139,7 @@ def execute(path: Path, failed_dir: Path, env: dict | None = None, slides: bool 
     nb = nbformat.read(path, as_version=4)
     # every teaching claim asserts, as under the tests (a notice would be saved into the notebook), and
     # the notebook's parameters cell as it stands is the course's (vae_course.parameters)
-    env = dict(os.environ, VAE_COURSE_LANG="en", **(env or {}))
+    env = {**os.environ, "VAE_COURSE_LANG": "en", **(env or {})}
     env.update(VAE_COURSE_CLAIMS="strict", VAE_COURSE_NOTEBOOKS=str(path.parent.resolve()))
     env.pop("VAE_COURSE_CLAIMS_LOG", None)
     start = time.perf_counter()

@@ -190,6 +190,16 @@ def cjk_font() -> str | None:
     from matplotlib import font_manager
 
     names = {f.name for f in font_manager.fontManager.ttflist}
+    if not names & set(CJK_FONTS):
+        # matplotlib's font cache predates a font installed later (apt-get install fonts-noto-cjk): add
+        # the system's CJK font files to this process's font list (the cache itself is left alone)
+        for path in font_manager.findSystemFonts():
+            if re.search(r"CJK|SourceHanSans|wqy|simhei", Path(path).name, re.I):
+                try:
+                    font_manager.fontManager.addfont(path)
+                except (OSError, RuntimeError, ValueError):
+                    continue
+        names = {f.name for f in font_manager.fontManager.ttflist}
     return next((name for name in CJK_FONTS if name in names), None)
 
 
