@@ -333,6 +333,26 @@ def _code_strings(source: str) -> dict[str, list[str]]:
     return {k: [s for s in v if s] for k, v in found.items()}
 
 
+def _all_literals(source: str) -> list[str]:
+    """Every string literal and f-string (fields as 0) of a module, docstrings left out."""
+    import ast
+
+    tree = ast.parse(source)
+    docs = {
+        id(n.body[0].value)
+        for n in ast.walk(tree)
+        if isinstance(n, (ast.Module, ast.FunctionDef, ast.ClassDef)) and n.body and isinstance(n.body[0], ast.Expr)
+    }
+    inner = {id(v) for n in ast.walk(tree) if isinstance(n, ast.JoinedStr) for v in n.values}
+    found = []
+    for n in ast.walk(tree):
+        if isinstance(n, (ast.Constant, ast.JoinedStr)) and id(n) not in docs and id(n) not in inner:
+            text = _literal(n)
+            if text:
+                found.append(text)
+    return found
+
+
 def _keyed(texts) -> list[str]:
     """Catalog keys: each text as its numbers' template (vae_course.i18n.template_of), in first-seen order."""
     from vae_course.i18n import template_of
@@ -358,6 +378,8 @@ def catalog_texts(root: Path = ROOT) -> dict[str, list[str]]:
         found = _code_strings(path.read_text(encoding="utf-8"))
         strings += found["t"] + found["data"]
         figures += found["figure"]
+        if path.parent.name == "exercises" and path.name.startswith("nb"):  # checkers' notes and messages
+            strings += [s for s in _all_literals(path.read_text(encoding="utf-8")) if len(s.split()) >= 4]
     for ex in exercises.all_exercises().values():
         strings += [ex.title, *ex.hints, ex.explanation]
         for m in ex.misconceptions:
@@ -374,8 +396,8 @@ def catalog_texts(root: Path = ROOT) -> dict[str, list[str]]:
             strings += found["t"] + found["data"]
             figures += found["figure"]
             for o in cell.get("outputs", []):
-                if o.get("output_type") == "stream" and o.get("name") == "stdout":
-                    printed += o["text"].split("\n")
+                if o.get("output_type") == "stream" and o.get("name") == "stdout":  # not the checks' own lines
+                    printed += [line for line in o["text"].split("\n") if not line.startswith(("✅", "⏳", "❌"))]
     return {"strings": _keyed(strings), "outputs": _keyed(printed + figures)}
 
 

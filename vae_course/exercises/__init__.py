@@ -424,7 +424,7 @@ def check(exercise_id: str, fn: Callable) -> CheckResult:
         return result
     if result.passed:
         passed = t("passed - {feedback}", feedback=result.feedback) if result.feedback else t("passed")
-        print(_sentence(f"✅ {label}: {passed}"))
+        print(_sentence(t("✅ {label}: {passed}", label=label, passed=passed)))
         return result
     more = ""
     if ex.hints:
@@ -432,7 +432,7 @@ def check(exercise_id: str, fn: Callable) -> CheckResult:
         more = "\n" + t("Hint: {hint}", hint=tr(ex.hints[0]))
         if len(ex.hints) > 1:
             more += "\n" + t('(hint("{id}") gives another nudge.)', id=ex.id)
-    raise ExerciseFailed(f"❌ {label}: {result.feedback}{more}")
+    raise ExerciseFailed(t("❌ {label}: {feedback}", label=label, feedback=result.feedback) + more)
 
 
 def _sentence(text: str) -> str:
