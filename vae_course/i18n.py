@@ -148,6 +148,10 @@ def translate_output(text: str) -> str:
     """A printed text or a figure's text, line by line through ``outputs.json`` (then ``strings.json``)."""
     if lang() == "en" or not text:
         return text
+    if "\n" in text.strip("\n"):  # a figure's several-line title may be one entry
+        whole = lookup(text, "outputs")
+        if whole is not None:
+            return whole
     lines = text.split("\n")
     out = []
     for line in lines:
