@@ -46,6 +46,20 @@ def test_edition_is_in_step_with_its_sources(stem):
     assert not found, f"{len(found)} drift problems:\n" + "\n".join(found[:30])
 
 
+@pytest.mark.parametrize("stem", STEMS)
+def test_edition_is_one_clean_run(stem):
+    """As for the English notebooks (tests/test_execute_notebooks.py): every cell ran once, in order, no
+    error, nothing on stderr, no saved progress bar."""
+    from lecture.execute_notebooks import problems
+
+    translation_or_skip(stem)
+    edition = i18n.edition_path(stem, LANG)
+    if not edition.is_file():
+        pytest.fail(f"{stem}: no edition {edition.relative_to(ROOT)} (make zh)")
+    found = problems(nbformat.read(edition, as_version=4))
+    assert not found, f"{edition.relative_to(ROOT)} is not one clean run (make zh):\n" + "\n".join(found)
+
+
 # --------------------------------------------------------------------------- glossary
 def glossary(root: Path = ROOT) -> dict[str, str]:
     path = root / "i18n" / LANG / "glossary.json"
