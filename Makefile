@@ -71,7 +71,7 @@ notebooks: setup  ## re-run notebooks and save them (NB="notebooks/01_autoencode
 # All notebooks by default, or ZH="03_denoising_autoencoder ...".
 ZH ?=
 zh: setup  ## write and run the Chinese notebooks in notebooks/zh/ (ZH="03_denoising_autoencoder ...")
-	$(PY) -m lecture.i18n build --jobs 2 $(ZH)
+	$(PY) -m lecture.i18n build $(ZH) --jobs 2
 
 # The Chinese notebooks under nbval, 2 workers (not part of `make test`, whose time budget is full).
 test-zh: setup  ## the Chinese notebooks under nbval (2 workers)

@@ -441,7 +441,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--lang", default="zh", choices=LANGS)
     ap.add_argument("--no-run", action="store_true", help="build: write the editions without running them")
     ap.add_argument("--jobs", type=int, default=2)
-    args = ap.parse_args(argv)
+    args = ap.parse_intermixed_args(argv)  # notebooks may come after the options
     stems = [Path(n).stem for n in args.notebooks] or [p.stem for p in english_notebooks()]
     unknown = [s for s in stems if not (NOTEBOOKS / f"{s}.ipynb").is_file()]
     if unknown:
