@@ -44,7 +44,7 @@ from typing import Any, NamedTuple
 import torch
 from torch import Tensor
 
-from ..i18n import CJK, t, tr
+from ..i18n import lang, t, tr
 
 STATUSES = ("pass", "fail", "not attempted", "error")
 KINDS = ("implement", "derive", "predict", "interpret", "predict-then-run")
@@ -440,7 +440,7 @@ def _sentence(text: str) -> str:
     text = text.rstrip()
     if text.endswith((".", "?", "!", "…", "。", "？", "！")):
         return text
-    return text + ("。" if CJK.match(text[-1:]) else ".")
+    return text + ("。" if lang() == "zh" else ".")
 
 
 # --------------------------------------------------------------------------- hints and solutions
