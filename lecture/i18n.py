@@ -359,7 +359,7 @@ def _keyed(texts) -> list[str]:
 
     keys = []
     for text in texts:
-        if text and re.search(r"[A-Za-z]{2}", text):
+        if text and re.search(r"[A-Za-z]{2}", text) and not re.match(r"\s*(def|import|from|return) ", text):  # no code
             key = template_of(text)[0]
             if key not in keys:
                 keys.append(key)

@@ -292,28 +292,46 @@ def compare(got: Any, expected: Any, atol: float = 1e-5, rtol: float = 1e-4, whe
     """Raise Feedback describing the first way ``got`` differs from ``expected``."""
     if isinstance(expected, Tensor):
         if not isinstance(got, Tensor):
-            raise Feedback(f"{where} should be a torch.Tensor, but it is a {_type_name(got)}")
+            raise Feedback(t("{where} should be a torch.Tensor, but it is a {type}", where=where, type=_type_name(got)))
         if got.shape != expected.shape:
-            raise Feedback(f"{where} has shape {tuple(got.shape)}; expected {tuple(expected.shape)}")
+            raise Feedback(
+                t(
+                    "{where} has shape {got}; expected {expected}",
+                    where=where,
+                    got=tuple(got.shape),
+                    expected=tuple(expected.shape),
+                )
+            )
         if got.dtype.is_floating_point != expected.dtype.is_floating_point or (got.dtype == torch.bool) != (
             expected.dtype == torch.bool
         ):
-            raise Feedback(f"{where} has dtype {got.dtype}; expected {expected.dtype}")
+            raise Feedback(
+                t("{where} has dtype {got}; expected {expected}", where=where, got=got.dtype, expected=expected.dtype)
+            )
         g, e = got.detach().cpu().double(), expected.detach().cpu().double()
         if torch.isnan(g).any() and not torch.isnan(e).any():
-            raise Feedback(f"{where} contains NaN")
+            raise Feedback(t("{where} contains NaN", where=where))
         bad = ~torch.isclose(g, e, atol=atol, rtol=rtol, equal_nan=True)
         if bad.any():
             i = tuple(int(j) for j in bad.nonzero()[0])
-            at = f" at index {i}" if g.dim() else ""
+            at = t(" at index {i}", i=i) if g.dim() else ""
             raise Feedback(
-                f"{where} is wrong{at}: got {g[i].item():.6g}, expected {e[i].item():.6g} "
-                f"({int(bad.sum())} of {bad.numel()} entries differ)"
+                t(
+                    "{where} is wrong{at}: got {got}, expected {expected} ({n} of {total} entries differ)",
+                    where=where,
+                    at=at,
+                    got=f"{g[i].item():.6g}",
+                    expected=f"{e[i].item():.6g}",
+                    n=int(bad.sum()),
+                    total=bad.numel(),
+                )
             )
         return
     if isinstance(expected, tuple) and not isinstance(expected, str):
         if not isinstance(got, (tuple, list)) or len(got) != len(expected):
-            raise Feedback(f"{where} should be a tuple of {len(expected)} values, got {_short(got)}")
+            raise Feedback(
+                t("{where} should be a tuple of {n} values, got {got}", where=where, n=len(expected), got=_short(got))
+            )
         names = getattr(expected, "_fields", None)
         for k, (a, b) in enumerate(zip(got, expected)):
             compare(a, b, atol, rtol, f"{where}[{names[k] if names else k}]")
@@ -322,12 +340,21 @@ def compare(got: Any, expected: Any, atol: float = 1e-5, rtol: float = 1e-4, whe
         if isinstance(got, Tensor) and got.numel() == 1:
             got = got.item()
         if not isinstance(got, (float, int)):
-            raise Feedback(f"{where} should be a number, but it is a {_type_name(got)}")
+            raise Feedback(t("{where} should be a number, but it is a {type}", where=where, type=_type_name(got)))
         if not math.isclose(float(got), float(expected), rel_tol=rtol, abs_tol=atol):
-            raise Feedback(f"{where} is {float(got):.6g}; expected {float(expected):.6g}")
+            raise Feedback(
+                t(
+                    "{where} is {got}; expected {expected}",
+                    where=where,
+                    got=f"{float(got):.6g}",
+                    expected=f"{float(expected):.6g}",
+                )
+            )
         return
     if got != expected:
-        raise Feedback(f"{where} is {_short(got)}; expected {_short(expected)}")
+        raise Feedback(
+            t("{where} is {got}; expected {expected}", where=where, got=_short(got), expected=_short(expected))
+        )
 
 
 def _with_generator(f: Callable, *args: Any, generator: torch.Generator | None = None) -> Any:
@@ -354,7 +381,7 @@ def compare_on_cases(
     for c in cases:
         expected = reference(*copy.deepcopy(c.args), **copy.deepcopy(c.kwargs))
         got = fn(*copy.deepcopy(c.args), **copy.deepcopy(c.kwargs))
-        compare(got, expected, atol, rtol, where=f"on input ({c.label}), your result")
+        compare(got, expected, atol, rtol, where=t("on input ({label}), your result", label=tr(c.label)))
     return len(cases)
 
 
