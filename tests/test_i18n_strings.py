@@ -141,3 +141,14 @@ def _check_a_label(plt, capsys):
             assert ax.get_xlabel() == "像素噪声 σ"
     finally:
         plt.close(fig)
+
+
+def test_without_a_cjk_font_figures_stay_english_and_a_line_says_so(zh, monkeypatch, capsys):
+    import matplotlib
+
+    monkeypatch.setattr(i18n, "cjk_font", lambda: None)
+    with matplotlib.rc_context():
+        before = list(matplotlib.rcParams["font.sans-serif"])
+        i18n._hook_matplotlib()
+        assert matplotlib.rcParams["font.sans-serif"] == before
+    assert "未找到中文字体" in capsys.readouterr().out
