@@ -130,12 +130,17 @@ def problems(nb) -> list[str]:
     return found
 
 
-def execute(path: Path, failed_dir: Path) -> tuple[bool, str]:
-    """Run the notebook at `path`; save it in place when the run is clean. Returns (saved, a report line)."""
+def execute(path: Path, failed_dir: Path, env: dict | None = None, slides: bool = True) -> tuple[bool, str]:
+    """Run the notebook at `path`; save it in place when the run is clean. Returns (saved, a report line).
+
+    ``env``: more environment for the kernel (the translated editions: ``VAE_COURSE_LANG``); ``slides=False``
+    saves the cells as they are, without applying the slide metadata again (a translated edition keeps the
+    English notebook's cells, ids and splits: lecture/i18n.py)."""
     nb = nbformat.read(path, as_version=4)
     # every teaching claim asserts, as under the tests (a notice would be saved into the notebook), and
     # the notebook's parameters cell as it stands is the course's (vae_course.parameters)
-    env = dict(os.environ, VAE_COURSE_CLAIMS="strict", VAE_COURSE_NOTEBOOKS=str(path.parent.resolve()))
+    env = {**os.environ, "VAE_COURSE_LANG": "en", **(env or {})}
+    env.update(VAE_COURSE_CLAIMS="strict", VAE_COURSE_NOTEBOOKS=str(path.parent.resolve()))
     env.pop("VAE_COURSE_CLAIMS_LOG", None)
     start = time.perf_counter()
     for cell in nb.cells:  # no run timestamps: a re-run changes only what it really changed
@@ -162,6 +167,9 @@ def execute(path: Path, failed_dir: Path) -> tuple[bool, str]:
         nbformat.write(nb, failed)
         listed = "\n    ".join(found[:8])
         return False, f"NOT SAVED {path.name} ({seconds:.0f} s): {listed}\n    the run is in {failed}"
+    if not slides:
+        sm.write_notebook(nb, path)
+        return True, f"saved {path.name}: {seconds:.0f} s, {dropped} progress bars dropped"
     new, _ = sm.apply(nb)  # the learner edition: no speaker notes (those are `make lecture`'s)
     sm.write_notebook(new, path)
     gone = [a for a in sm.load_notes().get(path.stem, {}) if a not in {c.get("id") for c in new.cells}]

@@ -2,7 +2,7 @@
 
 The layers, from the bottom (each module of vae_course/ and lecture/ must be named here):
 
-0. primitives, importing nothing of the course: ``ops``, ``losses``, ``seeding``, ``claims``;
+0. primitives, importing nothing of the course: ``ops``, ``losses``, ``seeding``, ``claims``, ``i18n``;
 1. data and pure topic functions: ``moons``, ``corruption``, ``pca``, ``data``, ``lvm``, ``style``;
 2. models only: ``models`` and its modules;
 3. what trains and reads models, one module per notebook topic: ``train``, ``diagnostics``,
@@ -22,7 +22,14 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 LAYERS = {
-    0: ["vae_course.ops", "vae_course.losses", "vae_course.seeding", "vae_course.parameters", "vae_course.claims"],
+    0: [
+        "vae_course.ops",
+        "vae_course.losses",
+        "vae_course.seeding",
+        "vae_course.parameters",
+        "vae_course.claims",
+        "vae_course.i18n",
+    ],
     1: [
         "vae_course.moons",
         "vae_course.corruption",

@@ -34,7 +34,8 @@ def test_the_wheel_lists_every_package_and_the_notebooks():
     assert listed, "pyproject.toml: [tool.setuptools] packages = [...] on one line"
     names = set(re.findall(r'"([\w.]+)"', listed.group(1)))
     on_disk = {".".join(p.parent.relative_to(ROOT).parts) for p in (ROOT / "vae_course").rglob("__init__.py")} | {
-        "vae_course.notebooks"
+        "vae_course.notebooks",
+        "vae_course.locale",
     }
     assert names == on_disk, f"pyproject.toml's packages differ from vae_course/: {sorted(names ^ on_disk)}"
 

@@ -33,8 +33,13 @@ kernel (``sandbox``, ``kernel``), reports and gradebooks, and the ``vae-course``
 ``exercises`` sits between the two: the notebooks' ``check("NN.k", fn)`` and the grader both use it.
 """
 
+from . import i18n as _i18n
 from .seeding import seed_everything
 from .train import fit, get_device
+
+# in a Chinese edition (VAE_COURSE_LANG=zh, or a kernel in a folder named zh) what notebook code prints and
+# draws is translated on its way out (vae_course/i18n.py); in English this does nothing
+_i18n.activate()
 
 __version__ = "0.1.0"
 __all__ = ["fit", "get_device", "seed_everything", "__version__"]

@@ -31,6 +31,7 @@ import json
 import os
 from typing import Any
 
+from .i18n import t, tr
 from .parameters import course_settings
 
 MODE_ENV = "VAE_COURSE_CLAIMS"
@@ -167,7 +168,13 @@ def settings(notebook: str, **values: Any) -> dict[str, tuple[Any, Any]]:
         raise KeyError(f"no course notebook {notebook!r} holds these settings") from None
     except OSError as e:
         _state.update(notebook=notebook, changed={}, unknown=True)
-        print(f"(The course's own settings of {notebook} cannot be read here: {e}. Claims will explain themselves.)")
+        print(
+            t(
+                "(The course's own settings of {notebook} cannot be read here: {e}. Claims will explain themselves.)",
+                notebook=notebook,
+                e=e,
+            )
+        )
         return {}
     unknown = sorted(set(values) - set(course))
     if unknown:
@@ -177,8 +184,11 @@ def settings(notebook: str, **values: Any) -> dict[str, tuple[Any, Any]]:
     if changed:
         what = ", ".join(f"{k} = {v!r} (course: {c!r})" for k, (c, v) in changed.items())
         print(
-            f"You changed {what}. The notebook's claims were measured with the course's settings; "
-            "where one does not hold with yours, a notice below says so, and the notebook goes on."
+            t(
+                "You changed {what}. The notebook's claims were measured with the course's settings; "
+                "where one does not hold with yours, a notice below says so, and the notebook goes on.",
+                what=what,
+            )
         )
     return changed
 
@@ -201,14 +211,14 @@ def _log(record: dict[str, Any]) -> None:
 
 
 def _show_notice(name: str, measured: str, why: str, try_: str) -> None:
-    lines = [f"Claim not confirmed with your settings: {name}", f"  measured: {measured}"]
+    lines = [t("Claim not confirmed with your settings: {name}", name=name), t("  measured: {m}", m=tr(measured))]
     if why:
-        lines.append(f"  why it may not hold here: {why}")
+        lines.append(t("  why it may not hold here: {why}", why=tr(why)))
     if try_:
-        lines.append(f"  what to try: {try_}")
+        lines.append(t("  what to try: {try_}", try_=tr(try_)))
     changed = ", ".join(f"{k} = {v!r}" for k, (_, v) in _state["changed"].items())
     if changed:
-        lines.append(f"  (your settings: {changed}; the text above was written for the course's)")
+        lines.append(t("  (your settings: {changed}; the text above was written for the course's)", changed=changed))
     text = "\n".join(lines)
     try:
         from IPython import get_ipython
@@ -348,5 +358,8 @@ def claim(name: str, condition: bool | Check, measured: str = "", why: str = "",
     if held:
         return
     if mode() == "strict":
-        raise ClaimFailed(f"claim {name!r} does not hold: {measured}" + (f" ({why})" if why else ""))
+        raise ClaimFailed(
+            t("claim {name} does not hold: {measured}", name=repr(name), measured=tr(measured))
+            + (f" ({tr(why)})" if why else "")
+        )
     _show_notice(name, measured, why, try_)

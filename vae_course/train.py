@@ -23,6 +23,7 @@ from tqdm.auto import tqdm
 
 from . import losses
 from .corruption import code_noise
+from .i18n import translate_output
 from .models import eval_mode
 from .models.ae import MLPAutoencoder
 from .moons import render_moons
@@ -188,7 +189,7 @@ def fit(
     history = History()
     start = time.perf_counter()
     with seeded(seed):  # the loss's own draws repeat for a seed; the caller's generator is untouched
-        bar = tqdm(range(epochs), desc=desc, disable=not progress, leave=True)
+        bar = tqdm(range(epochs), desc=translate_output(desc), disable=not progress, leave=True)
         for epoch in bar:
             model.train()
             sums: dict[str, float] = {}

@@ -189,6 +189,15 @@ def _add_outputs(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_lang(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--lang",
+        choices=("en", "zh"),
+        help="the language of the stubs, feedback and pages it writes (default: $VAE_COURSE_LANG, else English; "
+        "the Chinese notebooks are notebooks/zh/, `make zh`)",
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="vae-course", description="Copy out, hand out and grade the vae-course notebooks."
@@ -205,6 +214,7 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="versions handed out for grading: solution('NN.k') answers that solutions are turned off",
     )
+    _add_lang(p)
     p.set_defaults(run=_student)
     g = sub.add_parser("grade", help="run every student's notebooks in sandboxed kernels and report per exercise")
     g.add_argument("submissions_dir", help="folder with one sub-folder per student, holding their notebooks")
@@ -247,12 +257,18 @@ def main(argv: list[str] | None = None) -> int:
         metavar="PATH",
         help="a further path the kernels may read (e.g. a data folder the notebooks need)",
     )
+    _add_lang(g)
     g.set_defaults(run=_grade)
     m = sub.add_parser("merge", help="join the reports of several shards (vae-course grade --shard) into one")
     m.add_argument("reports", nargs="+", help="the shards' CSV reports")
     _add_outputs(m)
+    _add_lang(m)
     m.set_defaults(run=_merge)
     args = parser.parse_args(argv)
+    if getattr(args, "lang", None):
+        from ..i18n import set_lang
+
+        set_lang(args.lang)
     return args.run(args)
 
 

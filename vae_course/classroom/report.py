@@ -37,6 +37,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
 
+from ..i18n import lang, t
+
 REPORT_STATUSES = ("pass", "fail", "not attempted", "error", "timeout")
 NOTEBOOK_ROW = "(notebook)"
 FIELDS = (
@@ -302,12 +304,13 @@ EXPORTS = {"canvas": write_canvas, "moodle": write_moodle}
 
 # --------------------------------------------------------------------------- HTML
 def _rows_table(rows: list[Row], fields: tuple[str, ...]) -> str:
-    head = "<table><tr>" + "".join(f"<th>{html.escape(f.replace('_', ' '))}</th>" for f in fields) + "</tr>"
+    head = "<table><tr>" + "".join(f"<th>{html.escape(t(f.replace('_', ' ')))}</th>" for f in fields) + "</tr>"
     body = []
     for r in rows:
         cells = []
         for f in fields:
             value = str(getattr(r, f))
+            value = t(value) if f == "status" else value  # the verdict in the report's language; colour by r.status
             cells.append(
                 f'<td><pre class="said">{html.escape(value)}</pre></td>'
                 if f == "notebook_said"
@@ -319,7 +322,7 @@ def _rows_table(rows: list[Row], fields: tuple[str, ...]) -> str:
 
 def _page(title: str, body: str) -> str:
     return (
-        f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
+        f"<!doctype html><html lang='{lang()}'><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
         f"<style>{_STYLE}</style></head><body>{body}</body></html>\n"
     )
 
@@ -330,7 +333,9 @@ def student_page_name(student: str) -> str:
 
 
 def write_student_pages(rows: list[Row], folder: Path | str, title: str = "vae-course feedback") -> dict[str, Path]:
-    """One HTML page per student in ``folder``, with only that student's rows: a page to send on."""
+    """One HTML page per student in ``folder``, with only that student's rows: a page to send on. In the
+    language in force (``vae-course grade --lang zh``: vae_course/i18n.py)."""
+    title = t(title)
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     students, notebooks, score = notebook_scores(rows)
@@ -340,21 +345,27 @@ def write_student_pages(rows: list[Row], folder: Path | str, title: str = "vae-c
         kinds = kind_summary(rows, s)
 
         def by_kind(scope: str, kinds: dict = kinds) -> str:
-            got = ", ".join(f"{k} {c['pass']} of {c['graded']}" for k, c in kinds.get(scope, {}).items())
-            return f" (passed by kind: {html.escape(got)})" if got else ""
+            got = ", ".join(
+                t("{kind} {k} of {n}", kind=t(k), k=c["pass"], n=c["graded"]) for k, c in kinds.get(scope, {}).items()
+            )
+            return t(" (passed by kind: {got})", got=html.escape(got)) if got else ""
 
         lines = "".join(
-            f"<li>{html.escape(nb)}: {_num(score[s, nb][0])} of {_num(score[s, nb][1])} points"
+            f"<li>{html.escape(nb)}: {t('{k} of {n} points', k=_num(score[s, nb][0]), n=_num(score[s, nb][1]))}"
             f"{by_kind(notebook_number(nb))}</li>"
             for nb in notebooks
             if any(r.notebook == nb for r in mine)
         )
         if len(kinds) > 2:  # several notebooks: the whole too
-            lines += f"<li>all notebooks{by_kind('all')}</li>"
+            lines += f"<li>{t('all notebooks')}{by_kind('all')}</li>"
         body = (
             f"<h1>{html.escape(title)}: {html.escape(s)}</h1><ul>{lines}</ul>"
-            "<p>Each exercise was checked by calling your function on new random inputs and comparing "
-            "its results with the reference. 'notebook said' is what your own check cell printed.</p>"
+            "<p>"
+            + t(
+                "Each exercise was checked by calling your function on new random inputs and comparing "
+                "its results with the reference. 'notebook said' is what your own check cell printed."
+            )
+            + "</p>"
             + _rows_table(mine, ("notebook", "exercise", "status", "feedback", "notebook_said"))
         )
         path = folder / student_page_name(s)

@@ -103,17 +103,24 @@ def _enclosing_function(source: str, lineno: int) -> str | None:
 def _stub(indent: str, exercise: str | None) -> list[str]:
     """The lines that replace a solution: a comment and a ``raise`` naming the exercise (no hint:
     hints come one at a time from ``hint("NN.k")``)."""
-    msg = "write this part yourself, then run the check cell below it."
+    from ..i18n import t, tr
+
+    msg = t("write this part yourself, then run the check cell below it.")
     if exercise:
         title = exercise
         try:
             from ..exercises import get
 
             ex = get(exercise)
-            title = f"{ex.id} ({ex.title})"
+            title = f"{ex.id} ({tr(ex.title)})"
         except (KeyError, ImportError):
             pass
-        msg = f"Exercise {title}: {msg} Stuck after a try? from vae_course.exercises import hint; hint({exercise!r})"
+        msg = t(
+            "Exercise {title}: {msg} Stuck after a try? from vae_course.exercises import hint; hint({ex})",
+            title=title,
+            msg=msg,
+            ex=repr(exercise),
+        )
     return [f"{indent}# YOUR CODE HERE", f"{indent}raise NotImplementedError({msg!r})"]
 
 

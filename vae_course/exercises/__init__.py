@@ -44,6 +44,8 @@ from typing import Any, NamedTuple
 import torch
 from torch import Tensor
 
+from ..i18n import lang, t, tr
+
 STATUSES = ("pass", "fail", "not attempted", "error")
 KINDS = ("implement", "derive", "predict", "interpret", "predict-then-run")
 
@@ -290,28 +292,46 @@ def compare(got: Any, expected: Any, atol: float = 1e-5, rtol: float = 1e-4, whe
     """Raise Feedback describing the first way ``got`` differs from ``expected``."""
     if isinstance(expected, Tensor):
         if not isinstance(got, Tensor):
-            raise Feedback(f"{where} should be a torch.Tensor, but it is a {_type_name(got)}")
+            raise Feedback(t("{where} should be a torch.Tensor, but it is a {type}", where=where, type=_type_name(got)))
         if got.shape != expected.shape:
-            raise Feedback(f"{where} has shape {tuple(got.shape)}; expected {tuple(expected.shape)}")
+            raise Feedback(
+                t(
+                    "{where} has shape {got}; expected {expected}",
+                    where=where,
+                    got=tuple(got.shape),
+                    expected=tuple(expected.shape),
+                )
+            )
         if got.dtype.is_floating_point != expected.dtype.is_floating_point or (got.dtype == torch.bool) != (
             expected.dtype == torch.bool
         ):
-            raise Feedback(f"{where} has dtype {got.dtype}; expected {expected.dtype}")
+            raise Feedback(
+                t("{where} has dtype {got}; expected {expected}", where=where, got=got.dtype, expected=expected.dtype)
+            )
         g, e = got.detach().cpu().double(), expected.detach().cpu().double()
         if torch.isnan(g).any() and not torch.isnan(e).any():
-            raise Feedback(f"{where} contains NaN")
+            raise Feedback(t("{where} contains NaN", where=where))
         bad = ~torch.isclose(g, e, atol=atol, rtol=rtol, equal_nan=True)
         if bad.any():
             i = tuple(int(j) for j in bad.nonzero()[0])
-            at = f" at index {i}" if g.dim() else ""
+            at = t(" at index {i}", i=i) if g.dim() else ""
             raise Feedback(
-                f"{where} is wrong{at}: got {g[i].item():.6g}, expected {e[i].item():.6g} "
-                f"({int(bad.sum())} of {bad.numel()} entries differ)"
+                t(
+                    "{where} is wrong{at}: got {got}, expected {expected} ({n} of {total} entries differ)",
+                    where=where,
+                    at=at,
+                    got=f"{g[i].item():.6g}",
+                    expected=f"{e[i].item():.6g}",
+                    n=int(bad.sum()),
+                    total=bad.numel(),
+                )
             )
         return
     if isinstance(expected, tuple) and not isinstance(expected, str):
         if not isinstance(got, (tuple, list)) or len(got) != len(expected):
-            raise Feedback(f"{where} should be a tuple of {len(expected)} values, got {_short(got)}")
+            raise Feedback(
+                t("{where} should be a tuple of {n} values, got {got}", where=where, n=len(expected), got=_short(got))
+            )
         names = getattr(expected, "_fields", None)
         for k, (a, b) in enumerate(zip(got, expected)):
             compare(a, b, atol, rtol, f"{where}[{names[k] if names else k}]")
@@ -320,12 +340,21 @@ def compare(got: Any, expected: Any, atol: float = 1e-5, rtol: float = 1e-4, whe
         if isinstance(got, Tensor) and got.numel() == 1:
             got = got.item()
         if not isinstance(got, (float, int)):
-            raise Feedback(f"{where} should be a number, but it is a {_type_name(got)}")
+            raise Feedback(t("{where} should be a number, but it is a {type}", where=where, type=_type_name(got)))
         if not math.isclose(float(got), float(expected), rel_tol=rtol, abs_tol=atol):
-            raise Feedback(f"{where} is {float(got):.6g}; expected {float(expected):.6g}")
+            raise Feedback(
+                t(
+                    "{where} is {got}; expected {expected}",
+                    where=where,
+                    got=f"{float(got):.6g}",
+                    expected=f"{float(expected):.6g}",
+                )
+            )
         return
     if got != expected:
-        raise Feedback(f"{where} is {_short(got)}; expected {_short(expected)}")
+        raise Feedback(
+            t("{where} is {got}; expected {expected}", where=where, got=_short(got), expected=_short(expected))
+        )
 
 
 def _with_generator(f: Callable, *args: Any, generator: torch.Generator | None = None) -> Any:
@@ -352,7 +381,7 @@ def compare_on_cases(
     for c in cases:
         expected = reference(*copy.deepcopy(c.args), **copy.deepcopy(c.kwargs))
         got = fn(*copy.deepcopy(c.args), **copy.deepcopy(c.kwargs))
-        compare(got, expected, atol, rtol, where=f"on input ({c.label}), your result")
+        compare(got, expected, atol, rtol, where=t("on input ({label}), your result", label=tr(c.label)))
     return len(cases)
 
 
@@ -367,26 +396,26 @@ def evaluate(
     predict-then-run exercises) overrides whether the prediction is graded or only recorded."""
     ex = get(exercise_id)
     if not callable(fn):
-        return CheckResult(ex.id, "error", f"expected a function, got {type(fn).__name__}")
+        return CheckResult(ex.id, "error", t("expected a function, got {type}", type=type(fn).__name__))
     if ex.prediction:
         return _evaluate_prediction(ex, fn, generator, graded)
     cases: list[Case] = []
     try:
         if ex.checker is not None:
             note = _with_generator(ex.checker, fn, generator=generator)
-            return CheckResult(ex.id, "pass", note or "")
+            return CheckResult(ex.id, "pass", tr(note or ""))
         cases = exercise_cases(ex, generator)
         n = compare_on_cases(fn, ex.reference, cases, ex.atol, ex.rtol)
-        return CheckResult(ex.id, "pass", f"matches the reference on {n} inputs", n)
+        return CheckResult(ex.id, "pass", t("matches the reference on {n} inputs", n=n), n)
     except NotImplementedError:
-        return CheckResult(ex.id, "not attempted", "the function still raises NotImplementedError")
+        return CheckResult(ex.id, "not attempted", t("the function still raises NotImplementedError"))
     except Feedback as e:
         mid = e.misconception or (_matching_misconception(ex, fn, cases) if cases else "")
         m = ex.misconception(mid)
-        feedback = f"{m.feedback} ({e})" if m is not None and not e.misconception else str(e)
+        feedback = f"{tr(m.feedback)} ({tr(str(e))})" if m is not None and not e.misconception else tr(str(e))
         return CheckResult(ex.id, "fail", feedback, misconception=mid or UNRECOGNISED)
     except Exception as e:  # the learner's code crashed: say where, not a traceback
-        return CheckResult(ex.id, "error", f"your function raised {type(e).__name__}: {e}")
+        return CheckResult(ex.id, "error", t("your function raised {error}: {e}", error=type(e).__name__, e=e))
 
 
 def _matching_misconception(ex: Exercise, fn: Callable, cases: list[Case]) -> str:
@@ -407,32 +436,38 @@ def check(exercise_id: str, fn: Callable) -> CheckResult:
 
     "Not attempted" shows no hint; a failure shows the first hint (then :func:`hint` the next)."""
     ex = get(exercise_id)
-    label = f"Exercise {ex.id} ({ex.title})"
+    label = t("Exercise {id} ({title})", id=ex.id, title=tr(ex.title))
     result = evaluate(exercise_id, fn)
     if not callable(fn):
         raise ExerciseFailed(f"{label}: {result.feedback}")
     if result.status == "not attempted":
         print(
-            f"⏳ {label}: not attempted yet. Replace the `raise NotImplementedError` with your "
-            "code, run that cell, then this one."
+            t(
+                "⏳ {label}: not attempted yet. Replace the `raise NotImplementedError` with your "
+                "code, run that cell, then this one.",
+                label=label,
+            )
         )
         return result
     if result.passed:
-        print(_sentence(f"✅ {label}: passed{' - ' + result.feedback if result.feedback else ''}"))
+        passed = t("passed - {feedback}", feedback=result.feedback) if result.feedback else t("passed")
+        print(_sentence(t("✅ {label}: {passed}", label=label, passed=passed)))
         return result
     more = ""
     if ex.hints:
         _HINTS_SHOWN[ex.id] = max(_HINTS_SHOWN.get(ex.id, 0), 1)
-        more = f"\nHint: {ex.hints[0]}"
+        more = "\n" + t("Hint: {hint}", hint=tr(ex.hints[0]))
         if len(ex.hints) > 1:
-            more += f'\n(hint("{ex.id}") gives another nudge.)'
-    raise ExerciseFailed(f"❌ {label}: {result.feedback}{more}")
+            more += "\n" + t('(hint("{id}") gives another nudge.)', id=ex.id)
+    raise ExerciseFailed(t("❌ {label}: {feedback}", label=label, feedback=result.feedback) + more)
 
 
 def _sentence(text: str) -> str:
     """``text`` ending in exactly one full stop (feedback may already end with one, or with ? or !)."""
     text = text.rstrip()
-    return text if text.endswith((".", "?", "!", "…")) else text + "."
+    if text.endswith((".", "?", "!", "…", "。", "？", "！")):
+        return text
+    return text + ("。" if lang() == "zh" else ".")
 
 
 # --------------------------------------------------------------------------- hints and solutions
@@ -444,17 +479,18 @@ _SOLUTIONS_OFF: list[str] = []  # a reason, once solutions are turned off in thi
 def hint(exercise_id: str) -> str:
     """Print (and return) the next hint of an exercise: the first one, then each further one."""
     ex = get(exercise_id)
+    n = len(ex.hints)
     if not ex.hints:
-        text = f"Exercise {ex.id} has no hints: read its statement again, and the feedback of its check."
+        text = t("Exercise {id} has no hints: read its statement again, and the feedback of its check.", id=ex.id)
     else:
         k = _HINTS_SHOWN.get(ex.id, 0)
-        if k >= len(ex.hints):
-            tail = f' solution("{ex.id}") shows the reference.' if not _SOLUTIONS_OFF else ""
-            text = f"Exercise {ex.id}: that was the last hint ({len(ex.hints)} of {len(ex.hints)}).{tail}"
-            text += f"\nHint {len(ex.hints)}: {ex.hints[-1]}"
+        if k >= n:
+            tail = t(' solution("{id}") shows the reference.', id=ex.id) if not _SOLUTIONS_OFF else ""
+            text = t("Exercise {id}: that was the last hint ({n} of {n}).", id=ex.id, n=n) + tail
+            text += "\n" + t("Hint {n}: {hint}", n=n, hint=tr(ex.hints[-1]))
         else:
             _HINTS_SHOWN[ex.id] = k + 1
-            text = f"Exercise {ex.id}, hint {k + 1} of {len(ex.hints)}: {ex.hints[k]}"
+            text = t("Exercise {id}, hint {k} of {n}: {hint}", id=ex.id, k=k + 1, n=n, hint=tr(ex.hints[k]))
     print(text)
     return text
 
@@ -466,17 +502,17 @@ def solution(exercise_id: str) -> str:
     versions handed out for grading), it says so and shows nothing."""
     ex = get(exercise_id)
     if _SOLUTIONS_OFF:
-        text = f"Solutions are turned off in this version of the notebook ({_SOLUTIONS_OFF[0]})."
+        text = t("Solutions are turned off in this version of the notebook ({reason}).", reason=tr(_SOLUTIONS_OFF[0]))
         if ex.hints:
-            text += f' hint("{ex.id}") still gives nudges.'
+            text += t(' hint("{id}") still gives nudges.', id=ex.id)
         print(text)
         return text
     if ex.id not in _SOLUTIONS_SHOWN:
         _SOLUTIONS_SHOWN.append(ex.id)
-    code = ex.solution_text() or "(no code: see the explanation)"
-    text = f"Exercise {ex.id} ({ex.title}), a reference solution:\n\n{code}\n"
+    code = ex.solution_text() or t("(no code: see the explanation)")
+    text = t("Exercise {id} ({title}), a reference solution:", id=ex.id, title=tr(ex.title)) + f"\n\n{code}\n"
     if ex.explanation:
-        text += f"\nWhy: {ex.explanation}\n"
+        text += "\n" + t("Why: {why}", why=tr(ex.explanation)) + "\n"
     print(text)
     return text
 
@@ -512,28 +548,40 @@ def check_number(
     if isinstance(got, Tensor) and got.numel() == 1:
         got = got.item()
     if isinstance(got, bool) or not isinstance(got, (int, float)):
-        raise Feedback(f"your answer should be a number, but it is a {_type_name(got)}")
+        raise Feedback(t("your answer should be a number, but it is a {type}", type=_type_name(got)))
     got = float(got)
     if not math.isfinite(got):
-        raise Feedback(f"your answer is {got}: a prediction must be a finite number")
+        raise Feedback(t("your answer is {got}: a prediction must be a finite number", got=got))
     if abs(got - expected) <= tol:
         return got
     for name, (value, feedback) in (wrong or {}).items():
         if abs(got - value) <= tol:
-            raise Feedback(f"your answer {got:.4g} is a common slip: {feedback}", misconception=name)
-    side = "too high" if got > expected else "too low"
-    raise Feedback(f"your answer {got:.4g} is {side} (off by {abs(got - expected):.3g}). {explain}".strip())
+            raise Feedback(
+                t("your answer {got} is a common slip: {feedback}", got=f"{got:.4g}", feedback=tr(feedback)),
+                misconception=name,
+            )
+    off = f"{abs(got - expected):.3g}"
+    if got > expected:
+        text = t("your answer {got} is too high (off by {off}).", got=f"{got:.4g}", off=off)
+    else:
+        text = t("your answer {got} is too low (off by {off}).", got=f"{got:.4g}", off=off)
+    raise Feedback(f"{text} {tr(explain)}".strip())
 
 
 def check_choice(got: Any, options: dict[str, str], right: str) -> str:
     """Judge a multiple-choice answer (a letter). ``options`` maps each letter to the feedback it
     earns; the right one's feedback becomes the pass note, so a right guess still teaches why."""
     if not isinstance(got, str) or got.strip().lower() not in options:
-        raise Feedback(f"answer with one of the letters {', '.join(sorted(options))} (a string), got {_short(got)}")
+        letters = ", ".join(sorted(options))
+        raise Feedback(
+            t("answer with one of the letters {letters} (a string), got {got}", letters=letters, got=_short(got))
+        )
     letter = got.strip().lower()
     if letter != right:
-        raise Feedback(f"not ({letter}): {options[letter]}", misconception=f"chose ({letter})")
-    return f"({letter}): {options[letter]}"
+        raise Feedback(
+            t("not ({letter}): {why}", letter=letter, why=tr(options[letter])), misconception=f"chose ({letter})"
+        )
+    return f"({letter}): {tr(options[letter])}"
 
 
 # --------------------------------------------------------------------------- predict-then-run
@@ -617,11 +665,13 @@ def _evaluate_prediction(ex: Exercise, fn: Callable, generator: torch.Generator 
     try:
         predicted = _read_prediction(spec["form"], answer_of(fn, "your prediction"), spec["options"])
     except NotImplementedError:
-        return CheckResult(ex.id, "not attempted", "no prediction yet: the function still raises NotImplementedError")
+        return CheckResult(
+            ex.id, "not attempted", t("no prediction yet: the function still raises NotImplementedError")
+        )
     except Feedback as e:
         return CheckResult(ex.id, "fail", str(e), misconception=UNRECOGNISED)
     except Exception as e:
-        return CheckResult(ex.id, "error", f"your prediction raised {type(e).__name__}: {e}")
+        return CheckResult(ex.id, "error", t("your prediction raised {error}: {e}", error=type(e).__name__, e=e))
     result = _with_generator(spec["experiment"], generator=generator)
     form, tol = spec["form"], spec["tol"]
     mid = ""
@@ -629,38 +679,47 @@ def _evaluate_prediction(ex: Exercise, fn: Callable, generator: torch.Generator 
         result = float(result)
         gap = predicted - result
         hit = abs(gap) <= tol
-        words = f"you predicted {predicted:.4g}; the experiment gave {result:.4g}: " + (
-            f"within {tol:g}, a good prediction." if hit else f"{abs(gap):.3g} too {'high' if gap > 0 else 'low'}."
-        )
+        words = t("you predicted {p}; the experiment gave {r}: ", p=f"{predicted:.4g}", r=f"{result:.4g}")
+        if hit:
+            words += t("within {tol}, a good prediction.", tol=f"{tol:g}")
+        elif gap > 0:
+            words += t("{gap} too high.", gap=f"{abs(gap):.3g}")
+        else:
+            words += t("{gap} too low.", gap=f"{abs(gap):.3g}")
         for m in ex.misconceptions:
             if not hit and m.commits is not None and abs(predicted - float(m.commits())) <= tol:
-                mid, words = m.id, f"{words} {m.feedback}"
+                mid, words = m.id, f"{words} {tr(m.feedback)}"
                 break
     elif form == "interval":
         result = float(result)
         low, high = predicted
         wide = high - low > spec["max_width"]
         hit = low <= result <= high and not wide
+        interval = f"[{low:.4g}, {high:.4g}]"
         if wide:
-            words = (
-                f"your interval [{low:.4g}, {high:.4g}] is wider than {spec['max_width']:g}: commit to a narrower one."
+            words = t(
+                "your interval {interval} is wider than {w}: commit to a narrower one.",
+                interval=interval,
+                w=f"{spec['max_width']:g}",
             )
         elif hit:
-            words = f"the experiment gave {result:.4g}, inside your interval [{low:.4g}, {high:.4g}]."
+            words = t("the experiment gave {r}, inside your interval {interval}.", r=f"{result:.4g}", interval=interval)
+        elif result < low:
+            words = t("the experiment gave {r}, below your interval {interval}.", r=f"{result:.4g}", interval=interval)
         else:
-            side = "below" if result < low else "above"
-            words = f"the experiment gave {result:.4g}, {side} your interval [{low:.4g}, {high:.4g}]."
+            words = t("the experiment gave {r}, above your interval {interval}.", r=f"{result:.4g}", interval=interval)
     else:
         result = str(result).strip().lower()
         hit = predicted == result
-        words = f"you predicted ({predicted}); the experiment shows ({result}). {spec['options'][predicted]}"
+        words = t("you predicted ({p}); the experiment shows ({r}).", p=predicted, r=result)
+        words += f" {tr(spec['options'][predicted])}"
         if not hit:
             mid = f"chose ({predicted})" if ex.misconception(f"chose ({predicted})") else ""
     if spec["explain"]:
-        words = f"{words} {spec['explain']}"
+        words = f"{words} {tr(spec['explain'])}"
     extra = {"prediction": "hit" if hit else "miss", "predicted": predicted, "result": result, "graded": graded}
     if not graded:
-        return CheckResult(ex.id, "pass", f"prediction recorded (not graded): {words}", extra=extra)
+        return CheckResult(ex.id, "pass", t("prediction recorded (not graded): {words}", words=words), extra=extra)
     if hit:
         return CheckResult(ex.id, "pass", words, extra=extra)
     return CheckResult(ex.id, "fail", words, extra=extra, misconception=mid or UNRECOGNISED)

@@ -1,0 +1,468 @@
+"""The translated editions (issue 29): one English source, the translations beside it, drift a failing test.
+
+The English notebooks in notebooks/ stay canonical. A translation of notebook ``NN_name.ipynb`` into
+language ``LANG`` lives in ``i18n/LANG/notebooks/NN_name.json``::
+
+    {"notebook": "NN_name.ipynb",
+     "cells": {"<cell id>": {"en_sha": "<sha(English source)>", "en": "<that source>", "zh": "<translation>"}}}
+
+one entry per markdown cell, keyed by the English cell's id, in notebook order. ``en_sha`` says which
+English text the translation was made from: when the English cell changes, its sha no longer matches
+and the entry is *stale*; ``en`` is kept so that a translator sees what changed (``status`` prints a
+diff). Code cells are not in the file: the edition copies them byte for byte.
+
+Commands (``python -m lecture.i18n ...``; ``--lang`` defaults to ``zh``):
+
+* ``status [NOTEBOOK ...]``: per notebook, the cells missing, stale (with a unified diff of the English
+  the translation was made from against the English now) and entries of cells that no longer exist;
+  exit 1 when anything needs a translator.
+* ``skeleton [NOTEBOOK ...]``: add an entry ``"zh": ""`` for every markdown cell that has none
+  (never overwrites one, never drops one; it puts the entries in notebook order).
+* ``build [NOTEBOOK ...] [--no-run]``: ``make zh``. Writes ``notebooks/LANG/NN_name.ipynb``: the English
+  notebook with each markdown cell's source replaced by its translation, code cells byte-identical (same
+  ids), ``metadata.vae_course.lang`` set; then runs it with the course executor
+  (lecture/execute_notebooks.py) with ``VAE_COURSE_LANG=LANG``, so the outputs are those of a real run in
+  that language. Refuses, naming notebook and cell, when a translation is missing, empty or stale.
+
+tests/test_i18n.py holds the drift tests (``drift`` below), which run without executing anything.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import difflib
+import hashlib
+import json
+import re
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = ROOT / "notebooks"
+I18N = ROOT / "i18n"
+LANGS = ("zh",)
+
+
+def sha(source: str) -> str:
+    """The first 16 hex digits of the SHA-256 of a cell's source (UTF-8): a translation's ``en_sha``."""
+    return hashlib.sha256(source.encode("utf-8")).hexdigest()[:16]
+
+
+def english_notebooks(root: Path = ROOT) -> list[Path]:
+    return sorted((root / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+
+
+def translation_path(stem: str, lang: str = "zh", root: Path = ROOT) -> Path:
+    return root / "i18n" / lang / "notebooks" / f"{stem}.json"
+
+
+def edition_path(stem: str, lang: str = "zh", root: Path = ROOT) -> Path:
+    return root / "notebooks" / lang / f"{stem}.ipynb"
+
+
+def load_translation(stem: str, lang: str = "zh", root: Path = ROOT) -> dict | None:
+    """The translation file of a notebook, or None when there is none yet."""
+    path = translation_path(stem, lang, root)
+    if not path.is_file():
+        return None
+    data = json.loads(path.read_text(encoding="utf-8"))
+    data.setdefault("cells", {})
+    return data
+
+
+def write_translation(stem: str, data: dict, lang: str = "zh", root: Path = ROOT) -> None:
+    path = translation_path(stem, lang, root)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+
+
+def markdown_cells(nb) -> list:
+    return [c for c in nb.cells if c.cell_type == "markdown"]
+
+
+def problems(nb, data: dict | None, lang: str = "zh") -> dict[str, list]:
+    """What keeps a translation from matching the English notebook ``nb``.
+
+    Returns {"missing": [cell id, ...], "empty": [...], "stale": [(cell id, old English, new English)],
+    "gone": [ids of entries whose cell no longer exists]}; all empty: up to date.
+    """
+    cells = (data or {}).get("cells", {})
+    found: dict[str, list] = {"missing": [], "empty": [], "stale": [], "gone": []}
+    ids = set()
+    for cell in markdown_cells(nb):
+        ids.add(cell.id)
+        entry = cells.get(cell.id)
+        if entry is None:
+            found["missing"].append(cell.id)
+        elif entry.get("en_sha") != sha(cell.source):
+            found["stale"].append((cell.id, entry.get("en", ""), cell.source))
+        elif not entry.get(lang, "").strip():
+            found["empty"].append(cell.id)
+    found["gone"] = [cid for cid in cells if cid not in ids]
+    return found
+
+
+def diff(old: str, new: str, cell_id: str) -> str:
+    """A unified diff of the English a translation was made from against the English now."""
+    lines = difflib.unified_diff(
+        old.splitlines(), new.splitlines(), f"{cell_id} (translated from)", f"{cell_id} (English now)", lineterm=""
+    )
+    return "\n".join(lines)
+
+
+def translated(nb, data: dict, lang: str = "zh", stem: str = "") -> nbformat.NotebookNode:
+    """The edition of ``nb`` in ``lang``, outputs as in ``nb``: each markdown cell's source replaced by its
+    translation, code cells untouched, ``metadata.vae_course.lang`` set. Raises ValueError, naming the
+    notebook and the cells, when a translation is missing, empty or stale."""
+    found = problems(nb, data, lang)
+    bad = [f"{cid}: no translation" for cid in found["missing"]]
+    bad += [f"{cid}: empty translation" for cid in found["empty"]]
+    stale = "stale (the English cell changed; python -m lecture.i18n status shows how)"
+    bad += [f"{cid}: {stale}" for cid, *_ in found["stale"]]
+    if bad:
+        shown = "\n  ".join(bad[:20]) + (f"\n  ... and {len(bad) - 20} more" if len(bad) > 20 else "")
+        raise ValueError(f"{stem or 'notebook'}: the {lang} translation is not up to date:\n  {shown}")
+    out = copy.deepcopy(nb)
+    for cell in out.cells:
+        if cell.cell_type == "markdown":
+            cell.source = data["cells"][cell.id][lang]
+    out.metadata.setdefault("vae_course", {})["lang"] = lang
+    return out
+
+
+def expected_sources(nb, data: dict, lang: str = "zh") -> list[tuple[str, str, str]]:
+    """(cell id, cell type, source) of every cell of the edition `build` writes now."""
+    return [(c.id, c.cell_type, c.source) for c in translated(nb, data, lang).cells]
+
+
+def drift(stem: str, lang: str = "zh", root: Path = ROOT) -> list[str]:
+    """Every way the committed edition of notebook ``stem`` has drifted from its sources, one line each,
+    naming the cell: translations missing, empty or stale; an edition that is missing, a code cell that
+    differs from the English one, a markdown cell that is not its translation, cells added, lost or
+    moved (the edition was not rebuilt). Empty: in step. Runs nothing."""
+    nb = nbformat.read(root / "notebooks" / f"{stem}.ipynb", as_version=4)
+    data = load_translation(stem, lang, root)
+    where = f"{stem} ({lang})"
+    if data is None:
+        return [f"{where}: no translation file {translation_path(stem, lang, root).relative_to(root)}"]
+    found = problems(nb, data, lang)
+    lines = [f"{where}, cell {cid}: markdown cell, no translation" for cid in found["missing"]]
+    lines += [f"{where}, cell {cid}: its translation is empty" for cid in found["empty"]]
+    lines += [
+        f"{where}, cell {cid}: the English cell changed since it was translated (stale en_sha):\n{diff(old, new, cid)}"
+        for cid, old, new in found["stale"]
+    ]
+    lines += [f"{where}, cell {cid}: a translation of a cell that no longer exists" for cid in found["gone"]]
+    edition = edition_path(stem, lang, root)
+    if not edition.is_file():
+        return lines + [f"{where}: no edition {edition.relative_to(root)} (make zh)"]
+    ed = nbformat.read(edition, as_version=4)
+    if ed.metadata.get("vae_course", {}).get("lang") != lang:
+        lines.append(f"{where}: the edition's metadata.vae_course.lang is not {lang!r}")
+    english = {c.id: c for c in nb.cells}
+    for cell in ed.cells:
+        en = english.get(cell.id)
+        if en is None:
+            lines.append(f"{where}, cell {cell.id}: in the edition but not in the English notebook (make zh)")
+        elif en.cell_type != cell.cell_type:
+            lines.append(f"{where}, cell {cell.id}: a {cell.cell_type} cell in the edition, {en.cell_type} in English")
+        elif cell.cell_type == "code" and cell.source != en.source:
+            lines.append(f"{where}, cell {cell.id}: code cell differs from the English one (make zh)")
+        elif cell.cell_type == "markdown":
+            entry = data["cells"].get(cell.id, {})
+            if entry.get("en_sha") == sha(en.source) and cell.source != entry.get(lang):
+                lines.append(f"{where}, cell {cell.id}: markdown is not its current translation (not rebuilt: make zh)")
+    ids = [c.id for c in ed.cells]
+    lost = [c.id for c in nb.cells if c.id not in set(ids)]
+    lines += [f"{where}, cell {cid}: in the English notebook but not in the edition (make zh)" for cid in lost]
+    if not lost and ids != [c.id for c in nb.cells if c.id in set(ids)]:
+        lines.append(f"{where}: the edition's cells are in another order than the English ones (make zh)")
+    return lines
+
+
+def status(stems: list[str], lang: str = "zh", root: Path = ROOT) -> int:
+    """Print what a translator has to do, per notebook; 1 when anything is to do."""
+    todo = 0
+    for stem in stems:
+        nb = nbformat.read(root / "notebooks" / f"{stem}.ipynb", as_version=4)
+        data = load_translation(stem, lang, root)
+        n = len(markdown_cells(nb))
+        if data is None:
+            print(f"{stem}: no translation file ({n} markdown cells; python -m lecture.i18n skeleton {stem})")
+            todo += 1
+            continue
+        found = problems(nb, data, lang)
+        done = n - len(found["missing"]) - len(found["empty"]) - len(found["stale"])
+        print(
+            f"{stem}: {done}/{n} cells translated and current; {len(found['missing'])} missing, "
+            f"{len(found['empty'])} empty, {len(found['stale'])} stale, {len(found['gone'])} of cells gone"
+        )
+        for cid in found["missing"]:
+            print(f"  missing  {cid}")
+        for cid in found["empty"]:
+            print(f"  empty    {cid}")
+        for cid, old, new in found["stale"]:
+            print(f"  stale    {cid}: the English changed since it was translated:")
+            print("    " + diff(old, new, cid).replace("\n", "\n    "))
+        for cid in found["gone"]:
+            print(f"  gone     {cid}: its cell no longer exists in the English notebook (delete the entry)")
+        todo += any(found.values())
+    return 1 if todo else 0
+
+
+def skeleton(stems: list[str], lang: str = "zh", root: Path = ROOT) -> None:
+    """Add ``{"en_sha", "en", lang: ""}`` for every markdown cell without an entry; keep every entry."""
+    for stem in stems:
+        nb = nbformat.read(root / "notebooks" / f"{stem}.ipynb", as_version=4)
+        data = load_translation(stem, lang, root) or {"notebook": f"{stem}.ipynb", "cells": {}}
+        old = data["cells"]
+        cells = {}
+        added = 0
+        for cell in markdown_cells(nb):
+            if cell.id in old:
+                cells[cell.id] = old[cell.id]
+            else:
+                cells[cell.id] = {"en_sha": sha(cell.source), "en": cell.source, lang: ""}
+                added += 1
+        cells.update({cid: entry for cid, entry in old.items() if cid not in cells})  # gone: kept, at the end
+        write_translation(stem, {"notebook": f"{stem}.ipynb", "cells": cells}, lang, root)
+        print(f"{stem}: {added} entries added, {len(old)} kept")
+
+
+def build(stems: list[str], lang: str = "zh", run: bool = True, jobs: int = 2, root: Path = ROOT) -> int:
+    """``make zh``: write each edition, then run it with the course executor in ``lang``."""
+    written = []
+    failed = 0
+    for stem in stems:
+        nb = nbformat.read(root / "notebooks" / f"{stem}.ipynb", as_version=4)
+        data = load_translation(stem, lang, root)
+        if data is None:
+            print(f"{stem}: no translation file {translation_path(stem, lang, root).relative_to(root)}: skipped")
+            failed += 1
+            continue
+        try:
+            out = translated(nb, data, lang, stem)
+        except ValueError as e:
+            print(f"REFUSED {e}")
+            failed += 1
+            continue
+        path = edition_path(stem, lang, root)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        nbformat.validate(out)
+        nbformat.write(out, path)
+        written.append(path)
+    if run and written:
+        import tempfile
+        from concurrent.futures import ThreadPoolExecutor
+
+        from lecture import execute_notebooks as ex
+
+        failed_dir = Path(tempfile.gettempdir()) / "vae-course-runs" / lang
+        start = time.perf_counter()
+        with ThreadPoolExecutor(max(1, jobs)) as pool:
+            runs = pool.map(lambda p: ex.execute(p, failed_dir, env={"VAE_COURSE_LANG": lang}, slides=False), written)
+            for ok, line in runs:
+                print(line, flush=True)
+                failed += not ok
+        print(f"{len(written)} {lang} notebooks run in {time.perf_counter() - start:.0f} s")
+    return 1 if failed else 0
+
+
+# --------------------------------------------------------------------------- the run-time catalogs
+FIGURE_CALLS = {"set_title", "set_xlabel", "set_ylabel", "suptitle", "title", "xlabel", "ylabel", "text", "set_label"}
+FIGURE_KEYWORDS = {"label", "title", "xlabel", "ylabel", "desc"}  # desc: a progress bar's label
+DATA_KEYWORDS = {"why", "try_", "title", "hint", "explanation", "feedback", "teacher", "explain"}
+
+
+def _literal(node) -> str | None:
+    """A string literal's text; an f-string's with ``0`` for each field (so its numbers' template is the
+    one a run's text has when the fields are numbers); None for anything else."""
+    import ast
+
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return node.value
+    if isinstance(node, ast.JoinedStr):
+        parts = []
+        for v in node.values:
+            if isinstance(v, ast.Constant):
+                parts.append(str(v.value))
+            else:
+                parts.append("0")
+        return "".join(parts)
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):  # "a" "b" + f"c"
+        left, right = _literal(node.left), _literal(node.right)
+        return None if left is None or right is None else left + right
+    return None
+
+
+def _code_strings(source: str) -> dict[str, list[str]]:
+    """From Python source: t("...") templates, claims' why and try_, Feedback messages, figure text."""
+    import ast
+
+    from vae_course.parameters import python_source
+
+    found: dict[str, list[str]] = {"t": [], "data": [], "figure": []}
+    try:
+        tree = ast.parse(python_source(source))
+    except SyntaxError:
+        return found
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call):
+            continue
+        name = getattr(node.func, "id", getattr(node.func, "attr", ""))
+        if name == "t" and node.args:
+            found["t"].append(_literal(node.args[0]))
+        elif name in ("claim", "register", "register_prediction", "Misconception", "Feedback"):
+            args = node.args[2:] if name == "claim" else node.args[1:] if name != "Feedback" else node.args[:1]
+            values = [*args, *(k.value for k in node.keywords if k.arg in DATA_KEYWORDS or name == "Feedback")]
+            for v in values:
+                if isinstance(v, (ast.Tuple, ast.List)):
+                    found["data"] += [_literal(e) for e in v.elts]
+                elif isinstance(v, ast.Dict):
+                    found["data"] += [_literal(e) for e in v.values]
+                else:
+                    found["data"].append(_literal(v))
+        elif name in FIGURE_CALLS and node.args:
+            found["figure"].append(_literal(node.args[0]))
+        if name not in ("claim",):
+            found["figure"] += [_literal(k.value) for k in node.keywords if k.arg in FIGURE_KEYWORDS]
+    return {k: [s for s in v if s] for k, v in found.items()}
+
+
+def _all_literals(source: str) -> list[str]:
+    """Every string literal and f-string (fields as 0) of a module, docstrings left out."""
+    import ast
+
+    tree = ast.parse(source)
+    docs = {
+        id(n.body[0].value)
+        for n in ast.walk(tree)
+        if isinstance(n, (ast.Module, ast.FunctionDef, ast.ClassDef)) and n.body and isinstance(n.body[0], ast.Expr)
+    }
+    inner = {id(v) for n in ast.walk(tree) if isinstance(n, ast.JoinedStr) for v in n.values}
+    found = []
+    for n in ast.walk(tree):
+        if isinstance(n, (ast.Constant, ast.JoinedStr)) and id(n) not in docs and id(n) not in inner:
+            text = _literal(n)
+            if text:
+                found.append(text)
+    return found
+
+
+def _keyed(texts) -> list[str]:
+    """Catalog keys: each text as its numbers' template (vae_course.i18n.template_of), in first-seen order."""
+    from vae_course.i18n import template_of
+
+    keys = []
+    for text in texts:
+        if text and re.search(r"[A-Za-z]{2}", text) and not re.match(r"\s*(def|import|from|return) ", text):  # no code
+            key = template_of(text)[0]
+            if key not in keys:
+                keys.append(key)
+    return keys
+
+
+def catalog_texts(root: Path = ROOT) -> dict[str, list[str]]:
+    """What the two run-time catalogs must hold: ``strings`` (the package's t() templates and data texts,
+    the notebooks' claims) and ``outputs`` (the lines the English notebooks printed in their last run, and
+    their figures' titles and labels)."""
+    from vae_course import exercises
+
+    strings: list[str] = []
+    figures: list[str] = []
+    for path in sorted((root / "vae_course").rglob("*.py")):
+        found = _code_strings(path.read_text(encoding="utf-8"))
+        strings += found["t"] + found["data"]
+        figures += found["figure"]
+        if path.parent.name == "exercises" and path.name.startswith("nb"):  # checkers' notes and messages
+            strings += [s for s in _all_literals(path.read_text(encoding="utf-8")) if len(s.split()) >= 4]
+    for ex in exercises.all_exercises().values():
+        strings += [ex.title, *ex.hints, ex.explanation]
+        for m in ex.misconceptions:
+            strings += [m.feedback, m.teacher]
+        if ex.prediction:
+            strings += [ex.prediction["explain"], *ex.prediction["options"].values()]
+    printed: list[str] = []
+    for path in english_notebooks(root):
+        nb = nbformat.read(path, as_version=4)
+        for cell in nb.cells:
+            if cell.cell_type != "code":
+                continue
+            found = _code_strings(cell.source)
+            strings += found["t"] + found["data"]
+            figures += found["figure"]
+            for o in cell.get("outputs", []):
+                if o.get("output_type") == "stream" and o.get("name") == "stdout":  # not the checks' own lines
+                    printed += [line for line in o["text"].split("\n") if not line.startswith(("✅", "⏳", "❌"))]
+    return {"strings": _keyed(strings), "outputs": _keyed(printed + figures)}
+
+
+def extract(lang: str = "zh", root: Path = ROOT) -> dict[str, tuple[int, int]]:
+    """Write i18n/LANG/strings.json and outputs.json with every text `catalog_texts` finds, keeping each
+    translation already there (an entry whose text is no longer found is kept too, under ``_unused``
+    only when empty: dropped). Returns {catalog: (entries, translated)}."""
+    texts = catalog_texts(root)
+    counts = {}
+    for name, field in (("strings", "strings"), ("outputs", "lines")):
+        path = root / "i18n" / lang / f"{name}.json"
+        old = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+        before = old.get(field, {})
+        entries = {key: before.get(key, "") for key in texts[name]}
+        entries.update({k: v for k, v in before.items() if v and k not in entries})  # translated: never lost
+        about = old.get("_about") or (
+            f"Run-time catalog ({name}) of the {lang} edition, written by `python -m lecture.i18n extract` "
+            "(which keeps every translation). Key: the English text, its numbers written {0}, {1}, ... "
+            "(vae_course/i18n.py); value: the translation (same placeholders, any order), empty: not yet."
+        )
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps({"_about": about, field: entries}, ensure_ascii=False, indent=1) + "\n", "utf-8")
+        counts[name] = (len(entries), sum(bool(v) for v in entries.values()))
+    return counts
+
+
+def untranslated(lang: str = "zh", root: Path = ROOT) -> dict[str, list[str]]:
+    """The catalogs' entries with no translation yet, by catalog."""
+    out = {}
+    for name, field in (("strings", "strings"), ("outputs", "lines")):
+        path = root / "i18n" / lang / f"{name}.json"
+        entries = json.loads(path.read_text(encoding="utf-8")).get(field, {}) if path.is_file() else {}
+        out[name] = [k for k, v in entries.items() if not v]
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("command", choices=["status", "skeleton", "build", "extract", "untranslated"])
+    ap.add_argument("notebooks", nargs="*", help="notebook names or paths (default: all)")
+    ap.add_argument("--lang", default="zh", choices=LANGS)
+    ap.add_argument("--no-run", action="store_true", help="build: write the editions without running them")
+    ap.add_argument("--jobs", type=int, default=2)
+    args = ap.parse_intermixed_args(argv)  # notebooks may come after the options
+    stems = [Path(n).stem for n in args.notebooks] or [p.stem for p in english_notebooks()]
+    unknown = [s for s in stems if not (NOTEBOOKS / f"{s}.ipynb").is_file()]
+    if unknown:
+        ap.error(f"no English notebook {', '.join(unknown)} in notebooks/")
+    if args.command == "status":
+        return status(stems, args.lang)
+    if args.command == "extract":
+        for name, (n, done) in extract(args.lang).items():
+            print(f"i18n/{args.lang}/{name}.json: {n} entries, {done} translated")
+        return 0
+    if args.command == "untranslated":
+        for name, keys in untranslated(args.lang).items():
+            print(f"{name}: {len(keys)} untranslated")
+            for key in keys:
+                print(f"  {key!r}")
+        return 0
+    if args.command == "skeleton":
+        skeleton(stems, args.lang)
+        return 0
+    return build(stems, args.lang, run=not args.no_run, jobs=args.jobs)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
