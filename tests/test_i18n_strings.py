@@ -74,6 +74,15 @@ def test_numbers_become_placeholders():
     )
 
 
+def _catalog_line(line: str) -> str:
+    """The line as the outputs catalog translates it, its numbers put back in (the wording is the
+    translators', so the test reads it from the catalog instead of repeating it)."""
+    template, numbers = i18n.template_of(line)
+    zh = i18n.catalog("zh", "outputs").get(template)
+    assert zh and i18n.CJK.search(zh), f"the catalog has no Chinese for {template!r}"
+    return i18n.PLACEHOLDER.sub(lambda m: numbers[int(m.group(1))], zh)
+
+
 def test_printed_lines_are_translated_with_their_numbers(zh):
     out = io.StringIO()
     stream = i18n.TranslatingStream(out)
@@ -84,9 +93,9 @@ def test_printed_lines_are_translated_with_their_numbers(zh):
     stream.write("darkest 0.000 (outside the disc)")
     stream.flush()  # ... or for the flush after a cell
     assert out.getvalue().split("\n") == [
-        "噪声 σ = 0.30：到流形距离的中位数 0.2，相位误差中位数 0.0032 周",
+        _catalog_line("noise σ = 0.30: median manifold distance 0.2, median phase error 0.0032 cycles"),
         "a line nobody translated 3",
-        "新月：最亮像素 0.080（环境光项），最暗 0.000（月面之外）",
+        _catalog_line("new moon: brightest pixel 0.080 (the ambient term), darkest 0.000 (outside the disc)"),
     ]
     assert ("outputs", "a line nobody translated 3") in i18n.missed()
 
@@ -116,7 +125,8 @@ def test_a_claim_notice_speaks_chinese(zh, monkeypatch, capsys):
     monkeypatch.setenv("VAE_COURSE_CLAIMS", "notice")
     claim("x", False, measured="0.5 vs 0.6", why="the course's settings")
     said = capsys.readouterr().out
-    assert "在你的设置下，这条结论未能得到验证：x" in said and "课程默认设置" in said
+    notice = i18n.catalog("zh", "strings")["Claim not confirmed with your settings: {name}"]
+    assert notice.replace("{name}", "x") in said and i18n.catalog("zh", "strings")["the course's settings"] in said
 
 
 def test_figure_text_is_translated_with_a_cjk_font_or_a_clear_fallback(zh, capsys):
