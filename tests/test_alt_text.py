@@ -84,7 +84,8 @@ from tests.course import NOTEBOOKS  # noqa: E402
 GENERIC = re.compile(r"no text description|^image$|^figure\b|<Figure size|\.png\b|^plot$", re.I)
 #: Notebooks whose figures are all described. Every notebook belongs here; one leaves only while its
 #: figures are being rewritten.
-DESCRIBED: set[str] = {"07_cvae.ipynb", "08_vq_vae.ipynb", "09_what_the_prior_costs.ipynb"}  # the lead sets this to every notebook once 00-09 are described
+# the lead sets this to every notebook once 00-09 are described
+DESCRIBED: set[str] = {"07_cvae.ipynb", "08_vq_vae.ipynb", "09_what_the_prior_costs.ipynb"}
 
 
 def course_figures(path):
