@@ -82,18 +82,8 @@ from tests.course import NOTEBOOKS  # noqa: E402
 #: What makes alt text generic rather than a description: the fallback, nbconvert's and matplotlib's
 #: defaults, a file name.
 GENERIC = re.compile(r"no text description|^image$|^figure\b|<Figure size|\.png\b|^plot$", re.I)
-#: Notebooks whose figures are all described. Every notebook belongs here; one leaves only while its
-#: figures are being rewritten.
-# the lead sets this to every notebook once 00-09 are described
-DESCRIBED: set[str] = {
-    "00_start_here.ipynb",
-    "01_autoencoder.ipynb",
-    "02_moon_interpolation_failure.ipynb",
-    "03_denoising_autoencoder.ipynb",
-    "04_elbo_derivation.ipynb",
-    "05_gradient_estimators.ipynb",
-    "06_vae.ipynb",
-}
+#: Notebooks whose figures are all described: every notebook (one leaves only while its figures are rewritten).
+DESCRIBED: set[str] = {nb.name for nb in NOTEBOOKS}
 
 
 def course_figures(path):

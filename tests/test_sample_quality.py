@@ -90,3 +90,17 @@ def test_junk_dispatch_untrained_noise_and_independent_codes():
     grids = sq.junk_independent_codes(torch.tensor([0, 3, 1]), 50, (7, 7), g)
     assert grids.shape == (50, 7, 7) and not (grids == 0).any()  # code 0 is never used
     assert 0.6 < (grids == 1).double().mean() < 0.9  # about 3/4
+
+
+def test_coverage_ignores_outlying_samples_that_recall_counts():
+    g = torch.Generator().manual_seed(0)
+    real = torch.randn(300, 4, generator=g)
+    same = torch.randn(300, 4, generator=g)
+    assert sq.coverage(real, real) == 1.0
+    assert sq.coverage(real, same) > 0.8
+    # junk: most points far away and tightly packed, a few spread wide: their balls swallow the real set
+    far = torch.cat([100 + 0.01 * torch.randn(290, 4, generator=g), 30 * torch.randn(10, 4, generator=g)])
+    _, recall = sq.precision_recall(real, far)
+    assert recall > 0.5 and sq.coverage(real, far) < 0.05
+    with pytest.raises(ValueError, match="expected features"):
+        sq.coverage(real, far[:, :2])

@@ -35,3 +35,17 @@ def test_within_class_correlation_is_one_for_a_copy_and_about_zero_when_shuffled
         style.within_class_correlation(source, decoded[:10])
     with pytest.raises(ValueError, match=r"\(B, 1, H, W\)"):
         style.slant(torch.zeros(28, 28))
+
+
+def test_partialling_out_the_source_class_removes_a_correlation_made_by_the_class_alone():
+    # the decoded statistic follows the source's class mean, not the source within its class
+    g = torch.Generator().manual_seed(1)
+    cls = torch.arange(400) % 4
+    source = 3.0 * cls + torch.randn(400, generator=g)  # (400,): class means 0, 3, 6, 9 plus individual noise
+    decoded = torch.stack([3.0 * cls + 0.1 * torch.randn(400, generator=g), source], dim=1)  # (400, 2)
+    plain = style.within_class_correlation(source, decoded)
+    partial = style.within_class_correlation(source, decoded, source_class=cls)
+    assert plain[0] > 0.9 and abs(partial[0].item()) < 0.15  # the class alone made column 0 correlate
+    assert partial[1].item() == pytest.approx(1.0)  # a true copy survives
+    with pytest.raises(ValueError, match="one source class"):
+        style.within_class_correlation(source, decoded, source_class=cls[:10])

@@ -18,6 +18,10 @@ and diversity together.
 
   A real-vs-real comparison (two disjoint sets of real digits of the same size) is the floor any
   model is read against: it is below 1 because the balls of a finite sample miss some points.
+* ``coverage(real, fake, k)``: Naeem et al. 2020 (arXiv:2002.09797): the share of real points whose
+  own k-NN ball (among the real points) holds at least one fake point. Recall builds its balls around
+  the *fake* points, so a few outlying samples with huge balls can cover much of the real set (uniform
+  noise can out-recall a model); coverage uses only the real points' balls, which outliers cannot widen.
 * junk of the same shape as real images: ``junk_blend`` (the pixel average of two real digits of
   different classes), ``junk_untrained`` (images drawn by a model that was never trained),
   ``junk_noise`` (independent uniform pixels); ``junk(kind, like, generator, ...)`` dispatches by
@@ -41,6 +45,7 @@ __all__ = [
     "features",
     "kth_neighbour_radii",
     "precision_recall",
+    "coverage",
     "junk_blend",
     "junk_untrained",
     "junk_noise",
@@ -100,6 +105,21 @@ def precision_recall(real: Tensor, fake: Tensor, k: int = 3) -> tuple[float, flo
     precision = _covered(fake, real, kth_neighbour_radii(real, k)).double().mean()
     recall = _covered(real, fake, kth_neighbour_radii(fake, k)).double().mean()
     return float(precision), float(recall)
+
+
+def coverage(real: Tensor, fake: Tensor, k: int = 3) -> float:
+    """Coverage (Naeem et al. 2020) of ``fake`` features (M, F) against ``real`` features (N, F): the
+    share of real points r whose ball B(r, d_k(r, real)) holds at least one fake point, in [0, 1].
+
+    Like recall it measures how much of the data the samples reach, but every ball is a real point's,
+    so samples far from all data (noise, outliers) add nothing, however wide their own neighbourhoods."""
+    if real.dim() != 2 or fake.dim() != 2 or real.shape[1] != fake.shape[1]:
+        raise ValueError(f"expected features (N, F) and (M, F), got {tuple(real.shape)} and {tuple(fake.shape)}")
+    radii = kth_neighbour_radii(real, k)  # (N,)
+    hit = torch.empty(len(real), dtype=torch.bool)
+    for i, d in _pairwise_chunks(real, fake):  # (chunk, M): real rows against every fake point
+        hit[i : i + len(d)] = d.min(dim=1).values <= radii[i : i + len(d)]
+    return float(hit.double().mean())
 
 
 # --------------------------------------------------------------------------- junk

@@ -42,12 +42,24 @@ def ink(images: Tensor) -> Tensor:
     return _check(images).mean((1, 2)).float()
 
 
-def within_class_correlation(source: Tensor, decoded: Tensor) -> Tensor:
+def within_class_correlation(source: Tensor, decoded: Tensor, source_class: Tensor | None = None) -> Tensor:
     """Pearson correlation, per target class, between a statistic of N source digits (N,) and of
     their codes decoded as each class (N, C): (C,). It is about 0 when the decoded statistic does
-    not follow its source (e.g. after shuffling the sources)."""
+    not follow its source (e.g. after shuffling the sources).
+
+    ``source_class`` (N,), when given, partials the source's class out: both the source statistic and
+    each decoded column are centred within each source class before correlating, so a statistic that
+    differs between classes (a 1 has less ink than an 8) and a code that still knows its class cannot
+    make the correlation by themselves; what is left is the carry-over *within* a source class."""
     if decoded.dim() != 2 or source.shape != decoded.shape[:1]:
         raise ValueError(f"expected source (N,) and decoded (N, C), got {tuple(source.shape)}, {tuple(decoded.shape)}")
-    s = source.double() - source.double().mean()
-    d = decoded.double() - decoded.double().mean(0)
+    s, d = source.double(), decoded.double()
+    groups = torch.zeros(len(s), dtype=torch.long) if source_class is None else torch.as_tensor(source_class).long()
+    if groups.shape != s.shape:
+        raise ValueError(f"expected one source class per source digit, {tuple(s.shape)}, got {tuple(groups.shape)}")
+    s, d = s.clone(), d.clone()
+    for g in groups.unique():
+        m = groups == g
+        s[m] -= s[m].mean()
+        d[m] -= d[m].mean(0)
     return ((s[:, None] * d).sum(0) / (s.norm() * d.norm(dim=0)).clamp_min(1e-12)).float()
