@@ -137,6 +137,18 @@ def test_root_loses_every_capability(tmp_path):
     assert r.returncode == 0 and r.stdout.count("0000000000000000") == 3, r.stdout
 
 
+def processes_naming(marker: str) -> list[str]:
+    """The pids of the running processes whose command line contains ``marker``."""
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            if marker.encode() in Path(f"/proc/{pid}/cmdline").read_bytes():
+                found.append(pid)
+        except OSError:
+            pass
+    return found
+
+
 def test_processes_left_behind_are_killed_with_the_kernel(tmp_path):
     marker = f"vae-course-daemon-{uuid.uuid4().hex}"
     sleeper = f"[sys.executable, '-c', 'import time; time.sleep(300)  # {marker}']"
@@ -153,14 +165,7 @@ def test_processes_left_behind_are_killed_with_the_kernel(tmp_path):
     r = run_sandboxed(tmp_path, code)
     assert r.returncode == 0, r.stderr
     assert time.monotonic() - t0 < 60, "the wrapper did not wait for the daemons to end by themselves"
-    left = []
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            if marker.encode() in Path(f"/proc/{pid}/cmdline").read_bytes():
-                left.append(pid)
-        except OSError:
-            pass
-    assert left == []
+    assert processes_naming(marker) == []
 
 
 def test_the_wrapper_ends_the_kernel_and_its_children_on_sigterm(tmp_path):
@@ -185,26 +190,16 @@ def test_a_kernel_whose_grader_is_killed_ends_with_its_children(tmp_path):
     )
     grader = subprocess.Popen([sys.executable, "-c", start], start_new_session=True)
 
-    def running():
-        found = []
-        for pid in filter(str.isdigit, os.listdir("/proc")):
-            try:
-                if marker.encode() in Path(f"/proc/{pid}/cmdline").read_bytes():
-                    found.append(pid)
-            except OSError:
-                pass
-        return found
-
     deadline = time.monotonic() + 30
-    while len(running()) < 3 and time.monotonic() < deadline:  # the wrapper, the kernel and its child
+    while len(processes_naming(marker)) < 3 and time.monotonic() < deadline:  # the wrapper, the kernel and its child
         time.sleep(0.2)
-    assert len(running()) == 3, "the sandboxed kernel did not start"
+    assert len(processes_naming(marker)) == 3, "the sandboxed kernel did not start"
     grader.kill()
     grader.wait()
     deadline = time.monotonic() + 10
-    while running() and time.monotonic() < deadline:
+    while processes_naming(marker) and time.monotonic() < deadline:
         time.sleep(0.2)
-    assert running() == [], "a kernel outlived its killed grader"
+    assert processes_naming(marker) == [], "a kernel outlived its killed grader"
 
 
 def test_the_stated_protections_follow_the_landlock_abi():
