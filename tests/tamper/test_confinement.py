@@ -191,9 +191,9 @@ def test_a_kernel_whose_grader_is_killed_ends_with_its_children(tmp_path):
     grader = subprocess.Popen([sys.executable, "-c", start], start_new_session=True)
 
     deadline = time.monotonic() + 30
-    while len(processes_naming(marker)) < 3 and time.monotonic() < deadline:  # the wrapper, the kernel and its child
+    while len(processes_naming(marker)) < 4 and time.monotonic() < deadline:  # grader, wrapper, kernel, child
         time.sleep(0.2)
-    assert len(processes_naming(marker)) == 3, "the sandboxed kernel did not start"
+    assert len(processes_naming(marker)) == 4, "the sandboxed kernel did not start"
     grader.kill()
     grader.wait()
     deadline = time.monotonic() + 10
