@@ -222,6 +222,9 @@ def _hook_matplotlib() -> None:
         return
     family = list(mpl.rcParams["font.sans-serif"])
     mpl.rcParams["font.sans-serif"] = [font, *[f for f in family if f != font]]
+    # and as an explicit list of families, so that a glyph the CJK font lacks (✓, ✗, some math signs) is
+    # drawn from matplotlib's own DejaVu Sans, glyph by glyph (matplotlib >= 3.6), not left as a box
+    mpl.rcParams["font.family"] = [font, "DejaVu Sans"]
     mpl.rcParams["axes.unicode_minus"] = False  # CJK fonts lack U+2212; a hyphen-minus reads the same
     if getattr(Text.set_text, "_vae_course_i18n", False):
         return
