@@ -115,8 +115,8 @@ def test_an_exercise_check_speaks_chinese(zh, capsys):
     check("00.1", rms_distance)
     said = capsys.readouterr().out
     assert said.startswith("✅ 练习 00.1（像素均方根距离）：通过"), said
-    hint("00.1")
-    assert "练习 00.1，提示 1/" in capsys.readouterr().out
+    hint("00.1")  # which hint depends on how many this process has shown before (hints advance per call)
+    assert re.match(r"练习 00\.1，提示 \d+/\d+：", capsys.readouterr().out)
 
 
 def test_a_claim_notice_speaks_chinese(zh, monkeypatch, capsys):
