@@ -30,6 +30,9 @@ from vae_course.explorer import DECODER_MIME, FORMAT
 
 #: the drawn size of the canvas in CSS pixels (the image is upscaled with no smoothing): on a page, in a deck
 CANVAS_PX, DECK_CANVAS_PX = 168, 100
+#: in a deck, the snapshot's picture on a slide that also holds a live explorer is at most this tall (CSS
+#: pixels), so that the two fit one 720-pixel slide (06's explorer slide was 824 px without it)
+DECK_SNAPSHOT_PX = 160
 
 RUNTIME = r"""
 (function () {
@@ -174,8 +177,9 @@ def explorer_html(spec: dict, sliders: list[dict], uid: str, compact: bool = Fal
         .replace("__CAPTION__", json.dumps(caption))
     )
     data = json.dumps(spec, separators=(",", ":")).replace("</", "<\\/")
+    shrink = f".reveal section:has(#{uid}) img{{max-height:{DECK_SNAPSHOT_PX}px;width:auto}}" if compact else ""
     return (
-        f'<style>{STYLE}</style>\n<div class="live-explorer" id="{uid}">\n'
+        f'<style>{STYLE}{shrink}</style>\n<div class="live-explorer" id="{uid}">\n'
         + (
             ""
             if compact
