@@ -67,3 +67,12 @@ def test_seed_everything_repeats_numbers():
     assert torch.equal(a[0], b[0]) and np.array_equal(a[1], b[1])
     with pytest.raises(ValueError):
         seed_everything(-1)
+
+
+def test_threads_sets_the_count_for_a_block_and_gives_it_back():
+    from vae_course.seeding import threads
+
+    before = torch.get_num_threads()
+    with threads(1):
+        assert torch.get_num_threads() == 1
+    assert torch.get_num_threads() == before

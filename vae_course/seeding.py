@@ -46,3 +46,15 @@ def seeded(seed: int | None) -> Iterator[None]:
     with torch.random.fork_rng(devices=list(range(torch.cuda.device_count()))):
         torch.manual_seed(seed)
         yield
+
+
+@contextmanager
+def threads(n: int) -> Iterator[None]:
+    """Run a block with torch's intra-op thread count set to ``n`` (float sums then add in one order
+    on every machine), and give the caller back the count it had before."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)

@@ -166,7 +166,7 @@ def _mean_reduction_outcome():
     from .. import data, fit
     from ..diagnostics import posterior_means, units_by_kl
     from ..models.vae import VAE, elbo_loss, vae_loss_fn
-    from ..seeding import seeded
+    from ..seeding import seeded, threads
     from ..train import adam
 
     x_train, y_train = data.load("mnist5k", "train")
@@ -174,15 +174,11 @@ def _mean_reduction_outcome():
     n_pixels = x_train[0].numel()
 
     def train(loss_fn):
-        threads = torch.get_num_threads()
-        try:
-            torch.set_num_threads(1)
+        with threads(1):
             with seeded(0):
                 model = VAE(image_size=x_train.shape[-1], latent_dim=20, hidden=128)
             fit(model, loss_fn, (x_train[:4000], y_train[:4000]), 4, optimizer=adam(3e-3), seed=0, progress=False)
             return units_by_kl(*posterior_means(model.cpu().eval(), x_test))
-        finally:
-            torch.set_num_threads(threads)
 
     def mean_reduction(model, x, y):
         r = elbo_loss(model(x), x, beta=n_pixels)

@@ -101,7 +101,7 @@ def _probe_letter():
     from .. import data, fit
     from ..diagnostics import posterior_means
     from ..models.vae import CVAE, VAE, vae_loss_fn
-    from ..seeding import seeded
+    from ..seeding import seeded, threads
     from ..train import adam
 
     x_train, y_train = data.load("digits", "train")
@@ -115,9 +115,8 @@ def _probe_letter():
         clf = KNeighborsClassifier(n_neighbors=15).fit(mu_train.numpy(), y_train.numpy())
         return clf.score(mu_test.numpy(), y_test.numpy())
 
-    accuracy, threads = {}, torch.get_num_threads()
-    try:
-        torch.set_num_threads(1)
+    accuracy = {}
+    with threads(1):
         for conditional in (True, False):
             with seeded(0):
                 if conditional:
@@ -136,8 +135,6 @@ def _probe_letter():
                 progress=False,
             )
             accuracy[conditional] = probe(model.cpu().eval(), conditional)
-    finally:
-        torch.set_num_threads(threads)
     guess = torch.bincount(y_test).max().item() / len(y_test)
     cvae, plain = accuracy[True], accuracy[False]
     if cvae >= plain - 0.02:
