@@ -20,6 +20,7 @@ import pytest
 
 from tests.grading_class import make_class
 from tests.grading_submissions import HEAD, write_nb
+from tests.processes import processes_naming
 from vae_course.classroom import grading
 from vae_course.classroom.classpage import class_summary, write_class_page
 from vae_course.classroom.grading import GradeOptions, _part_path, grade, read_points
@@ -147,16 +148,9 @@ def test_resume_after_sigkill_equals_an_uninterrupted_run(tmp_path):
     ), "no student counted twice"
     assert _key(got) == _key(want)
     # each killed grader's kernels end too (their sandbox wrappers notice the grader is gone), none orphaned
-    names = [f"--grader\0{pid}\0".encode() for pid in killed]
     deadline, left = time.monotonic() + 15, None
     while left != [] and time.monotonic() < deadline:
-        left = []
-        for pid in filter(str.isdigit, os.listdir("/proc")):
-            try:
-                cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
-            except OSError:
-                continue
-            left += [pid] if any(name in cmdline for name in names) else []
+        left = [p for pid in killed for p in processes_naming(f"--grader\0{pid}\0")]
         time.sleep(0.5)
     assert left == [], f"kernels of killed graders still running: {left}"
     print(f"\n{kills} SIGKILLs (seed {seed}), resumed; report equal to the uninterrupted run ({len(got)} rows)")

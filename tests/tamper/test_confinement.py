@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.processes import processes_naming
 from vae_course.classroom.sandbox import (
     landlock_abi,
     missing_protections,
@@ -135,18 +136,6 @@ def test_root_loses_every_capability(tmp_path):
     code = "print([l for l in open('/proc/self/status') if l.startswith(('CapEff', 'CapPrm', 'CapBnd'))])"
     r = run_sandboxed(tmp_path, code)
     assert r.returncode == 0 and r.stdout.count("0000000000000000") == 3, r.stdout
-
-
-def processes_naming(marker: str) -> list[str]:
-    """The pids of the running processes whose command line contains ``marker``."""
-    found = []
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            if marker.encode() in Path(f"/proc/{pid}/cmdline").read_bytes():
-                found.append(pid)
-        except OSError:
-            pass
-    return found
 
 
 def test_processes_left_behind_are_killed_with_the_kernel(tmp_path):
