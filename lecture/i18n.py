@@ -34,6 +34,7 @@ import copy
 import difflib
 import hashlib
 import json
+import os
 import re
 import sys
 import time
@@ -465,4 +466,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except BrokenPipeError:  # `status | head` closed the pipe: stop quietly (Python docs' signal recipe)
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(1)
