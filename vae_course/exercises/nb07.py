@@ -153,7 +153,8 @@ register_prediction(
         "b": "some class information does stay in z (not every style exists for every class), but far less than "
         "in a plain VAE's code, where it is the first thing the decoder needs.",
         "c": "the decoder is given c for free, so a code that also held the class would pay KL for nothing: "
-        "the encoder drops it, and the probe does little better than always guessing the commonest class.",
+        "the encoder drops most of it, and the probe reads the class nearer to always guessing the commonest class "
+        "than to the plain VAE's accuracy.",
     },
     hint=(
         "What does the decoder of a plain VAE need from z to draw the right digit, and what does the CVAE's "
