@@ -151,8 +151,10 @@ WRONG = {
     ("08.4", "ratio cancels"): lambda: float("inf"),
     ("09.1", "gradient-below-floor"): lambda kl, lam: torch.ones_like(kl),
     ("09.1", "inverted"): lambda kl, lam: (kl < lam).to(kl.dtype),
-    ("09.2", "one-unit-floor"): lambda: 0.25,  # one unit's floor FREE_BITS, not LATENT of them
-    ("09.2", "zero"): None,
+    ("09.2", "no-floor-at-zero"): lambda kl_term, n_images: kl_term - math.log(n_images),
+    ("09.2", "bits-not-nats"): lambda kl_term, n_images: max(0.0, kl_term - math.log2(n_images)),
+    ("09.2", "all-kl-is-gap"): lambda kl_term, n_images: kl_term,
+    ("09.2", "nothing-forced"): lambda kl_term, n_images: 0.0,
     ("02.1", "end-left-out"): lambda z0, z1, steps: torch.stack([z0 + (z1 - z0) * k / steps for k in range(steps)]),
     ("02.1", "weights-swapped"): lambda z0, z1, steps: torch.stack(
         [t * z0 + (1 - t) * z1 for t in torch.linspace(0, 1, steps)]

@@ -1,4 +1,6 @@
-"""Exercises of notebook 09 (what the prior costs): the free-bits gradient, the free-bits floor."""
+"""Exercises of notebook 09 (what the prior costs): the free-bits gradient, the prior gap a code forces."""
+
+import math
 
 import torch
 
@@ -37,60 +39,44 @@ register(
 )
 
 
-#: The course's (LATENT, FREE_BITS), for where the notebook itself cannot be read (the grader's sandbox
-#: hides it); tests/test_prior_costs.py keeps it equal to the notebook's parameters cell.
-COURSE_FLOOR = (8, 0.25)
+def _forced_gap_reference(kl_term: float, n_images: int) -> float:
+    # E_x KL(q(z|x) || p) = I_q(x; z) + KL(q(z) || p) and I_q(x; z) <= log N: the rest of the KL term is gap
+    return max(0.0, kl_term - math.log(n_images))
 
 
-def _floor_settings() -> tuple[int, float]:
-    """(D, lam): the notebook's LATENT and FREE_BITS as it runs them (the course's, or the learner's
-    changed values recorded by its parameters cell), so the expected floor follows the parameters."""
-    from ..claims import _state
-    from ..parameters import course_settings
-
-    try:
-        values = dict(course_settings("09_what_the_prior_costs"))
-    except (OSError, ValueError, KeyError):
-        values = dict(zip(("LATENT", "FREE_BITS"), COURSE_FLOOR))
-    if _state.get("notebook") == "09_what_the_prior_costs":
-        values.update({k: v for k, (_, v) in _state.get("changed", {}).items()})
-    return int(values["LATENT"]), float(values["FREE_BITS"])
-
-
-def _check_floor(fn, g=None) -> str:
-    from . import answer_of, check_number
-
-    d, lam = _floor_settings()
-    floor = d * lam
-    got = check_number(
-        answer_of(fn),
-        floor,
-        0.01,
-        wrong={
-            "one-unit-floor": (lam, f"that is one unit's floor; the term sums over all {d} units."),
-            "zero": (0.0, "the plain KL can reach 0; the free-bits term cannot go below its floors."),
-        },
-        explain="The term is sum_j max(lam, KL_j) >= sum_j lam = D * lam.",
-    )
-    return f"you predicted {got:.2f} nats; the floor is D x lam = {d} x {lam:g} = {floor:.2f} nats per image"
+def _forced_gap_cases(g=None):
+    return [
+        case(2.27, 1438, label="section 2's 2-D digit VAE: KL term 2.27 nats, N = 1438 training images"),
+        case(20.0, 60000, label="a larger VAE on MNIST: KL term 20 nats, N = 60000"),
+        case(12.0, 1000, label="KL term 12 nats on N = 1000 images"),
+        case(7.0, 1096, label="KL term 7 nats on N = 1096 images (log N just above 7)"),
+    ]
 
 
 register(
     "09.2",
-    "predict the smallest free-bits KL term",
-    checker=_check_floor,
-    hint=("Each unit's term is max(lam, KL_j): how small can one be?", "Add up the units."),
-    kind="predict",
+    "derive the prior gap a code forces",
+    reference=_forced_gap_reference,
+    cases=_forced_gap_cases,
+    atol=1e-3,
+    rtol=1e-4,
+    hint=(
+        "Start from the identity above: the KL term splits into I_q(x; z) and KL(q(z) || p(z)). Bound the first "
+        "part, and the second is what is left.",
+        "I_q(x; z) is the information z carries about which of the N training images was encoded, an index "
+        "drawn uniformly from N. What is the entropy of that index, in nats? And can a KL be negative?",
+    ),
+    kind="derive",
     solution=(
-        "def predicted_free_bits_floor():\n"
-        "    d, lam = 8, 0.25  # the course's LATENT and FREE_BITS (the notebook's cell reads the parameters)\n"
-        "    return d * lam"
+        "def forced_prior_gap(kl_term, n_images):\n"
+        "    # I_q(x; z) <= H(index) = log N, and KL(q(z) || p(z)) >= 0\n"
+        "    return max(0.0, kl_term - math.log(n_images))"
     ),
     explanation=(
-        "sum_j max(lam, KL_j) >= D lam nats per image, whatever the encoder does: the "
-        "training objective pays at least that, so a unit gains nothing by going below "
-        "lam. The true KL the table reports can be a little under it (units hover around the floor), or far above "
-        "for units that carry a lot."
+        "E_x KL(q(z|x) || p(z)) = I_q(x; z) + KL(q(z) || p(z)). The code can tell at most which of the N "
+        "training images it came from, so I_q(x; z) <= H(index) = log N nats, and KL(q(z) || p(z)) >= KL "
+        "term - log N; a KL is never negative, hence the max with 0. A code that carries more than log N nats "
+        "has an aggregate posterior of N separate bumps, and the prior's mass between them is hole."
     ),
 )
 
@@ -118,11 +104,29 @@ def _mc():
     add_misconceptions(
         "09.2",
         M(
-            "one-unit-floor",
-            "gave one unit's floor (lam) instead of the sum over the D units",
-            "that is one unit's floor; the term sums over all the units.",
+            "no-floor-at-zero",
+            "returned KL term - log N even where it is negative",
+            "a KL divergence is never negative: where the KL term is under log N the bound says nothing, 0.",
+            lambda kl_term, n_images: kl_term - math.log(n_images),
         ),
-        M("zero", "said the term can reach 0, like the plain KL", "the free-bits term cannot go below its floors."),
+        M(
+            "bits-not-nats",
+            "used log2 N (bits) against a KL term in nats",
+            "the KL term is in nats, so the entropy of the index is ln N, not log2 N.",
+            lambda kl_term, n_images: max(0.0, kl_term - math.log2(n_images)),
+        ),
+        M(
+            "all-kl-is-gap",
+            "took the whole KL term as the prior gap",
+            "only the part of the KL term beyond the information the code carries, I_q(x; z) <= log N, is forced.",
+            lambda kl_term, n_images: kl_term,
+        ),
+        M(
+            "nothing-forced",
+            "said no gap is ever forced (a flexible encoder can always match the prior)",
+            "the information the code carries is capped by log N; a KL term above it must leave a gap.",
+            lambda kl_term, n_images: 0.0,
+        ),
     )
 
 
