@@ -1,8 +1,8 @@
 """Live explorers for the web edition: a notebook's explorer redrawn in the page, with no kernel.
 
 An explorer cell that called ``vae_course.explorer.embed_decoder(model)`` holds its decoder as an
-output (``DECODER_MIME``: dense layers, or 08's VQ-VAE codebook and convolutions, float32 weights in
-base64). For the site and the decks that output becomes a block of plain HTML and JavaScript (no
+output (``DECODER_MIME``: dense layers, or 08's VQ-VAE codebook and convolutions, float16 or float32
+weights in base64). For the site and the decks that output becomes a block of plain HTML and JavaScript (no
 library, no network): one native ``<input type="range">`` per slider of the notebook's widget (a
 latent number; 08's code), with the ranges, steps and starting values of the notebook's own sliders
 (read from the saved widget state; the lowest value moved up, by less than a step, onto the grid of
@@ -126,10 +126,17 @@ RUNTIME = r"""
 (function () {
   var root = document.getElementById(__ID__);
   var spec = JSON.parse(document.getElementById(__ID__ + '-decoder').textContent);
-  function floats(b64) {
+  function floats(b64) {  // little-endian float32, or float16 (IEEE half: sign, 5-bit exponent, 10-bit fraction)
     var s = atob(b64), bytes = new Uint8Array(s.length);
     for (var i = 0; i < s.length; i++) bytes[i] = s.charCodeAt(i);
-    return new Float32Array(bytes.buffer);
+    if (spec.dtype !== 'float16') return new Float32Array(bytes.buffer);
+    var half = new Uint16Array(bytes.buffer), out = new Float32Array(half.length);
+    for (var j = 0; j < half.length; j++) {
+      var h = half[j], e = (h >> 10) & 31, f = h & 1023;
+      var v = e === 0 ? f * Math.pow(2, -24) : e === 31 ? (f ? NaN : Infinity) : (1 + f / 1024) * Math.pow(2, e - 15);
+      out[j] = h & 32768 ? -v : v;
+    }
+    return out;
   }
 __DECODE__
   var canvas = root.querySelector('canvas'), ctx = canvas.getContext('2d');

@@ -14,7 +14,7 @@ import torch
 
 from lecture import build_site, build_slides, live_explorer
 from tests.explorer_fixture import CODE_SLIDERS, SLIDERS, explorer_notebook, small_vae, small_vqvae
-from vae_course.explorer import CODE_FORMAT, DECODER_MIME, code_grids, decode_spec, export_decoder
+from vae_course.explorer import CODE_FORMAT, DECODER_MIME, HALF_TOLERANCE, code_grids, decode_spec, export_decoder
 from vae_course.models import decode_codes
 from vae_course.models.ae import ConvAutoencoder, MLPAutoencoder
 from vae_course.models.vae import VAE
@@ -31,13 +31,36 @@ from vae_course.models.vq import VQVAE
     ],
 )
 def test_json_round_trip_reproduces_the_torch_decoder(make, tmp_path) -> None:
+    """float32: within 1e-6 of torch; float16 (the default, half the bytes): within HALF_TOLERANCE, at points
+    drawn like the export's own check points (N(0, 4); float16 is checked there only: drawn from N(0, 9),
+    the clamped decoder below reaches 1.3e-3)."""
     torch.manual_seed(1)
     model = make()
-    export_decoder(model, tmp_path / "d.json")
-    spec = json.loads((tmp_path / "d.json").read_text())
-    z = torch.randn(200, 2, generator=torch.Generator().manual_seed(2)) * 3
-    gap = np.abs(decode_spec(spec, z.numpy()) - decode_codes(model, z)[:, 0].numpy()).max()
-    assert gap <= 1e-6, gap
+    z = torch.randn(200, 2, generator=torch.Generator().manual_seed(2)) * 2
+    ref = decode_codes(model, z)[:, 0].numpy()
+    for dtype, tolerance in (("float32", 1e-6), ("float16", HALF_TOLERANCE)):
+        export_decoder(model, tmp_path / "d.json", dtype=dtype)
+        spec = json.loads((tmp_path / "d.json").read_text())
+        assert spec.get("dtype", "float32") == dtype
+        gap = np.abs(decode_spec(spec, z.numpy()) - ref).max()
+        assert gap <= tolerance, (dtype, gap)
+
+
+def test_float16_halves_the_export_and_falls_back_to_float32() -> None:
+    """A float16 export holds half the bytes of weights; where float16 would move the image by more than
+    HALF_TOLERANCE at the check points (here: a tolerance of 0), the export keeps float32."""
+    import vae_course.explorer as ex
+
+    model = VAE(28, 2, 64, decoder_layers=2)
+    full, half = export_decoder(model, dtype="float32"), export_decoder(model)
+    assert half["dtype"] == "float16" and "dtype" not in full
+    assert len(half["layers"][0]["weight"]) / len(full["layers"][0]["weight"]) == pytest.approx(0.5, abs=0.01)
+    tolerance = ex.HALF_TOLERANCE
+    try:
+        ex.HALF_TOLERANCE = 0.0
+        assert "dtype" not in export_decoder(model)
+    finally:
+        ex.HALF_TOLERANCE = tolerance
 
 
 def test_a_conv_decoder_is_refused() -> None:
@@ -147,7 +170,7 @@ def test_a_vqvae_decoder_round_trips_at_every_code(make, tmp_path) -> None:
     """The conv export (codebook, grid, Conv2d / ConvTranspose2d) decodes like torch at every code."""
     torch.manual_seed(3)
     model = make().eval()
-    export_decoder(model, tmp_path / "d.json", background=1, position=(0, 1))
+    export_decoder(model, tmp_path / "d.json", background=1, position=(0, 1), dtype="float32")
     spec = json.loads((tmp_path / "d.json").read_text())
     assert spec["format"] == CODE_FORMAT and spec["position"] == [0, 1] and spec["background"] == 1
     codes = torch.arange(model.num_codes)
@@ -155,6 +178,8 @@ def test_a_vqvae_decoder_round_trips_at_every_code(make, tmp_path) -> None:
         ref = model.to_image(model.decode_indices(code_grids(spec, codes)))[:, 0].numpy()
     got = decode_spec(spec, codes.numpy())
     assert got.shape == ref.shape and np.abs(got - ref).max() <= 1e-6
+    half = export_decoder(model, background=1, position=(0, 1))
+    assert half["dtype"] == "float16" and np.abs(decode_spec(half, codes.numpy()) - ref).max() <= HALF_TOLERANCE
     grids = code_grids(spec, codes)
     assert (grids[:, 0, 1] == codes).all() and (grids[:, 1:, :] == 1).all() and (grids[:, 0, 0] == 1).all()
 
@@ -163,7 +188,7 @@ def test_the_code_grid_defaults_to_the_centre_of_vq_code_footprint() -> None:
     from vae_course import vq
 
     model = small_vqvae()
-    spec = export_decoder(model, background=2)
+    spec = export_decoder(model, background=2, dtype="float32")
     assert spec["position"] == [1, 1]
     footprint = vq.code_footprint(model, 7, 2, tuple(spec["grid"]))[1, 0].numpy()
     assert np.abs(decode_spec(spec, 7)[0] - footprint).max() <= 1e-6

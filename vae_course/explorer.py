@@ -2,7 +2,8 @@
 
 The site and the decks cannot run PyTorch (no kernel in a browser), but the decoders behind the
 z-slider explorers of notebooks 01, 06 and 09 are a few dense layers: ``export_decoder`` writes their
-weights (float32, little-endian, base64) with the activations and the output map, and a forward pass
+weights (float16 where that keeps the decoder within ``HALF_TOLERANCE`` of torch, else float32;
+little-endian, base64) with the activations and the output map, and a forward pass
 of about thirty lines of JavaScript (lecture/live_explorer.py) draws the same image as
 ``decode_point(model, z)``. ``decode_spec`` is that forward pass in numpy, the reference the tests
 compare both sides with.
@@ -41,14 +42,52 @@ FORMAT = "vae-course-mlp-decoder/1"
 CODE_FORMAT = "vae-course-code-decoder/1"
 #: the largest difference, in pixel values in [0, 1], an export may show against the torch decoder
 EXPORT_TOLERANCE = 1e-5
+#: an export's weights are stored as float16 (half the bytes: 06's notebook carried 2.5 MB of float32
+#: decoder weights) where the float16 decoder stays this close to the torch decoder at the check points
+#: (pixel values in [0, 1]; the explorers of 01, 06, 08 and 09 measured 4.5e-4 to 8.7e-4 over every
+#: point of their sliders); otherwise they stay float32
+HALF_TOLERANCE = 1e-3
 
 
-def _b64(a: np.ndarray) -> str:
-    return base64.b64encode(np.ascontiguousarray(a, dtype="<f4").tobytes()).decode("ascii")
+_DTYPES = {"float32": "<f4", "float16": "<f2"}
 
 
-def _unb64(s: str, shape: tuple[int, ...]) -> np.ndarray:
-    return np.frombuffer(base64.b64decode(s), dtype="<f4").reshape(shape)
+def _b64(a: np.ndarray, dtype: str = "float32") -> str:
+    return base64.b64encode(np.ascontiguousarray(a, dtype=_DTYPES[dtype]).tobytes()).decode("ascii")
+
+
+def _unb64(s: str, shape: tuple[int, ...], dtype: str = "float32") -> np.ndarray:
+    return np.frombuffer(base64.b64decode(s), dtype=_DTYPES[dtype]).astype(np.float32).reshape(shape)
+
+
+def _as_float16(spec: dict) -> dict:
+    """The float32 export with every weight, bias and codebook rounded to float16 (``dtype``: "float16")."""
+    half = dict(spec, dtype="float16")
+    half["layers"] = [
+        dict(layer, **{k: _b64(_unb64(layer[k], (-1,)), "float16") for k in ("weight", "bias")})
+        for layer in spec["layers"]
+    ]
+    if "codebook" in spec:
+        half["codebook"] = _b64(_unb64(spec["codebook"], (-1,)), "float16")
+    return half
+
+
+def _checked(spec: dict, inputs: np.ndarray, reference: np.ndarray, dtype: str, path) -> dict:
+    """The float32 export, checked against the torch decoder's images ``reference`` at ``inputs`` (to
+    EXPORT_TOLERANCE); its float16 version instead where ``dtype`` asks for it and it stays within
+    HALF_TOLERANCE. Written to ``path`` if given."""
+    if dtype not in _DTYPES:
+        raise ValueError(f"dtype must be one of {sorted(_DTYPES)}, got {dtype!r}")
+    gap = float(np.abs(decode_spec(spec, inputs) - reference).max())
+    if gap > EXPORT_TOLERANCE:
+        raise ValueError(f"the export differs from the torch decoder by {gap:.2e} (tolerance {EXPORT_TOLERANCE})")
+    if dtype == "float16":
+        half = _as_float16(spec)
+        if float(np.abs(decode_spec(half, inputs) - reference).max()) <= HALF_TOLERANCE:
+            spec = half
+    if path is not None:
+        Path(path).write_text(json.dumps(spec), encoding="utf-8")
+    return spec
 
 
 def _decoder_modules(model: nn.Module) -> list[nn.Module]:
@@ -69,9 +108,10 @@ def _output_map(model: nn.Module) -> str:
 def export_decoder(
     model: nn.Module,
     path: str | Path | None = None,
-    check_points: int = 64,
+    check_points: int = 256,
     background: int | None = None,
     position: tuple[int, int] | None = None,
+    dtype: str = "float16",
 ) -> dict:
     """The model's decoder as a JSON-able dict (written to ``path`` too, if given).
 
@@ -79,12 +119,14 @@ def export_decoder(
     ``position`` go to it); every other model must have a dense decoder:
 
     Keys: ``format``; ``latent_dim``; ``image_shape`` [H, W]; ``layers``, each with ``in``, ``out``,
-    ``weight`` (base64 float32 of the (out, in) matrix, row-major), ``bias`` (base64 float32) and
-    ``activation`` ("relu" or "none"); ``output`` ("sigmoid" or "clamp" to [0, 1]).
+    ``weight`` (base64 little-endian floats of the (out, in) matrix, row-major), ``bias`` (base64) and
+    ``activation`` ("relu" or "none"); ``output`` ("sigmoid" or "clamp" to [0, 1]); ``dtype``
+    ("float16" where that stays within HALF_TOLERANCE of torch and ``dtype`` asks for it; absent for
+    float32).
     Raises TypeError for a decoder that is not a stack of dense layers and ReLUs.
     """
     if hasattr(model, "quantizer"):
-        return export_code_decoder(model, path, background=background, position=position)
+        return export_code_decoder(model, path, background=background, position=position, dtype=dtype)
     layers: list[dict] = []
     for m in _decoder_modules(model):
         if isinstance(m, nn.Linear):
@@ -111,12 +153,7 @@ def export_decoder(
         "output": _output_map(model),
     }
     z = torch.randn(check_points, spec["latent_dim"], generator=torch.Generator().manual_seed(0)) * 2
-    gap = float(np.abs(decode_spec(spec, z.numpy()) - decode_codes(model, z)[:, 0].numpy()).max())
-    if gap > EXPORT_TOLERANCE:
-        raise ValueError(f"the export differs from the torch decoder by {gap:.2e} (tolerance {EXPORT_TOLERANCE})")
-    if path is not None:
-        Path(path).write_text(json.dumps(spec), encoding="utf-8")
-    return spec
+    return _checked(spec, z.numpy(), decode_codes(model, z)[:, 0].numpy(), dtype, path)
 
 
 def _conv_layers(model: nn.Module) -> list[dict]:
@@ -150,12 +187,13 @@ def export_code_decoder(
     path: str | Path | None = None,
     background: int | None = None,
     position: tuple[int, int] | None = None,
+    dtype: str = "float16",
 ) -> dict:
     """A VQ-VAE's decoder as a JSON-able dict, for an explorer that picks one code: the image of a code
     grid filled with ``background`` (default: code 0) with the picked code at ``position`` (default:
     the centre, as ``vq.code_footprint`` places it).
 
-    Keys: ``format`` (``CODE_FORMAT``); ``num_codes``, ``code_dim`` and ``codebook`` (base64 float32,
+    Keys: ``format`` (``CODE_FORMAT``); ``num_codes``, ``code_dim`` and ``codebook`` (base64,
     (num_codes, code_dim), row-major); ``grid`` [h, w]; ``background``; ``position`` [row, column];
     ``layers``, each with ``kind`` ("conv": torch's Conv2d, weight (out, in, k, k); "conv_transpose":
     ConvTranspose2d, weight (in, out, k, k)), ``in``, ``out``, ``kernel``, ``stride``, ``padding``,
@@ -186,15 +224,9 @@ def export_code_decoder(
     codes = torch.arange(model.num_codes)
     with torch.no_grad():
         ref = model.to_image(model.decode_indices(code_grids(spec, codes).to(next(model.parameters()).device)))
-    got = decode_spec(spec, codes.numpy())
-    if got.shape[1:] != tuple(spec["image_shape"]):
-        raise TypeError(f"the decoder outputs {got.shape[1:]} images, not {side}x{side}")
-    gap = float(np.abs(got - ref[:, 0].cpu().numpy()).max())
-    if gap > EXPORT_TOLERANCE:
-        raise ValueError(f"the export differs from the torch decoder by {gap:.2e} (tolerance {EXPORT_TOLERANCE})")
-    if path is not None:
-        Path(path).write_text(json.dumps(spec), encoding="utf-8")
-    return spec
+    if tuple(ref.shape[2:]) != tuple(spec["image_shape"]):
+        raise TypeError(f"the decoder outputs {tuple(ref.shape[2:])} images, not {side}x{side}")
+    return _checked(spec, codes.numpy(), ref[:, 0].cpu().numpy(), dtype, path)
 
 
 def code_grids(spec: dict, codes) -> torch.Tensor:
@@ -233,17 +265,18 @@ def _conv_transpose(x: np.ndarray, w: np.ndarray, stride: int, pad: int) -> np.n
 
 
 def _decode_codes_spec(spec: dict, codes) -> np.ndarray:
-    book = _unb64(spec["codebook"], (spec["num_codes"], spec["code_dim"])).astype(np.float64)
+    dt = spec.get("dtype", "float32")
+    book = _unb64(spec["codebook"], (spec["num_codes"], spec["code_dim"]), dt).astype(np.float64)
     h = book[code_grids(spec, codes).numpy()].transpose(0, 3, 1, 2)  # (N, D, h, w)
     for layer in spec["layers"]:
         k, n_in, n_out = layer["kernel"], layer["in"], layer["out"]
         if layer["kind"] == "conv":
-            w = _unb64(layer["weight"], (n_out, n_in, k, k)).astype(np.float64)
+            w = _unb64(layer["weight"], (n_out, n_in, k, k), dt).astype(np.float64)
             h = _conv(h, w, layer["stride"], layer["padding"])
         else:
-            w = _unb64(layer["weight"], (n_in, n_out, k, k)).astype(np.float64)
+            w = _unb64(layer["weight"], (n_in, n_out, k, k), dt).astype(np.float64)
             h = _conv_transpose(h, w, layer["stride"], layer["padding"])
-        h = h + _unb64(layer["bias"], (n_out,))[None, :, None, None]
+        h = h + _unb64(layer["bias"], (n_out,), dt)[None, :, None, None]
         if layer["activation"] == "relu":
             h = np.maximum(h, 0.0)
     return 1.0 / (1.0 + np.exp(-h[:, 0]))
@@ -251,7 +284,7 @@ def _decode_codes_spec(spec: dict, codes) -> np.ndarray:
 
 def decode_spec(spec: dict, z) -> np.ndarray:
     """Images (N, H, W) in [0, 1] decoded from codes z (N, latent_dim) or (latent_dim,) by an exported
-    decoder, in numpy (float32 weights, float64 arithmetic). For a code decoder (``CODE_FORMAT``), z
+    decoder, in numpy (its float16 or float32 weights, float64 arithmetic). For a code decoder (``CODE_FORMAT``), z
     are code indices (N,) or one index: each decoded at the spec's position on its background."""
     if spec.get("format") == CODE_FORMAT:
         return _decode_codes_spec(spec, z)
@@ -259,8 +292,8 @@ def decode_spec(spec: dict, z) -> np.ndarray:
         raise ValueError(f"not an exported decoder ({FORMAT}): format {spec.get('format')!r}")
     h = np.atleast_2d(np.asarray(z, dtype=np.float64))
     for layer in spec["layers"]:
-        w = _unb64(layer["weight"], (layer["out"], layer["in"]))
-        h = h @ w.T.astype(np.float64) + _unb64(layer["bias"], (layer["out"],))
+        w = _unb64(layer["weight"], (layer["out"], layer["in"]), spec.get("dtype", "float32"))
+        h = h @ w.T.astype(np.float64) + _unb64(layer["bias"], (layer["out"],), spec.get("dtype", "float32"))
         if layer["activation"] == "relu":
             h = np.maximum(h, 0.0)
     h = 1.0 / (1.0 + np.exp(-h)) if spec["output"] == "sigmoid" else np.clip(h, 0.0, 1.0)

@@ -44,7 +44,7 @@ from tests.browser.test_browser_lecture import (  # noqa: F401 (fixtures)
     site_url,
     watch,
 )
-from tests.explorer_fixture import CODE_SLIDERS, explorer_notebook, small_vqvae
+from tests.explorer_fixture import CODE_SLIDERS, explorer_notebook, small_vae, small_vqvae
 
 pytestmark = pytest.mark.browser  # deselected by default (pyproject.toml); `make test-browser` runs it
 
@@ -54,18 +54,20 @@ JS_CANVAS = """(id) => { const c = document.getElementById(id).querySelector('ca
           label: c.getAttribute('aria-label')}; }"""
 
 
-def _floats(b64: str, shape) -> torch.Tensor:
+def _floats(b64: str, shape, dtype: str = "float32") -> torch.Tensor:
     import base64
 
     import numpy as np
 
-    return torch.from_numpy(np.frombuffer(base64.b64decode(b64), "<f4").reshape(shape).copy())
+    found = np.frombuffer(base64.b64decode(b64), {"float32": "<f4", "float16": "<f2"}[dtype])
+    return torch.from_numpy(found.astype(np.float32).reshape(shape))
 
 
 def torch_code_decoder(spec: dict):
     """An exported code decoder (08's) rebuilt in torch from the page's JSON: code -> its grid on the
     background -> codebook vectors -> Conv2d / ConvTranspose2d layers -> sigmoid."""
-    book = _floats(spec["codebook"], (spec["num_codes"], spec["code_dim"]))
+    dt = spec.get("dtype", "float32")
+    book = _floats(spec["codebook"], (spec["num_codes"], spec["code_dim"]), dt)
     mods: list[torch.nn.Module] = []
     for layer in spec["layers"]:
         k, n_in, n_out = layer["kernel"], layer["in"], layer["out"]
@@ -76,8 +78,8 @@ def torch_code_decoder(spec: dict):
             conv = torch.nn.ConvTranspose2d(n_in, n_out, k, layer["stride"], layer["padding"])
             shape = (n_in, n_out, k, k)
         with torch.no_grad():
-            conv.weight.copy_(_floats(layer["weight"], shape))
-            conv.bias.copy_(_floats(layer["bias"], (n_out,)))
+            conv.weight.copy_(_floats(layer["weight"], shape, dt))
+            conv.bias.copy_(_floats(layer["bias"], (n_out,), dt))
         mods += [conv, torch.nn.ReLU()] if layer["activation"] == "relu" else [conv]
     net = torch.nn.Sequential(*mods, torch.nn.Sigmoid()).eval()
 
@@ -94,11 +96,12 @@ def torch_decoder(spec: dict):
     if spec["format"] == "vae-course-code-decoder/1":
         return torch_code_decoder(spec)
     mods: list[torch.nn.Module] = []
+    dt = spec.get("dtype", "float32")
     for layer in spec["layers"]:
         lin = torch.nn.Linear(layer["in"], layer["out"])
         with torch.no_grad():
-            lin.weight.copy_(_floats(layer["weight"], (layer["out"], layer["in"])))
-            lin.bias.copy_(_floats(layer["bias"], (layer["out"],)))
+            lin.weight.copy_(_floats(layer["weight"], (layer["out"], layer["in"]), dt))
+            lin.bias.copy_(_floats(layer["bias"], (layer["out"],), dt))
         mods += [lin, torch.nn.ReLU()] if layer["activation"] == "relu" else [lin]
     mods.append(torch.nn.Sigmoid() if spec["output"] == "sigmoid" else torch.nn.Hardtanh(0.0, 1.0))
     return torch.nn.Sequential(*mods).eval()
@@ -120,7 +123,32 @@ def compare(page, uid: str) -> dict:
     assert runtime_gap <= 1e-3, f"{uid}: the page's decoder differs from torch's by {runtime_gap:.2e}"
     assert canvas_gap <= 0.5 / 255 + 1e-3, canvas_gap
     return {"z": state["z"], "label": canvas["label"], "canvas": canvas_gap, "runtime": runtime_gap,
-            "levels": levels, "draws": state["draws"], "spread": (ref.max() - ref.min()).item()}  # fmt: skip
+            "levels": levels, "draws": state["draws"], "spread": (ref.max() - ref.min()).item(),
+            "pixels": state["pixels"]}  # fmt: skip
+
+
+def against_the_model(seen: list[dict], model) -> float:
+    """The page's decoder output against the float32 torch model the notebook exported (the page's weights
+    may be its float16 copy): the largest difference over the points seen, asserted <= 1e-3."""
+    from vae_course.models import decode_codes
+
+    gaps = []
+    for s in seen:
+        if hasattr(model, "quantizer"):
+            from vae_course.explorer import code_grids
+
+            spec = {
+                "grid": list(model.code_shape[1:]),
+                "background": 2,
+                "position": [g // 2 for g in model.code_shape[1:]],
+            }
+            with torch.no_grad():
+                ref = model.to_image(model.decode_indices(code_grids(spec, [int(s["z"][0])])))
+        else:
+            ref = decode_codes(model, torch.tensor([s["z"]], dtype=torch.float32))
+        gaps.append((torch.tensor(s["pixels"], dtype=torch.float64) - ref.flatten().double()).abs().max().item())
+    assert max(gaps) <= 1e-3, gaps
+    return max(gaps)
 
 
 JS_FOLDED = """(id) => { const root = document.getElementById(id);
@@ -189,19 +217,21 @@ def exercise_code(page, uid: str) -> list[dict]:
     return seen
 
 
-def report(where: str, seen: list[dict]) -> str:
+def report(where: str, seen: list[dict], model_gap: float | None = None) -> str:
     return (
         f"{where}: z "
         + " -> ".join("(" + ", ".join(f"{v:+.2f}" for v in s["z"]) + ")" for s in seen)
         + f"; max |canvas/255 - torch| {max(s['canvas'] for s in seen):.2e} (8-bit canvas: <= 1.96e-3), "
         f"max |page decoder - torch| {max(s['runtime'] for s in seen):.2e}, "
         f"max grey-level difference {max(s['levels'] for s in seen):.0f}"
+        + ("" if model_gap is None else f", max |page decoder - the exported float32 torch model| {model_gap:.2e}")
     )
 
 
 def test_explorer_page_redraws_offline_like_torch(browser, tmp_path) -> None:  # noqa: F811
     """The block as the site embeds it, in a plain page opened from disk; mouse, keyboard, pixels, axe."""
-    nb, _ = explorer_notebook()
+    model = small_vae()
+    nb, _ = explorer_notebook(model)
     page_file = tmp_path / "explorer.html"
     uid = outputs_page(nb, page_file, "A live explorer")
     context, blocked = offline_context(browser, ("file:",))
@@ -221,7 +251,7 @@ def test_explorer_page_redraws_offline_like_torch(browser, tmp_path) -> None:  #
     assert not violations, violations
     assert not errors, errors[:5]
     assert not blocked, blocked
-    print(report("explorer page", seen) + "; axe: 0 violations")
+    print(report("explorer page", seen, against_the_model(seen, model)) + "; axe: 0 violations")
 
 
 def test_explorer_runs_in_a_deck(browser, tmp_path) -> None:  # noqa: F811
@@ -314,7 +344,7 @@ def outputs_page(nb, path: Path, title: str) -> str:
 
 def code_explorer_files(tmp_path: Path) -> tuple[Path, Path]:
     """08's kind of explorer (a small VQ-VAE, one code slider) as a plain page and as a deck, on disk."""
-    nb, _ = explorer_notebook(small_vqvae(), CODE_SLIDERS)
+    nb, _ = explorer_notebook(small_vqvae(), CODE_SLIDERS)  # background code 2
     page_file = tmp_path / "code.html"
     outputs_page(nb, page_file, "A code explorer")
     for cell in nb.cells:
@@ -358,5 +388,5 @@ def test_code_explorer_runs_offline_like_torch(browser, tmp_path) -> None:  # no
         assert not violations, violations
         assert not errors, errors[:5]
         assert not blocked, blocked
-        lines.append(report(where, seen) + "; axe: 0 violations")
+        lines.append(report(where, seen, against_the_model(seen, small_vqvae())) + "; axe: 0 violations")
     print("\n".join(lines))
