@@ -193,6 +193,7 @@ STYLE = (
     ".live-explorer-controls output{font-variant-numeric:tabular-nums;min-width:3.5em}"
     ".live-explorer p{margin:0 0 6px 0;font-size:0.9em;color:#333}"
     ".live-explorer-controls p{grid-column:1/-1;margin:0}"
+    ".live-explorer-snapshot{margin-top:6px}.live-explorer-snapshot summary{font-size:0.8em;cursor:pointer}"
 )
 
 
