@@ -241,3 +241,16 @@ def test_the_snapshot_is_marked_for_the_runtime_to_fold() -> None:
     assert 'class="live-explorer"' in outputs[-1]["data"]["text/html"] and len(outputs) == 5
     uid = re.search(r'data-live-explorer-snapshot="([^"]+)"', outputs[1]["data"]["text/html"]).group(1)
     assert f'class="live-explorer" id="{uid}"' in outputs[-1]["data"]["text/html"]
+
+
+def test_within_checks_float16_over_the_explorer_box() -> None:
+    """`within` (the sliders span [-within, within]): the float16 export holds within HALF_TOLERANCE at every
+    point of a 0.1-step grid over that box, corners included."""
+    torch.manual_seed(1)
+    model = VAE(28, 2, 64, decoder_layers=2)
+    spec = export_decoder(model, within=3.0)
+    assert spec["dtype"] == "float16"
+    axis = torch.linspace(-3, 3, 61)
+    z = torch.cartesian_prod(axis, axis)
+    gap = np.abs(decode_spec(spec, z.numpy()) - decode_codes(model, z)[:, 0].numpy()).max()
+    assert gap <= HALF_TOLERANCE, gap

@@ -112,11 +112,14 @@ def export_decoder(
     background: int | None = None,
     position: tuple[int, int] | None = None,
     dtype: str = "float16",
+    within: float | None = None,
 ) -> dict:
     """The model's decoder as a JSON-able dict (written to ``path`` too, if given).
 
     A model with a codebook (a VQ-VAE) is exported by ``export_code_decoder`` (``background`` and
-    ``position`` go to it); every other model must have a dense decoder:
+    ``position`` go to it); every other model must have a dense decoder, checked at ``check_points``
+    points from N(0, 4), or, given ``within`` (the explorer's sliders span [-within, within]), uniform
+    over that box and at its corners:
 
     Keys: ``format``; ``latent_dim``; ``image_shape`` [H, W]; ``layers``, each with ``in``, ``out``,
     ``weight`` (base64 little-endian floats of the (out, in) matrix, row-major), ``bias`` (base64) and
@@ -152,7 +155,14 @@ def export_decoder(
         "layers": layers,
         "output": _output_map(model),
     }
-    z = torch.randn(check_points, spec["latent_dim"], generator=torch.Generator().manual_seed(0)) * 2
+    gen = torch.Generator().manual_seed(0)
+    if within is None:  # points from N(0, 4)
+        z = torch.randn(check_points, spec["latent_dim"], generator=gen) * 2
+    else:  # the explorer's box [-within, within]^d: uniform points and every corner
+        corners = torch.cartesian_prod(*[torch.tensor([-1.0, 1.0])] * spec["latent_dim"]).reshape(
+            -1, spec["latent_dim"]
+        )
+        z = torch.cat([torch.rand(check_points, spec["latent_dim"], generator=gen) * 2 - 1, corners]) * within
     return _checked(spec, z.numpy(), decode_codes(model, z)[:, 0].numpy(), dtype, path)
 
 
@@ -300,14 +310,20 @@ def decode_spec(spec: dict, z) -> np.ndarray:
     return h.reshape(len(h), *spec["image_shape"])
 
 
-def embed_decoder(model: nn.Module, background: int | None = None, position: tuple[int, int] | None = None) -> None:
+def embed_decoder(
+    model: nn.Module,
+    background: int | None = None,
+    position: tuple[int, int] | None = None,
+    within: float | None = None,
+) -> None:
     """Display the exported decoder as a notebook output (``DECODER_MIME``; JupyterLab shows one line
     of text), for the web edition's live explorer. Call it in the explorer's cell (it returns nothing,
     so no echo of the weights is saved when it is the cell's last line). For a VQ-VAE, ``background``
-    and ``position`` say where the explorer's code sits (``export_code_decoder``)."""
+    and ``position`` say where the explorer's code sits (``export_code_decoder``); ``within``: the
+    explorer's sliders span [-within, within] (the float16 check is made there)."""
     from IPython.display import display
 
-    spec = export_decoder(model, background=background, position=position)
+    spec = export_decoder(model, background=background, position=position, within=within)
     text = f"decoder exported for the web edition's live explorer ({describe(spec)})"
     display({DECODER_MIME: spec, "text/plain": text}, raw=True)
 
