@@ -6,8 +6,9 @@ edition (build/lecture/, `make lecture`: the committed notebooks with the speake
 * the landing page is the README's introduction and its map of the notebooks ("## The notebooks"),
   each notebook's name a link to its page, and its links to open each notebook in Google Colab;
 * one page per notebook with its figures and typeset maths (MathJax served from the site itself),
-  a widget replaced by the picture it showed when the notebook was saved (followed by a live
-  explorer running in the page where the cell exported its decoder: lecture/live_explorer.py), each
+  a widget replaced by the picture it showed when the notebook was saved (replaced in turn, where
+  JavaScript runs, by a live explorer running in the page where the cell exported its decoder:
+  lecture/live_explorer.py), each
   figure with its alt
   text (lecture/alt_text.py), exercise solutions
   folded away behind a "show" toggle, speaker notes as "For lecturers" boxes;
@@ -74,7 +75,8 @@ def landing_page(readme: str, names: list[str]) -> str:
         f"# {title}\n\n{intro}\n\n## The notebooks\n\n" + "\n".join(linked) + "\n\n"
         "Each page shows a notebook as it was last run and tested: every figure and number comes from that "
         "run. Sliders need a running kernel, so each explorer appears here as the picture it showed; where its "
-        "decoder is a few dense layers exported with the notebook, a live copy of it follows and runs in the page.\n\n"
+        "decoder was exported with the notebook, a live copy of it runs in the page instead (the picture folded "
+        "under it).\n\n"
         "## Run it yourself\n\n```bash\n" + (code.group(1) if code else "make lab\n") + "```\n\n"
         f"```{{toctree}}\n:hidden:\n:maxdepth: 1\n:caption: Notebooks\n\n{toctree}\n```\n"
     )

@@ -8,7 +8,8 @@ nbconvert's slides exporter and the template in lecture/templates/course_reveal:
 
 * a widget is replaced by the picture it showed when the notebook was saved, with a caption
   saying where the live explorer is, and followed by a live explorer that runs in the deck where the
-  cell exported its decoder (lecture/live_explorer.py); its code is not shown (nor the plotting code of a figure
+  cell exported its decoder (lecture/live_explorer.py; once it has drawn, the picture folds away into
+  a closed "details" under it); its code is not shown (nor the plotting code of a figure
   cell that `slide_metadata` marked as too tall to fit on a slide with it);
 * speaker notes go to reveal's speaker view (press S in the deck);
 * set-up and solution cells are not in the deck. The build fails if any text of a solution does.

@@ -13,11 +13,12 @@ import pytest
 import torch
 
 from lecture import build_site, build_slides, live_explorer
-from tests.explorer_fixture import SLIDERS, explorer_notebook, small_vae
-from vae_course.explorer import DECODER_MIME, decode_spec, export_decoder
+from tests.explorer_fixture import CODE_SLIDERS, SLIDERS, explorer_notebook, small_vae, small_vqvae
+from vae_course.explorer import CODE_FORMAT, DECODER_MIME, HALF_TOLERANCE, code_grids, decode_spec, export_decoder
 from vae_course.models import decode_codes
 from vae_course.models.ae import ConvAutoencoder, MLPAutoencoder
 from vae_course.models.vae import VAE
+from vae_course.models.vq import VQVAE
 
 
 @pytest.mark.parametrize(
@@ -30,13 +31,36 @@ from vae_course.models.vae import VAE
     ],
 )
 def test_json_round_trip_reproduces_the_torch_decoder(make, tmp_path) -> None:
+    """float32: within 1e-6 of torch; float16 (the default, half the bytes): within HALF_TOLERANCE, at points
+    drawn like the export's own check points (N(0, 4); float16 is checked there only: drawn from N(0, 9),
+    the clamped decoder below reaches 1.3e-3)."""
     torch.manual_seed(1)
     model = make()
-    export_decoder(model, tmp_path / "d.json")
-    spec = json.loads((tmp_path / "d.json").read_text())
-    z = torch.randn(200, 2, generator=torch.Generator().manual_seed(2)) * 3
-    gap = np.abs(decode_spec(spec, z.numpy()) - decode_codes(model, z)[:, 0].numpy()).max()
-    assert gap <= 1e-6, gap
+    z = torch.randn(200, 2, generator=torch.Generator().manual_seed(2)) * 2
+    ref = decode_codes(model, z)[:, 0].numpy()
+    for dtype, tolerance in (("float32", 1e-6), ("float16", HALF_TOLERANCE)):
+        export_decoder(model, tmp_path / "d.json", dtype=dtype)
+        spec = json.loads((tmp_path / "d.json").read_text())
+        assert spec.get("dtype", "float32") == dtype
+        gap = np.abs(decode_spec(spec, z.numpy()) - ref).max()
+        assert gap <= tolerance, (dtype, gap)
+
+
+def test_float16_halves_the_export_and_falls_back_to_float32() -> None:
+    """A float16 export holds half the bytes of weights; where float16 would move the image by more than
+    HALF_TOLERANCE at the check points (here: a tolerance of 0), the export keeps float32."""
+    import vae_course.explorer as ex
+
+    model = VAE(28, 2, 64, decoder_layers=2)
+    full, half = export_decoder(model, dtype="float32"), export_decoder(model)
+    assert half["dtype"] == "float16" and "dtype" not in full
+    assert len(half["layers"][0]["weight"]) / len(full["layers"][0]["weight"]) == pytest.approx(0.5, abs=0.01)
+    tolerance = ex.HALF_TOLERANCE
+    try:
+        ex.HALF_TOLERANCE = 0.0
+        assert "dtype" not in export_decoder(model)
+    finally:
+        ex.HALF_TOLERANCE = tolerance
 
 
 def test_a_conv_decoder_is_refused() -> None:
@@ -52,7 +76,7 @@ def test_sliders_come_from_the_saved_widget_state() -> None:
 
 def page_block(nb) -> str:
     html_outputs = [o.get("data", {}).get("text/html", "") for o in nb.cells[1].outputs]
-    blocks = [h for h in html_outputs if "live-explorer" in h]
+    blocks = [h for h in html_outputs if 'class="live-explorer"' in h]
     assert len(blocks) == 1
     assert not any(DECODER_MIME in o.get("data", {}) for o in nb.cells[1].outputs)  # the raw export is not shown
     return blocks[0]
@@ -132,3 +156,101 @@ def test_a_start_between_steps_is_kept() -> None:
         low, value = map(float, found)
         steps = (value - low) / s["step"]
         assert value == s["value"] and abs(steps - round(steps)) < 1e-6 and s["min"] <= low < s["min"] + s["step"]
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: VQVAE(64, 16, 16),  # 08's explorer model (MNIST: a 7x7 grid)
+        lambda: VQVAE(16, 4, 8, image_size=8),  # 8x8 digits: a 2x2 grid
+        small_vqvae,
+    ],
+)
+def test_a_vqvae_decoder_round_trips_at_every_code(make, tmp_path) -> None:
+    """The conv export (codebook, grid, Conv2d / ConvTranspose2d) decodes like torch at every code."""
+    torch.manual_seed(3)
+    model = make().eval()
+    export_decoder(model, tmp_path / "d.json", background=1, position=(0, 1), dtype="float32")
+    spec = json.loads((tmp_path / "d.json").read_text())
+    assert spec["format"] == CODE_FORMAT and spec["position"] == [0, 1] and spec["background"] == 1
+    codes = torch.arange(model.num_codes)
+    with torch.no_grad():
+        ref = model.to_image(model.decode_indices(code_grids(spec, codes)))[:, 0].numpy()
+    got = decode_spec(spec, codes.numpy())
+    assert got.shape == ref.shape and np.abs(got - ref).max() <= 1e-6
+    half = export_decoder(model, background=1, position=(0, 1))
+    assert half["dtype"] == "float16" and np.abs(decode_spec(half, codes.numpy()) - ref).max() <= HALF_TOLERANCE
+    grids = code_grids(spec, codes)
+    assert (grids[:, 0, 1] == codes).all() and (grids[:, 1:, :] == 1).all() and (grids[:, 0, 0] == 1).all()
+
+
+def test_the_code_grid_defaults_to_the_centre_of_vq_code_footprint() -> None:
+    from vae_course import vq
+
+    model = small_vqvae()
+    spec = export_decoder(model, background=2, dtype="float32")
+    assert spec["position"] == [1, 1]
+    footprint = vq.code_footprint(model, 7, 2, tuple(spec["grid"]))[1, 0].numpy()
+    assert np.abs(decode_spec(spec, 7)[0] - footprint).max() <= 1e-6
+
+
+def test_a_code_decoder_refuses_a_bad_background_or_position() -> None:
+    with pytest.raises(ValueError, match="background"):
+        export_decoder(small_vqvae(), background=16)
+    with pytest.raises(ValueError, match="outside"):
+        export_decoder(small_vqvae(), position=(3, 0))
+
+
+@pytest.mark.parametrize("edition", ["site", "deck"])
+def test_the_code_explorer_block(edition) -> None:
+    """08's kind: one labelled integer slider (the code), no sign in its read-out, the label says where the
+    code sits and on what background."""
+    nb, spec = explorer_notebook(small_vqvae(), CODE_SLIDERS)
+    shown = build_site.site_notebook(nb) if edition == "site" else build_slides.prepare(nb)
+    block = page_block(shown)
+    found = re.findall(
+        r'<input type="range" id="([^"]+)" min="([^"]+)" max="([^"]+)" step="([^"]+)" value="([^"]+)">', block
+    )
+    assert [r[1:] for r in found] == [("0", "15", "1", "5")]
+    assert f'<label for="{found[0][0]}">code</label>' in block
+    assert f'<output id="{found[0][0]}-value" for="{found[0][0]}">5</output>' in block
+    label = html.unescape(re.search(r'<canvas width="12" height="12" role="img" aria-label="([^"]+)"', block).group(1))
+    assert label == (
+        "The decoder's 12×12 image of code 5 alone at row 2, column 2 of the 3×3 code grid, every other position "
+        "holding code 2 (blank paper), drawn in this page"
+    )
+    data = re.search(r'<script type="application/json" id="[^"]+-decoder">(.*?)</script>', block, re.S).group(1)
+    assert json.loads(data) == spec
+    with pytest.raises(SystemExit, match="2 sliders for a code decoder"):
+        live_explorer.explorer_html(spec, SLIDERS, "x")
+
+
+def test_the_snapshot_is_marked_for_the_runtime_to_fold() -> None:
+    """The marker sits right before the widget's snapshot (after the outputs the cell showed before the
+    widget), so the runtime folds exactly the snapshot; the explorer comes last."""
+    import nbformat
+
+    printed = nbformat.v4.new_output("stream", name="stdout", text="printed before the widget\n")
+    nb, _ = explorer_notebook(before=[printed])
+    outputs = build_site.site_notebook(nb).cells[1].outputs
+    marker = [
+        k for k, o in enumerate(outputs) if "<div data-live-explorer-snapshot" in o.get("data", {}).get("text/html", "")
+    ]
+    assert marker == [1] and outputs[0].get("text") == "printed before the widget\n"
+    assert "image/png" in outputs[2]["data"] and "widget-snapshot-note" in outputs[3]["data"]["text/html"]
+    assert 'class="live-explorer"' in outputs[-1]["data"]["text/html"] and len(outputs) == 5
+    uid = re.search(r'data-live-explorer-snapshot="([^"]+)"', outputs[1]["data"]["text/html"]).group(1)
+    assert f'class="live-explorer" id="{uid}"' in outputs[-1]["data"]["text/html"]
+
+
+def test_within_checks_float16_over_the_explorer_box() -> None:
+    """`within` (the sliders span [-within, within]): the float16 export holds within HALF_TOLERANCE at every
+    point of a 0.1-step grid over that box, corners included."""
+    torch.manual_seed(1)
+    model = VAE(28, 2, 64, decoder_layers=2)
+    spec = export_decoder(model, within=3.0)
+    assert spec["dtype"] == "float16"
+    axis = torch.linspace(-3, 3, 61)
+    z = torch.cartesian_prod(axis, axis)
+    gap = np.abs(decode_spec(spec, z.numpy()) - decode_codes(model, z)[:, 0].numpy()).max()
+    assert gap <= HALF_TOLERANCE, gap

@@ -11,6 +11,11 @@ exported weights (the JSON in the page) with torch:
 * the runtime's own numbers (``window.vaeCourseExplorers[id].pixels``, before the 8-bit canvas) must be
   within 1e-3 of torch's (float32 weights in float64 arithmetic: about 1e-7 in practice).
 
+08's code explorer (a VQ-VAE's convolutional decoder, one integer slider picking the code) is checked the
+same way, its torch reference rebuilt from the page's codebook and convolutions. Where the page runs
+JavaScript the explorer replaces the notebook's snapshot: the snapshot's picture ends up folded in a
+closed <details> inside the explorer.
+
 The canvas's accessible name must change with the point, and axe-core finds no WCAG 2.1 A/AA
 violation. The explorer is checked as the site embeds it (a plain page) and in a deck built from the
 same notebook by lecture/build_slides.py; the site's real explorers, where notebooks export their
@@ -39,7 +44,7 @@ from tests.browser.test_browser_lecture import (  # noqa: F401 (fixtures)
     site_url,
     watch,
 )
-from tests.explorer_fixture import explorer_notebook
+from tests.explorer_fixture import CODE_SLIDERS, explorer_notebook, small_vae, small_vqvae
 
 pytestmark = pytest.mark.browser  # deselected by default (pyproject.toml); `make test-browser` runs it
 
@@ -49,20 +54,54 @@ JS_CANVAS = """(id) => { const c = document.getElementById(id).querySelector('ca
           label: c.getAttribute('aria-label')}; }"""
 
 
-def torch_decoder(spec: dict) -> torch.nn.Sequential:
-    """The exported decoder rebuilt in torch from the page's JSON (its float32 weights)."""
+def _floats(b64: str, shape, dtype: str = "float32") -> torch.Tensor:
     import base64
 
     import numpy as np
 
+    found = np.frombuffer(base64.b64decode(b64), {"float32": "<f4", "float16": "<f2"}[dtype])
+    return torch.from_numpy(found.astype(np.float32).reshape(shape))
+
+
+def torch_code_decoder(spec: dict):
+    """An exported code decoder (08's) rebuilt in torch from the page's JSON: code -> its grid on the
+    background -> codebook vectors -> Conv2d / ConvTranspose2d layers -> sigmoid."""
+    dt = spec.get("dtype", "float32")
+    book = _floats(spec["codebook"], (spec["num_codes"], spec["code_dim"]), dt)
     mods: list[torch.nn.Module] = []
     for layer in spec["layers"]:
-        lin = torch.nn.Linear(layer["in"], layer["out"])
-        w = np.frombuffer(base64.b64decode(layer["weight"]), "<f4").reshape(layer["out"], layer["in"])
-        b = np.frombuffer(base64.b64decode(layer["bias"]), "<f4")
+        k, n_in, n_out = layer["kernel"], layer["in"], layer["out"]
+        if layer["kind"] == "conv":
+            conv = torch.nn.Conv2d(n_in, n_out, k, layer["stride"], layer["padding"])
+            shape = (n_out, n_in, k, k)
+        else:
+            conv = torch.nn.ConvTranspose2d(n_in, n_out, k, layer["stride"], layer["padding"])
+            shape = (n_in, n_out, k, k)
         with torch.no_grad():
-            lin.weight.copy_(torch.from_numpy(w.copy()))
-            lin.bias.copy_(torch.from_numpy(b.copy()))
+            conv.weight.copy_(_floats(layer["weight"], shape, dt))
+            conv.bias.copy_(_floats(layer["bias"], (n_out,), dt))
+        mods += [conv, torch.nn.ReLU()] if layer["activation"] == "relu" else [conv]
+    net = torch.nn.Sequential(*mods, torch.nn.Sigmoid()).eval()
+
+    def decode(z: torch.Tensor) -> torch.Tensor:
+        grid = torch.full((len(z), *spec["grid"]), spec["background"], dtype=torch.long)
+        grid[:, spec["position"][0], spec["position"][1]] = z[:, 0].round().long()
+        return net(book[grid].permute(0, 3, 1, 2)).flatten(1)
+
+    return decode
+
+
+def torch_decoder(spec: dict):
+    """The exported decoder rebuilt in torch from the page's JSON (its float32 weights)."""
+    if spec["format"] == "vae-course-code-decoder/1":
+        return torch_code_decoder(spec)
+    mods: list[torch.nn.Module] = []
+    dt = spec.get("dtype", "float32")
+    for layer in spec["layers"]:
+        lin = torch.nn.Linear(layer["in"], layer["out"])
+        with torch.no_grad():
+            lin.weight.copy_(_floats(layer["weight"], (layer["out"], layer["in"]), dt))
+            lin.bias.copy_(_floats(layer["bias"], (layer["out"],), dt))
         mods += [lin, torch.nn.ReLU()] if layer["activation"] == "relu" else [lin]
     mods.append(torch.nn.Sigmoid() if spec["output"] == "sigmoid" else torch.nn.Hardtanh(0.0, 1.0))
     return torch.nn.Sequential(*mods).eval()
@@ -84,7 +123,46 @@ def compare(page, uid: str) -> dict:
     assert runtime_gap <= 1e-3, f"{uid}: the page's decoder differs from torch's by {runtime_gap:.2e}"
     assert canvas_gap <= 0.5 / 255 + 1e-3, canvas_gap
     return {"z": state["z"], "label": canvas["label"], "canvas": canvas_gap, "runtime": runtime_gap,
-            "levels": levels, "draws": state["draws"], "spread": (ref.max() - ref.min()).item()}  # fmt: skip
+            "levels": levels, "draws": state["draws"], "spread": (ref.max() - ref.min()).item(),
+            "pixels": state["pixels"]}  # fmt: skip
+
+
+def against_the_model(seen: list[dict], model) -> float:
+    """The page's decoder output against the float32 torch model the notebook exported (the page's weights
+    may be its float16 copy): the largest difference over the points seen, asserted <= 1e-3."""
+    from vae_course.models import decode_codes
+
+    gaps = []
+    for s in seen:
+        if hasattr(model, "quantizer"):
+            from vae_course.explorer import code_grids
+
+            spec = {
+                "grid": list(model.code_shape[1:]),
+                "background": 2,
+                "position": [g // 2 for g in model.code_shape[1:]],
+            }
+            with torch.no_grad():
+                ref = model.to_image(model.decode_indices(code_grids(spec, [int(s["z"][0])])))
+        else:
+            ref = decode_codes(model, torch.tensor([s["z"]], dtype=torch.float32))
+        gaps.append((torch.tensor(s["pixels"], dtype=torch.float64) - ref.flatten().double()).abs().max().item())
+    assert max(gaps) <= 1e-3, gaps
+    return max(gaps)
+
+
+JS_FOLDED = """(id) => { const root = document.getElementById(id);
+  const box = root.querySelector('details.live-explorer-snapshot');
+  const marker = document.querySelector('[data-live-explorer-snapshot="' + id + '"]');
+  const shown = Array.from(document.querySelectorAll('img')).filter(i => i.checkVisibility());
+  return {folded: !!box && box.contains(marker) && !box.open, pictures: box ? box.querySelectorAll('img').length : 0,
+          visible: shown.length}; }"""
+
+
+def assert_snapshot_folded(page, uid: str) -> None:
+    """The notebook's snapshot (its picture and note) sits folded in a closed <details> inside the explorer."""
+    folded = page.evaluate(JS_FOLDED, uid)
+    assert folded["folded"] and folded["pictures"] == 1 and folded["visible"] == 0, folded
 
 
 def wait_for_draw(page, uid: str, after: int) -> None:
@@ -119,27 +197,43 @@ def exercise(page, uid: str, tab_from_start: bool) -> list[dict]:
     return seen
 
 
-def report(where: str, seen: list[dict]) -> str:
+def exercise_code(page, uid: str) -> list[dict]:
+    """08's kind: the code slider moved with the mouse (a click on its track) and with the arrow keys."""
+    wait_for_draw(page, uid, 0)
+    seen = [compare(page, uid)]
+    slider = page.locator(f"#{uid}-z1")
+    box = slider.bounding_box()
+    page.mouse.click(box["x"] + 0.9 * box["width"], box["y"] + box["height"] / 2)
+    wait_for_draw(page, uid, seen[-1]["draws"])
+    seen.append(compare(page, uid))
+    assert seen[-1]["z"][0] >= seen[0]["z"][0] + 5 and float(seen[-1]["z"][0]).is_integer(), seen
+    assert page.evaluate("() => document.activeElement.id") == f"{uid}-z1"
+    for _ in range(3):
+        page.keyboard.press("ArrowLeft")
+    wait_for_draw(page, uid, seen[-1]["draws"] + 2)
+    seen.append(compare(page, uid))
+    assert seen[-1]["z"][0] == seen[1]["z"][0] - 3, seen
+    assert len({s["label"] for s in seen}) == 3, "the canvas's accessible name did not follow the code"
+    return seen
+
+
+def report(where: str, seen: list[dict], model_gap: float | None = None) -> str:
     return (
         f"{where}: z "
         + " -> ".join("(" + ", ".join(f"{v:+.2f}" for v in s["z"]) + ")" for s in seen)
         + f"; max |canvas/255 - torch| {max(s['canvas'] for s in seen):.2e} (8-bit canvas: <= 1.96e-3), "
         f"max |page decoder - torch| {max(s['runtime'] for s in seen):.2e}, "
         f"max grey-level difference {max(s['levels'] for s in seen):.0f}"
+        + ("" if model_gap is None else f", max |page decoder - the exported float32 torch model| {model_gap:.2e}")
     )
 
 
 def test_explorer_page_redraws_offline_like_torch(browser, tmp_path) -> None:  # noqa: F811
     """The block as the site embeds it, in a plain page opened from disk; mouse, keyboard, pixels, axe."""
-    nb, _ = explorer_notebook()
-    block = live_explorer.live_outputs(nb, nb.cells[1], [])[-1]["data"]["text/html"]
-    uid = re.search(r'class="live-explorer" id="([^"]+)"', block).group(1)
+    model = small_vae()
+    nb, _ = explorer_notebook(model)
     page_file = tmp_path / "explorer.html"
-    page_file.write_text(
-        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>A live explorer</title></head>'
-        f"<body><main><h1>A live explorer</h1>\n{block}</main></body></html>\n",
-        encoding="utf-8",
-    )
+    uid = outputs_page(nb, page_file, "A live explorer")
     context, blocked = offline_context(browser, ("file:",))
     page = context.new_page()
     errors = watch(page)
@@ -147,6 +241,7 @@ def test_explorer_page_redraws_offline_like_torch(browser, tmp_path) -> None:  #
         page.goto(page_file.as_uri())
         seen = exercise(page, uid, tab_from_start=True)
         assert min(s["spread"] for s in seen) > 0.1  # the images are not flat: a wrong pixel would show
+        assert_snapshot_folded(page, uid)
         errors = list(errors)  # before axe, whose own stylesheet requests from file: pages fail (CORS)
         violations = axe(page)
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
@@ -156,7 +251,7 @@ def test_explorer_page_redraws_offline_like_torch(browser, tmp_path) -> None:  #
     assert not violations, violations
     assert not errors, errors[:5]
     assert not blocked, blocked
-    print(report("explorer page", seen) + "; axe: 0 violations")
+    print(report("explorer page", seen, against_the_model(seen, model)) + "; axe: 0 violations")
 
 
 def test_explorer_runs_in_a_deck(browser, tmp_path) -> None:  # noqa: F811
@@ -182,6 +277,7 @@ def test_explorer_runs_in_a_deck(browser, tmp_path) -> None:  # noqa: F811
         indices = page.evaluate("() => JSON.stringify(Reveal.getIndices())")
         seen = exercise(page, uid, tab_from_start=False)
         assert page.evaluate("() => JSON.stringify(Reveal.getIndices())") == indices, "the arrow keys moved the deck"
+        assert_snapshot_folded(page, uid)
         errors = list(errors)  # before axe, whose own stylesheet requests from file: pages fail (CORS)
         violations = axe(page, slide=True)
         page.screenshot(path=str(ARTIFACTS / "explorer-deck.png"))
@@ -207,13 +303,90 @@ def test_site_explorers_draw_the_torch_decoder(browser, site, site_url) -> None:
                 page.locator(f"#{uid}-z1").scroll_into_view_if_needed()
                 wait_for_draw(page, uid, 0)
                 seen = [compare(page, uid)]
-                page.locator(f"#{uid}-z2").focus()
+                n = page.locator(f"#{uid} input[type=range]").count()  # 2 (a z-slider explorer) or 1 (08's code)
+                page.locator(f"#{uid}-z{n}").focus()
                 for _ in range(3):
-                    page.keyboard.press("ArrowRight")
+                    page.keyboard.press("ArrowLeft" if n == 1 else "ArrowRight")
                 wait_for_draw(page, uid, seen[-1]["draws"] + 2)
                 seen.append(compare(page, uid))
-                assert seen[1]["z"][1] > seen[0]["z"][1], seen
+                assert seen[1]["z"][n - 1] != seen[0]["z"][n - 1], seen
+                assert page.evaluate(JS_FOLDED, uid)["folded"], f"{path.stem}: the snapshot was not folded away"
                 print(report(f"site {path.stem}", seen))
     finally:
         context.close()
     assert not blocked, blocked[:5]
+
+
+def outputs_page(nb, path: Path, title: str) -> str:
+    """The explorer cell's outputs as the site shows them (the snapshot's picture and note, then the live
+    explorer), each in its own <div> as a page's output area holds it, written to `path`; returns the uid."""
+    cell = nb.cells[1]
+    outputs = live_explorer.live_outputs(nb, cell, build_slides.snapshot_widgets(nb, cell, "<p>The picture.</p>"))
+    parts = []
+    for o in outputs:
+        data = o.get("data", {})
+        if "image/png" in data:
+            alt = (
+                o.get("metadata", {})
+                .get("image/png", {})
+                .get("alt", "The explorer's saved picture at its default setting")
+            )
+            parts.append(f'<div class="output"><img alt="{alt}" src="data:image/png;base64,{data["image/png"]}"></div>')
+        elif "text/html" in data:
+            parts.append(f'<div class="output">{data["text/html"]}</div>')
+    path.write_text(
+        f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{title}</title></head>'
+        f"<body><main><h1>{title}</h1>\n" + "\n".join(parts) + "</main></body></html>\n",
+        encoding="utf-8",
+    )
+    return re.search(r'class="live-explorer" id="([^"]+)"', "".join(parts)).group(1)
+
+
+def code_explorer_files(tmp_path: Path) -> tuple[Path, Path]:
+    """08's kind of explorer (a small VQ-VAE, one code slider) as a plain page and as a deck, on disk."""
+    nb, _ = explorer_notebook(small_vqvae(), CODE_SLIDERS)  # background code 2
+    page_file = tmp_path / "code.html"
+    outputs_page(nb, page_file, "A code explorer")
+    for cell in nb.cells:
+        cell.metadata["slideshow"] = {"slide_type": "slide"}
+    src = tmp_path / "08_small.ipynb"
+    nbformat.write(nb, src)
+    out = tmp_path / "slides"
+    out.mkdir()
+    vendor.copy_reveal(out / "reveal.js")
+    vendor.copy_mathjax(out / "mathjax")
+    deck, _ = build_slides.build_deck(src, out)
+    return page_file, deck
+
+
+def test_code_explorer_runs_offline_like_torch(browser, tmp_path) -> None:  # noqa: F811
+    """08's code explorer (convolutions in the page) in a plain page and in a deck, the network blocked:
+    the code moved by mouse and keyboard, pixels against torch, the snapshot folded, axe."""
+    page_file, deck = code_explorer_files(tmp_path)
+    lines = []
+    for where, url in (("code explorer page", page_file.as_uri()), ("code explorer deck", deck.as_uri() + "#/1")):
+        html_text = Path(url.removeprefix("file://").split("#")[0]).read_text(encoding="utf-8")
+        uid = re.search(r'class="live-explorer" id="([^"]+)"', html_text).group(1)
+        context, blocked = offline_context(browser, ("file:",))
+        page = context.new_page()
+        errors = watch(page)
+        try:
+            page.goto(url)
+            if "deck" in where:
+                page.wait_for_function(JS_DECK_READY, timeout=30_000)
+                indices = page.evaluate("() => JSON.stringify(Reveal.getIndices())")
+            seen = exercise_code(page, uid)
+            if "deck" in where:
+                assert page.evaluate("() => JSON.stringify(Reveal.getIndices())") == indices, "the keys moved the deck"
+            assert_snapshot_folded(page, uid)
+            assert min(s["spread"] for s in seen) > 0.1
+            errors = list(errors)
+            violations = axe(page, slide="deck" in where)
+            page.screenshot(path=str(ARTIFACTS / f"{where.replace(' ', '-')}.png"))
+        finally:
+            context.close()
+        assert not violations, violations
+        assert not errors, errors[:5]
+        assert not blocked, blocked
+        lines.append(report(where, seen, against_the_model(seen, small_vqvae())) + "; axe: 0 violations")
+    print("\n".join(lines))
