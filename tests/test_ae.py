@@ -11,7 +11,7 @@ from vae_course.corruption import mask_noise
 from vae_course.denoising import denoising_rows
 from vae_course.models import decode_point
 from vae_course.models.ae import AEOutput, ConvAutoencoder, MLPAutoencoder
-from vae_course.pca import pca_basis, pca_reconstruct
+from vae_course.pca import linear_ae_descent, pca_basis, pca_reconstruct
 
 
 @pytest.mark.parametrize("shape", [(1, 8, 8), (1, 28, 28), (1, 7, 7)])
@@ -108,6 +108,33 @@ def test_linear_ae_trained_with_mse_finds_the_pca_subspace(one_thread):
     assert max(subspace_angles(w.numpy(), v.T.numpy())) < 0.05  # radians
     pca_err = (pca_reconstruct(x, 2) - x).pow(2).flatten(1).sum(1).mean()
     assert loss.item() < 1.02 * pca_err.item()
+
+
+def test_linear_ae_descent_steps_along_autograds_gradient_and_reaches_pca():
+    # one step of the moment-based descent equals one SGD step on the pixel loss (autograd), and many
+    # steps reach PCA's subspace; the callback sees W2 and can stop the run; a huge step is reported
+    torch.manual_seed(0)
+    x = torch.randn(300, 1, 4, 4) * torch.linspace(2, 0.1, 16).reshape(1, 1, 4, 4) + 0.5
+    model = MLPAutoencoder(4, 2, hidden=(), linear=True, output="identity").double()
+    enc, dec = model.encoder[1], model.decoder[0]
+    params = (enc.weight, enc.bias, dec.weight, dec.bias)
+    losses.mse(model(x.double()).recon, x.double()).mean().backward()
+    new, steps = linear_ae_descent(x, params, 1, 0.01)
+    assert steps == 1
+    for p, w in zip(params, new):
+        assert torch.allclose(w, p.detach() - 0.01 * p.grad, atol=1e-12)
+    seen = []
+
+    def stop(step, W2):
+        seen.append(step)
+        return step >= 3000
+
+    new, steps = linear_ae_descent(x - x.mean(0), params, 5000, 0.05, callback=stop)
+    assert steps == 3000 and seen[:2] == [10, 20]
+    _, v = pca_basis(x, 2)
+    assert subspace_angles(new[2].numpy(), v.T.double().numpy()).max() < 1e-3
+    with pytest.raises(FloatingPointError):
+        linear_ae_descent(x, params, 100, 50.0)
 
 
 def test_decode_point_and_denoising_rows():

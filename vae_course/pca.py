@@ -7,6 +7,7 @@ projecting onto the first k of them, x_hat = mean + (x - mean) V_k^T V_k, is the
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -30,3 +31,50 @@ def pca_reconstruct(x: Tensor, k: int, fit_on: Tensor | None = None) -> Tensor:
     flat = x.flatten(1)
     rec = mean + (flat - mean) @ v.T @ v  # (N, D)
     return rec.reshape(x.shape)
+
+
+def linear_ae_descent(
+    x: Tensor,
+    weights: tuple[Tensor, Tensor, Tensor, Tensor],
+    steps: int,
+    lr: float,
+    callback=None,
+    every: int = 10,
+) -> tuple[tuple[Tensor, Tensor, Tensor, Tensor], int]:
+    """Full-batch gradient descent on a linear autoencoder x_hat = W2 (W1 x + b1) + b2, minimising
+    the squared error summed over pixels and averaged over the images x (N, D) or (N, C, H, W).
+
+    ``weights`` = (W1 (k, D), b1 (k,), W2 (D, k), b2 (D,)), the starting point (not changed). The loss
+    needs the data only through its mean mu and second moment S = E[x x^T], so a step costs a few
+    (D, D) x (D, k) products, not a pass over the images. With r = x - W2 h - b2, h = W1 x + b1:
+
+        dL/dW2 = -2 E[r h^T],  dL/db2 = -2 E[r],  dL/dW1 = -2 W2^T E[r x^T],  dL/db1 = -2 W2^T E[r],
+
+    where E[r x^T] = (S - W2 W1 S) - c mu^T and E[r] = mu - W2 W1 mu - c, c = W2 b1 + b2. Computed
+    in float64 (numpy). ``callback(step, W2)``, called after every ``every``-th step, may return True to stop.
+    Returns the final weights (float64) and the number of steps taken; non-finite weights (a step
+    too large for the data) raise ``FloatingPointError``."""
+    X = x.flatten(1).double()
+    S = (X.T @ X / len(X)).numpy()  # (D, D) second moment
+    mu = X.mean(dim=0).numpy()  # (D,)
+    W1, b1, W2, b2 = (w.detach().double().numpy().copy() for w in weights)
+    step = 0
+    with np.errstate(over="ignore", invalid="ignore"):  # a diverging step is detected below, not warned about
+        # numpy: a step is a dozen small products, where torch's cost per call would dominate
+        for step in range(1, steps + 1):
+            W1S, W1mu = W1 @ S, W1 @ mu  # (k, D), (k,)
+            c = W2 @ b1 + b2  # (D,)
+            r_mean = mu - W2 @ W1mu - c  # E[r], (D,)
+            # E[r h^T] = E[r x^T] W1^T + E[r] b1^T
+            r_h = W1S.T - W2 @ (W1S @ W1.T) - np.outer(c, W1mu) + np.outer(r_mean, b1)
+            gW1 = -2 * (W2.T @ S - (W2.T @ W2) @ W1S - np.outer(W2.T @ c, mu))  # -2 W2^T E[r x^T]
+            gb1 = -2 * W2.T @ r_mean
+            W1, b1, W2, b2 = W1 - lr * gW1, b1 - lr * gb1, W2 + 2 * lr * r_h, b2 + 2 * lr * r_mean
+            if step % every == 0:
+                if not np.isfinite(W2).all():
+                    raise FloatingPointError(f"gradient descent diverged at step {step} (step size {lr:.3g})")
+                if callback is not None and callback(step, torch.from_numpy(W2)):
+                    break
+    if not all(np.isfinite(w).all() for w in (W1, b1, W2, b2)):
+        raise FloatingPointError(f"gradient descent diverged (step size {lr:.3g})")
+    return tuple(torch.from_numpy(w) for w in (W1, b1, W2, b2)), step
