@@ -644,12 +644,14 @@ def _fit(cell, nb) -> None:
             mark(image_max=tier)
 
 
-def apply(nb, notes: dict[str, str] | None = None) -> tuple[nbformat.NotebookNode, list[str]]:
+def apply(nb, notes: dict[str, str] | None = None, split: bool = True) -> tuple[nbformat.NotebookNode, list[str]]:
     """A copy of `nb` with slide types, and speaker notes if given (keyed by the id of the cell each
-    follows; none for the learner notebooks in notebooks/); also the anchors not found."""
+    follows; none for the learner notebooks in notebooks/); also the anchors not found. ``split=False``
+    keeps the cells as they are (a translated edition keeps the English notebook's cells and ids)."""
     nb = copy.deepcopy(nb)
     nb.cells = [c for c in nb.cells if not is_notes(c)]
-    _split_cells(nb)
+    if split:
+        _split_cells(nb)
     missing = _insert_notes(nb, notes or {})
     sections = [
         i for i, c in enumerate(nb.cells) if i and c.cell_type == "markdown" and (heading(c.source) or (9,))[0] <= 2
@@ -683,10 +685,10 @@ def apply(nb, notes: dict[str, str] | None = None) -> tuple[nbformat.NotebookNod
     return nb, missing
 
 
-def lecture_edition(nb, notes: dict[str, str]) -> tuple[nbformat.NotebookNode, list[str]]:
+def lecture_edition(nb, notes: dict[str, str], split: bool = True) -> tuple[nbformat.NotebookNode, list[str]]:
     """The lecture edition of a learner notebook: the same cells and slide metadata, with each note
     (keyed by the id of the cell it follows) as a RISE ``notes`` cell; also the anchors not found."""
-    return apply(nb, notes)
+    return apply(nb, notes, split)
 
 
 def write_notebook(nb, path: Path) -> None:
