@@ -35,7 +35,7 @@ from nbconvert import SlidesExporter
 
 from lecture import alt_text, build_lecture, live_explorer, vendor
 from lecture import slide_metadata as sm
-from lecture.languages import add_switch, set_html_lang
+from lecture.languages import add_switch, localize_explorer, set_html_lang
 from vae_course.classroom.student import solution_lines
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -82,7 +82,8 @@ def prepare(nb, lang: str = "en") -> nbformat.NotebookNode:
     for cell in nb.cells:
         if cell.cell_type != "code":
             continue
-        cell.outputs = live_explorer.live_outputs(nb, cell, snapshot_widgets(nb, cell, note), compact=True)
+        outputs = live_explorer.live_outputs(nb, cell, snapshot_widgets(nb, cell, note), compact=True)
+        cell.outputs = localize_explorer(outputs, lang)
         if sm.input_hidden(cell):
             cell.metadata["transient"] = {"remove_source": True}
         cell.metadata["tags"] = [*cell.metadata.get("tags", []), *sm.fit_tags(cell)]
@@ -202,8 +203,9 @@ def main(argv: list[str] | None = None) -> int:
         exp_zh = exporter("../")
         zh_decks = [build_deck(path, args.out / "zh", exp_zh, "zh") for path in zh]
         write_index(args.out / "zh", zh_decks, "zh")
-        add_switches(args.out, args.out / "zh")
         print(f"{len(zh_decks)} Chinese decks, {sum(n for _, n in zh_decks)} slides -> {args.out}/zh/index.html")
+    if (args.out / "zh").is_dir():  # (also when only English decks were rebuilt: they keep their switch)
+        add_switches(args.out, args.out / "zh")
     total = sum(n for _, n in decks)
     print(f"{len(decks)} decks, {total} slides in {time.monotonic() - start:.1f} s -> {args.out}/index.html")
     return 0

@@ -87,3 +87,41 @@ def add_switch(page: str, lang: str, href: str, fixed: bool = False) -> str:
     if m is None:
         raise ValueError("a page with neither <article class=bd-article> nor <body>")
     return page[: m.end()] + "\n" + nav + page[m.end() :]
+
+
+#: (pattern, Chinese) for the English text of a live explorer block (lecture/live_explorer.py), in its HTML and
+#: in its script's JSON strings (where × is written \u00d7)
+EXPLORER_ZH = [
+    (
+        r"<p><b>Live explorer</b>: the notebook's decoder \(dense layers ([^)]*), its trained weights\) runs in this "
+        r"page; move a slider \(or focus it and use the arrow keys\) to redraw the image\. No kernel, no network\.</p>",
+        r"<p><b>实时探索器</b>：笔记本的解码器（全连接层 \1，训练好的权重）在本页中运行；拖动滑块（或聚焦后按方向键）"
+        r"即可重新绘制图像。不需要内核，也不联网。</p>",
+    ),
+    (
+        r"<p><b>Live explorer</b>: the notebook's decoder \(([^)]*)\) runs in this deck\.</p>",
+        r"<p><b>实时探索器</b>：笔记本的解码器（\1）在这份幻灯片中运行。</p>",
+    ),
+    (
+        r"The decoder(?:'|&#x27;)s (\d+(?:×|\\u00d7)\d+) image at (\([^)]*\)) = (.*?), drawn in this page",
+        r"解码器在 \2 = \3 处的 \1 图像，在本页中绘制",
+    ),
+    (r"decoded at \(", "解码位置 ("),
+]
+
+
+def localize_explorer(outputs: list, lang: str) -> list:
+    """The outputs with a live explorer's text in ``lang`` (English stays English); what is left in English
+    (the explorer's text changed since these patterns were written) is marked ``lang="en"``."""
+    if lang != "zh":
+        return outputs
+    for o in outputs:
+        block = o.get("data", {}).get("text/html")
+        if not isinstance(block, str) or 'class="live-explorer"' not in block:
+            continue
+        for pattern, zh in EXPLORER_ZH:
+            block = re.sub(pattern, zh, block)
+        if "Live explorer" in block or "drawn in this page" in block or "decoded at" in block:
+            block = block.replace('<div class="live-explorer"', '<div class="live-explorer" lang="en"', 1)
+        o["data"]["text/html"] = block
+    return outputs
