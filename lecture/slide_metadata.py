@@ -45,6 +45,7 @@ import json
 import re
 import struct
 import sys
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -177,8 +178,13 @@ def widget_snapshot(nb, model_id: str) -> list[dict]:
 
 
 # --------------------------------------------------------------------------- the height model
+def _width(line: str) -> int:
+    """The line's width in Latin characters: a wide (CJK) character counts two (the Chinese edition)."""
+    return len(line) + sum(unicodedata.east_asian_width(c) in "WF" for c in line)
+
+
 def _text_lines(line: str, chars: int) -> int:
-    return max(1, -(-len(line) // chars))
+    return max(1, -(-_width(line) // chars))
 
 
 def markdown_height(source: str) -> int:
@@ -205,7 +211,8 @@ def markdown_height(source: str) -> int:
         if m:
             h += HEADING_PX[len(m.group(1))]
         elif line.startswith("|"):
-            h += 0 if set(line) <= set("|-: ") else TABLE_ROW_PX
+            wide = _width(line) > len(line)  # a Chinese row wraps (the English rows' heights stay as they were)
+            h += 0 if set(line) <= set("|-: ") else TABLE_ROW_PX * (_text_lines(line, TEXT_CHARS) if wide else 1)
         else:
             display = re.sub(r"\$[^$]*\$", "xxxxxx", line)  # inline maths: roughly six characters wide
             display = re.sub(r"\[([^\]]*)\]\([^)]*\)", r"\1", display)

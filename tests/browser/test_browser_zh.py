@@ -172,3 +172,25 @@ def test_chinese_site_explorers_draw_the_torch_decoder(browser, zh_site, zh_site
     finally:
         context.close()
     assert not blocked, blocked[:5]
+
+
+def test_every_chinese_deck_fits_the_projector(browser, zh_decks) -> None:  # noqa: F811
+    """As the English decks (test_browser_lecture.py): every slide, all fragments shown, within 720 px. The
+    height model counts a wide (CJK) character as two Latin ones (lecture/slide_metadata.py)."""
+    from lecture import slide_metadata as sm
+    from tests.browser.test_browser_lecture import JS_SLIDE_HEIGHTS, open_deck
+
+    context, blocked = offline_context(browser, ("file:", "data:"))
+    page = context.new_page()
+    too_tall = []
+    try:
+        for stem, deck in zh_decks.items():
+            open_deck(page, deck)
+            heights = page.evaluate(JS_SLIDE_HEIGHTS)
+            too_tall += [f"zh/{stem} slide {h['h']}.{h['v']}: {h['height']} px ({h['text'][:40]!r})"
+                         for h in heights if h["height"] > sm.SLIDE_HEIGHT]  # fmt: skip
+            print(f"zh/{stem}: {len(heights)} slides, tallest {max(h['height'] for h in heights)} px")
+    finally:
+        context.close()
+    assert not too_tall, "Chinese slides taller than the projector's slide:\n" + "\n".join(too_tall)
+    assert not blocked, blocked[:5]
