@@ -9,6 +9,9 @@ reveal.js's scroll view with every fragment shown (every slide rendered). The te
 violations and write every violation found, per page and rule, to artifacts/browser/a11y/site.json
 and decks.json.
 
+The Chinese site pages and decks (build/site/zh/, build/slides/zh/) are checked the same way in
+test_browser_zh.py.
+
 Keyboard: a deck steps forward and back from the arrow keys; the site's pages are reachable with
 Tab alone (every link and button the page offers gets the focus, with a visible focus ring).
 
