@@ -175,7 +175,9 @@ test-browser: $(BROWSER_STAMP)  ## JupyterLab in headless Chromium (needs the sy
 # following build from it. `make slides`: offline reveal.js decks, one per notebook, in build/slides/
 # (open build/slides/index.html); reveal.js and MathJax are fetched once from the npm registry with
 # `npm pack` into build/vendor/ and copied next to the decks. `make site`: the static course website in
-# build/site/ (Sphinx + myst-nb from the `docs` extra; every warning is an error).
+# build/site/ (Sphinx + myst-nb from the `docs` extra; every warning is an error). Where notebooks/zh/
+# exists (`make zh`), each also writes the Chinese edition beside the English one: build/lecture/zh/,
+# build/slides/zh/, build/site/zh/, every page and deck of both with a language switch (lecture/languages.py).
 # Slide metadata: `$(PY) -m lecture.slide_metadata notebooks/*.ipynb` (tests/test_lecture.py).
 SITE_STAMP := $(VENV)/.site-installed
 

@@ -18,6 +18,8 @@ Commands (``python -m lecture.i18n ...``; ``--lang`` defaults to ``zh``):
   exit 1 when anything needs a translator.
 * ``skeleton [NOTEBOOK ...]``: add an entry ``"zh": ""`` for every markdown cell that has none
   (never overwrites one, never drops one; it puts the entries in notebook order).
+* ``readme [--record [SECTION ...]]``: which README.md sections that README.zh-CN.md translates changed
+  since (exit 1); ``--record`` writes the current sha of each (after updating the translation).
 * ``build [NOTEBOOK ...] [--no-run]``: ``make zh``. Writes ``notebooks/LANG/NN_name.ipynb``: the English
   notebook with each markdown cell's source replaced by its translation, code cells byte-identical (same
   ids), ``metadata.vae_course.lang`` set; then runs it with the course executor
@@ -435,14 +437,97 @@ def untranslated(lang: str = "zh", root: Path = ROOT) -> dict[str, list[str]]:
     return out
 
 
+# --------------------------------------------------------------------------- README.<lang>.md
+#: README.zh-CN.md ends with a record of the English README sections it translates, each with the sha of the
+#: English it was made from: ``<!-- translates README.md ... -->`` (tests/test_readme_zh.py checks it)
+README_RECORD = re.compile(r"<!-- translates README\.md[^\n]*\n(.*?)-->", re.S)
+#: a block of README.md that `make params-readme` rewrites after a run, which no translation restates
+GENERATED = re.compile(r"<!-- test-params:start -->.*?<!-- test-params:end -->", re.S)
+INTRO = "(introduction)"
+
+
+def readme_path(lang: str = "zh", root: Path = ROOT) -> Path:
+    return root / {"zh": "README.zh-CN.md"}[lang]
+
+
+def readme_sections(text: str) -> dict[str, str]:
+    """README.md's sections by their ``## `` title (the text before the first: ``INTRO``), each without the
+    blocks that are regenerated from a run (``GENERATED``). A ``## `` inside a fenced block is not a title."""
+    sections, title, lines, fenced = {}, INTRO, [], False
+    for line in text.splitlines():
+        if line.startswith("```"):
+            fenced = not fenced
+        if line.startswith("## ") and not fenced:
+            sections[title] = "\n".join(lines)
+            title, lines = line[3:].strip(), []
+        else:
+            lines.append(line)
+    sections[title] = "\n".join(lines)
+    return {t: GENERATED.sub("", body).strip() for t, body in sections.items()}
+
+
+def readme_record(lang: str = "zh", root: Path = ROOT) -> dict[str, str]:
+    """{English section title: en_sha} from the translated README's record ({} if it has none)."""
+    m = README_RECORD.search(readme_path(lang, root).read_text(encoding="utf-8"))
+    rows = [line.rsplit(" ", 1) for line in (m.group(1).splitlines() if m else []) if line.strip()]
+    return {title.strip(): digest for title, digest in rows}
+
+
+def readme_drift(lang: str = "zh", root: Path = ROOT) -> list[str]:
+    """The English README sections the translation records whose English changed (or is gone), one line each."""
+    record = readme_record(lang, root)
+    where = readme_path(lang, root).name
+    if not record:
+        return [f"{where}: no record of the README.md sections it translates (python -m lecture.i18n readme --record)"]
+    now = readme_sections((root / "README.md").read_text(encoding="utf-8"))
+    lines = []
+    for title, digest in record.items():
+        if title not in now:
+            lines.append(f"{where}: translates README.md section '{title}', which no longer exists")
+        elif sha(now[title]) != digest:
+            lines.append(
+                f"{where}: README.md section '{title}' changed since it was translated (stale en_sha {digest}): "
+                f"update the translation (git log -p README.md shows what changed), then "
+                f"python -m lecture.i18n readme --record"
+            )
+    return lines
+
+
+def record_readme(titles: list[str] | None = None, lang: str = "zh", root: Path = ROOT) -> list[str]:
+    """Write the translated README's record with the current sha of each section it translates (``titles``,
+    default: those it records now); returns the titles recorded."""
+    path = readme_path(lang, root)
+    text = path.read_text(encoding="utf-8")
+    now = readme_sections((root / "README.md").read_text(encoding="utf-8"))
+    titles = titles or list(readme_record(lang, root))
+    unknown = [t for t in titles if t not in now]
+    if unknown:
+        raise SystemExit(f"README.md has no section {unknown}")
+    record = (
+        "<!-- translates README.md (tests/test_readme_zh.py; python -m lecture.i18n readme --record): "
+        "section en_sha\n" + "".join(f"{t} {sha(now[t])}\n" for t in titles) + "-->"
+    )
+    text = README_RECORD.sub(lambda _: record, text) if README_RECORD.search(text) else text.rstrip() + "\n\n" + record
+    path.write_text(text.rstrip() + "\n", encoding="utf-8")
+    return titles
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("command", choices=["status", "skeleton", "build", "extract", "untranslated"])
+    ap.add_argument("command", choices=["status", "skeleton", "build", "extract", "untranslated", "readme"])
     ap.add_argument("notebooks", nargs="*", help="notebook names or paths (default: all)")
     ap.add_argument("--lang", default="zh", choices=LANGS)
     ap.add_argument("--no-run", action="store_true", help="build: write the editions without running them")
     ap.add_argument("--jobs", type=int, default=2)
-    args = ap.parse_intermixed_args(argv)  # notebooks may come after the options
+    ap.add_argument("--record", action="store_true", help="readme: record the current sha of each translated section")
+    args = ap.parse_intermixed_args(argv)
+    if args.command == "readme":
+        if args.record:
+            print(f"recorded {len(record_readme(args.notebooks or None, args.lang))} sections")
+            return 0
+        found = readme_drift(args.lang)
+        print("\n".join(found) or f"{readme_path(args.lang).name}: every translated section is current")
+        return 1 if found else 0  # notebooks may come after the options
     stems = [Path(n).stem for n in args.notebooks] or [p.stem for p in english_notebooks()]
     unknown = [s for s in stems if not (NOTEBOOKS / f"{s}.ipynb").is_file()]
     if unknown:

@@ -45,6 +45,7 @@ import json
 import re
 import struct
 import sys
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -177,8 +178,13 @@ def widget_snapshot(nb, model_id: str) -> list[dict]:
 
 
 # --------------------------------------------------------------------------- the height model
+def _width(line: str) -> int:
+    """The line's width in Latin characters: a wide (CJK) character counts two (the Chinese edition)."""
+    return len(line) + sum(unicodedata.east_asian_width(c) in "WF" for c in line)
+
+
 def _text_lines(line: str, chars: int) -> int:
-    return max(1, -(-len(line) // chars))
+    return max(1, -(-_width(line) // chars))
 
 
 def markdown_height(source: str) -> int:
@@ -205,7 +211,8 @@ def markdown_height(source: str) -> int:
         if m:
             h += HEADING_PX[len(m.group(1))]
         elif line.startswith("|"):
-            h += 0 if set(line) <= set("|-: ") else TABLE_ROW_PX
+            wide = _width(line) > len(line)  # a Chinese row wraps (the English rows' heights stay as they were)
+            h += 0 if set(line) <= set("|-: ") else TABLE_ROW_PX * (_text_lines(line, TEXT_CHARS) if wide else 1)
         else:
             display = re.sub(r"\$[^$]*\$", "xxxxxx", line)  # inline maths: roughly six characters wide
             display = re.sub(r"\[([^\]]*)\]\([^)]*\)", r"\1", display)
@@ -644,12 +651,14 @@ def _fit(cell, nb) -> None:
             mark(image_max=tier)
 
 
-def apply(nb, notes: dict[str, str] | None = None) -> tuple[nbformat.NotebookNode, list[str]]:
+def apply(nb, notes: dict[str, str] | None = None, split: bool = True) -> tuple[nbformat.NotebookNode, list[str]]:
     """A copy of `nb` with slide types, and speaker notes if given (keyed by the id of the cell each
-    follows; none for the learner notebooks in notebooks/); also the anchors not found."""
+    follows; none for the learner notebooks in notebooks/); also the anchors not found. ``split=False``
+    keeps the cells as they are (a translated edition keeps the English notebook's cells and ids)."""
     nb = copy.deepcopy(nb)
     nb.cells = [c for c in nb.cells if not is_notes(c)]
-    _split_cells(nb)
+    if split:
+        _split_cells(nb)
     missing = _insert_notes(nb, notes or {})
     sections = [
         i for i, c in enumerate(nb.cells) if i and c.cell_type == "markdown" and (heading(c.source) or (9,))[0] <= 2
@@ -683,10 +692,10 @@ def apply(nb, notes: dict[str, str] | None = None) -> tuple[nbformat.NotebookNod
     return nb, missing
 
 
-def lecture_edition(nb, notes: dict[str, str]) -> tuple[nbformat.NotebookNode, list[str]]:
+def lecture_edition(nb, notes: dict[str, str], split: bool = True) -> tuple[nbformat.NotebookNode, list[str]]:
     """The lecture edition of a learner notebook: the same cells and slide metadata, with each note
     (keyed by the id of the cell it follows) as a RISE ``notes`` cell; also the anchors not found."""
-    return apply(nb, notes)
+    return apply(nb, notes, split)
 
 
 def write_notebook(nb, path: Path) -> None:

@@ -15,12 +15,18 @@ The table (notebook, settings, run time, claims held / not held by name) is prin
 ``--table`` (``build/test-params.md``; CI changes no tracked file). ``make params-readme`` copies that
 file into README.md between ``<!-- test-params:start -->`` and ``<!-- test-params:end -->``.
 
+The Chinese edition (notebooks/zh/, issue 29) joins with one run per notebook, ``SEED + 1``, run as
+``make zh`` runs it (kernel in notebooks/zh/, ``VAE_COURSE_LANG=zh``): the same code in another language
+must reach the same claims (its rows: ``zh/NN_name``). ``--no-zh`` leaves them out, ``--zh-only`` runs
+only them.
+
 ``make test-seeds`` (a benchmark, not a CI step): each notebook under the course's settings with
 ``SEED = 0 .. 4``, and for every claim its margin on each seed (how far the measured value is from
 the claim's threshold, as a fraction of it; negative: the claim failed), worst first. It fails on a
 claim that does not hold on some seed; a worst margin under 10 % is flagged as fragile.
 
-    python -m tests.run_params [--jobs 2] [--only 01_autoencoder ...] [--table build/test-params.md]
+    python -m tests.run_params [--jobs 2] [--only 01_autoencoder ...] [--no-zh | --zh-only]
+                               [--table build/test-params.md]
     python -m tests.run_params --seeds 0 1 2 3 4 [--table build/test-seeds.md]
     python -m tests.run_params --readme README.md --from-table build/test-params.md
 """
@@ -63,6 +69,11 @@ class Variant:
     held: list = field(default_factory=list)
     not_held: list = field(default_factory=list)
     margins: dict = field(default_factory=dict)  # claim -> worst margin in this run (None: a plain bool)
+    lang: str = ""  # "" (English, notebooks/) or a translated edition's folder (notebooks/zh/)
+
+    @property
+    def name(self) -> str:
+        return f"{self.lang}/{self.notebook}" if self.lang else self.notebook
 
     @property
     def label(self) -> str:
@@ -75,7 +86,9 @@ class Variant:
         return bool(self.error) or (self.seed_run and bool(self.not_held))
 
 
-def variants(course: dict, offered: dict, only: list[str] | None, alternatives: dict | None = None) -> list[Variant]:
+def variants(
+    course: dict, offered: dict, only: list[str] | None, alternatives: dict | None = None, langs: tuple = ("zh",)
+) -> list[Variant]:
     out = []
     for name, values in course.items():
         if only and name not in only:
@@ -86,7 +99,17 @@ def variants(course: dict, offered: dict, only: list[str] | None, alternatives: 
             out.extend(Variant(name, {param: v}, seed_run=False) for v in options)
         if alternatives and alternatives.get(name):
             out.append(Variant(name, dict(alternatives[name]), seed_run=False, all_changed=True))
-    return out
+    return out + translated_variants(course, only, langs)
+
+
+def translated_variants(course: dict, only: list[str] | None, langs: tuple = ("zh",)) -> list[Variant]:
+    """One SEED + 1 run of each translated edition's notebook (notebooks/LANG/NN_name.ipynb)."""
+    return [
+        Variant(name, {"SEED": values["SEED"] + 1}, seed_run=True, lang=lang)
+        for lang in langs
+        for name, values in course.items()
+        if (not only or name in only) and "SEED" in values and (NOTEBOOKS / lang / f"{name}.ipynb").is_file()
+    ]
 
 
 def seed_variants(course: dict, seeds: list[int], only: list[str] | None) -> list[Variant]:
@@ -115,16 +138,19 @@ def change_parameters(nb: nbformat.NotebookNode, changes: dict) -> None:
 
 
 def run_variant(v: Variant) -> Variant:
-    nb = nbformat.read(NOTEBOOKS / f"{v.notebook}.ipynb", as_version=4)
+    folder = NOTEBOOKS / v.lang if v.lang else NOTEBOOKS
+    nb = nbformat.read(folder / f"{v.notebook}.ipynb", as_version=4)
     v.held, v.not_held, v.margins = [], [], {}
     with tempfile.TemporaryDirectory() as tmp:
         log = Path(tmp) / "claims.jsonl"
         # the kernel gets its own environment: claims are notices, each one logged to this variant's file
         env = dict(os.environ, VAE_COURSE_CLAIMS="notice", VAE_COURSE_CLAIMS_LOG=str(log))
+        if v.lang:
+            env["VAE_COURSE_LANG"] = v.lang  # as `make zh` runs the edition (its kernel also starts in zh/)
         start = time.perf_counter()
         try:
             change_parameters(nb, v.changes)
-            client = notebook_client(nb, NOTEBOOKS, timeout=CELL_TIMEOUT_S)
+            client = notebook_client(nb, folder, timeout=CELL_TIMEOUT_S)
             client.execute(env=env)
         except CellExecutionError as e:
             v.error = f"{e.ename}: {e.evalue}"[:300]
@@ -147,7 +173,7 @@ def table(results: list[Variant]) -> str:
     for v in results:
         not_held = ", ".join(f"`{c}`" for c in sorted(set(v.not_held))) or "none"
         result = f"error: {v.error}" if v.error else ("FAILED (seed run)" if v.failed else "ran to the end")
-        rows.append(f"| {v.notebook} | {v.label} | {v.seconds:.0f} s | {len(set(v.held))} | {not_held} | {result} |")
+        rows.append(f"| {v.name} | {v.label} | {v.seconds:.0f} s | {len(set(v.held))} | {not_held} | {result} |")
     return "\n".join(rows)
 
 
@@ -203,6 +229,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--only", nargs="*", help="notebook names (e.g. 01_autoencoder)")
     ap.add_argument("--seeds", type=int, nargs="*", help="make test-seeds: these seeds under the course's settings")
     ap.add_argument("--all-changed-only", action="store_true", help="only the runs with every alternative value")
+    ap.add_argument("--no-zh", action="store_true", help="leave out the Chinese edition's SEED + 1 runs")
+    ap.add_argument("--zh-only", action="store_true", help="only the Chinese edition's SEED + 1 runs")
     ap.add_argument("--table", type=Path, help="write the table to this file (e.g. build/test-params.md)")
     ap.add_argument("--readme", type=Path, help="with --from-table: copy that table into this README")
     ap.add_argument("--from-table", type=Path, help="the table file written by an earlier run")
@@ -216,7 +244,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.seeds is not None:
         todo = seed_variants(COURSE_SETTINGS, args.seeds, args.only)
     else:
-        todo = variants(COURSE_SETTINGS, OFFERED, args.only, ALTERNATIVES)
+        todo = variants(COURSE_SETTINGS, OFFERED, args.only, ALTERNATIVES, () if args.no_zh else ("zh",))
+        if args.zh_only:
+            todo = [v for v in todo if v.lang]
         if args.all_changed_only:
             todo = [v for v in todo if v.all_changed]
     print(f"{len(todo)} runs on {args.jobs} kernels at a time", flush=True)
@@ -225,7 +255,7 @@ def main(argv: list[str] | None = None) -> int:
         for v in pool.map(run_variant, todo):
             status = "FAILED" if v.failed else "ok"
             print(
-                f"{status:6} {v.notebook:32} {v.label:24} {v.seconds:6.1f} s  not held: {sorted(set(v.not_held))}"
+                f"{status:6} {v.name:32} {v.label:24} {v.seconds:6.1f} s  not held: {sorted(set(v.not_held))}"
                 + (f"  {v.error}" if v.error else ""),
                 flush=True,
             )

@@ -66,15 +66,27 @@ def glossary(root: Path = ROOT) -> dict[str, str]:
     return json.loads(path.read_text(encoding="utf-8"))["terms"] if path.is_file() else {}
 
 
+def not_terms(root: Path = ROOT) -> dict[str, list[str]]:
+    """The glossary's `not_terms`: per key that is also an everyday word, the English phrases where it is
+    that word, not the course's term ("each image claim a neighbourhood" is not a checked claim)."""
+    path = root / "i18n" / LANG / "glossary.json"
+    return json.loads(path.read_text(encoding="utf-8")).get("not_terms", {}) if path.is_file() else {}
+
+
 #: what is not prose in a markdown cell: fenced and inline code, display and inline math, link targets, HTML tags
 NOT_PROSE = re.compile(r"```.*?```|`[^`]*`|\$\$.*?\$\$|\$[^$]*\$|\]\([^)]*\)|<[^>]+>", re.S)
 
 
-def glossary_misses(english: str, chinese: str, terms: dict[str, str]) -> list[str]:
+def glossary_misses(
+    english: str, chinese: str, terms: dict[str, str], exceptions: dict[str, list[str]] | None = None
+) -> list[str]:
     """The glossary keys found in the English prose (case-insensitive, word boundaries, plural s; longest
     keys first, each span counted once) whose Chinese term is missing from ``chinese``. A longer term's
-    Chinese is taken out once checked, so 变分自编码器 does not count as 自编码器 too."""
+    Chinese is taken out once checked, so 变分自编码器 does not count as 自编码器 too. The phrases of
+    ``exceptions`` (the glossary's `not_terms`; whitespace matches any whitespace) are taken out first."""
     prose = NOT_PROSE.sub(" ", english)
+    for phrase in (p for phrases in (exceptions or {}).values() for p in phrases):
+        prose = re.sub(r"\s+".join(map(re.escape, phrase.split())), " ", prose, flags=re.I)
     misses = []
     for key in sorted(terms, key=len, reverse=True):
         pattern = re.compile(rf"(?<![\w-]){re.escape(key)}(?:s|es)?(?![\w-])", re.I)
@@ -97,7 +109,7 @@ def test_glossary_terms_are_used(stem):
     for cell in i18n.markdown_cells(nb):
         entry = data["cells"].get(cell.id, {})
         if entry.get(LANG, "").strip() and entry.get("en_sha") == i18n.sha(cell.source):
-            misses = glossary_misses(cell.source, entry[LANG], terms)
+            misses = glossary_misses(cell.source, entry[LANG], terms, not_terms())
             if misses:
                 bad.append(f"{stem}, cell {cell.id}: {', '.join(misses)}")
     assert not bad, "glossary terms not used in the translation:\n" + "\n".join(bad)
@@ -215,3 +227,10 @@ def test_the_glossary_check_sees_a_missing_term():
     assert glossary_misses(english, "变分自编码器有先验；两个自编码器。", terms) == []
     assert glossary_misses(english, "变分自编码器有先验；两个编码器。", terms) == ["'autoencoder' -> '自编码器'"]
     assert glossary_misses("the `prior` object", "对象", terms) == []
+    # a key that is also an everyday word: the glossary's not_terms phrases are skipped, nothing else is
+    claims = {"claim": "论断"}
+    skip = {"claim": ["image claim a neighbourhood"]}
+    assert glossary_misses("each image\n  claim a neighbourhood", "占据一片邻域", claims, skip) == []
+    assert glossary_misses("the claim holds; each image claim a neighbourhood", "成立", claims, skip) == [
+        "'claim' -> '论断'"
+    ]

@@ -1,0 +1,127 @@
+"""The languages of the decks and the website (issue 29): the English edition and the Chinese one.
+
+The Chinese decks and site are built from the Chinese notebooks (notebooks/zh/, `make zh`) exactly as the
+English ones are from notebooks/, into a ``zh/`` folder beside them (build/slides/zh/, build/site/zh/).
+Every page and deck of either language gets a visible, labelled language switch (``switch``) that links to
+the same page in the other language (or that language's index page where there is no such page).
+
+Speaker notes: lecture/speaker_notes.json is English and keyed by cell id; the Chinese notebooks keep the
+English cell ids, so the Chinese lecture edition gets the same notes, in English, marked as such
+(``LABELS[...]["notes"]``). They are not translated yet.
+"""
+
+from __future__ import annotations
+
+import html
+import os
+import re
+from pathlib import Path
+
+#: language -> what the builders write in it. ``html``: the page's lang attribute; ``code``: nbconvert's
+#: language_code (ISO 639-1); ``sphinx``: Sphinx's ``language``
+LABELS = {
+    "en": {
+        "html": "en",
+        "name": "English",
+        "switch": "Language:",
+        "nav": "Language",
+        "for_lecturers": "For lecturers",
+        "notes": "**Speaker notes.** ",
+    },
+    "zh": {
+        "html": "zh-CN",
+        "code": "zh",
+        "sphinx": "zh_CN",
+        "name": "中文",
+        "switch": "语言：",
+        "nav": "语言",
+        "for_lecturers": "供讲师参考（讲稿为英文原文，尚未翻译）",
+        "notes": "**讲稿（英文原文，尚未翻译）。** ",
+    },
+}
+LANGS = tuple(LABELS)
+OTHER = {"en": "zh", "zh": "en"}
+
+STYLE = (
+    ".lang-switch{font-size:0.95rem;margin:0 0 0.5rem 0}"
+    ".lang-switch a{font-weight:600;text-decoration:underline}"
+    ".lang-switch-fixed{position:fixed;top:6px;right:12px;z-index:40;background:#fff;padding:2px 8px;"
+    "border:1px solid #767676;border-radius:4px;font:16px/1.4 sans-serif}"
+)
+
+
+def switch(lang: str, href: str, fixed: bool = False) -> str:
+    """The language switch of a page in ``lang``: a labelled nav landmark with one link, to ``href`` (the
+    same page in the other language). ``fixed``: pinned to the window's corner (decks)."""
+    other = LABELS[OTHER[lang]]
+    own = LABELS[lang]
+    cls = "lang-switch lang-switch-fixed" if fixed else "lang-switch"
+    return (
+        f'<nav class="{cls}" aria-label="{html.escape(own["nav"])}"><style>{STYLE}</style>'
+        f"{html.escape(own['switch'])} "
+        f'<a href="{html.escape(href)}" hreflang="{other["html"]}" lang="{other["html"]}">{other["name"]}</a></nav>'
+    )
+
+
+def counterpart(page: Path, root: Path, other_root: Path) -> str:
+    """The relative link from ``page`` (under ``root``) to the same page under ``other_root``, or to
+    ``other_root``'s index.html where it has no such page."""
+    rel = page.relative_to(root)
+    target = other_root / rel if (other_root / rel).is_file() else other_root / "index.html"
+    return Path(os.path.relpath(target, page.parent)).as_posix()
+
+
+def set_html_lang(page: str, lang: str) -> str:
+    """The page's ``<html lang=...>`` set to the language's tag (nbconvert writes ISO 639-1: "zh")."""
+    return re.sub(r"<html([^>]*?) lang=\"[^\"]*\"", rf'<html\1 lang="{LABELS[lang]["html"]}"', page, count=1)
+
+
+def add_switch(page: str, lang: str, href: str, fixed: bool = False) -> str:
+    """``page`` with the language switch: a site page's at the top of its article (`<article ...>`), any
+    other page's (a deck, an index) right after `<body ...>`. Idempotent."""
+    page = re.sub(r'<nav class="lang-switch[^"]*".*?</nav>', "", page, flags=re.S)
+    nav = switch(lang, href, fixed)
+    m = re.search(r'<article class="bd-article"[^>]*>', page)
+    if m is None:
+        m = re.search(r"<body[^>]*>", page)
+    if m is None:
+        raise ValueError("a page with neither <article class=bd-article> nor <body>")
+    return page[: m.end()] + "\n" + nav + page[m.end() :]
+
+
+#: (pattern, Chinese) for the English text of a live explorer block (lecture/live_explorer.py), in its HTML and
+#: in its script's JSON strings (where × is written \u00d7)
+EXPLORER_ZH = [
+    (
+        r"<p><b>Live explorer</b>: the notebook's decoder \(dense layers ([^)]*), its trained weights\) runs in this "
+        r"page; move a slider \(or focus it and use the arrow keys\) to redraw the image\. No kernel, no network\.</p>",
+        r"<p><b>实时探索器</b>：笔记本的解码器（全连接层 \1，训练好的权重）在本页中运行；拖动滑块（或聚焦后按方向键）"
+        r"即可重新绘制图像。不需要内核，也不联网。</p>",
+    ),
+    (
+        r"<p><b>Live explorer</b>: the notebook's decoder \(([^)]*)\) runs in this deck\.</p>",
+        r"<p><b>实时探索器</b>：笔记本的解码器（\1）在这份幻灯片中运行。</p>",
+    ),
+    (
+        r"The decoder(?:'|&#x27;)s (\d+(?:×|\\u00d7)\d+) image at (\([^)]*\)) = (.*?), drawn in this page",
+        r"解码器在 \2 = \3 处的 \1 图像，在本页中绘制",
+    ),
+    (r"decoded at \(", "解码位置 ("),
+]
+
+
+def localize_explorer(outputs: list, lang: str) -> list:
+    """The outputs with a live explorer's text in ``lang`` (English stays English); what is left in English
+    (the explorer's text changed since these patterns were written) is marked ``lang="en"``."""
+    if lang != "zh":
+        return outputs
+    for o in outputs:
+        block = o.get("data", {}).get("text/html")
+        if not isinstance(block, str) or 'class="live-explorer"' not in block:
+            continue
+        for pattern, zh in EXPLORER_ZH:
+            block = re.sub(pattern, zh, block)
+        if "Live explorer" in block or "drawn in this page" in block or "decoded at" in block:
+            block = block.replace('<div class="live-explorer"', '<div class="live-explorer" lang="en"', 1)
+        o["data"]["text/html"] = block
+    return outputs
