@@ -136,21 +136,21 @@ def flags(nb: nbformat.NotebookNode, registry: dict[str, exercises.Exercise]) ->
 
 
 def test_the_detector_sees_a_printed_answer_and_ignores_the_solution_region():
-    ex = exercises.get("02.6")
+    ex = exercises.get("02.4")
     nb = nbformat.v4.new_notebook(
         cells=[
             nbformat.v4.new_markdown_cell("The share of the path mid-fade is 0.49 for r = 3."),
-            nbformat.v4.new_code_cell('check("02.6", predicted_fade_width)'),
+            nbformat.v4.new_code_cell('check("02.4", predicted_fade_width)'),
         ]
     )
-    assert flags(nb, {"02.6": ex}) == {"02.6": ["0.49"]}
+    assert flags(nb, {"02.4": ex}) == {"02.4": ["0.49"]}
     nb.cells[0] = nbformat.v4.new_code_cell(
         "def predicted_fade_width():\n    ### BEGIN SOLUTION\n    return 0.4883\n    ### END SOLUTION"
     )
-    assert flags(nb, {"02.6": ex}) == {}
+    assert flags(nb, {"02.4": ex}) == {}
     out = nbformat.v4.new_output("stream", name="stdout", text="share 48.8 %\n")
     nb.cells.insert(0, nbformat.v4.new_code_cell("print(x)", outputs=[out]))
-    assert flags(nb, {"02.6": ex}) == {"02.6": ["48.8 %"]}
+    assert flags(nb, {"02.4": ex}) == {"02.4": ["48.8 %"]}
     assert states_letter("so the answer is (b).", "b") and not states_letter("option (b) is wrong", "b")
 
 

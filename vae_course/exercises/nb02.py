@@ -115,7 +115,7 @@ def _check_midpoint_prediction(fn, g=None) -> str:
 
 
 register(
-    "02.4",
+    "02.5",
     "predict how far the midpoint of a straight path falls inside the prior",
     checker=_check_midpoint_prediction,
     hint=(
@@ -152,7 +152,7 @@ def _weight_cases(g=None):
 
 
 register(
-    "02.5",
+    "02.3",
     "derive the optimal decoder's weight along the straight path",
     reference=optimal_half_moon_weight,
     cases=_weight_cases,
@@ -181,13 +181,13 @@ register(
 
 
 register_prediction(
-    "02.6",
+    "02.4",
     "predict how much of the path the optimal decoder spends mid-fade",
     experiment=lambda g=None: optimal_fade_width(3.0),
     form="number",
     tol=0.03,
     hint=(
-        "Use your result of 02.5: for which t is the weight between 0.1 and 0.9?",
+        "Use your result of 02.3: for which t is the weight between 0.1 and 0.9?",
         "Solve sigmoid(a) = 0.9 for a, then the same for 0.1; the path is symmetric about its midpoint.",
     ),
     solution=(
@@ -201,7 +201,7 @@ register_prediction(
         "shrinks with the square of the distance in noise units."
     ),
     explanation=(
-        "From 02.5, w1(t) = sigmoid((t - 1/2) r^2); it passes 0.1 and 0.9 at t - 1/2 = -+ log 9 / r^2, so "
+        "From 02.3, w1(t) = sigmoid((t - 1/2) r^2); it passes 0.1 and 0.9 at t - 1/2 = -+ log 9 / r^2, so "
         "the optimum spends 2 log 9 / r^2 of the path mid-fade: 0.49 at r = 3. Codes farther apart, in "
         "units of the noise, give a sharper switch, never a new image."
     ),
@@ -255,7 +255,7 @@ def _mc():
         ),
     )
     add_misconceptions(
-        "02.4",
+        "02.5",
         M(
             "no shrinkage",
             "thought the midpoint keeps a typical code's length",
@@ -264,7 +264,7 @@ def _mc():
         M("halved length", "halved the variance twice (ratio 1/4)", "the variances of the two halves add."),
     )
     add_misconceptions(
-        "02.5",
+        "02.3",
         M(
             "no-half-in-exponent",
             "dropped the 2 of 2 sigma^2 (a fade twice as steep)",
@@ -285,7 +285,7 @@ def _mc():
         ),
     )
     add_misconceptions(
-        "02.6",
+        "02.4",
         M(
             "no-half-in-exponent",
             "dropped the 2 of 2 sigma^2: predicted log 9 / r^2",
