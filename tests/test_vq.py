@@ -196,6 +196,22 @@ def test_usage_explorer_helpers():
         vq.code_footprint(model, 8, background=0)
 
 
+def test_revival_causes_name_one_cause_per_revived_code():
+    # 1-D codes: codes 0 and 1 (at 0 and 10) are in use, codes 2, 3 and 4 (at 5, -60 and 18) are dead
+    old = torch.tensor([[0.0], [10.0], [5.0], [-60.0], [18.0]])
+    new = torch.tensor([[0.0], [3.0], [5.0], [-24.0], [18.0]])  # code 1 moves to 3, code 3 to -24
+    z = torch.tensor([[0.0], [10.0], [5.4], [-24.0], [13.5]])
+    counts = torch.tensor([5, 5, 0, 0, 0])
+    causes = vq.revival_causes(z, old, new, counts)
+    assert causes["vectors"].tolist() == [False, False, True, False, False]  # 5.4 picks code 2 from the old book
+    assert causes["own_move"].tolist() == [False, False, False, True, False]  # -24 picks code 3 once it sits there
+    assert causes["neighbours"].tolist() == [False, False, False, False, True]  # 13.5 picks 18 once code 1 left
+    with pytest.raises(ValueError, match="two codebooks"):
+        vq.revival_causes(z, old, new[:4], counts)
+    model = vq.VQVAE(num_codes=8, code_dim=4, hidden=8)
+    assert vq.encodings(model, torch.rand(3, 1, 8, 8)).shape == (3 * 2 * 2, 4)
+
+
 def test_masked_conv_is_causal_and_the_prior_samples_valid_grids():
     torch.manual_seed(0)
     prior = vq.CodePrior(num_codes=5, hidden=8, layers=2)

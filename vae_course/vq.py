@@ -53,7 +53,9 @@ __all__ = [
     "vqvae_loss",
     "UsageStats",
     "encode_indices",
+    "encodings",
     "codebook_usage",
+    "revival_causes",
     "code_positions",
     "code_footprint",
 ]
@@ -70,6 +72,40 @@ class UsageStats(NamedTuple):
 def encode_indices(model: VQVAE, images: Tensor, batch_size: int = 1000) -> Tensor:
     """Code-index grids (N, H', W') of a set of images, in eval mode, in batches (no codebook updates)."""
     return map_batches(model, model.code_indices, images, batch_size)
+
+
+def encodings(model: VQVAE, images: Tensor, batch_size: int = 1000) -> Tensor:
+    """The encoder's vectors of a set of images, one row per grid position: (N * H' * W', D), in eval mode."""
+    z = map_batches(model, model.encode, images, batch_size)  # (N, D, H', W')
+    return z.permute(0, 2, 3, 1).reshape(-1, z.shape[1])
+
+
+def revival_causes(z: Tensor, old_codebook: Tensor, new_codebook: Tensor, old_counts: Tensor) -> dict[str, Tensor]:
+    """Why codes that no vector picked before are picked now, in the order the causes are tried.
+
+    ``z`` (N, D) are the vectors now, ``old_codebook`` and ``new_codebook`` (K, D) the codebook before
+    and now, ``old_counts`` (K,) how often each code was picked before (0: dead). A code is *revived*
+    when it was dead and the vectors pick it from the new codebook. Each revived code falls in exactly
+    one of three bool masks (K,):
+
+    * ``"vectors"``: the vectors pick it from the *old* codebook already: they moved into its cell;
+    * ``"own_move"``: they pick it once only that code takes its new place: the code moved to them;
+    * ``"neighbours"``: only with the other codes' new places as well: its cell grew as they moved.
+    """
+    k = old_codebook.shape[0]
+    if old_codebook.shape != new_codebook.shape or old_counts.shape != (k,):
+        raise ValueError(
+            f"expected two codebooks (K, D) and counts (K,), got {tuple(old_codebook.shape)}, "
+            f"{tuple(new_codebook.shape)} and {tuple(old_counts.shape)}"
+        )
+    revived = (old_counts == 0) & (code_counts(nearest_code(z, new_codebook), k) > 0)
+    vectors = revived & (code_counts(nearest_code(z, old_codebook), k) > 0)
+    own_move = torch.zeros_like(revived)
+    for code in (revived & ~vectors).nonzero().flatten().tolist():
+        book = old_codebook.clone()
+        book[code] = new_codebook[code]  # only this code in its new place
+        own_move[code] = bool((nearest_code(z, book) == code).any())
+    return {"vectors": vectors, "own_move": own_move, "neighbours": revived & ~vectors & ~own_move}
 
 
 def codebook_usage(model: VQVAE, images: Tensor) -> UsageStats:

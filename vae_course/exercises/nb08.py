@@ -109,16 +109,17 @@ register_prediction(
     ),
     explain=(
         "After 500 EMA steps on section 1's points, the far code has not moved and wins no point. What "
-        "revives codes in the VQ-VAE below is something else: the encoder's outputs drift during training "
-        "and wander into a dead code's cell, for the plain and the EMA codebook alike, or a reset puts the "
-        "code where the data is"
+        "revives codes in the VQ-VAE below is something else (section 4 counts each way): the encodings "
+        "drift into a dead code's cell, a code still chosen now and then on other digits moves towards them, "
+        "or its neighbours move away, for the plain and the EMA codebook alike; or a reset puts the code "
+        "where the data is"
     ),
     explanation=(
         "With n_k = 0 the EMA update is N_k <- g N_k and m_k <- g m_k, so e_k = m_k / N_k is unchanged: a "
         "code that wins no encoding stays where it was (exercise 08.4 finds the one exception, the "
         "smoothing's eps, after about a thousand steps). EMA changes how chosen codes move, not which "
-        "codes are chosen; dead codes come back only when the encodings move to them or when they are "
-        "moved to the encodings (resets)."
+        "codes are chosen; a code that nobody chooses comes back only when the encodings or its neighbours "
+        "move so that it is chosen again, or when it is moved to the encodings (resets)."
     ),
 )
 
