@@ -56,7 +56,7 @@ def _ema_step(z, idx, n, m, d, smooth):
 
 # (exercise, misconception id) -> a wrong submission committing it
 def _ideal_baseline_variance(mu, s):
-    """Variance of (z^2 - b) eps / s with b = E[z^2] = mu^2 + s^2 (exercise 05.4's formula at that b)."""
+    """Variance of (z^2 - b) eps / s with b = E[z^2] = mu^2 + s^2 (exercise 05.2's formula at that b)."""
     b = mu**2 + s**2
     return (mu**4 + 18 * mu**2 * s**2 + 15 * s**4 - 2 * b * (mu**2 + 3 * s**2) + b**2) / s**2 - 4 * mu**2
 
@@ -122,13 +122,12 @@ WRONG = {
     ("04.5", "chose (a)"): lambda: "a",
     ("04.5", "chose (c)"): lambda: " c",
     ("04.5", "chose (d)"): lambda: "D",
-    ("05.5", "baseline-noise-ignored"): lambda mu, s, K: _ideal_baseline_variance(mu, s),
-    ("05.5", "k-not-k-minus-1"): lambda mu, s, K: (
+    ("05.3", "baseline-noise-ignored"): lambda mu, s, K: _ideal_baseline_variance(mu, s),
+    ("05.3", "k-not-k-minus-1"): lambda mu, s, K: (
         _ideal_baseline_variance(mu, s) + (4 * mu**2 * s**2 + 2 * s**4) / (K * s**2)
     ),
-    ("05.6", "chose (a)"): lambda: "a",
-    ("05.6", "chose (c)"): lambda: "c",
-    ("05.6", "chose (d)"): lambda: "D",
+    ("05.4", "chose (a)"): lambda: "a",
+    ("05.4", "chose (b)"): lambda: " B",
     ("06.1", "logvar-as-std"): lambda mu, lv, eps=None: mu + eps * lv,
     ("06.1", "variance-not-std"): lambda mu, lv, eps=None: mu + eps * torch.exp(lv),
     ("06.2", "log-sum-exp"): lambda v, dim=0: (
@@ -189,10 +188,10 @@ WRONG = {
         f(mu + s * e).unsqueeze(1) * e,
         f(mu + s * e).unsqueeze(1) * (e * e - 1),
     ),
-    ("05.3", "no-gradient-path"): lambda soft, hard: hard.clone(),
-    ("05.3", "no-detach"): lambda soft, hard: soft + (hard - soft),
-    ("05.4", "baseline-ignored"): lambda mu, sigma, b: _score_variance(mu, sigma, 0.0),
-    ("05.4", "mean-not-subtracted"): lambda mu, sigma, b: _score_variance(mu, sigma, b) + 4 * mu**2,
+    ("05.5", "no-gradient-path"): lambda soft, hard: hard.clone(),
+    ("05.5", "no-detach"): lambda soft, hard: soft + (hard - soft),
+    ("05.2", "baseline-ignored"): lambda mu, sigma, b: _score_variance(mu, sigma, 0.0),
+    ("05.2", "mean-not-subtracted"): lambda mu, sigma, b: _score_variance(mu, sigma, b) + 4 * mu**2,
     ("07.1", "prior-ignored"): lambda x, l, mu, lv, pm, plv: (
         -F.binary_cross_entropy_with_logits(l, x, reduction="none").sum((1, 2, 3))
         + 0.5 * (1 + lv - mu**2 - lv.exp()).sum(1)
