@@ -103,7 +103,7 @@ INDEPENDENT = {
     "02.2": lambda x, refs: (
         torch.cdist(x.flatten(1).double(), refs.flatten(1).double()).min(1).values.float() / x[0].numel() ** 0.5
     ),
-    "04.2": lambda mu, logvar: 0.5 * (mu**2 + logvar.exp() - 1 - logvar).sum(-1),
+    "04.6": lambda mu, logvar: 0.5 * (mu**2 + logvar.exp() - 1 - logvar).sum(-1),
     "06.1": lambda mu, logvar, eps: mu + logvar.exp().sqrt() * eps,
     "06.2": lambda w: (w - w.max(0).values).exp().mean(0).log() + w.max(0).values,
     "06.3": lambda mu, logvar: (mu * 1.0, (logvar.exp() - 1) / 2),
@@ -182,8 +182,8 @@ def _mask_noise(x, fraction):
     "ex_id, fn",
     [
         ("03.3", _mask_noise),
-        ("04.1", lambda v: torch.logsumexp(v, 0) - math.log(v.shape[0])),
-        ("05.3", lambda soft, hard: soft + (hard - soft).detach()),
+        ("04.2", lambda v: torch.logsumexp(v, 0) - math.log(v.shape[0])),
+        ("05.5", lambda soft, hard: soft + (hard - soft).detach()),
     ],
 )
 def test_custom_checkers_judge_fresh_inputs_too(ex_id, fn):

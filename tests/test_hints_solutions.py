@@ -123,9 +123,9 @@ def test_failed_check_shows_the_first_hint_and_hint_the_next(capsys):
 
 
 def test_hint_before_any_check_starts_at_the_first():
-    first = hint("04.2")
-    assert "hint 1 of" in first and exercises.get("04.2").hints[0] in first
-    assert "hint 2 of" in hint("04.2")
+    first = hint("04.6")
+    assert "hint 1 of" in first and exercises.get("04.6").hints[0] in first
+    assert "hint 2 of" in hint("04.6")
 
 
 # --------------------------------------------------------------------------- solutions

@@ -56,7 +56,7 @@ def _ema_step(z, idx, n, m, d, smooth):
 
 # (exercise, misconception id) -> a wrong submission committing it
 def _ideal_baseline_variance(mu, s):
-    """Variance of (z^2 - b) eps / s with b = E[z^2] = mu^2 + s^2 (exercise 05.4's formula at that b)."""
+    """Variance of (z^2 - b) eps / s with b = E[z^2] = mu^2 + s^2 (exercise 05.2's formula at that b)."""
     b = mu**2 + s**2
     return (mu**4 + 18 * mu**2 * s**2 + 15 * s**4 - 2 * b * (mu**2 + 3 * s**2) + b**2) / s**2 - 4 * mu**2
 
@@ -109,26 +109,25 @@ WRONG = {
     ("03.2", "noise-share"): lambda: 0.25 / 2.34,
     ("03.2", "bump-std-only"): lambda: 0.09 / 0.34,
     ("03.2", "std-not-variance"): lambda: 2.09 / 2.59,
-    ("04.2", "kl-sign"): lambda mu, lv: (0.5 * (1 + lv - mu**2 - torch.exp(lv))).sum(-1),
-    ("04.2", "missing-half"): lambda mu, lv: (mu**2 + torch.exp(lv) - 1 - lv).sum(-1),
-    ("04.2", "variance-for-logvar"): lambda mu, lv: 0.5 * (mu**2 + lv - 1 - torch.log(lv)).sum(-1),
-    ("04.4", "variance-not-log"): lambda W, sigma: sigma**2 / (sigma**2 + (W * W).sum(0)),
-    ("04.5", "no-condition"): lambda M, Q: torch.sqrt(torch.det(M) ** 2 / (torch.det(Q) * torch.det(2 * M - Q))),
-    ("04.5", "swapped-roles"): lambda M, Q: (
+    ("04.6", "kl-sign"): lambda mu, lv: (0.5 * (1 + lv - mu**2 - torch.exp(lv))).sum(-1),
+    ("04.6", "missing-half"): lambda mu, lv: (mu**2 + torch.exp(lv) - 1 - lv).sum(-1),
+    ("04.6", "variance-for-logvar"): lambda mu, lv: 0.5 * (mu**2 + lv - 1 - torch.log(lv)).sum(-1),
+    ("04.3", "variance-not-log"): lambda W, sigma: sigma**2 / (sigma**2 + (W * W).sum(0)),
+    ("04.4", "no-condition"): lambda M, Q: torch.sqrt(torch.det(M) ** 2 / (torch.det(Q) * torch.det(2 * M - Q))),
+    ("04.4", "swapped-roles"): lambda M, Q: (
         torch.tensor(float("inf"), dtype=M.dtype)
         if torch.linalg.eigvalsh(2 * Q - M)[0] <= 0
         else torch.det(Q) / torch.sqrt(torch.det(M) * torch.det(2 * Q - M))
     ),
-    ("04.6", "chose (a)"): lambda: "a",
-    ("04.6", "chose (c)"): lambda: " c",
-    ("04.6", "chose (d)"): lambda: "D",
-    ("05.5", "baseline-noise-ignored"): lambda mu, s, K: _ideal_baseline_variance(mu, s),
-    ("05.5", "k-not-k-minus-1"): lambda mu, s, K: (
+    ("04.5", "chose (a)"): lambda: "a",
+    ("04.5", "chose (c)"): lambda: " c",
+    ("04.5", "chose (d)"): lambda: "D",
+    ("05.3", "baseline-noise-ignored"): lambda mu, s, K: _ideal_baseline_variance(mu, s),
+    ("05.3", "k-not-k-minus-1"): lambda mu, s, K: (
         _ideal_baseline_variance(mu, s) + (4 * mu**2 * s**2 + 2 * s**4) / (K * s**2)
     ),
-    ("05.6", "chose (a)"): lambda: "a",
-    ("05.6", "chose (c)"): lambda: "c",
-    ("05.6", "chose (d)"): lambda: "D",
+    ("05.4", "chose (a)"): lambda: "a",
+    ("05.4", "chose (b)"): lambda: " B",
     ("06.1", "logvar-as-std"): lambda mu, lv, eps=None: mu + eps * lv,
     ("06.1", "variance-not-std"): lambda mu, lv, eps=None: mu + eps * torch.exp(lv),
     ("06.2", "log-sum-exp"): lambda v, dim=0: (
@@ -174,15 +173,15 @@ WRONG = {
     ("03.4", "mean-not-sum"): lambda r, x, m: torch.stack([((a - b) ** 2 * k).mean() for a, b, k in zip(r, x, m)]),
     ("03.4", "mask-inverted"): lambda r, x, m: ((r - x) ** 2).masked_fill(m, 0).sum((1, 2, 3)),
     ("03.4", "whole-image"): lambda r, x, m: ((r - x) ** 2).sum((1, 2, 3)),
-    ("04.1", "no-shift"): lambda v: torch.log(torch.exp(v).mean(0)),
-    ("04.1", "sum-not-mean"): lambda v: torch.logsumexp(v, 0),
-    ("04.3", "direction-swapped"): lambda p, q: torch.where(q > 0, q * torch.log(q / p), 0.0).sum(-1),
-    ("04.3", "nan-at-zero"): lambda p, q: (p * (p.log() - q.log())).sum(-1),
-    ("04.4", "posterior-covariance"): lambda W, s: torch.log(
+    ("04.2", "no-shift"): lambda v: torch.log(torch.exp(v).mean(0)),
+    ("04.2", "sum-not-mean"): lambda v: torch.logsumexp(v, 0),
+    ("04.1", "direction-swapped"): lambda p, q: torch.where(q > 0, q * torch.log(q / p), 0.0).sum(-1),
+    ("04.1", "nan-at-zero"): lambda p, q: (p * (p.log() - q.log())).sum(-1),
+    ("04.3", "posterior-covariance"): lambda W, s: torch.log(
         torch.diagonal(torch.linalg.inv(W.T @ W / s**2 + torch.eye(W.shape[1], dtype=W.dtype)))
     ),
-    ("04.4", "sigma-dropped"): lambda W, s: -torch.log1p(W.pow(2).sum(0)),
-    ("04.4", "sign-flipped"): lambda W, s: torch.log1p(W.pow(2).sum(0) / s**2),
+    ("04.3", "sigma-dropped"): lambda W, s: -torch.log1p(W.pow(2).sum(0)),
+    ("04.3", "sign-flipped"): lambda W, s: torch.log1p(W.pow(2).sum(0) / s**2),
     ("05.1", "no-minus-one"): lambda f, mu, s, e: (
         f(mu + s * e).unsqueeze(1) * e / s,
         f(mu + s * e).unsqueeze(1) * e * e / s,
@@ -191,10 +190,10 @@ WRONG = {
         f(mu + s * e).unsqueeze(1) * e,
         f(mu + s * e).unsqueeze(1) * (e * e - 1),
     ),
-    ("05.3", "no-gradient-path"): lambda soft, hard: hard.clone(),
-    ("05.3", "no-detach"): lambda soft, hard: soft + (hard - soft),
-    ("05.4", "baseline-ignored"): lambda mu, sigma, b: _score_variance(mu, sigma, 0.0),
-    ("05.4", "mean-not-subtracted"): lambda mu, sigma, b: _score_variance(mu, sigma, b) + 4 * mu**2,
+    ("05.5", "no-gradient-path"): lambda soft, hard: hard.clone(),
+    ("05.5", "no-detach"): lambda soft, hard: soft + (hard - soft),
+    ("05.2", "baseline-ignored"): lambda mu, sigma, b: _score_variance(mu, sigma, 0.0),
+    ("05.2", "mean-not-subtracted"): lambda mu, sigma, b: _score_variance(mu, sigma, b) + 4 * mu**2,
     ("07.1", "prior-ignored"): lambda x, l, mu, lv, pm, plv: (
         -F.binary_cross_entropy_with_logits(l, x, reduction="none").sum((1, 2, 3))
         + 0.5 * (1 + lv - mu**2 - lv.exp()).sum(1)

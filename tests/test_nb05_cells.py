@@ -19,10 +19,10 @@ from vae_course.exercises import ExerciseFailed, check
 NB = "05_gradient_estimators.ipynb"
 EXERCISES = (
     ("05.1", "score_estimates"),
-    ("05.3", "straight_through_yours"),
-    ("05.4", "score_variance_with_baseline"),
-    ("05.5", "loo_score_variance"),
-    ("05.6", "error_prediction"),
+    ("05.5", "straight_through_yours"),
+    ("05.2", "score_variance_with_baseline"),
+    ("05.3", "loo_score_variance"),
+    ("05.4", "error_prediction"),
 )
 
 
@@ -79,7 +79,7 @@ def test_checks_pass_and_stubs_are_not_attempted():
 
 def test_wrong_straight_through_gets_specific_feedback():
     try:
-        check("05.3", lambda soft, hard: soft)
+        check("05.5", lambda soft, hard: soft)
     except ExerciseFailed as e:
         assert "forward value should equal `hard`" in str(e)
     else:

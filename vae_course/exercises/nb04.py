@@ -28,7 +28,7 @@ def _kl_cases(g=None):
 
 
 register(
-    "04.2",
+    "04.6",
     "closed-form KL(q || N(0, I)) (derive)",
     reference=gaussian_kl,
     cases=_kl_cases,
@@ -86,7 +86,7 @@ def _check_log_mean_exp(fn, g=None):
 
 
 register(
-    "04.1",
+    "04.2",
     "log of a mean of weights, stably",
     checker=_check_log_mean_exp,
     solved_by=("log_mean_exp",),
@@ -145,7 +145,7 @@ def _kl_discrete_cases(g=None):
 
 
 register(
-    "04.3",
+    "04.1",
     "KL between two discrete distributions",
     reference=_kl_discrete_reference,
     cases=_kl_discrete_cases,
@@ -181,7 +181,7 @@ def _mean_field_cases(g=None):
 
 
 register(
-    "04.4",
+    "04.3",
     "the best mean-field variances (derive)",
     reference=_mean_field_reference,
     cases=_mean_field_cases,
@@ -229,7 +229,7 @@ def _weight_moment_cases(g=None):
 
 
 register(
-    "04.5",
+    "04.4",
     "when do importance weights have finite variance? (derive)",
     reference=_weight_moment_reference,
     cases=_weight_moment_cases,
@@ -254,10 +254,10 @@ register(
 
 
 def finite_variance_experiment(g=None, r=0.7) -> str:
-    """The experiment of 04.6: a 2-D posterior N(m, [[1, r], [r, 1]]) and two diagonal proposals centred on m,
+    """The experiment of 04.5: a 2-D posterior N(m, [[1, r], [r, 1]]) and two diagonal proposals centred on m,
     the mean-field q (the ELBO's optimum, variances 1 / M_jj = 1 - r^2) and the marginal q (variances
     (M^-1)_jj = 1). Which give importance weights of finite variance? Exact: the smallest eigenvalue of
-    2M - Q decides (exercise 04.5): (1 - 2|r|) / (1 - r^2) for the mean-field q, 2 / (1 + |r|) - 1 for the
+    2M - Q decides (exercise 04.4): (1 - 2|r|) / (1 - r^2) for the mean-field q, 2 / (1 + |r|) - 1 for the
     marginal q. Returns (a) only the mean-field q's, (b) only the marginal q's, (c) both, (d) neither."""
     from ..lvm import importance_weight_moment
 
@@ -273,7 +273,7 @@ def finite_variance_experiment(g=None, r=0.7) -> str:
 
 
 register_prediction(
-    "04.6",
+    "04.5",
     "predict which proposal's weights have finite variance",
     experiment=finite_variance_experiment,
     form="choice",
@@ -289,9 +289,9 @@ register_prediction(
         "(its eigenvalues are 2 / (1 +- r) - 1).",
     },
     hint=(
-        "Your 04.4 says how the mean-field variances compare with the posterior's marginal variances: "
+        "Your 04.3 says how the mean-field variances compare with the posterior's marginal variances: "
         "which q is narrower?",
-        "Your 04.5 says which mismatch makes the weights' variance infinite: a q too narrow or a q too wide?",
+        "Your 04.4 says which mismatch makes the weights' variance infinite: a q too narrow or a q too wide?",
     ),
     solution='def predicted_finite_variance():\n    return "b"  # the narrower q fails 2M - Q > 0 first',
     explain=(
@@ -313,7 +313,7 @@ def _mc():
     from . import add_misconceptions
 
     add_misconceptions(
-        "04.1",
+        "04.2",
         M(
             "no-shift",
             "exponentiated the log-weights directly (no max shift): overflow or underflow",
@@ -327,7 +327,7 @@ def _mc():
         ),
     )
     add_misconceptions(
-        "04.3",
+        "04.1",
         M(
             "direction-swapped",
             "computed KL(q || p): the expectation under the wrong distribution",
@@ -343,7 +343,7 @@ def _mc():
         ),
     )
     add_misconceptions(
-        "04.4",
+        "04.3",
         M(
             "posterior-covariance",
             "matched the diagonal of the posterior COVARIANCE, not the precision",
@@ -371,7 +371,7 @@ def _mc():
         return 0.5 * (mu.pow(2) + lv.exp() - 1 - lv).sum(-1)
 
     add_misconceptions(
-        "04.2",
+        "04.6",
         M(
             "kl-sign",
             "KL with the wrong sign",
@@ -393,7 +393,7 @@ def _mc():
     )
 
     add_misconceptions(
-        "04.4",
+        "04.3",
         M(
             "variance-not-log",
             "returned the variances, not their logs",
@@ -406,7 +406,7 @@ def _mc():
         return torch.linalg.det(M) / torch.sqrt(torch.linalg.det(Q) * torch.linalg.det(2 * M - Q))
 
     add_misconceptions(
-        "04.5",
+        "04.4",
         M(
             "no-condition",
             "used the closed form without checking that 2M - Q is positive definite",
@@ -422,7 +422,7 @@ def _mc():
         ),
     )
     add_misconceptions(
-        "04.6",
+        "04.5",
         M("chose (a)", "thought the ELBO's optimum is the safer proposal", "a q too narrow makes 2M - Q indefinite."),
         M("chose (c)", "thought both proposals keep finite variance", "the narrower q fails it for |r| > 1/2."),
         M("chose (d)", "thought neither proposal keeps finite variance", "the wider q passes for every |r| < 1."),

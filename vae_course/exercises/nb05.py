@@ -105,7 +105,7 @@ def _check_straight_through(fn, g=None):
 
 
 register(
-    "05.3",
+    "05.5",
     "straight-through estimator",
     checker=_check_straight_through,
     solved_by=("straight_through",),
@@ -138,7 +138,7 @@ def _baseline_variance_cases():
 
 
 register(
-    "05.4",
+    "05.2",
     "variance of the score estimator with a baseline (derive)",
     reference=_baseline_variance_reference,
     cases=_baseline_variance_cases,
@@ -174,7 +174,7 @@ def _loo_variance_cases():
 
 
 register(
-    "05.5",
+    "05.3",
     "the leave-one-out baseline from a small batch (derive)",
     reference=_loo_variance_reference,
     cases=_loo_variance_cases,
@@ -192,7 +192,7 @@ register(
         "def loo_score_variance(mu, sigma, K):\n"
         "    b = mu**2 + sigma**2                                                # the ideal baseline E[f]\n"
         "    second = mu**4 + 18 * mu**2 * sigma**2 + 15 * sigma**4 - 2 * b * (mu**2 + 3 * sigma**2) + b**2\n"
-        "    ideal = second / sigma**2 - 4 * mu**2                               # 05.4 at b = E[f]\n"
+        "    ideal = second / sigma**2 - 4 * mu**2                               # 05.2 at b = E[f]\n"
         "    var_f = 4 * mu**2 * sigma**2 + 2 * sigma**4                         # Var[z^2]\n"
         "    return ideal + var_f / ((K - 1) * sigma**2)"
     ),
@@ -206,50 +206,53 @@ register(
 )
 
 
-_ONE_CODE = ("score", "score_baseline", "straight_through", "concrete")
+_NO_BASELINE = ("score", "straight_through", "concrete")
 
 
 def _lowest_error_letter(g=None):
-    """Which of four estimators has the lowest one-sample MSE on 05's Bernoulli example (exact values)."""
+    """Which of the three estimators without a baseline has the lowest one-sample MSE on 05's Bernoulli
+    example (exact values)."""
     errors = bernoulli_estimator_errors(lambda z: (z - 0.45) ** 2, theta=0.3, temperature=1.0)
-    best = min(_ONE_CODE, key=lambda name: errors[name].mse)
-    return "abcd"[_ONE_CODE.index(best)]
+    best = min(_NO_BASELINE, key=lambda name: errors[name].mse)
+    return "abc"[_NO_BASELINE.index(best)]
 
 
 register_prediction(
-    "05.6",
-    "predict which estimator has the lowest error on one Bernoulli code",
+    "05.4",
+    "predict which estimator without a baseline has the lowest error on one Bernoulli code",
     experiment=_lowest_error_letter,
     form="choice",
     options={
-        "a": "the score function without a baseline is unbiased, but it multiplies the whole value of f, about "
-        "0.25, by a zero-mean score: its variance is what the baseline removes.",
-        "b": "f(1) - f(0) = 0.1 is small next to f's level (about 0.25); the baseline removes the level and leaves "
-        "an unbiased estimate whose variance is about a hundred times below the next best's.",
-        "c": "straight-through uses the slope of f at the sampled point: its expectation is 2.5 times the gradient "
-        "and its variance the largest of the four.",
-        "d": "warm Concrete is the best of the rest (a small bias, a modest variance), but it still pays for "
-        "relaxing the sample; an unbiased estimator with a good baseline beats it here.",
+        "a": "the score function is unbiased, but without a baseline it multiplies f's whole level, about 0.25, "
+        "by a zero-mean score: its variance, 0.015, is three times warm Concrete's error.",
+        "b": "straight-through uses the slope of f at the sampled point: its expectation is 2.5 times the gradient "
+        "and its variance, 0.06, the largest of the three.",
+        "c": "at T = 1 the relaxed sample is close enough to the hard one for this gentle f: a bias of about 8 % "
+        "of the gradient and a variance of about 0.005, the lowest error of the three (a baselined score "
+        "function, in the next cell, beats it).",
     },
     hint=(
-        "Mean squared error is bias squared plus variance: first ask which of the four are unbiased.",
-        "For the score function, compare how much f changes between z = 0 and z = 1 with the size of f itself: "
-        "what does a baseline leave?",
-        "Re-read section 4's first table: what a constant baseline did there with one coordinate.",
+        "Mean squared error is bias squared plus variance: which of the three is unbiased, and how large are "
+        "the others' biases?",
+        "Without a baseline the score function multiplies f's whole level (about 0.25) by z - p; "
+        "straight-through's expectation is written above: compare it with the exact gradient.",
+        "At T = 1 the relaxed sample y varies smoothly and f is a gentle parabola: how far is f(y) from f(z)?",
     ),
-    solution='def error_prediction():\n    return "b"',
+    solution='def error_prediction():\n    return "c"',
     explanation=(
-        "With one code f takes two values, 0.2025 and 0.3025. The score function without a baseline multiplies "
-        "about 0.25 by z - p; the baseline E f leaves only the 0.1 difference: the same unbiased gradient with a "
-        "variance of about 5e-5, against 0.015 (no baseline), 0.005 (Concrete at T = 1) and 0.06 (straight-through, "
-        "also biased). Biased estimators earn their bias only where an unbiased one is much noisier."
+        "With one code f takes two values, 0.2025 and 0.3025. Without a baseline the score function multiplies "
+        "about 0.25 by z - p: unbiased, variance 0.015. Straight-through is biased (2.5 times the gradient) with "
+        "variance 0.06. Concrete at T = 1 evaluates f at a relaxed y close enough to z for this smooth f: a bias "
+        "of about 8 % of the gradient and variance 0.005, the lowest error of the three. The score function with "
+        "the baseline E f (variance about 5e-5) beats all three: a biased estimator earns its bias only where "
+        "every unbiased one is much noisier."
     ),
     explain="(The experiment computes each estimator's bias and variance exactly: two-point sums and an integral.)",
 )
 
 
 add_misconceptions(
-    "05.5",
+    "05.3",
     Misconception(
         "baseline-noise-ignored",
         "treated the leave-one-out mean as if it were E[f] exactly",
@@ -267,22 +270,16 @@ add_misconceptions(
     ),
 )
 add_misconceptions(
-    "05.6",
+    "05.4",
     Misconception(
         "chose (a)",
-        "predicted the score function without a baseline",
-        "unbiased, but without a baseline it carries f's whole level as noise.",
+        "predicted the score function without a baseline (unbiased means lowest error)",
+        "unbiased, but without a baseline it carries f's whole level as noise: three times warm Concrete's error.",
     ),
     Misconception(
-        "chose (c)",
+        "chose (b)",
         "predicted straight-through (slope information means low error)",
-        "straight-through is biased (2.5x the gradient here) and noisier than the score function.",
-    ),
-    Misconception(
-        "chose (d)",
-        "predicted the Concrete relaxation",
-        "the relaxation has a small bias and a modest variance, but a baselined score function is far "
-        "less noisy on one code.",
+        "straight-through is biased (2.5x the gradient here) and the noisiest of the three.",
     ),
 )
 
@@ -319,7 +316,7 @@ def _mc():
         ),
     )
     add_misconceptions(
-        "05.3",
+        "05.5",
         M(
             "no-gradient-path",
             "returned the hard code (or detached everything): no gradient reaches soft",
@@ -332,7 +329,7 @@ def _mc():
         ),
     )
     add_misconceptions(
-        "05.4",
+        "05.2",
         M(
             "baseline-ignored",
             "gave the variance without a baseline, whatever b is",

@@ -60,7 +60,7 @@ register(
     cases=_lme_cases,
     atol=1e-4,
     hint=(
-        "This is 04.1's stable log-mean-exp: if you wrote it there, reuse the idea.",
+        "This is 04.2's stable log-mean-exp: if you wrote it there, reuse the idea.",
         "Shift by the largest log-weight before exponentiating, add it back after the log, and account for the 1/K.",
     ),
     kind="implement",
@@ -94,7 +94,7 @@ register(
     reference=_kl_grad_reference,
     cases=_kl_grad_cases,
     hint=(
-        "Start from the closed-form KL of 04.2, one dimension at a time; each entry of mu and logvar "
+        "Start from the closed-form KL of 04.6, one dimension at a time; each entry of mu and logvar "
         "appears in exactly one term.",
         "Differentiate with respect to mu, then with respect to logvar (the variance is exp(logvar)); "
         "the constant -1 drops out.",
