@@ -304,3 +304,26 @@ def test_a_note_without_translation_fails_and_skeleton_never_overwrites(notes_sc
     assert i18n.notes_drift(LANG, root) == [
         f"{stem}, note after cell new-anchor: the translation is empty (i18n/{LANG}/speaker_notes.json)"
     ]
+
+
+def test_the_chinese_lecture_edition_shows_current_translations_and_marks_english(tmp_path, monkeypatch):
+    """A current translation is shown under the Chinese label; a note whose translation is stale or missing
+    is shown in English, marked so (never the translation of an older English note)."""
+    from lecture import build_lecture
+    from lecture import slide_metadata as sm
+    from lecture.languages import LABELS
+
+    stem = STEMS[1]
+    edition = i18n.edition_path(stem, LANG)
+    if not edition.is_file():
+        pytest.fail(f"{stem}: no edition {edition.relative_to(ROOT)} (make zh)")
+    notes = i18n.translated_notes(stem, LANG)
+    stale = next(iter(notes))
+    real = i18n.translated_notes
+    monkeypatch.setattr(i18n, "translated_notes", lambda s, lang: {**real(s, lang), stale: (notes[stale][0], False)})
+    (out,) = build_lecture.build([edition], tmp_path, lang=LANG)
+    shown = {c.id.removeprefix("notes-"): c.source for c in nbformat.read(out, as_version=4).cells if sm.is_notes(c)}
+    english = i18n.english_notes()[stem]
+    assert shown[stale] == LABELS[LANG]["notes_en"] + english[stale]
+    zh = i18n.load_notes_translation(LANG)[stem]
+    assert all(shown[a] == LABELS[LANG]["notes"] + zh[a][LANG] for a in english if a != stale)
