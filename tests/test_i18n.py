@@ -327,3 +327,17 @@ def test_the_chinese_lecture_edition_shows_current_translations_and_marks_englis
     assert shown[stale] == LABELS[LANG]["notes_en"] + english[stale]
     zh = i18n.load_notes_translation(LANG)[stem]
     assert all(shown[a] == LABELS[LANG]["notes"] + zh[a][LANG] for a in english if a != stale)
+
+
+def test_speaker_notes_keep_their_numbers():
+    """A note states numbers its notebook prints (tests/test_notebook_lint.py); its translation states the same
+    ones (digits, as in the English: "2 维", not "二维")."""
+    number = re.compile(r"\d+(?:\.\d+)?")
+    bad = [
+        f"{stem}, note after cell {anchor}: {sorted(number.findall(e['en']))} in English, "
+        f"{sorted(number.findall(e[LANG]))} in the translation"
+        for stem, entries in i18n.load_notes_translation(LANG).items()
+        for anchor, e in entries.items()
+        if e.get(LANG, "").strip() and sorted(number.findall(e["en"])) != sorted(number.findall(e[LANG]))
+    ]
+    assert not bad, "the numbers of a speaker note and its translation differ:\n" + "\n".join(bad)
