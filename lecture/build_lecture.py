@@ -8,7 +8,8 @@ view shows the notes); `make slides` and `make site` are built from it.
 
 It runs nothing and takes seconds; it fails if a note's anchor cell is gone. The Chinese edition
 (notebooks/zh/, `make zh`) gets its own lecture edition in build/lecture/zh/, with the same notes (the
-Chinese notebooks keep the English cell ids), in English and marked so (lecture/languages.py).
+Chinese notebooks keep the English cell ids), in Chinese: i18n/zh/speaker_notes.json, a note whose translation
+is missing or stale in English and marked so (lecture/languages.py, lecture/i18n.py).
 
     .venv/bin/python -m lecture.build_lecture [notebooks/01_autoencoder.ipynb ...] [--out build/lecture]
 """
@@ -21,6 +22,7 @@ from pathlib import Path
 
 import nbformat
 
+from lecture import i18n
 from lecture import slide_metadata as sm
 from lecture.languages import LABELS
 
@@ -32,16 +34,27 @@ OUT_ZH = OUT / "zh"
 
 def build(paths: list[Path], out: Path = OUT, notes_file: Path = sm.NOTES_FILE, lang: str = "en") -> list[Path]:
     """Write out/<notebook>.ipynb for each path; returns the written paths. ``lang``: the notebooks'
-    language (the notes stay English; in another language they are marked as English)."""
+    language (in another language each note is its translation, i18n/LANG/speaker_notes.json, where that is
+    current, else the English note marked as English)."""
     all_notes = sm.load_notes(notes_file)
     out.mkdir(parents=True, exist_ok=True)
     written, missing = [], []
     for path in paths:
         nb = nbformat.read(path, as_version=4)
-        lecture, gone = sm.lecture_edition(nb, all_notes.get(path.stem, {}), split=lang == "en")
+        notes = all_notes.get(path.stem, {})
+        if lang != "en":
+            labels = LABELS[lang]
+            translated = i18n.translated_notes(path.stem, lang) if notes_file == sm.NOTES_FILE else {}
+            notes = {
+                anchor: labels["notes"] + translated[anchor][0]
+                if anchor in translated and translated[anchor][1]
+                else labels["notes_en"] + text
+                for anchor, text in notes.items()
+            }
+        lecture, gone = sm.lecture_edition(nb, notes, split=lang == "en")
         if lang != "en":
             for cell in filter(sm.is_notes, lecture.cells):
-                cell.source = LABELS[lang]["notes"] + cell.source.removeprefix(sm.NOTES_PREFIX)
+                cell.source = cell.source.removeprefix(sm.NOTES_PREFIX)
         missing += [f"{path.stem}: {anchor}" for anchor in gone]
         target = out / path.name
         if not (target.exists() and target.read_text(encoding="utf-8") == nbformat.writes(lecture) + "\n"):

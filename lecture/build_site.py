@@ -76,7 +76,7 @@ LANDING = {
         "colab": "在 Colab 中打开",
         "about": "每一页展示的是一个中文笔记本最后一次运行并通过测试时的样子：每张图、每个数字都来自那次运行。"
         "滑块需要运行中的内核，所以这里的每个探索器都显示为它当时的图像；如果它的解码器随笔记本一起导出，"
-        "页面中会改为运行它的实时副本（那张图折叠在其下）。讲师提示（讲稿）目前仍是英文原文。",
+        "页面中会改为运行它的实时副本（那张图折叠在其下）。讲师提示（讲稿）已译成中文，译文与英文讲稿一起受测试检查。",
         "run_title": "自己运行",
     },
 }
@@ -128,8 +128,11 @@ def site_notebook(nb, lang: str = "en") -> nbformat.NotebookNode:
     nb = nbformat.from_dict(nb)
     for cell in nb.cells:
         if sm.is_notes(cell):
-            text = cell.source.removeprefix(sm.NOTES_PREFIX).removeprefix(LABELS[lang]["notes"])
-            cell.source = f":::{{admonition}} {LABELS[lang]['for_lecturers']}\n:class: tip\n\n{text}\n:::"
+            text = cell.source.removeprefix(sm.NOTES_PREFIX)
+            english = lang != "en" and text.startswith(LABELS[lang]["notes_en"])  # untranslated: marked so
+            title = LABELS[lang]["for_lecturers_en" if english else "for_lecturers"]
+            text = text.removeprefix(LABELS[lang]["notes_en"]).removeprefix(LABELS[lang]["notes"])
+            cell.source = f":::{{admonition}} {title}\n:class: tip\n\n{text}\n:::"
         if cell.cell_type != "code":
             continue
         outputs = live_explorer.live_outputs(nb, cell, snapshot_widgets(nb, cell, SNAPSHOT_NOTES[lang]))

@@ -18,7 +18,8 @@ Open build/slides/index.html, or a deck directly; arrows or space to step, S for
 
 The Chinese decks (build/slides/zh/, `<html lang="zh-CN">`) are built the same way from the Chinese
 lecture edition (build/lecture/zh/, from notebooks/zh/), sharing the English decks' reveal.js and MathJax;
-their speaker notes are the English ones, marked so. Every deck and both index pages have a language
+their speaker notes are the Chinese ones (i18n/zh/speaker_notes.json; a note whose translation is missing
+or stale is the English one, marked so). Every deck and both index pages have a language
 switch to the same deck in the other language (lecture/languages.py).
 """
 
@@ -141,7 +142,7 @@ INDEX_ZH = (
     '<!DOCTYPE html>\n<html lang="zh-CN"><head><meta charset="utf-8"><title>vae-course：讲课幻灯片（中文）</title>'
     "<style>body{font:20px/1.5 sans-serif;max-width:50em;margin:2em auto}</style></head><body><main>\n"
     "<h1>vae-course：讲课幻灯片（中文）</h1>\n<p>用方向键或空格键翻页，按 <b>S</b> 打开带讲稿的演讲者视图"
-    "（讲稿目前是英文原文），按 <b>Esc</b> 查看全部幻灯片。这里的一切都可以离线使用；如果需要实时运行代码和控件，"
+    "，按 <b>Esc</b> 查看全部幻灯片。这里的一切都可以离线使用；如果需要实时运行代码和控件，"
     "请在 JupyterLab 中演示（<code>make lab</code>，然后选择 <i>View &gt; Render as slideshow</i>，或按 Alt+R）。</p>\n"
     "<ol>\n{rows}\n</ol>\n</main></body></html>\n"
 )

@@ -18,6 +18,9 @@ Commands (``python -m lecture.i18n ...``; ``--lang`` defaults to ``zh``):
   exit 1 when anything needs a translator.
 * ``skeleton [NOTEBOOK ...]``: add an entry ``"zh": ""`` for every markdown cell that has none
   (never overwrites one, never drops one; it puts the entries in notebook order).
+* ``notes [NOTEBOOK ...] [--skeleton]``: the same for the speaker notes (lecture/speaker_notes.json, translated
+  in ``i18n/LANG/speaker_notes.json``, keyed by notebook stem and anchor cell id, entries as above);
+  ``--skeleton`` first adds ``"zh": ""`` for every note without an entry. ``status`` reports them too.
 * ``readme [--record [SECTION ...]]``: which README.md sections that README.zh-CN.md translates changed
   since (exit 1); ``--record`` writes the current sha of each (after updating the translation).
 * ``build [NOTEBOOK ...] [--no-run]``: ``make zh``. Writes ``notebooks/LANG/NN_name.ipynb``: the English
@@ -107,6 +110,136 @@ def problems(nb, data: dict | None, lang: str = "zh") -> dict[str, list]:
             found["empty"].append(cell.id)
     found["gone"] = [cid for cid in cells if cid not in ids]
     return found
+
+
+# --------------------------------------------------------------------------- speaker notes
+def english_notes(root: Path = ROOT) -> dict[str, dict[str, str]]:
+    """lecture/speaker_notes.json: {notebook stem: {anchor cell id: the English note}}."""
+    data = json.loads((root / "lecture" / "speaker_notes.json").read_text(encoding="utf-8"))
+    return {
+        stem: {anchor: e["notes"] for anchor, e in notes.items() if not anchor.startswith("_")}
+        for stem, notes in data.items()
+        if not stem.startswith("_")
+    }
+
+
+def notes_path(lang: str = "zh", root: Path = ROOT) -> Path:
+    return root / "i18n" / lang / "speaker_notes.json"
+
+
+def load_notes_translation(lang: str = "zh", root: Path = ROOT) -> dict:
+    """i18n/LANG/speaker_notes.json: {notebook stem: {anchor: {"en_sha", "en", LANG}}} ({} when none);
+    keys starting with '_' are comments."""
+    path = notes_path(lang, root)
+    if not path.is_file():
+        return {}
+    data = json.loads(path.read_text(encoding="utf-8"))
+    return {stem: dict(notes) for stem, notes in data.items() if not stem.startswith("_")}
+
+
+def notes_problems(lang: str = "zh", root: Path = ROOT, stems: list[str] | None = None) -> dict[str, list]:
+    """What keeps the notes' translation from matching lecture/speaker_notes.json, as for a notebook
+    (``problems``): {"missing": [(stem, anchor)], "empty": [...], "stale": [(stem, anchor, old, new)],
+    "gone": [(stem, anchor)]}."""
+    english = english_notes(root)
+    data = load_notes_translation(lang, root)
+    found: dict[str, list] = {"missing": [], "empty": [], "stale": [], "gone": []}
+    for stem in sorted(set(english) | set(data)):
+        if stems is not None and stem not in stems:
+            continue
+        notes, entries = english.get(stem, {}), data.get(stem, {})
+        for anchor, text in notes.items():
+            entry = entries.get(anchor)
+            if entry is None:
+                found["missing"].append((stem, anchor))
+            elif entry.get("en_sha") != sha(text):
+                found["stale"].append((stem, anchor, entry.get("en", ""), text))
+            elif not entry.get(lang, "").strip():
+                found["empty"].append((stem, anchor))
+        found["gone"] += [(stem, anchor) for anchor in entries if anchor not in notes]
+    return found
+
+
+def notes_drift(lang: str = "zh", root: Path = ROOT) -> list[str]:
+    """One line per speaker note whose translation is missing, empty, stale (with a diff) or of a note
+    that no longer exists; [] when the notes' translation is current."""
+    found = notes_problems(lang, root)
+    where = f"i18n/{lang}/speaker_notes.json"
+    lines = [f"{stem}, note after cell {a}: no translation in {where}" for stem, a in found["missing"]]
+    lines += [f"{stem}, note after cell {a}: the translation is empty ({where})" for stem, a in found["empty"]]
+    lines += [
+        f"{stem}, note after cell {a}: the English note changed since it was translated "
+        f"(update its {lang!r}, 'en' and 'en_sha' in {where}):\n" + diff(old, new, f"{stem}/{a}")
+        for stem, a, old, new in found["stale"]
+    ]
+    gone = "no such English note any more (delete it from"
+    lines += [f"{stem}, note after cell {a}: {gone} {where})" for stem, a in found["gone"]]
+    return lines
+
+
+def translated_notes(stem: str, lang: str = "zh", root: Path = ROOT) -> dict[str, tuple[str, bool]]:
+    """The notes of one notebook for the ``lang`` lecture edition: {anchor: (text, translated)}: the
+    translation where it is current, else the English note (``translated`` False), so that a build never
+    shows a translation of an older English note."""
+    entries = load_notes_translation(lang, root).get(stem, {})
+    out = {}
+    for anchor, text in english_notes(root).get(stem, {}).items():
+        entry = entries.get(anchor, {})
+        current = entry.get("en_sha") == sha(text) and entry.get(lang, "").strip()
+        out[anchor] = (entry[lang], True) if current else (text, False)
+    return out
+
+
+def notes_status(stems: list[str] | None = None, lang: str = "zh", root: Path = ROOT) -> int:
+    """Print what a translator has to do for the speaker notes; 1 when anything is to do."""
+    found = notes_problems(lang, root, stems)
+    n = sum(len(v) for s, v in english_notes(root).items() if stems is None or s in stems)
+    todo = len(found["missing"]) + len(found["empty"]) + len(found["stale"])
+    print(
+        f"speaker notes ({notes_path(lang, root).relative_to(root)}): {n - todo}/{n} translated and current; "
+        f"{len(found['missing'])} missing, {len(found['empty'])} empty, {len(found['stale'])} stale, "
+        f"{len(found['gone'])} of notes gone"
+    )
+    for stem, a in found["missing"]:
+        print(f"  missing  {stem} {a}")
+    for stem, a in found["empty"]:
+        print(f"  empty    {stem} {a}")
+    for stem, a, old, new in found["stale"]:
+        print(f"  stale    {stem} {a}: the English note changed since it was translated:")
+        print("    " + diff(old, new, f"{stem}/{a}").replace("\n", "\n    "))
+    for stem, a in found["gone"]:
+        print(f"  gone     {stem} {a}: no such English note any more (delete the entry)")
+    return 1 if any(found.values()) else 0
+
+
+def notes_skeleton(lang: str = "zh", root: Path = ROOT) -> int:
+    """Add ``{"en_sha", "en", lang: ""}`` for every English note without an entry (never overwrites one;
+    entries in the order of lecture/speaker_notes.json, gone ones kept at the end); the number added."""
+    path = notes_path(lang, root)
+    raw = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    out = {k: v for k, v in raw.items() if k.startswith("_")} or {"_about": NOTES_ABOUT}
+    added = 0
+    for stem, notes in english_notes(root).items():
+        old = raw.get(stem, {})
+        entries = {}
+        for anchor, text in notes.items():
+            if anchor not in old:
+                added += 1
+            entries[anchor] = old.get(anchor) or {"en_sha": sha(text), "en": text, lang: ""}
+        entries.update({a: e for a, e in old.items() if a not in entries})
+        out[stem] = entries
+    out.update({s: e for s, e in raw.items() if s not in out})
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(out, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+    return added
+
+
+NOTES_ABOUT = (
+    "The speaker notes of lecture/speaker_notes.json translated, per notebook stem and anchor cell id: "
+    "en_sha = lecture.i18n.sha of the English note translated, en = that note. The lecture edition in this "
+    "language uses a translation only while it is current (else the English note, marked so); "
+    "`python -m lecture.i18n notes` lists what is missing or stale, tests/test_i18n.py fails on it."
+)
 
 
 def diff(old: str, new: str, cell_id: str) -> str:
@@ -514,12 +647,13 @@ def record_readme(titles: list[str] | None = None, lang: str = "zh", root: Path 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("command", choices=["status", "skeleton", "build", "extract", "untranslated", "readme"])
+    ap.add_argument("command", choices=["status", "skeleton", "build", "extract", "untranslated", "readme", "notes"])
     ap.add_argument("notebooks", nargs="*", help="notebook names or paths (default: all)")
     ap.add_argument("--lang", default="zh", choices=LANGS)
     ap.add_argument("--no-run", action="store_true", help="build: write the editions without running them")
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--record", action="store_true", help="readme: record the current sha of each translated section")
+    ap.add_argument("--skeleton", action="store_true", help="notes: first add an empty entry for each new note")
     args = ap.parse_intermixed_args(argv)
     if args.command == "readme":
         if args.record:
@@ -528,12 +662,16 @@ def main(argv: list[str] | None = None) -> int:
         found = readme_drift(args.lang)
         print("\n".join(found) or f"{readme_path(args.lang).name}: every translated section is current")
         return 1 if found else 0  # notebooks may come after the options
+    if args.command == "notes":
+        if args.skeleton:
+            print(f"{notes_skeleton(args.lang)} entries added to {notes_path(args.lang).relative_to(ROOT)}")
+        return notes_status([Path(n).stem for n in args.notebooks] or None, args.lang)
     stems = [Path(n).stem for n in args.notebooks] or [p.stem for p in english_notebooks()]
     unknown = [s for s in stems if not (NOTEBOOKS / f"{s}.ipynb").is_file()]
     if unknown:
         ap.error(f"no English notebook {', '.join(unknown)} in notebooks/")
     if args.command == "status":
-        return status(stems, args.lang)
+        return max(status(stems, args.lang), notes_status(stems, args.lang))
     if args.command == "extract":
         for name, (n, done) in extract(args.lang).items():
             print(f"i18n/{args.lang}/{name}.json: {n} entries, {done} translated")

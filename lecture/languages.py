@@ -5,9 +5,11 @@ English ones are from notebooks/, into a ``zh/`` folder beside them (build/slide
 Every page and deck of either language gets a visible, labelled language switch (``switch``) that links to
 the same page in the other language (or that language's index page where there is no such page).
 
-Speaker notes: lecture/speaker_notes.json is English and keyed by cell id; the Chinese notebooks keep the
-English cell ids, so the Chinese lecture edition gets the same notes, in English, marked as such
-(``LABELS[...]["notes"]``). They are not translated yet.
+Speaker notes: lecture/speaker_notes.json is English and keyed by cell id; their Chinese translation is
+i18n/zh/speaker_notes.json, keyed the same way (lecture/i18n.py checks it against the English). The Chinese
+notebooks keep the English cell ids, so the Chinese lecture edition gets each note in Chinese
+(``LABELS[...]["notes"]``), or, while its translation is missing or stale, the English note marked as such
+(``LABELS[...]["notes_en"]``).
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ LABELS = {
         "nav": "Language",
         "for_lecturers": "For lecturers",
         "notes": "**Speaker notes.** ",
+        "notes_en": "**Speaker notes.** ",
+        "for_lecturers_en": "For lecturers",
     },
     "zh": {
         "html": "zh-CN",
@@ -35,8 +39,11 @@ LABELS = {
         "name": "中文",
         "switch": "语言：",
         "nav": "语言",
-        "for_lecturers": "供讲师参考（讲稿为英文原文，尚未翻译）",
-        "notes": "**讲稿（英文原文，尚未翻译）。** ",
+        "for_lecturers": "供讲师参考",
+        "notes": "**讲稿。** ",
+        #: a note whose translation is missing or older than the English note: the English, marked so
+        "notes_en": "**讲稿（英文原文，译文待更新）。** ",
+        "for_lecturers_en": "供讲师参考（英文原文，译文待更新）",
     },
 }
 LANGS = tuple(LABELS)

@@ -234,3 +234,110 @@ def test_the_glossary_check_sees_a_missing_term():
     assert glossary_misses("the claim holds; each image claim a neighbourhood", "成立", claims, skip) == [
         "'claim' -> '论断'"
     ]
+
+
+# --------------------------------------------------------------------------- speaker notes
+def test_speaker_notes_are_translated_and_current():
+    """Every note of lecture/speaker_notes.json has a current translation in i18n/zh/speaker_notes.json:
+    an English note changed since it was translated, or without a translation, fails naming notebook and
+    anchor (``python -m lecture.i18n notes`` prints the same, with diffs)."""
+    found = i18n.notes_drift(LANG)
+    assert not found, f"{len(found)} speaker-note translation problems:\n" + "\n".join(found[:30])
+
+
+def test_speaker_notes_use_the_glossary():
+    terms = glossary()
+    bad = []
+    for stem, entries in i18n.load_notes_translation(LANG).items():
+        for anchor, entry in entries.items():
+            current = entry.get(LANG, "").strip() and entry.get("en_sha") == i18n.sha(entry.get("en", ""))
+            misses = glossary_misses(entry["en"], entry[LANG], terms, not_terms()) if current else []
+            bad += [f"{stem}, note after cell {anchor}: {', '.join(misses)}"] if misses else []
+    assert not bad, "glossary terms not used in the notes' translation:\n" + "\n".join(bad)
+
+
+@pytest.fixture
+def notes_scratch(tmp_path):
+    """A scratch copy of the English notes and their translation."""
+    (tmp_path / "lecture").mkdir()
+    (tmp_path / "i18n" / LANG).mkdir(parents=True)
+    shutil.copy(ROOT / "lecture" / "speaker_notes.json", tmp_path / "lecture")
+    shutil.copy(i18n.notes_path(LANG), i18n.notes_path(LANG, tmp_path))
+    assert i18n.notes_drift(LANG, tmp_path) == []
+    return tmp_path
+
+
+def _edit_note(root: Path, change) -> tuple[str, str]:
+    path = root / "lecture" / "speaker_notes.json"
+    data = json.loads(path.read_text(encoding="utf-8"))
+    stem = next(s for s in data if not s.startswith("_"))
+    anchor = next(a for a in data[stem] if not a.startswith("_"))
+    change(data[stem], anchor)
+    path.write_text(json.dumps(data, ensure_ascii=False, indent=1), encoding="utf-8")
+    return stem, anchor
+
+
+def test_a_changed_english_note_fails_naming_notebook_and_anchor(notes_scratch, capsys):
+    root = notes_scratch
+    stem, anchor = _edit_note(root, lambda notes, a: notes[a].update(notes=notes[a]["notes"] + " Brand new."))
+    found = i18n.notes_drift(LANG, root)
+    assert len(found) == 1 and found[0].startswith(f"{stem}, note after cell {anchor}: the English note changed")
+    assert "+" in found[0] and "Brand new." in found[0]
+    # the lecture edition then shows the English note, not the translation of the older one
+    text, current = i18n.translated_notes(stem, LANG, root)[anchor]
+    assert not current and text.endswith("Brand new.")
+    assert i18n.notes_status(None, LANG, root) == 1
+    assert f"stale    {stem} {anchor}" in capsys.readouterr().out
+
+
+def test_a_note_without_translation_fails_and_skeleton_never_overwrites(notes_scratch):
+    root = notes_scratch
+    stem, _ = _edit_note(root, lambda notes, a: notes.update({"new-anchor": {"after": "x", "notes": "New note."}}))
+    assert i18n.notes_drift(LANG, root) == [
+        f"{stem}, note after cell new-anchor: no translation in i18n/{LANG}/speaker_notes.json"
+    ]
+    before = i18n.load_notes_translation(LANG, root)
+    assert i18n.notes_skeleton(LANG, root) == 1
+    after = i18n.load_notes_translation(LANG, root)
+    assert after[stem].pop("new-anchor") == {"en_sha": i18n.sha("New note."), "en": "New note.", LANG: ""}
+    assert after == before
+    assert i18n.notes_drift(LANG, root) == [
+        f"{stem}, note after cell new-anchor: the translation is empty (i18n/{LANG}/speaker_notes.json)"
+    ]
+
+
+def test_the_chinese_lecture_edition_shows_current_translations_and_marks_english(tmp_path, monkeypatch):
+    """A current translation is shown under the Chinese label; a note whose translation is stale or missing
+    is shown in English, marked so (never the translation of an older English note)."""
+    from lecture import build_lecture
+    from lecture import slide_metadata as sm
+    from lecture.languages import LABELS
+
+    stem = STEMS[1]
+    edition = i18n.edition_path(stem, LANG)
+    if not edition.is_file():
+        pytest.fail(f"{stem}: no edition {edition.relative_to(ROOT)} (make zh)")
+    notes = i18n.translated_notes(stem, LANG)
+    stale = next(iter(notes))
+    real = i18n.translated_notes
+    monkeypatch.setattr(i18n, "translated_notes", lambda s, lang: {**real(s, lang), stale: (notes[stale][0], False)})
+    (out,) = build_lecture.build([edition], tmp_path, lang=LANG)
+    shown = {c.id.removeprefix("notes-"): c.source for c in nbformat.read(out, as_version=4).cells if sm.is_notes(c)}
+    english = i18n.english_notes()[stem]
+    assert shown[stale] == LABELS[LANG]["notes_en"] + english[stale]
+    zh = i18n.load_notes_translation(LANG)[stem]
+    assert all(shown[a] == LABELS[LANG]["notes"] + zh[a][LANG] for a in english if a != stale)
+
+
+def test_speaker_notes_keep_their_numbers():
+    """A note states numbers its notebook prints (tests/test_notebook_lint.py); its translation states the same
+    ones (digits, as in the English: "2 维", not "二维")."""
+    number = re.compile(r"\d+(?:\.\d+)?")
+    bad = [
+        f"{stem}, note after cell {anchor}: {sorted(number.findall(e['en']))} in English, "
+        f"{sorted(number.findall(e[LANG]))} in the translation"
+        for stem, entries in i18n.load_notes_translation(LANG).items()
+        for anchor, e in entries.items()
+        if e.get(LANG, "").strip() and sorted(number.findall(e["en"])) != sorted(number.findall(e[LANG]))
+    ]
+    assert not bad, "the numbers of a speaker note and its translation differ:\n" + "\n".join(bad)
