@@ -628,17 +628,21 @@ def readme_drift(lang: str = "zh", root: Path = ROOT) -> list[str]:
 
 def record_readme(titles: list[str] | None = None, lang: str = "zh", root: Path = ROOT) -> list[str]:
     """Write the translated README's record with the current sha of each section it translates (``titles``,
-    default: those it records now); returns the titles recorded."""
+    default: those it records now; the others keep their recorded sha); returns the titles recorded."""
     path = readme_path(lang, root)
     text = path.read_text(encoding="utf-8")
     now = readme_sections((root / "README.md").read_text(encoding="utf-8"))
-    titles = titles or list(readme_record(lang, root))
+    kept = readme_record(lang, root)
+    titles = titles or list(kept)
     unknown = [t for t in titles if t not in now]
     if unknown:
         raise SystemExit(f"README.md has no section {unknown}")
+    # naming sections re-records those and keeps every other section's recorded sha (in README order)
+    shas = {**kept, **{t: sha(now[t]) for t in titles}}
+    ordered = [t for t in now if t in shas] + [t for t in shas if t not in now]
     record = (
         "<!-- translates README.md (tests/test_readme_zh.py; python -m lecture.i18n readme --record): "
-        "section en_sha\n" + "".join(f"{t} {sha(now[t])}\n" for t in titles) + "-->"
+        "section en_sha\n" + "".join(f"{t} {shas[t]}\n" for t in ordered) + "-->"
     )
     text = README_RECORD.sub(lambda _: record, text) if README_RECORD.search(text) else text.rstrip() + "\n\n" + record
     path.write_text(text.rstrip() + "\n", encoding="utf-8")

@@ -67,3 +67,14 @@ def test_a_section_renamed_or_removed_fails(tmp_path):
     assert i18n.readme_drift("zh", root) == [
         "README.zh-CN.md: translates README.md section 'Licences', which no longer exists"
     ]
+
+
+def test_recording_one_section_keeps_the_others(tmp_path):
+    """`readme --record "Exercises"` re-records that section only; every other section keeps its sha."""
+    root = scratch_copy(tmp_path)
+    before = i18n.readme_record("zh", root)
+    readme = root / "README.md"
+    readme.write_text(readme.read_text(encoding="utf-8").replace("## Two commands\n", "## Two commands\n\nNew.\n"))
+    assert i18n.record_readme(["Exercises"], "zh", root) == ["Exercises"]
+    assert i18n.readme_record("zh", root) == before  # Exercises unchanged; Two commands still the old sha
+    assert [line.split(" section")[0] for line in i18n.readme_drift("zh", root)] == ["README.zh-CN.md: README.md"]
