@@ -397,6 +397,46 @@ def test_shards_split_the_class_by_student_and_merge_joins_them(tmp_path):
     assert summary_table(merge_rows([a, b])).splitlines()[-3].split()[-1] == "1/1"  # info rows are no notes
 
 
+def test_grade_shard_and_merge_on_the_command_line_wiring(tmp_path, monkeypatch):
+    """The command line's side of grading in shards (--shard, the reports, merge, --export, exit codes), with
+    grade() stubbed: grading itself is tested above, and end to end through the command line by the slow test
+    below (make test-grading)."""
+    subs = tmp_path / "subs"
+    for who in ("ann", "bob", "cat"):
+        (subs / who).mkdir(parents=True)
+    shards_asked = []
+
+    def fake_grade(submissions, options, shard_of, only=None):
+        shards_asked.append(shard_of)
+        work = [(who, Path(submissions) / who / NB00) for who in ("ann", "bob", "cat")]
+        return [
+            Row(who, NB00, ex, "fail" if (who, ex) == ("bob", "00.1") else "pass")
+            for who in sorted({who for who, _ in grading.shard(work, *shard_of)})
+            for ex in ("00.1", "00.2")
+        ]
+
+    monkeypatch.setattr(grading, "grade", fake_grade)
+    out = tmp_path / "out"
+    for i in (1, 2):
+        assert main(["grade", str(subs), "--shard", f"{i}/2", "--report", str(out / f"s{i}.csv"), "--no-html"]) == 0
+    assert shards_asked == [(1, 2), (2, 2)]
+    assert {r.student for r in read_csv(out / "s1.csv")} == {"ann", "cat"}
+    assert {r.student for r in read_csv(out / "s2.csv")} == {"bob"}
+    assert not (out / "s1.html").exists()  # --no-html
+    args = ["merge", str(out / "s2.csv"), str(out / "s1.csv"), "--report", str(out / "class.csv")]
+    assert main([*args, "--export", "canvas"]) == 0
+    merged = read_csv(out / "class.csv")
+    assert [(r.student, r.exercise, r.status) for r in merged] == [
+        ("ann", "00.1", "pass"), ("ann", "00.2", "pass"), ("bob", "00.1", "fail"), ("bob", "00.2", "pass"),
+        ("cat", "00.1", "pass"), ("cat", "00.2", "pass"),
+    ]  # fmt: skip
+    canvas = (out / "class-canvas.csv").read_text().splitlines()
+    assert (out / "class.html").exists() and canvas[2:] == ["ann,,,ann,,2", "bob,,,bob,,1", "cat,,,cat,,2"]
+    assert main(["grade", str(subs), "--shard", "3/2"]) == 2 and len(shards_asked) == 2  # refused before grading
+    assert main(["merge", str(out / "s1.csv"), str(out / "s1.csv"), "--report", str(out / "x.csv")]) == 1
+
+
+@pytest.mark.slow  # 13 s of kernels; the wiring is tested without them just above (make test-grading runs this)
 def test_grade_shard_and_merge_on_the_command_line(tmp_path, capsys):
     subs = tmp_path / "subs"
     for who in ("ann", "bob", "cat"):
