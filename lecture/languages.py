@@ -114,6 +114,10 @@ EXPLORER_ZH = [
         r"解码器在 \2 = \3 处的 \1 图像，在本页中绘制",
     ),
     (r"decoded at \(", "解码位置 ("),
+    (  # the summary of the fold the runtime moves the notebook's snapshot into (live_explorer.SNAPSHOT_SUMMARY)
+        r"The notebook(?:'|&#x27;)s figure at its default setting \(a picture saved with the notebook\)",
+        "笔记本在默认设置下的图（随笔记本保存的图片）",
+    ),
 ]
 
 

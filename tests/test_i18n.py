@@ -341,3 +341,17 @@ def test_speaker_notes_keep_their_numbers():
         if e.get(LANG, "").strip() and sorted(number.findall(e["en"])) != sorted(number.findall(e[LANG]))
     ]
     assert not bad, "the numbers of a speaker note and its translation differ:\n" + "\n".join(bad)
+
+
+def test_the_live_explorers_fold_summary_is_chinese_on_chinese_pages():
+    """The summary of the fold a live explorer moves the snapshot into is written in its script (JSON)."""
+    import json
+
+    from lecture import languages, live_explorer
+
+    summary = json.dumps(live_explorer.SNAPSHOT_SUMMARY)
+    block = f'<div class="live-explorer" id="x"><script>var s = {summary};</script></div>'
+    (out,) = languages.localize_explorer([{"data": {"text/html": block}}], "zh")
+    assert "default setting" not in out["data"]["text/html"] and "默认设置" in out["data"]["text/html"]
+    (same,) = languages.localize_explorer([{"data": {"text/html": block}}], "en")
+    assert live_explorer.SNAPSHOT_SUMMARY in same["data"]["text/html"]
