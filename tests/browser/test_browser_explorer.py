@@ -289,6 +289,22 @@ def test_explorer_runs_in_a_deck(browser, tmp_path) -> None:  # noqa: F811
     print(report("explorer deck", seen) + "; axe on its slide: 0 violations")
 
 
+def move_last_slider(page, uid: str) -> list[dict]:
+    """A built page's explorer: compare() as drawn, then after three arrow-key steps on its last slider (the
+    second z of a z-slider explorer, or 08's one code slider, stepped down from its background code)."""
+    page.locator(f"#{uid}-z1").scroll_into_view_if_needed()
+    wait_for_draw(page, uid, 0)
+    seen = [compare(page, uid)]
+    n = page.locator(f"#{uid} input[type=range]").count()  # 2 (a z-slider explorer) or 1 (08's code)
+    page.locator(f"#{uid}-z{n}").focus()
+    for _ in range(3):
+        page.keyboard.press("ArrowLeft" if n == 1 else "ArrowRight")
+    wait_for_draw(page, uid, seen[-1]["draws"] + 2)
+    seen.append(compare(page, uid))
+    assert seen[1]["z"][n - 1] != seen[0]["z"][n - 1], seen
+    return seen
+
+
 def test_site_explorers_draw_the_torch_decoder(browser, site, site_url) -> None:  # noqa: F811
     """Every live explorer of the built site (the notebooks that export their decoders), offline."""
     pages = sorted(p for p in Path(site, "notebooks").glob("*.html") if "live-explorer" in p.read_text("utf-8"))
@@ -300,16 +316,7 @@ def test_site_explorers_draw_the_torch_decoder(browser, site, site_url) -> None:
         for path in pages:
             page.goto(f"{site_url}/notebooks/{path.name}", timeout=90_000)
             for uid in page.evaluate("() => Array.from(document.querySelectorAll('.live-explorer')).map(e => e.id)"):
-                page.locator(f"#{uid}-z1").scroll_into_view_if_needed()
-                wait_for_draw(page, uid, 0)
-                seen = [compare(page, uid)]
-                n = page.locator(f"#{uid} input[type=range]").count()  # 2 (a z-slider explorer) or 1 (08's code)
-                page.locator(f"#{uid}-z{n}").focus()
-                for _ in range(3):
-                    page.keyboard.press("ArrowLeft" if n == 1 else "ArrowRight")
-                wait_for_draw(page, uid, seen[-1]["draws"] + 2)
-                seen.append(compare(page, uid))
-                assert seen[1]["z"][n - 1] != seen[0]["z"][n - 1], seen
+                seen = move_last_slider(page, uid)
                 assert page.evaluate(JS_FOLDED, uid)["folded"], f"{path.stem}: the snapshot was not folded away"
                 print(report(f"site {path.stem}", seen))
     finally:
