@@ -97,17 +97,25 @@ def axe_site(chromium, site_dir: Path, url: str) -> tuple[dict[str, dict[str, se
         if "_static" not in p.parts and p.relative_to(site_dir).parts[0] != "zh"  # zh/: test_browser_zh.py
     )
     assert len(pages) >= 11, pages
+    return axe_pages(chromium, url, pages)
+
+
+def axe_pages(chromium, url: str, rels: list[str], each=None) -> tuple[dict[str, dict[str, set]], list[str]]:
+    """axe on each page `url/rel` once its MathJax has typeset, offline; `each(page, rel)`, if given, runs
+    first on every page (a test's own checks). (violations per page and rule, requests to other hosts)."""
     context, blocked = offline_context(chromium, (url, "data:"), viewport=(1400, 1000))
     page = context.new_page()
     found: dict[str, dict[str, set]] = {}
     try:
-        for rel in pages:
+        for rel in rels:
             page.goto(f"{url}/{rel}", timeout=90_000)
             if page.evaluate("() => !!document.querySelector('script[src*=mathjax]')"):
                 page.wait_for_function(
                     "() => window.MathJax && MathJax.startup && MathJax.startup.promise", timeout=90_000
                 )
                 page.evaluate("() => MathJax.startup.promise")
+            if each is not None:
+                each(page, rel)
             merge(found, rel, axe(page))
     finally:
         context.close()

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from lecture import build_lecture, build_site, build_slides
-from tests.browser.test_browser_a11y import TAGS, axe, axe_decks, merge, report
+from tests.browser.test_browser_a11y import TAGS, axe_decks, axe_pages, report
 from tests.browser.test_browser_explorer import move_last_slider
 from tests.browser.test_browser_explorer import report as explorer_report
 from tests.browser.test_browser_lecture import (  # noqa: F401 (fixtures)
@@ -116,23 +116,13 @@ def test_every_page_and_deck_has_its_language_and_a_switch(zh_site, zh_decks) ->
 
 def test_every_chinese_site_page_passes_axe(browser, zh_site, zh_site_url) -> None:  # noqa: F811
     rels = sorted(p.relative_to(SITE).as_posix() for p in zh_site.rglob("*.html") if "_static" not in p.parts)
-    context, blocked = offline_context(browser, (zh_site_url, "data:"), viewport=(1400, 1000))
-    page = context.new_page()
-    found: dict[str, dict[str, set]] = {}
-    try:
-        for rel in rels:
-            page.goto(f"{zh_site_url}/{rel}", timeout=90_000)
-            if page.evaluate("() => !!document.querySelector('script[src*=mathjax]')"):
-                page.wait_for_function(
-                    "() => window.MathJax && MathJax.startup && MathJax.startup.promise", timeout=90_000
-                )
-                page.evaluate("() => MathJax.startup.promise")
-            assert page.evaluate("() => document.documentElement.lang") == "zh-CN", rel
-            switch = page.locator("nav.lang-switch a")
-            assert switch.is_visible() and switch.inner_text() == "English", rel
-            merge(found, rel, axe(page))
-    finally:
-        context.close()
+
+    def lang_and_switch(page, rel: str) -> None:
+        assert page.evaluate("() => document.documentElement.lang") == "zh-CN", rel
+        switch = page.locator("nav.lang-switch a")
+        assert switch.is_visible() and switch.inner_text() == "English", rel
+
+    found, blocked = axe_pages(browser, zh_site_url, rels, each=lang_and_switch)
     table = report(found, "site-zh")
     print(f"axe on {len(found)} Chinese site pages ({', '.join(TAGS)}):\n{table}")
     assert len(found) >= 13
