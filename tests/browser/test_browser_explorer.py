@@ -254,19 +254,24 @@ def test_explorer_page_redraws_offline_like_torch(browser, tmp_path) -> None:  #
     print(report("explorer page", seen, against_the_model(seen, model)) + "; axe: 0 violations")
 
 
+def deck_of(nb, src: Path) -> Path:
+    """`nb` as a reveal.js deck (lecture/build_slides.py), one slide per cell, written beside `src` with its own
+    reveal.js and MathJax copies (nothing from the network); the deck's path."""
+    for cell in nb.cells:
+        cell.metadata["slideshow"] = {"slide_type": "slide"}
+    nbformat.write(nb, src)
+    out = src.parent / "slides"
+    out.mkdir()
+    vendor.copy_reveal(out / "reveal.js")
+    vendor.copy_mathjax(out / "mathjax")
+    return build_slides.build_deck(src, out)[0]
+
+
 def test_explorer_runs_in_a_deck(browser, tmp_path) -> None:  # noqa: F811
     """The same notebook as a reveal.js deck (lecture/build_slides.py), from disk with the network blocked:
     the arrow keys move the focused slider, not the deck."""
     nb, _ = explorer_notebook()
-    for cell in nb.cells:
-        cell.metadata["slideshow"] = {"slide_type": "slide"}
-    src = tmp_path / "06_small.ipynb"
-    nbformat.write(nb, src)
-    out = tmp_path / "slides"
-    out.mkdir()
-    vendor.copy_reveal(out / "reveal.js")
-    vendor.copy_mathjax(out / "mathjax")
-    deck, _ = build_slides.build_deck(src, out)
+    deck = deck_of(nb, tmp_path / "06_small.ipynb")
     uid = re.search(r'class="live-explorer" id="([^"]+)"', deck.read_text(encoding="utf-8")).group(1)
     context, blocked = offline_context(browser, ("file:",))
     page = context.new_page()
@@ -354,16 +359,7 @@ def code_explorer_files(tmp_path: Path) -> tuple[Path, Path]:
     nb, _ = explorer_notebook(small_vqvae(), CODE_SLIDERS)  # background code 2
     page_file = tmp_path / "code.html"
     outputs_page(nb, page_file, "A code explorer")
-    for cell in nb.cells:
-        cell.metadata["slideshow"] = {"slide_type": "slide"}
-    src = tmp_path / "08_small.ipynb"
-    nbformat.write(nb, src)
-    out = tmp_path / "slides"
-    out.mkdir()
-    vendor.copy_reveal(out / "reveal.js")
-    vendor.copy_mathjax(out / "mathjax")
-    deck, _ = build_slides.build_deck(src, out)
-    return page_file, deck
+    return page_file, deck_of(nb, tmp_path / "08_small.ipynb")
 
 
 def test_code_explorer_runs_offline_like_torch(browser, tmp_path) -> None:  # noqa: F811
