@@ -127,7 +127,7 @@ test-notebooks: setup  ## the notebooks only, under nbval
 # moments in a class of about 20 submissions, several times, resume, compare with an uninterrupted run).
 # CI runs it after `make test`.
 test-grading: setup  ## slow: every notebook graded, fault tests, the wheel in a clean venv, the tamper suite
-	$(PY) -m pytest tests -m "slow or tamper" -v
+	$(PY) -m pytest tests -m "slow or tamper" -v --durations=10
 
 clean:  ## remove .venv, the pip-tools environment and the pytest cache
 	rm -rf $(VENV) $(TOOLS) .pytest_cache
@@ -165,7 +165,7 @@ $(BROWSER_STAMP): $(STAMP)
 	@touch $@
 
 test-browser: $(BROWSER_STAMP)  ## JupyterLab in headless Chromium (needs the system chromium)
-	timeout -k 30 900 $(PY) -m pytest tests/browser -m browser -p no:cacheprovider -v -s
+	timeout -k 30 900 $(PY) -m pytest tests/browser -m browser -p no:cacheprovider -v -s --durations=10
 
 # Lecture mode and the website. The notebooks in notebooks/ are for learners and hold no speaker notes;
 # `make lecture` writes the lecture edition, build/lecture/ (git-ignored): the same notebooks with the

@@ -241,6 +241,15 @@ def main(argv: list[str] | None = None) -> int:
         write_readme(args.readme, args.from_table.read_text().strip())
         print(f"wrote {args.from_table} into {args.readme}")
         return 0
+    if args.only:  # a bare "04" or a misspelt name would otherwise run nothing and report 0 passed
+        unknown = [n for n in args.only if n not in COURSE_SETTINGS]
+        if unknown:
+            hint = {n: [c for c in COURSE_SETTINGS if c.startswith(n)] for n in unknown}
+            raise SystemExit(
+                "--only takes notebook names: "
+                + "; ".join(f"{n!r} is not one" + (f" (did you mean {m[0]!r}?)" if m else "") for n, m in hint.items())
+                + f". Known: {', '.join(COURSE_SETTINGS)}"
+            )
     if args.seeds is not None:
         todo = seed_variants(COURSE_SETTINGS, args.seeds, args.only)
     else:

@@ -313,14 +313,17 @@ def test_an_infinite_loop_times_out_and_the_class_goes_on(tmp_path, capsys):
 
 
 # --------------------------------------------------------------------------- the real notebooks
-def _grade_course(tmp_path: Path, names: list[str], timeout: float = 240, full: bool = False) -> list[Row]:
+def _grade_course(
+    tmp_path: Path, names: list[str], timeout: float = 240, full: bool = False, student: bool = True
+) -> list[Row]:
     subs = tmp_path / ("subs-full" if full else "subs")
     for name in names:
         teacher = nbformat.read(COURSE / name, as_version=4)
         (subs / "teacher").mkdir(parents=True, exist_ok=True)
         shutil.copy(COURSE / name, subs / "teacher" / name)
-        (subs / "student").mkdir(parents=True, exist_ok=True)
-        nbformat.write(make_student_notebook(teacher)[0], subs / "student" / name)
+        if student:
+            (subs / "student").mkdir(parents=True, exist_ok=True)
+            nbformat.write(make_student_notebook(teacher)[0], subs / "student" / name)
     return grade(subs, GradeOptions(timeout=timeout, jobs=2, course_dir=COURSE, progress=False, full=full))
 
 
@@ -342,14 +345,16 @@ def test_notebook_00_grades_pass_and_its_student_version_not_attempted(tmp_path)
 
 @pytest.mark.slow
 def test_every_course_notebook_grades_pass_and_its_student_version_not_attempted(tmp_path):
-    """...in the default mode and with ``full=True`` (every cell run), with the same verdicts."""
+    """...in the default mode, and the teacher's with ``full=True`` (every cell run) with the same verdicts.
+    (The student versions are not run whole: every check of theirs meets the same stub either way, and
+    the tamper suite compares full and default runs of student work; this keeps CI's time down.)"""
     names = sorted(p.name for p in COURSE.glob("[0-9][0-9]_*.ipynb"))  # not a scratch copy beside them
     t0 = time.perf_counter()
     rows = _grade_course(tmp_path, names, timeout=240)  # only the cells the exercises need
     fast = time.perf_counter() - t0
-    full = _grade_course(tmp_path, names, timeout=240, full=True)  # each notebook runs in under a minute
+    full = _grade_course(tmp_path, names, timeout=240, full=True, student=False)  # each under a minute
     statuses = lambda rs: [(r.student, r.notebook, r.exercise, r.status) for r in rs]  # noqa: E731
-    assert statuses(rows) == statuses(full)
+    assert [s for s in statuses(rows) if s[0] == "teacher"] == statuses(full)
     _assert_teacher_passes_and_student_not_attempted(rows, names)
     assert fast < 3 * 2 * len(names), f"the default mode took {fast:.0f} s for {2 * len(names)} notebooks"
 
