@@ -40,7 +40,7 @@ import nbformat
 from lecture import alt_text, build_lecture, live_explorer, vendor
 from lecture import slide_metadata as sm
 from lecture.build_slides import snapshot_widgets
-from lecture.languages import LABELS, add_switch, counterpart, localize_explorer
+from lecture.languages import LABELS, add_switch, counterpart
 
 ROOT = Path(__file__).resolve().parents[1]
 SITE = ROOT / "site"
@@ -135,8 +135,7 @@ def site_notebook(nb, lang: str = "en") -> nbformat.NotebookNode:
             cell.source = f":::{{admonition}} {title}\n:class: tip\n\n{text}\n:::"
         if cell.cell_type != "code":
             continue
-        outputs = live_explorer.live_outputs(nb, cell, snapshot_widgets(nb, cell, SNAPSHOT_NOTES[lang]))
-        cell.outputs = localize_explorer(outputs, lang)
+        cell.outputs = live_explorer.live_outputs(nb, cell, snapshot_widgets(nb, cell, SNAPSHOT_NOTES[lang]), lang=lang)
         if sm.is_solution(cell):
             tags = cell.metadata.setdefault("tags", [])
             if "hide-input" not in tags:

@@ -37,7 +37,7 @@ from nbconvert import SlidesExporter
 
 from lecture import alt_text, build_lecture, live_explorer, vendor
 from lecture import slide_metadata as sm
-from lecture.languages import add_switch, localize_explorer, set_html_lang
+from lecture.languages import add_switch, set_html_lang
 from vae_course.classroom.student import solution_lines
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -84,8 +84,7 @@ def prepare(nb, lang: str = "en") -> nbformat.NotebookNode:
     for cell in nb.cells:
         if cell.cell_type != "code":
             continue
-        outputs = live_explorer.live_outputs(nb, cell, snapshot_widgets(nb, cell, note), compact=True)
-        cell.outputs = localize_explorer(outputs, lang)
+        cell.outputs = live_explorer.live_outputs(nb, cell, snapshot_widgets(nb, cell, note), compact=True, lang=lang)
         if sm.input_hidden(cell):
             cell.metadata["transient"] = {"remove_source": True}
         cell.metadata["tags"] = [*cell.metadata.get("tags", []), *sm.fit_tags(cell)]

@@ -39,8 +39,49 @@ CANVAS_PX, DECK_CANVAS_PX = 168, 100
 #: in a deck, the snapshot's picture on a slide that also holds a live explorer is at most this tall (CSS
 #: pixels), so that the two fit one 720-pixel slide (06's explorer slide was 824 px without it)
 DECK_SNAPSHOT_PX = 160
-#: the summary of the <details> the runtime folds the notebook's snapshot into
-SNAPSHOT_SUMMARY = "The notebook's figure at its default setting (a picture saved with the notebook)"
+#: the explorer's words in each language a page or deck is built in (English and, from notebooks/zh/,
+#: Chinese). ``{z}`` stays in the label and caption: the runtime writes the point there as the slider moves.
+#: snapshot: the summary of the <details> the runtime folds the notebook's snapshot into.
+WORDS = {
+    "en": {
+        "page_note": "<p><b>Live explorer</b>: the notebook's decoder ({sizes}, its trained weights) runs in this "
+        "page; {what}. No kernel, no network.</p>",
+        "deck_note": "<p><b>Live explorer</b>: the notebook's decoder ({sizes}) runs in this deck.</p>",
+        "snapshot": "The notebook's figure at its default setting (a picture saved with the notebook)",
+        "dense_what": "move a slider (or focus it and use the arrow keys) to redraw the image",
+        "dense_label": "The decoder's {h}\u00d7{w} image at ({names}) = {z}, drawn in this page",
+        "dense_caption": "decoded at ({names}) = {z}",
+        "code_where": "code {z} alone at row {row}, column {col} of the {rows}\u00d7{cols} code grid, every other "
+        "position holding code {background} (blank paper)",
+        "code_what": "pick a code with the slider (or focus it and use the arrow keys) to redraw what the decoder "
+        "paints for it alone on blank paper, the notebook's \u201cdecoded alone\u201d panel, here the whole image",
+        "code_label": "The decoder's {h}\u00d7{w} image of {where}, drawn in this page",
+        "code_caption": "decoded: {where}",
+    },
+    "zh": {
+        "page_note": "<p><b>实时探索器</b>：笔记本的解码器（{sizes}，训练好的权重）在本页中运行；{what}。"
+        "不需要内核，也不联网。</p>",
+        "deck_note": "<p><b>实时探索器</b>：笔记本的解码器（{sizes}）在这份幻灯片中运行。</p>",
+        "snapshot": "笔记本在默认设置下的图（随笔记本保存的图片）",
+        "dense_what": "拖动滑块（或聚焦后按方向键）即可重新绘制图像",
+        "dense_label": "解码器在 ({names}) = {z} 处的 {h}\u00d7{w} 图像，在本页中绘制",
+        "dense_caption": "解码位置 ({names}) = {z}",
+        "code_where": "码字 {z} 单独放在 {rows}\u00d7{cols} 编码网格的第 {row} 行第 {col} 列，其余位置都是码字 "
+        "{background}（空白的纸）",
+        "code_what": "用滑块选一个码字（或聚焦后按方向键），重新绘制解码器单独在白纸上为它画出的东西，即笔记本里"
+        "\u201c单独解码\u201d那一栏，这里是整幅图像",
+        "code_label": "解码器的 {h}\u00d7{w} 图像：{where}，在本页中绘制",
+        "code_caption": "解码：{where}",
+    },
+}
+#: the English summary of the snapshot's fold (tests and the i18n check read it)
+SNAPSHOT_SUMMARY = WORDS["en"]["snapshot"]
+
+
+def _fill(template: str, **values) -> str:
+    """``template`` with ``values`` in place, ``{z}`` left for the runtime (str.format would want it)."""
+    return re.sub(r"\{(\w+)\}", lambda m: str(values[m[1]]) if m[1] in values else m[0], template)
+
 
 #: the forward pass of a dense decoder (``FORMAT``): z -> pixels
 DENSE_DECODE = r"""
@@ -246,29 +287,24 @@ def _signed(v: float, digits: int) -> str:
     return ("\u2212" if v < 0 else "+") + f"{abs(v):.{digits}f}"
 
 
-def _texts(spec: dict, sliders: list[dict]) -> tuple[str, str, str]:
-    """(label, caption, what): the canvas's accessible name and the caption, each with {z} for the point,
-    and what the explorer redraws, for its note."""
-    h, w = spec["image_shape"]
+def _texts(spec: dict, sliders: list[dict], lang: str = "en") -> tuple[str, str, str]:
+    """(label, caption, what) in ``lang``: the canvas's accessible name and the caption, each with {z} for
+    the point, and what the explorer redraws, for its note."""
+    words, (h, w) = WORDS[lang], spec["image_shape"]
     if spec["format"] == CODE_FORMAT:
-        (row, col), grid = spec["position"], spec["grid"]
-        where = (
-            f"code {{z}} alone at row {row + 1}, column {col + 1} of the {grid[0]}\u00d7{grid[1]} code grid, every "
-            f"other position holding code {spec['background']} (blank paper)"
-        )
-        what = (
-            "pick a code with the slider (or focus it and use the arrow keys) to redraw what the decoder paints for it "
-            "alone on blank paper, the notebook's \u201cdecoded alone\u201d panel, here the whole image"
-        )
-        return f"The decoder's {h}\u00d7{w} image of {where}, drawn in this page", f"decoded: {where}", what
+        (row, col), (rows, cols) = spec["position"], spec["grid"]
+        background = spec["background"]
+        where = _fill(words["code_where"], row=row + 1, col=col + 1, rows=rows, cols=cols, background=background)
+        label = _fill(words["code_label"], h=h, w=w, where=where)
+        return label, _fill(words["code_caption"], where=where), words["code_what"]
     names = ", ".join(s["description"] for s in sliders)
-    what = "move a slider (or focus it and use the arrow keys) to redraw the image"
-    label = f"The decoder's {h}\u00d7{w} image at ({names}) = {{z}}, drawn in this page"
-    return label, f"decoded at ({names}) = {{z}}", what
+    label = _fill(words["dense_label"], h=h, w=w, names=names)
+    return label, _fill(words["dense_caption"], names=names), words["dense_what"]
 
 
-def explorer_html(spec: dict, sliders: list[dict], uid: str, compact: bool = False) -> str:
-    """The live explorer's HTML block (sliders, canvas, the decoder as JSON and the runtime). `compact`
+def explorer_html(spec: dict, sliders: list[dict], uid: str, compact: bool = False, lang: str = "en") -> str:
+    """The live explorer's HTML block (sliders, canvas, the decoder as JSON and the runtime), its words in
+    ``lang`` (``WORDS``; the sliders' names are the notebook's, already in its language). `compact`
     (a deck): a smaller canvas, a one-line note, no caption under the canvas (the sliders' read-outs and
     the canvas's accessible name still give the point). Where JavaScript runs, the runtime folds the
     cell's snapshot (the outputs after the cell's ``snapshot_marker``) into a closed <details> at its end."""
@@ -281,7 +317,10 @@ def explorer_html(spec: dict, sliders: list[dict], uid: str, compact: bool = Fal
     uid = re.sub(r"[^A-Za-z0-9_-]", "-", uid)
     h, w = spec["image_shape"]
     sizes = describe(spec).replace(" -> ", " \u2192 ")
-    label, caption, what = _texts(spec, sliders)
+    if lang not in WORDS:
+        raise SystemExit(f"{uid}: no explorer text in {lang!r} (lecture/live_explorer.py WORDS has {sorted(WORDS)})")
+    words = WORDS[lang]
+    label, caption, what = _texts(spec, sliders, lang)
     digits = _digits(min(s["step"] for s in sliders))
     signed = not code
 
@@ -304,7 +343,7 @@ def explorer_html(spec: dict, sliders: list[dict], uid: str, compact: bool = Fal
         .replace("__ID__", json.dumps(uid))
         .replace("__SIGNED__", json.dumps(signed))
         .replace("__LIST__", json.dumps(not code))
-        .replace("__SNAPSHOT__", json.dumps(SNAPSHOT_SUMMARY))
+        .replace("__SNAPSHOT__", json.dumps(words["snapshot"]))
         .replace("__DIGITS__", str(digits))
         .replace("__LABEL__", json.dumps(label))
         .replace("__CAPTION__", json.dumps(caption))
@@ -313,18 +352,13 @@ def explorer_html(spec: dict, sliders: list[dict], uid: str, compact: bool = Fal
     shrink = f".reveal section:has(#{uid}) img{{max-height:{DECK_SNAPSHOT_PX}px;width:auto}}" if compact else ""
     return (
         f'<style>{STYLE}{shrink}</style>\n<div class="live-explorer" id="{uid}">\n'
-        + (
-            ""
-            if compact
-            else f"<p><b>Live explorer</b>: the notebook's decoder ({sizes}, its trained weights) runs "
-            f"in this page; {what}. No kernel, no network.</p>\n"
-        )
+        + ("" if compact else _fill(words["page_note"], sizes=sizes, what=what) + "\n")
         + f'<div class="live-explorer-row">\n<div><canvas width="{w}" height="{h}" role="img" '
         f'aria-label="{html.escape(label.replace("{z}", at))}" style="width:{px}px;height:{px * h // w}px"></canvas>'
         + ("" if compact else f'<p class="live-explorer-caption">{html.escape(caption.replace("{z}", at))}</p>')
         + "</div>\n"
         '<div class="live-explorer-controls">'
-        + (f"<p><b>Live explorer</b>: the notebook's decoder ({sizes}) runs in this deck.</p>" if compact else "")
+        + (_fill(words["deck_note"], sizes=sizes) if compact else "")
         + f"{''.join(rows)}</div>\n</div>\n"
         f'<script type="application/json" id="{uid}-decoder">{data}</script>\n'
         f"<script>{script}</script>\n</div>\n"
@@ -339,7 +373,7 @@ def snapshot_marker(uid: str) -> dict:
     )
 
 
-def live_outputs(nb, cell, outputs: list, compact: bool = False) -> list:
+def live_outputs(nb, cell, outputs: list, compact: bool = False, lang: str = "en") -> list:
     """``outputs`` (the cell's outputs as a page shows them: its widget replaced by the snapshot) without
     the decoder output, and where the cell has both a decoder and a widget with its sliders, a
     ``snapshot_marker`` where the widget's snapshot begins and the live explorer after the outputs."""
@@ -349,7 +383,7 @@ def live_outputs(nb, cell, outputs: list, compact: bool = False) -> list:
     if spec is None or not sliders:
         return kept
     uid = re.sub(r"[^A-Za-z0-9_-]", "-", f"explorer-{cell.get('id', 'cell')}")
-    block = explorer_html(spec, sliders, uid, compact)
+    block = explorer_html(spec, sliders, uid, compact, lang)
     before = 0  # the outputs before the widget's, which the snapshot keeps as they are (but the decoder's)
     for o in cell.get("outputs", []):
         if sm.WIDGET_MIME in o.get("data", {}):

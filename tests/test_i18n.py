@@ -343,15 +343,23 @@ def test_speaker_notes_keep_their_numbers():
     assert not bad, "the numbers of a speaker note and its translation differ:\n" + "\n".join(bad)
 
 
-def test_the_live_explorers_fold_summary_is_chinese_on_chinese_pages():
-    """The summary of the fold a live explorer moves the snapshot into is written in its script (JSON)."""
+def test_the_live_explorers_words_are_chinese_on_chinese_pages():
+    """The explorer's note, canvas name, caption and fold summary come from lecture/live_explorer.py's WORDS
+    in the page's language (a dense decoder and 08's code decoder): no English left on a Chinese page."""
     import json
 
-    from lecture import languages, live_explorer
+    from lecture import live_explorer
+    from tests.explorer_fixture import CODE_SLIDERS, SLIDERS, small_vae, small_vqvae
+    from vae_course.explorer import export_decoder
 
-    summary = json.dumps(live_explorer.SNAPSHOT_SUMMARY)
-    block = f'<div class="live-explorer" id="x"><script>var s = {summary};</script></div>'
-    (out,) = languages.localize_explorer([{"data": {"text/html": block}}], "zh")
-    assert "default setting" not in out["data"]["text/html"] and "默认设置" in out["data"]["text/html"]
-    (same,) = languages.localize_explorer([{"data": {"text/html": block}}], "en")
-    assert live_explorer.SNAPSHOT_SUMMARY in same["data"]["text/html"]
+    cases = [(export_decoder(small_vae()), SLIDERS), (export_decoder(small_vqvae(), background=2), CODE_SLIDERS)]
+    for spec, sliders in cases:
+        for compact in (False, True):
+            zh = live_explorer.explorer_html(spec, sliders, "x", compact, lang="zh")
+            en = live_explorer.explorer_html(spec, sliders, "x", compact, lang="en")
+            english = ("Live explorer", "drawn in this page", "decoded", "default setting", "blank paper")
+            assert not [w for w in english if w in zh], (spec["format"], compact, zh[:600])
+            assert "实时探索器" in zh and "Live explorer" in en
+            fold = json.dumps(live_explorer.WORDS["zh"]["snapshot"])  # in the script, as JSON (\\u-escaped)
+            assert fold in zh and json.dumps(live_explorer.SNAPSHOT_SUMMARY) in en
+    assert set(live_explorer.WORDS["zh"]) == set(live_explorer.WORDS["en"])
