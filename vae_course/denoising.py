@@ -3,7 +3,8 @@
 (``code_sensitivity``: does a denoising AE's code stand for a region?), and the 2-D mixture whose
 exact score a denoiser's correction is compared with (``ring_means``, ``sample_mixture``,
 ``mixture_score``: Tweedie's formula, Alain & Bengio 2014), and the best *linear* denoiser
-(``best_linear_denoiser``, ``linear_denoiser_error``) a trained one is compared with.
+(``best_linear_denoiser``, ``linear_denoiser_error``, ``ring_linear_error_ratio``) a trained one is
+compared with.
 """
 
 from __future__ import annotations
@@ -135,3 +136,13 @@ def linear_denoiser_error(x: Tensor, std: float, generator: torch.Generator | No
     noisy = x + std * torch.randn(x.shape, generator=generator, dtype=torch.float64)  # (N, D)
     out = mean + (noisy - mean) @ w.T  # (N, D)
     return float((out - x).pow(2).sum(1).mean()), float((noisy - x).pow(2).sum(1).mean())
+
+
+def ring_linear_error_ratio(g=None) -> float:
+    """The best linear denoiser's squared error over the noisy input's, on 50,000 draws of notebook
+    03's ring (8 Gaussians of std 0.3 on a circle of radius 2) with noise std 0.5: the experiment exercise 03.2's
+    check runs, and the number notebook 03 prints after it."""
+    g = g if g is not None else torch.Generator().manual_seed(10)
+    points = sample_mixture(50_000, ring_means(8, 2.0), 0.3, g)  # (50000, 2)
+    linear, noisy = linear_denoiser_error(points, 0.5, g)
+    return linear / noisy

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from vae_course.denoising import best_linear_denoiser, linear_denoiser_error, ring_means, sample_mixture
+from vae_course.denoising import best_linear_denoiser, ring_linear_error_ratio
 from vae_course.exercises import Feedback, case, register, register_prediction
 
 
@@ -195,15 +195,6 @@ register(
         "Gaussian data it is E[x | x~], the best denoiser of all."
     ),
 )
-
-
-def ring_linear_error_ratio(g=None) -> float:
-    """The best linear denoiser's squared error over the noisy input's, on 50,000 draws of notebook
-    03's ring (8 Gaussians of std 0.3 on a circle of radius 2) with noise std 0.5."""
-    g = g if g is not None else torch.Generator().manual_seed(10)
-    points = sample_mixture(50_000, ring_means(8, 2.0), 0.3, g)  # (50000, 2)
-    linear, noisy = linear_denoiser_error(points, 0.5, g)
-    return linear / noisy
 
 
 register_prediction(
