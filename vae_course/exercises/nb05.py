@@ -247,7 +247,7 @@ register_prediction(
         "the baseline E f (variance about 5e-5) beats all three: a biased estimator earns its bias only where "
         "every unbiased one is much noisier."
     ),
-    explain="(The experiment computes each estimator's bias and variance exactly: two-point sums and an integral.)",
+    explain="(The experiment computes each estimator's bias and variance exactly, by two-point sums and an integral)",
 )
 
 
