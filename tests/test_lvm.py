@@ -236,6 +236,23 @@ def test_curve_mixture_is_a_grid_mixture_and_the_grid_is_fine_enough():
         mix.log_prob(torch.zeros(3, 3))
 
 
+def test_curve_mixture_shifted_grid_visits_every_z_and_averages_to_the_integral():
+    from vae_course.lvm import CurveMixture
+
+    torch.manual_seed(0)
+    mix = CurveMixture(d=2, hidden=8, sigma=0.2, n_grid=64)
+    pts = torch.randn(10, 2)
+    fine = mix.log_prob(pts, n_grid=8000)
+    draws = torch.stack([mix.log_prob(pts, shifted=True) for _ in range(200)])  # (200, 10)
+    assert not torch.allclose(draws[0], draws[1])  # a new offset each call
+    assert not torch.allclose(draws[0], mix.log_prob(pts))  # not the fixed grid
+    assert torch.allclose(draws.exp().mean(0).log(), fine, atol=2e-2)  # p(x) on average: the integral
+    torch.manual_seed(1)
+    a = mix.log_prob(pts, shifted=True)
+    torch.manual_seed(1)
+    assert torch.equal(a, mix.log_prob(pts, shifted=True))  # torch's generator decides the offset
+
+
 def test_mixture_log_prob_of_one_component_is_a_gaussian():
     from vae_course.lvm import mixture_log_prob
 

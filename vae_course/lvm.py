@@ -480,12 +480,25 @@ class CurveMixture(nn.Module):
         """The curve mu(z) (G, d) at the quadrature grid (or at given z of shape (G, 1))."""
         return self.mu(self.z_grid if z is None else z)
 
-    def log_prob(self, x: Tensor, sigma: float | None = None, n_grid: int | None = None) -> Tensor:
+    def log_prob(
+        self, x: Tensor, sigma: float | None = None, n_grid: int | None = None, shifted: bool = False
+    ) -> Tensor:
         """log p(x) (N,) for points x (N, d), up to quadrature; ``sigma`` overrides the bump width,
-        ``n_grid`` the number of grid points (to check that the quadrature has converged)."""
+        ``n_grid`` the number of grid points (to check that the quadrature has converged).
+
+        ``shifted=True`` (for training): the G grid points are z_g = -z_max + (g + u) h, h = 2 z_max / G,
+        with one offset u ~ U(0, 1) drawn from torch's generator per call, so over the steps of a fit every
+        z in [-z_max, z_max] is visited: a fit on a fixed grid never sees the z's between its points and
+        can hide a fast move of the curve (across a gap in the data) between two of them."""
         if x.dim() != 2 or x.shape[1] != self.d:
             raise ValueError(f"expected points of shape (N, {self.d}), got {tuple(x.shape)}")
-        if n_grid is None:
+        if shifted:
+            g = len(self.z_grid) if n_grid is None else n_grid
+            h = 2 * self.z_max / g
+            z = (-self.z_max + (torch.arange(g) + torch.rand(())) * h)[:, None].to(self.z_grid)
+            log_w = -0.5 * z[:, 0] ** 2
+            log_w = log_w - torch.logsumexp(log_w, 0)
+        elif n_grid is None:
             z, log_w = self.z_grid, self.log_w
         else:
             z, log_w = (t.to(self.z_grid) for t in self._grid(n_grid))
