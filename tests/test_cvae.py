@@ -64,7 +64,7 @@ def test_one_hot_and_per_class_accuracy_and_exercises():
     assert torch.allclose(acc[:2], torch.tensor([1.0, 1 / 3])) and torch.isnan(acc[2:]).all()  # no 2s, no 3s
     from vae_course.exercises import get
 
-    assert get("07.2").kind == "predict-then-run"  # 07's exercises: the conditional ELBO and a prediction
+    assert get("07.1").kind == "predict-then-run"  # 07's exercises: the conditional ELBO and a prediction
 
 
 def test_exercise_solutions_in_notebook_07_pass_their_checks():
@@ -74,8 +74,8 @@ def test_exercise_solutions_in_notebook_07_pass_their_checks():
     from vae_course.exercises import check
 
     for marker, ex, name in [
-        ("def conditional_elbo(", "07.1", "conditional_elbo"),
-        ("def probe_prediction()", "07.2", "probe_prediction"),
+        ("def conditional_elbo(", "07.2", "conditional_elbo"),
+        ("def probe_prediction()", "07.1", "probe_prediction"),
     ]:
         ns = {"torch": torch, "F": F}
         exec(code_cell("07_cvae.ipynb", marker), ns)

@@ -105,9 +105,9 @@ INDEPENDENT = {
     ),
     "04.6": lambda mu, logvar: 0.5 * (mu**2 + logvar.exp() - 1 - logvar).sum(-1),
     "06.1": lambda mu, logvar, eps: mu + logvar.exp().sqrt() * eps,
-    "06.2": lambda w: (w - w.max(0).values).exp().mean(0).log() + w.max(0).values,
-    "06.3": lambda mu, logvar: (mu * 1.0, (logvar.exp() - 1) / 2),
-    "07.1": lambda x, logits, mu, logvar, pm, plv: (
+    "06.4": lambda w: (w - w.max(0).values).exp().mean(0).log() + w.max(0).values,
+    "06.5": lambda mu, logvar: (mu * 1.0, (logvar.exp() - 1) / 2),
+    "07.2": lambda x, logits, mu, logvar, pm, plv: (
         torch.distributions.Bernoulli(logits=logits).log_prob(x).flatten(1).sum(1)
         - torch.distributions.kl_divergence(
             torch.distributions.Normal(mu, (logvar / 2).exp()), torch.distributions.Normal(pm, (plv / 2).exp())

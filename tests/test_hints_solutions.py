@@ -155,7 +155,7 @@ def test_solutions_can_be_turned_off():
         ("00.3", 0.9, "too high"),
         ("02.5", 1.0, "averaging shrinks"),
         ("03.5", 0.3, "already 0"),
-        ("07.2", 3, "one of the letters"),
+        ("07.1", 3, "one of the letters"),
         ("08.4", 69, "halves the count"),
         ("08.4", "1146", "should be a number"),
         ("08.2", "c", "no centroid to jump to"),

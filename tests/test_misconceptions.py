@@ -130,18 +130,18 @@ WRONG = {
     ("05.4", "chose (b)"): lambda: " B",
     ("06.1", "logvar-as-std"): lambda mu, lv, eps=None: mu + eps * lv,
     ("06.1", "variance-not-std"): lambda mu, lv, eps=None: mu + eps * torch.exp(lv),
-    ("06.2", "log-sum-exp"): lambda v, dim=0: (
+    ("06.4", "log-sum-exp"): lambda v, dim=0: (
         torch.log(torch.exp(v - v.max(dim, keepdim=True).values).sum(dim)) + v.max(dim).values
     ),
-    ("06.2", "mean-of-logs"): lambda v, dim=0: v.sum(dim) / v.shape[dim],
-    ("06.3", "missing-half"): lambda mu, lv: (mu + 0, torch.exp(lv) - 1),
-    ("06.3", "kl-sign"): lambda mu, lv: (0 - mu, 0.5 - 0.5 * torch.exp(lv)),
-    ("06.4", "perfect-is-zero"): lambda: 0,
-    ("06.4", "every-pixel-a-coin"): lambda: 28 * 28 * 0.6931,
-    ("06.5", "chose (a)"): lambda: "a",
-    ("06.5", "chose (b)"): lambda: " B",
-    ("07.2", "chose (a)"): lambda: "a",
-    ("07.2", "chose (b)"): lambda: " B",
+    ("06.4", "mean-of-logs"): lambda v, dim=0: v.sum(dim) / v.shape[dim],
+    ("06.5", "missing-half"): lambda mu, lv: (mu + 0, torch.exp(lv) - 1),
+    ("06.5", "kl-sign"): lambda mu, lv: (0 - mu, 0.5 - 0.5 * torch.exp(lv)),
+    ("06.2", "perfect-is-zero"): lambda: 0,
+    ("06.2", "every-pixel-a-coin"): lambda: 28 * 28 * 0.6931,
+    ("06.3", "chose (a)"): lambda: "a",
+    ("06.3", "chose (b)"): lambda: " B",
+    ("07.1", "chose (a)"): lambda: "a",
+    ("07.1", "chose (b)"): lambda: " B",
     ("08.1", "forgot-the-2"): lambda n: 1 / n,
     ("08.1", "forgot-n"): lambda n: torch.full_like(n, 0.5),
     ("08.2", "chose (a)"): lambda: "a",
@@ -194,15 +194,15 @@ WRONG = {
     ("05.5", "no-detach"): lambda soft, hard: soft + (hard - soft),
     ("05.2", "baseline-ignored"): lambda mu, sigma, b: _score_variance(mu, sigma, 0.0),
     ("05.2", "mean-not-subtracted"): lambda mu, sigma, b: _score_variance(mu, sigma, b) + 4 * mu**2,
-    ("07.1", "prior-ignored"): lambda x, l, mu, lv, pm, plv: (
+    ("07.2", "prior-ignored"): lambda x, l, mu, lv, pm, plv: (
         -F.binary_cross_entropy_with_logits(l, x, reduction="none").sum((1, 2, 3))
         + 0.5 * (1 + lv - mu**2 - lv.exp()).sum(1)
     ),
-    ("07.1", "kl-sign"): lambda x, l, mu, lv, pm, plv: (
+    ("07.2", "kl-sign"): lambda x, l, mu, lv, pm, plv: (
         -F.binary_cross_entropy_with_logits(l, x, reduction="none").sum((1, 2, 3))
         + 0.5 * (plv - lv + (lv.exp() + (mu - pm) ** 2) / plv.exp() - 1).sum(1)
     ),
-    ("07.1", "mean-gap-unscaled"): lambda x, l, mu, lv, pm, plv: (
+    ("07.2", "mean-gap-unscaled"): lambda x, l, mu, lv, pm, plv: (
         -F.binary_cross_entropy_with_logits(l, x, reduction="none").sum((1, 2, 3))
         - 0.5 * (plv - lv + lv.exp() / plv.exp() + (mu - pm) ** 2 - 1).sum(1)
     ),

@@ -54,7 +54,7 @@ def _lme_cases(g=None):
 
 
 register(
-    "06.2",
+    "06.4",
     "a stable log-mean-exp for the IWAE bound",
     reference=log_mean_exp,
     cases=_lme_cases,
@@ -89,7 +89,7 @@ def _kl_grad_cases(g=None):
 
 
 register(
-    "06.3",
+    "06.5",
     "the gradient of the KL term (derive)",
     reference=_kl_grad_reference,
     cases=_kl_grad_cases,
@@ -114,7 +114,7 @@ register(
 
 
 def _bce_floor(g=None):
-    """The experiment of 06.4: the BCE floor (entropy of the grey levels) of MNIST-5k's 1000 test
+    """The experiment of 06.2: the BCE floor (entropy of the grey levels) of MNIST-5k's 1000 test
     digits, mean nats per image: what the notebook's section-6 cell prints with the course's data."""
     from .. import data
     from ..diagnostics import bernoulli_entropy
@@ -124,7 +124,7 @@ def _bce_floor(g=None):
 
 
 register_prediction(
-    "06.4",
+    "06.2",
     "predict the BCE of a perfect reconstruction",
     experiment=_bce_floor,
     form="number",
@@ -158,7 +158,7 @@ register_prediction(
 
 @functools.cache
 def _mean_reduction_outcome():
-    """The experiment of 06.5, as section 6 runs it: the small latent-20 VAE (hidden 128) trained on the
+    """The experiment of 06.3, as section 5 runs it: the small latent-20 VAE (hidden 128) trained on the
     4000 MNIST-5k training digits for 4 epochs (Adam, 3e-3, seed 0) on reduction='mean' + a summed KL,
     i.e. (recon + 784 KL) / 784. (c) when no unit keeps a KL above 0.1 nats; otherwise (b) when the
     rate is below half of the summed (true ELBO) model's, (a) when it is not. Deterministic (seed 0, one
@@ -191,7 +191,7 @@ def _mean_reduction_outcome():
 
 
 register_prediction(
-    "06.5",
+    "06.3",
     "predict what reduction='mean' does to a VAE",
     experiment=_mean_reduction_outcome,
     form="choice",
@@ -207,7 +207,7 @@ register_prediction(
         "Write the loss as a constant times (recon + beta KL) and read off beta; then forget the constant.",
         "A latent unit stays active only while the reconstruction it buys (in nats) is worth more than beta "
         "times the KL it costs. How many nats of reconstruction does one unit buy, at best, on a digit?",
-        "Re-read section 7's first paragraph on what a large beta does to each unit (it comes later in the "
+        "Re-read section 6's first paragraph on what a large beta does to each unit (it comes later in the "
         "notebook, but its argument needs nothing from there).",
     ),
     solution='def reduction_prediction():\n    return "c"',
@@ -243,7 +243,7 @@ def _mc():
         ),
     )
     add_misconceptions(
-        "06.2",
+        "06.4",
         M(
             "log-sum-exp",
             "forgot to subtract log K (a sum, not a mean)",
@@ -258,7 +258,7 @@ def _mc():
         ),
     )
     add_misconceptions(
-        "06.4",
+        "06.2",
         M(
             "perfect-is-zero",
             "predicted 0: thinks a perfect reconstruction has zero BCE on grey pixels",
@@ -274,7 +274,7 @@ def _mc():
         ),
     )
     add_misconceptions(
-        "06.3",
+        "06.5",
         M(
             "missing-half",
             "missing the 1/2 in the logvar gradient",
@@ -294,7 +294,7 @@ _mc()
 
 
 add_misconceptions(
-    "06.5",
+    "06.3",
     Misconception(
         "chose (a)",
         "predicted that Adam's scale invariance makes the reduction irrelevant",

@@ -53,7 +53,7 @@ def _conditional_elbo_cases(g=None):
 
 
 register(
-    "07.1",
+    "07.2",
     "the conditional ELBO with a label-dependent prior (derive)",
     reference=_conditional_elbo_reference,
     cases=_conditional_elbo_cases,
@@ -89,7 +89,7 @@ register(
 
 @functools.cache
 def _probe_letter():
-    """The experiment of 07.2 at a small scale: a CVAE and a plain VAE with 2-d codes (hidden 128) on the
+    """The experiment of 07.1 at a small scale: a CVAE and a plain VAE with 2-d codes (hidden 128) on the
     8x8 digits, 30 epochs each (Adam 3e-3, batches of 64, seed 0), and notebook 07's probe, a 15-nearest-
     neighbour classifier from the posterior means of the training digits to the test digits' classes.
     (a) when the CVAE's code is read at least as well as the plain VAE's (within 2 points); (b) when it is
@@ -143,7 +143,7 @@ def _probe_letter():
 
 
 register_prediction(
-    "07.2",
+    "07.1",
     "predict how much of the class a probe reads from the CVAE's code",
     experiment=_probe_letter,
     form="choice",
@@ -186,7 +186,7 @@ def _mc():
         return 0.5 * (logvar.exp() + mu**2 - 1 - logvar).sum(-1)
 
     add_misconceptions(
-        "07.1",
+        "07.2",
         M(
             "prior-ignored",
             "kept the KL against N(0, I): the label's prior never enters",
@@ -212,7 +212,7 @@ def _mc():
         ),
     )
     add_misconceptions(
-        "07.2",
+        "07.1",
         M(
             "chose (a)",
             "predicted that the CVAE's code holds the class as a plain VAE's does",
