@@ -90,25 +90,26 @@ WRONG = {
     ("01.3", "no-chain-rule"): lambda l, x: (torch.sigmoid(l) - x, 2 * torch.sigmoid(l) - 2 * x),
     ("01.4", "kept-not-discarded"): lambda: 0.698 + 0.63 + 0.555 + 0.397,
     ("01.4", "per-pixel"): lambda: (4.699 - 2.28) / 64,
-    ("02.5", "no shrinkage"): lambda: 1,
-    ("02.5", "halved length"): lambda: 0.25,
+    ("02.5", "variance-not-std"): lambda: 0.05,
+    ("02.5", "code-noise"): lambda: 0.5,
+    ("02.5", "lost-factor-2"): lambda: 0.1**0.5,
     ("02.3", "no-half-in-exponent"): lambda t, r: 1 / (1 + torch.exp(-(2 * t - 1) * r * r)),
     ("02.3", "full-moon-weight"): lambda t, r: 1 - torch.sigmoid((t - 0.5) * r**2),
     ("02.3", "r-not-squared"): lambda t, r: torch.sigmoid(r * t - r / 2),
     ("02.4", "no-half-in-exponent"): lambda: math.log(3) * 2 / 9,
     ("02.4", "r-not-squared"): lambda: 1,
-    ("03.5", "every masked pixel"): None,  # filled from the registry's wrong value below
-    ("03.5", "ink only"): lambda: 0.2,
-    ("03.1", "noise-not-signal"): lambda cov, std: (
+    ("03.1", "every masked pixel"): None,  # filled from the registry's wrong value below
+    ("03.1", "ink only"): lambda: 0.2,
+    ("03.2", "noise-not-signal"): lambda cov, std: (
         torch.eye(len(cov), dtype=cov.dtype)
         - cov @ torch.linalg.inv(cov + std**2 * torch.eye(len(cov), dtype=cov.dtype))
     ),
-    ("03.1", "std-not-variance"): lambda cov, std: (
+    ("03.2", "std-not-variance"): lambda cov, std: (
         torch.linalg.solve(cov + std * torch.eye(len(cov), dtype=cov.dtype), cov).T
     ),
-    ("03.2", "noise-share"): lambda: 0.25 / 2.34,
-    ("03.2", "bump-std-only"): lambda: 0.09 / 0.34,
-    ("03.2", "std-not-variance"): lambda: 2.09 / 2.59,
+    ("03.3", "noise-share"): lambda: 0.25 / 2.34,
+    ("03.3", "bump-std-only"): lambda: 0.09 / 0.34,
+    ("03.3", "std-not-variance"): lambda: 2.09 / 2.59,
     ("04.6", "kl-sign"): lambda mu, lv: (0.5 * (1 + lv - mu**2 - torch.exp(lv))).sum(-1),
     ("04.6", "missing-half"): lambda mu, lv: (mu**2 + torch.exp(lv) - 1 - lv).sum(-1),
     ("04.6", "variance-for-logvar"): lambda mu, lv: 0.5 * (mu**2 + lv - 1 - torch.log(lv)).sum(-1),
@@ -165,14 +166,14 @@ WRONG = {
     ("02.2", "mean-over-references"): lambda x, bank: (
         ((x.flatten(1)[:, None] - bank.flatten(1)) ** 2).mean(-1).sqrt().mean(-1)
     ),
-    ("03.3", "coin-per-pixel"): lambda x, fraction: x * (torch.rand_like(x) >= fraction),
-    ("03.3", "one-mask-for-batch"): lambda x, fraction: (
+    ("03.4", "coin-per-pixel"): lambda x, fraction: x * (torch.rand_like(x) >= fraction),
+    ("03.4", "one-mask-for-batch"): lambda x, fraction: (
         x * (torch.rand(x[0].numel()).argsort() >= round(fraction * x[0].numel())).reshape(x[0].shape)
     ),
-    ("03.3", "in-place"): _mask_in_place,
-    ("03.4", "mean-not-sum"): lambda r, x, m: torch.stack([((a - b) ** 2 * k).mean() for a, b, k in zip(r, x, m)]),
-    ("03.4", "mask-inverted"): lambda r, x, m: ((r - x) ** 2).masked_fill(m, 0).sum((1, 2, 3)),
-    ("03.4", "whole-image"): lambda r, x, m: ((r - x) ** 2).sum((1, 2, 3)),
+    ("03.4", "in-place"): _mask_in_place,
+    ("03.5", "mean-not-sum"): lambda r, x, m: torch.stack([((a - b) ** 2 * k).mean() for a, b, k in zip(r, x, m)]),
+    ("03.5", "mask-inverted"): lambda r, x, m: ((r - x) ** 2).masked_fill(m, 0).sum((1, 2, 3)),
+    ("03.5", "whole-image"): lambda r, x, m: ((r - x) ** 2).sum((1, 2, 3)),
     ("04.2", "no-shift"): lambda v: torch.log(torch.exp(v).mean(0)),
     ("04.2", "sum-not-mean"): lambda v: torch.logsumexp(v, 0),
     ("04.1", "direction-swapped"): lambda p, q: torch.where(q > 0, q * torch.log(q / p), 0.0).sum(-1),

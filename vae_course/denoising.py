@@ -140,7 +140,7 @@ def linear_denoiser_error(x: Tensor, std: float, generator: torch.Generator | No
 
 def ring_linear_error_ratio(g=None) -> float:
     """The best linear denoiser's squared error over the noisy input's, on 50,000 draws of notebook
-    03's ring (8 Gaussians of std 0.3 on a circle of radius 2) with noise std 0.5: the experiment exercise 03.2's
+    03's ring (8 Gaussians of std 0.3 on a circle of radius 2) with noise std 0.5: the experiment exercise 03.3's
     check runs, and the number notebook 03 prints after it."""
     g = g if g is not None else torch.Generator().manual_seed(10)
     points = sample_mixture(50_000, ring_means(8, 2.0), 0.3, g)  # (50000, 2)

@@ -1,6 +1,6 @@
 """Exercises of notebook 02 (the moon interpolation failure): the path between two codes, the
-manifold distance of decoded images, where the midpoint of two prior codes falls, and the optimal
-decoder's fade under code noise (derived, then predicted and run)."""
+manifold distance of decoded images, the optimal decoder's fade under code noise (derived, then
+predicted and run), and the VAE that the noisy-code loss trains."""
 
 import math
 
@@ -75,62 +75,74 @@ register(
 )
 
 
-def _check_midpoint_prediction(fn, g=None) -> str:
+def _check_decoder_std_prediction(fn, g=None) -> str:
     from . import answer_of, check_number
 
-    g = g if g is not None else torch.Generator().manual_seed(6)
+    lam, sigma = 0.05, 0.5
     got = check_number(
         answer_of(fn),
-        0.5,
-        0.02,
+        lam**0.5,
+        0.01,
         wrong={
-            "no shrinkage": (
-                1.0,
-                "the midpoint is an average of two independent codes, and averaging shrinks: the two halves "
-                "do not point the same way, so their lengths do not add up.",
+            "variance-not-std": (
+                lam,
+                "that is s^2, the decoder's variance; the question asks for its standard deviation s.",
             ),
-            "halved length": (
-                0.25,
-                "that would be the midpoint of z and a copy of z scaled by 0; for independent codes the "
-                "variances of the two halves add: Var((z0 + z1)/2) = (1 + 1)/4 per coordinate.",
+            "code-noise": (
+                sigma,
+                "that is sigma, the std of the encoder's noise on the code (the sampled z); the decoder's std s "
+                "is set by the penalty lambda, not by the code noise.",
+            ),
+            "lost-factor-2": (
+                (2 * lam) ** 0.5,
+                "multiply the -ELBO by 2 s^2: the KL's (1/2)|f(x)|^2 becomes s^2 |f(x)|^2, which must equal "
+                "lambda |f(x)|^2, so s^2 = lambda.",
             ),
         },
-        explain="Per coordinate, the midpoint (z0 + z1) / 2 has variance (Var z0 + Var z1) / 4.",
+        explain="Multiply the -ELBO by 2 s^2 and match its two terms that depend on f and g to the loss's.",
     )
-    z0, z1 = torch.randn(2, 20000, 16, generator=g)
-    ratio = ((z0 + z1) / 2).pow(2).sum(1).mean() / z0.pow(2).sum(1).mean()
-    # what it means: how many prior codes are as close to the origin as a typical midpoint
-    inside = {}
-    for d in (16, 2):
-        prior = torch.randn(20000, d, generator=g).pow(2).sum(1)  # |z|^2 of prior codes
-        inside[d] = float((prior <= d / 2).double().mean())  # a typical midpoint has |z|^2 = D / 2
+    # the measurement: 2 s^2 (-ELBO) - L over random images, reconstructions and codes; a constant means one minimiser
+    g = g if g is not None else torch.Generator().manual_seed(6)
+    x, recon = torch.rand(2, 1000, 64, generator=g, dtype=torch.float64)
+    mu = 2 * torch.randn(1000, 2, generator=g, dtype=torch.float64)
+
+    def spread(s: float) -> float:
+        sse, d = (x - recon).pow(2).sum(1), mu.shape[1]
+        neg_elbo = (
+            sse / (2 * s**2)
+            + x.shape[1] / 2 * math.log(2 * math.pi * s**2)
+            + 0.5 * (mu.pow(2).sum(1) + d * sigma**2 - d - d * math.log(sigma**2))
+        )
+        gap = 2 * s**2 * neg_elbo - (sse + lam * mu.pow(2).sum(1))
+        return float(gap.max() - gap.min())
+
     return (
-        f"you predicted {got:.3g}; 20,000 pairs of 16-dimensional codes measure {ratio.item():.3f}. What it means: "
-        f"in 16 dimensions only {inside[16]:.0%} of prior codes lie as close to the origin as a typical midpoint "
-        "(|z|^2 <= D/2), so a straight path between two prior codes dips inside the shell where they lie, through "
-        "codes the decoder rarely saw (one reason for spherical interpolation, White 2016). In this notebook's 2-D "
-        f"code plane the same ratio holds, but {inside[2]:.0%} of prior codes lie that close: the midpoint is "
-        "ordinary there, so the 2-D failures of this notebook are not this effect"
+        f"you predicted {got:.3g}; on 1,000 random (image, reconstruction, code) triples of 64 pixels and 2 code "
+        f"dimensions, 2 s^2 (-ELBO) - L stays one constant with s = sqrt(lambda) = {lam**0.5:.4f} (spread "
+        f"{spread(lam**0.5):.0e}, float64 rounding), so the two losses have the same minimiser; with s = sigma = "
+        f"{sigma} it spreads by {spread(sigma):.3g}"
     )
 
 
 register(
     "02.5",
-    "predict how far the midpoint of a straight path falls inside the prior",
-    checker=_check_midpoint_prediction,
+    "predict the decoder std of the VAE that the noisy-code loss trains",
+    checker=_check_decoder_std_prediction,
     hint=(
-        "E||z||^2 for a standard normal code in D dimensions is D: compute the same for the midpoint, per coordinate.",
-        "The two codes are independent: the variance of a sum of independent variables is the sum of the variances.",
+        "Multiply the -ELBO by 2 s^2: which of its terms depend on the encoder f and the decoder g, and which are "
+        "constants?",
+        "The reconstruction term becomes the squared error with weight 1, as in L; the KL's (1/2)|f(x)|^2 must "
+        "become the penalty lambda |f(x)|^2.",
     ),
     kind="predict",
-    solution="def predicted_midpoint_ratio():\n    return 0.5  # Var((z0 + z1) / 2) = (1 + 1) / 4 per coordinate",
+    solution=(
+        "def predicted_decoder_std():\n    return 0.05**0.5  # 2 s^2 x (1/2)|f(x)|^2 = lambda |f(x)|^2, so s^2 = lambda"
+    ),
     explanation=(
-        "Each coordinate of (z0 + z1) / 2 has variance 1/4 + 1/4 = 1/2, so the midpoint's squared norm is "
-        "half a typical code's, whatever the dimension D. In high dimensions nearly all prior codes sit "
-        "near the shell of radius sqrt(D), so the straight path dips to radius sqrt(D/2): through codes "
-        "the decoder rarely saw in training. In two dimensions |z|^2 is spread widely (a chi-square with 2 "
-        "degrees of freedom) and about 4 in 10 prior codes lie inside radius 1, so there the midpoint is not "
-        "atypical."
+        "Multiplied by 2 s^2, the -ELBO is E|x - g(f(x) + sigma eps)|^2 + s^2 |f(x)|^2 plus terms free of f and "
+        "g; it equals the noisy-code loss, plus a constant, when s^2 = lambda: s = sqrt(0.05) = 0.22. The code "
+        "noise sigma is the encoder's std and the penalty weight lambda is the decoder's variance: a noisy-code "
+        "autoencoder is a fixed-variance VAE, so what section 5 proved of its optimal decoder holds for that VAE."
     ),
 )
 
@@ -256,12 +268,9 @@ def _mc():
     )
     add_misconceptions(
         "02.5",
-        M(
-            "no shrinkage",
-            "thought the midpoint keeps a typical code's length",
-            "averaging independent codes shrinks them.",
-        ),
-        M("halved length", "halved the variance twice (ratio 1/4)", "the variances of the two halves add."),
+        M("variance-not-std", "gave the decoder's variance s^2 = lambda, not its std", "the std is sqrt(lambda)."),
+        M("code-noise", "took the code noise sigma for the decoder's std", "sigma is the encoder's std; s^2 = lambda."),
+        M("lost-factor-2", "matched s^2 to 2 lambda (lost the KL's 1/2)", "2 s^2 x (1/2)|f(x)|^2 = lambda |f(x)|^2."),
     )
     add_misconceptions(
         "02.3",

@@ -50,7 +50,7 @@ def _check_mask_noise(fn, g=None) -> str:
 
 
 register(
-    "03.3",
+    "03.4",
     "Masking noise",
     checker=_check_mask_noise,
     solved_by=("mask_noise",),
@@ -93,7 +93,7 @@ def _masked_cases(g=None):
 
 
 register(
-    "03.4",
+    "03.5",
     "Loss on the masked pixels only (MAE)",
     reference=masked_mse,
     cases=_masked_cases,
@@ -134,7 +134,7 @@ def _check_identity_mse(fn, g=None) -> str:
 
 
 register(
-    "03.5",
+    "03.1",
     "predict the loss of a denoiser that just copies its input",
     checker=_check_identity_mse,
     hint=(
@@ -147,7 +147,7 @@ register(
     explanation=(
         "The copy is wrong exactly on the masked ink pixels, each by 1, so its mean squared error is "
         "P(masked) P(ink) = 0.3 x 0.2 = 0.06. A denoiser must beat this baseline to have learnt anything; "
-        "and since the loss on unmasked pixels is 0 for the copy, a loss on masked pixels only (03.4) "
+        "and since the loss on unmasked pixels is 0 for the copy, a loss on masked pixels only (03.5) "
         "measures just the filling in."
     ),
 )
@@ -166,7 +166,7 @@ def _linear_cases(g=None):
 
 
 register(
-    "03.1",
+    "03.2",
     "derive the best linear denoiser",
     reference=lambda cov, std: best_linear_denoiser(cov, std),
     cases=_linear_cases,
@@ -198,13 +198,13 @@ register(
 
 
 register_prediction(
-    "03.2",
+    "03.3",
     "predict how much the best linear denoiser helps on the ring",
     experiment=ring_linear_error_ratio,
     form="number",
     tol=0.02,
     hint=(
-        "Your 03.1 needs only the ring's covariance: the eight centres are spread evenly round the circle, "
+        "Your 03.2 needs only the ring's covariance: the eight centres are spread evenly round the circle, "
         "so what is the average of cos^2 over them, and what does the spread of each bump add?",
         "With Sigma = c I the denoiser shrinks every direction by the same factor; the error of the "
         "shrunk input, per direction, is a short expression in c and the noise variance.",
@@ -237,7 +237,7 @@ def _mc():
     from . import add_misconceptions
 
     add_misconceptions(
-        "03.3",
+        "03.4",
         M(
             "coin-per-pixel",
             "masked each pixel by an independent coin: the fraction is right only on average",
@@ -256,7 +256,7 @@ def _mc():
         ),
     )
     add_misconceptions(
-        "03.4",
+        "03.5",
         M(
             "mean-not-sum",
             "averaged the masked squared errors over all pixels instead of summing them",
@@ -277,7 +277,7 @@ def _mc():
         ),
     )
     add_misconceptions(
-        "03.5",
+        "03.1",
         M(
             "every masked pixel",
             "counted every masked pixel as an error, ink or not",
@@ -287,7 +287,7 @@ def _mc():
     )
     eye = lambda cov: torch.eye(len(cov), dtype=cov.dtype)  # noqa: E731
     add_misconceptions(
-        "03.1",
+        "03.2",
         M(
             "noise-not-signal",
             "returned sigma^2 (Sigma + sigma^2 I)^-1, the share of the NOISE",
@@ -303,7 +303,7 @@ def _mc():
     )
     c = 2.0**2 / 2 + 0.3**2
     add_misconceptions(
-        "03.2",
+        "03.3",
         M(
             "noise-share",
             "gave sigma^2 / (c + sigma^2), the share of the noise",
