@@ -315,16 +315,18 @@ def embed_decoder(
     background: int | None = None,
     position: tuple[int, int] | None = None,
     within: float | None = None,
+    quiet: bool = False,
 ) -> None:
     """Display the exported decoder as a notebook output (``DECODER_MIME``; JupyterLab shows one line
     of text), for the web edition's live explorer. Call it in the explorer's cell (it returns nothing,
     so no echo of the weights is saved when it is the cell's last line). For a VQ-VAE, ``background``
     and ``position`` say where the explorer's code sits (``export_code_decoder``); ``within``: the
-    explorer's sliders span [-within, within] (the float16 check is made there)."""
+    explorer's sliders span [-within, within] (the float16 check is made there); ``quiet``: the
+    one-line text is empty, so a learner's output shows nothing of the export."""
     from IPython.display import display
 
     spec = export_decoder(model, background=background, position=position, within=within)
-    text = f"decoder exported for the web edition's live explorer ({describe(spec)})"
+    text = "" if quiet else f"decoder exported for the web edition's live explorer ({describe(spec)})"
     display({DECODER_MIME: spec, "text/plain": text}, raw=True)
 
 

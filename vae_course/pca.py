@@ -40,6 +40,7 @@ def linear_ae_descent(
     lr: float,
     callback=None,
     every: int = 10,
+    with_bias: bool = False,
 ) -> tuple[tuple[Tensor, Tensor, Tensor, Tensor], int]:
     """Full-batch gradient descent on a linear autoencoder x_hat = W2 (W1 x + b1) + b2, minimising
     the squared error summed over pixels and averaged over the images x (N, D) or (N, C, H, W).
@@ -51,7 +52,8 @@ def linear_ae_descent(
         dL/dW2 = -2 E[r h^T],  dL/db2 = -2 E[r],  dL/dW1 = -2 W2^T E[r x^T],  dL/db1 = -2 W2^T E[r],
 
     where E[r x^T] = (S - W2 W1 S) - c mu^T and E[r] = mu - W2 W1 mu - c, c = W2 b1 + b2. Computed
-    in float64 (numpy). ``callback(step, W2)``, called after every ``every``-th step, may return True to stop.
+    in float64 (numpy). ``callback(step, W2)`` (``callback(step, W2, b2)`` with ``with_bias``), called after
+    every ``every``-th step, may return True to stop.
     Returns the final weights (float64) and the number of steps taken; non-finite weights (a step
     too large for the data) raise ``FloatingPointError``."""
     X = x.flatten(1).double()
@@ -73,7 +75,8 @@ def linear_ae_descent(
             if step % every == 0:
                 if not np.isfinite(W2).all():
                     raise FloatingPointError(f"gradient descent diverged at step {step} (step size {lr:.3g})")
-                if callback is not None and callback(step, torch.from_numpy(W2)):
+                extra = (torch.from_numpy(b2),) if with_bias else ()
+                if callback is not None and callback(step, torch.from_numpy(W2), *extra):
                     break
     if not all(np.isfinite(w).all() for w in (W1, b1, W2, b2)):
         raise FloatingPointError(f"gradient descent diverged (step size {lr:.3g})")
