@@ -115,7 +115,7 @@ register(
 
 def _bce_floor(g=None):
     """The experiment of 06.2: the BCE floor (entropy of the grey levels) of MNIST-5k's 1000 test
-    digits, mean nats per image: what the notebook's section-6 cell prints with the course's data."""
+    digits, mean nats per image: what the notebook's section-5 cell prints with the course's data."""
     from .. import data
     from ..diagnostics import bernoulli_entropy
 
