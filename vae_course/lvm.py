@@ -467,8 +467,13 @@ class CurveMixture(nn.Module):
         if not learn_sigma:
             self.register_buffer("fixed_log_sigma", log_sigma)
 
-    def _grid(self, n_grid: int) -> tuple[Tensor, Tensor]:
-        z = torch.linspace(-self.z_max, self.z_max, n_grid)[:, None]  # (G, 1)
+    def _grid(self, n_grid: int, offset: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        """(z (G, 1), log weights (G,)): the N(0, 1) quadrature on [-z_max, z_max]; with ``offset`` u in
+        [0, 1), the points -z_max + (g + u) h, h = 2 z_max / G, instead of the evenly spaced ends-included grid."""
+        if offset is None:
+            z = torch.linspace(-self.z_max, self.z_max, n_grid)[:, None]  # (G, 1)
+        else:
+            z = (-self.z_max + (torch.arange(n_grid) + offset) * (2 * self.z_max / n_grid))[:, None]  # (G, 1)
         log_w = -0.5 * z[:, 0] ** 2
         return z, log_w - torch.logsumexp(log_w, 0)
 
@@ -494,10 +499,7 @@ class CurveMixture(nn.Module):
             raise ValueError(f"expected points of shape (N, {self.d}), got {tuple(x.shape)}")
         if shifted:
             g = len(self.z_grid) if n_grid is None else n_grid
-            h = 2 * self.z_max / g
-            z = (-self.z_max + (torch.arange(g) + torch.rand(())) * h)[:, None].to(self.z_grid)
-            log_w = -0.5 * z[:, 0] ** 2
-            log_w = log_w - torch.logsumexp(log_w, 0)
+            z, log_w = (t.to(self.z_grid) for t in self._grid(g, offset=torch.rand(())))
         elif n_grid is None:
             z, log_w = self.z_grid, self.log_w
         else:
