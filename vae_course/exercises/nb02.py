@@ -7,6 +7,7 @@ import math
 import torch
 
 from ..interpolation import lerp, optimal_fade_width
+from ..losses import gaussian_kl, gaussian_nll, mse
 from ..moons import manifold_distance, render_moons
 from . import case, register, register_prediction
 
@@ -107,13 +108,8 @@ def _check_decoder_std_prediction(fn, g=None) -> str:
     mu = 2 * torch.randn(1000, 2, generator=g, dtype=torch.float64)
 
     def spread(s: float) -> float:
-        sse, d = (x - recon).pow(2).sum(1), mu.shape[1]
-        neg_elbo = (
-            sse / (2 * s**2)
-            + x.shape[1] / 2 * math.log(2 * math.pi * s**2)
-            + 0.5 * (mu.pow(2).sum(1) + d * sigma**2 - d - d * math.log(sigma**2))
-        )
-        gap = 2 * s**2 * neg_elbo - (sse + lam * mu.pow(2).sum(1))
+        neg_elbo = gaussian_nll(recon, x, sigma=s) + gaussian_kl(mu, torch.full_like(mu, math.log(sigma**2)))
+        gap = 2 * s**2 * neg_elbo - (mse(recon, x) + lam * mu.pow(2).sum(1))
         return float(gap.max() - gap.min())
 
     return (
