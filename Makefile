@@ -125,9 +125,12 @@ test-notebooks: setup  ## the notebooks only, under nbval
 # files, use the network, loop, hog memory, exit, signal, leave daemons or lose messages, and what
 # the report says of each; the fault tests (tests/test_grading_resume.py: SIGKILL the grader at random
 # moments in a class of about 20 submissions, several times, resume, compare with an uninterrupted run).
-# CI runs it after `make test`.
+# CI runs it after `make test`. Two workers, one test file each at a time (--dist loadfile keeps a file's
+# module fixtures on one worker): the four long files (every-notebook grading, the SIGKILL resume test, the
+# clean-venv wheel, the tamper suite) each run one kernel or one build at a time, so two of them share the
+# two cores of CI's machine.
 test-grading: setup  ## slow: every notebook graded, fault tests, the wheel in a clean venv, the tamper suite
-	$(PY) -m pytest tests -m "slow or tamper" -v --durations=10
+	$(PY) -m pytest tests -m "slow or tamper" -v --durations=10 -n 2 --dist loadfile
 
 clean:  ## remove .venv, the pip-tools environment and the pytest cache
 	rm -rf $(VENV) $(TOOLS) .pytest_cache

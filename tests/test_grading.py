@@ -352,11 +352,17 @@ def test_every_course_notebook_grades_pass_and_its_student_version_not_attempted
     t0 = time.perf_counter()
     rows = _grade_course(tmp_path, names, timeout=240)  # only the cells the exercises need
     fast = time.perf_counter() - t0
+    t0 = time.perf_counter()
     full = _grade_course(tmp_path, names, timeout=240, full=True, student=False)  # each under a minute
+    whole = time.perf_counter() - t0
     statuses = lambda rs: [(r.student, r.notebook, r.exercise, r.status) for r in rs]  # noqa: E731
     assert [s for s in statuses(rows) if s[0] == "teacher"] == statuses(full)
     _assert_teacher_passes_and_student_not_attempted(rows, names)
-    assert fast < 3 * 2 * len(names), f"the default mode took {fast:.0f} s for {2 * len(names)} notebooks"
+    # the default mode runs only the cells the exercises need: its 2 x 10 notebooks take less time than
+    # the teacher's 10 whole runs (running every cell, it would take about twice as long); a ratio, not
+    # seconds, so that a busy machine (CI runs this beside another test file) slows both sides alike
+    print(f"\ndefault mode {fast:.0f} s for {2 * len(names)} notebooks; {len(names)} whole runs {whole:.0f} s")
+    assert fast < whole, f"the default mode took {fast:.0f} s for {2 * len(names)} notebooks, whole runs {whole:.0f} s"
 
 
 # --------------------------------------------------------------------------- default mode, shards
