@@ -1,10 +1,11 @@
-"""Exercises of notebook 09 (what the prior costs): the free-bits gradient, the prior gap a code forces."""
+"""Exercises of notebook 09 (what the prior costs): the free-bits gradient, the prior gap a code forces, the
+prior's mass in the middle of a ring of codes."""
 
 import math
 
 import torch
 
-from . import case, register
+from . import case, register, register_prediction
 
 
 def _free_bits_grad_reference(kl: torch.Tensor, lam: float) -> torch.Tensor:
@@ -81,6 +82,44 @@ register(
 )
 
 
+def _disc_share(g=None):
+    """The experiment of 09.3: the share of 200,000 draws of a 2-D N(0, I) that fall inside the unit circle
+    (P(chi^2_2 < 1) = 1 - exp(-1/2) = 0.393)."""
+    g = g if g is not None else torch.Generator().manual_seed(9)
+    z = torch.randn(200_000, 2, generator=g)
+    return (z.norm(dim=1) < 1).float().mean().item()
+
+
+register_prediction(
+    "09.3",
+    "predict the prior's mass in the middle of the ring",
+    experiment=_disc_share,
+    form="number",
+    tol=0.03,
+    hint=(
+        "In one dimension 68 % of N(0, 1) lies within one standard deviation. Here both coordinates must be "
+        "small at once, and the disc is smaller than the square |z1| < 1, |z2| < 1.",
+        "The squared radius z1^2 + z2^2 of a 2-D standard normal is chi-square with 2 degrees of freedom, an "
+        "exponential with mean 2: what is P(r^2 < 1)?",
+    ),
+    solution=(
+        "def disc_prediction():\n"
+        "    # r^2 = z1^2 + z2^2 is exponential with mean 2: P(r^2 < 1) = 1 - exp(-1/2)\n"
+        "    return 1 - math.exp(-0.5)"
+    ),
+    explanation=(
+        "The squared radius of a 2-D standard normal is chi-square with 2 degrees of freedom, an exponential "
+        "with mean 2, so P(|z| < 1) = 1 - exp(-1/2) = 0.39: the 1-D rule (68 %) does not carry over, and the "
+        "disc holds less than the square around it (0.68^2 = 0.47). Still, two samples in five land in the "
+        "middle of the ring, where the R^2 moon model put few codes."
+    ),
+    explain=(
+        "The experiment draws 200,000 points from a 2-D N(0, I); the next cells read the same share, 1 - "
+        "exp(-1/2), against the moon codes and count the prior samples that land inside."
+    ),
+)
+
+
 # --------------------------------------------------------------------------- misconceptions
 def _mc():
     from . import Misconception as M
@@ -126,6 +165,21 @@ def _mc():
             "said no gap is ever forced (a flexible encoder can always match the prior)",
             "the information the code carries is capped by log N; a KL term above it must leave a gap.",
             lambda kl_term, n_images: 0.0,
+        ),
+    )
+    add_misconceptions(
+        "09.3",
+        M(
+            "one-dimensional-rule",
+            "used the 1-D rule: 68 % within one standard deviation",
+            "68 % is the 1-D share; in 2-D both coordinates must be small at once: P(|z| < 1) = 1 - exp(-1/2).",
+            lambda: 0.6827,
+        ),
+        M(
+            "square-not-disc",
+            "squared the 1-D share: took the square |z1| < 1, |z2| < 1 for the disc",
+            "0.68^2 = 0.47 is the mass of the square around the circle; the disc inside it holds less.",
+            lambda: 0.6827**2,
         ),
     )
 
