@@ -225,8 +225,8 @@ register_prediction(
     options={
         "a": "the score function is unbiased, but without a baseline it multiplies f's whole level, about 0.25, "
         "by a zero-mean score: its variance, 0.015, is three times warm Concrete's error.",
-        "b": "straight-through uses the slope of f at the sampled point: its expectation is 2.5 times the gradient "
-        "and its variance, 0.06, the largest of the three.",
+        "b": "straight-through uses the slope of f at the sampled point: its mean is 2.5 times the gradient (a bias "
+        "of +150 %) and its variance, 0.06, the largest of the three.",
         "c": "at T = 1 the relaxed sample is close enough to the hard one for this gentle f: a bias of about 8 % "
         "of the gradient and a variance of about 0.005, the lowest error of the three (a baselined score "
         "function, in the next cell, beats it).",
@@ -241,11 +241,11 @@ register_prediction(
     solution='def error_prediction():\n    return "c"',
     explanation=(
         "With one code f takes two values, 0.2025 and 0.3025. Without a baseline the score function multiplies "
-        "about 0.25 by z - p: unbiased, variance 0.015. Straight-through is biased (2.5 times the gradient) with "
-        "variance 0.06. Concrete at T = 1 evaluates f at a relaxed y close enough to z for this smooth f: a bias "
-        "of about 8 % of the gradient and variance 0.005, the lowest error of the three. The score function with "
-        "the baseline E f (variance about 5e-5) beats all three: a biased estimator earns its bias only where "
-        "every unbiased one is much noisier."
+        "about 0.25 by z - p: unbiased, variance 0.015. Straight-through's mean is 2.5 times the gradient (a bias of "
+        "+150 %), with variance 0.06. Concrete at T = 1 evaluates f at a relaxed y close enough to z for this "
+        "smooth f: a bias of about 8 % of the gradient and variance 0.005, the lowest error of the three. The "
+        "score function with the baseline E f (variance about 5e-5) beats all three: a biased estimator earns its "
+        "bias only where every unbiased one is much noisier."
     ),
     explain="(The experiment computes each estimator's bias and variance exactly, by two-point sums and an integral)",
 )
@@ -279,7 +279,8 @@ add_misconceptions(
     Misconception(
         "chose (b)",
         "predicted straight-through (slope information means low error)",
-        "straight-through is biased (2.5x the gradient here) and the noisiest of the three.",
+        "straight-through's mean is 2.5 times the gradient here (a bias of +150 %), and it is the noisiest of "
+        "the three.",
     ),
 )
 
