@@ -113,9 +113,9 @@ WRONG = {
     ("04.6", "kl-sign"): lambda mu, lv: (0.5 * (1 + lv - mu**2 - torch.exp(lv))).sum(-1),
     ("04.6", "missing-half"): lambda mu, lv: (mu**2 + torch.exp(lv) - 1 - lv).sum(-1),
     ("04.6", "variance-for-logvar"): lambda mu, lv: 0.5 * (mu**2 + lv - 1 - torch.log(lv)).sum(-1),
-    ("04.3", "variance-not-log"): lambda W, sigma: sigma**2 / (sigma**2 + (W * W).sum(0)),
-    ("04.4", "no-condition"): lambda M, Q: torch.sqrt(torch.det(M) ** 2 / (torch.det(Q) * torch.det(2 * M - Q))),
-    ("04.4", "swapped-roles"): lambda M, Q: (
+    ("04.4", "variance-not-log"): lambda W, sigma: sigma**2 / (sigma**2 + (W * W).sum(0)),
+    ("04.3", "no-condition"): lambda M, Q: torch.sqrt(torch.det(M) ** 2 / (torch.det(Q) * torch.det(2 * M - Q))),
+    ("04.3", "swapped-roles"): lambda M, Q: (
         torch.tensor(float("inf"), dtype=M.dtype)
         if torch.linalg.eigvalsh(2 * Q - M)[0] <= 0
         else torch.det(Q) / torch.sqrt(torch.det(M) * torch.det(2 * Q - M))
@@ -123,6 +123,13 @@ WRONG = {
     ("04.5", "chose (a)"): lambda: "a",
     ("04.5", "chose (c)"): lambda: " c",
     ("04.5", "chose (d)"): lambda: "D",
+    ("04.7", "every-direction"): lambda lam, s: torch.tensor(
+        sum(0.5 * math.log(v / s**2) for v in lam.tolist()), dtype=lam.dtype
+    ),
+    ("04.7", "sigma-not-squared"): lambda lam, s: 0.5 * torch.clamp(torch.log(lam) - math.log(s), min=0).sum(),
+    ("04.7", "missing-half"): lambda lam, s: torch.tensor(
+        sum(max(0.0, math.log(v) - 2 * math.log(s)) for v in lam.tolist()), dtype=lam.dtype
+    ),
     ("05.3", "baseline-noise-ignored"): lambda mu, s, K: _ideal_baseline_variance(mu, s),
     ("05.3", "k-not-k-minus-1"): lambda mu, s, K: (
         _ideal_baseline_variance(mu, s) + (4 * mu**2 * s**2 + 2 * s**4) / (K * s**2)
@@ -180,11 +187,11 @@ WRONG = {
     ("04.2", "sum-not-mean"): lambda v: torch.logsumexp(v, 0),
     ("04.1", "direction-swapped"): lambda p, q: torch.where(q > 0, q * torch.log(q / p), 0.0).sum(-1),
     ("04.1", "nan-at-zero"): lambda p, q: (p * (p.log() - q.log())).sum(-1),
-    ("04.3", "posterior-covariance"): lambda W, s: torch.log(
+    ("04.4", "posterior-covariance"): lambda W, s: torch.log(
         torch.diagonal(torch.linalg.inv(W.T @ W / s**2 + torch.eye(W.shape[1], dtype=W.dtype)))
     ),
-    ("04.3", "sigma-dropped"): lambda W, s: -torch.log1p(W.pow(2).sum(0)),
-    ("04.3", "sign-flipped"): lambda W, s: torch.log1p(W.pow(2).sum(0) / s**2),
+    ("04.4", "sigma-dropped"): lambda W, s: -torch.log1p(W.pow(2).sum(0)),
+    ("04.4", "sign-flipped"): lambda W, s: torch.log1p(W.pow(2).sum(0) / s**2),
     ("05.1", "no-minus-one"): lambda f, mu, s, e: (
         f(mu + s * e).unsqueeze(1) * e / s,
         f(mu + s * e).unsqueeze(1) * e * e / s,

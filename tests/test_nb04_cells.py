@@ -14,7 +14,7 @@ EXERCISES = (
     ("04.2", "log_mean_exp_yours"),
     ("04.6", "kl_diag_gaussian"),
     ("04.1", "kl_divergence"),
-    ("04.3", "best_mean_field_logvar"),
+    ("04.4", "best_mean_field_logvar"),
 )
 
 

@@ -181,7 +181,7 @@ def _mean_field_cases(g=None):
 
 
 register(
-    "04.3",
+    "04.4",
     "the best mean-field variances (derive)",
     reference=_mean_field_reference,
     cases=_mean_field_cases,
@@ -229,7 +229,7 @@ def _weight_moment_cases(g=None):
 
 
 register(
-    "04.4",
+    "04.3",
     "when do importance weights have finite variance? (derive)",
     reference=_weight_moment_reference,
     cases=_weight_moment_cases,
@@ -257,7 +257,7 @@ def finite_variance_experiment(g=None, r=0.7) -> str:
     """The experiment of 04.5: a 2-D posterior N(m, [[1, r], [r, 1]]) and two diagonal proposals centred on m,
     the mean-field q (the ELBO's optimum, variances 1 / M_jj = 1 - r^2) and the marginal q (variances
     (M^-1)_jj = 1). Which give importance weights of finite variance? Exact: the smallest eigenvalue of
-    2M - Q decides (exercise 04.4): (1 - 2|r|) / (1 - r^2) for the mean-field q, 2 / (1 + |r|) - 1 for the
+    2M - Q decides (exercise 04.3): (1 - 2|r|) / (1 - r^2) for the mean-field q, 2 / (1 + |r|) - 1 for the
     marginal q. Returns (a) only the mean-field q's, (b) only the marginal q's, (c) both, (d) neither."""
     from ..lvm import importance_weight_moment
 
@@ -289,9 +289,9 @@ register_prediction(
         "(its eigenvalues are 2 / (1 +- r) - 1).",
     },
     hint=(
-        "Your 04.3 says how the mean-field variances compare with the posterior's marginal variances: "
+        "Your 04.4 says how the mean-field variances compare with the posterior's marginal variances: "
         "which q is narrower?",
-        "Your 04.4 says which mismatch makes the weights' variance infinite: a q too narrow or a q too wide?",
+        "Your 04.3 says which mismatch makes the weights' variance infinite: a q too narrow or a q too wide?",
     ),
     solution='def predicted_finite_variance():\n    return "b"  # the narrower q fails 2M - Q > 0 first',
     explain=(
@@ -303,6 +303,52 @@ register_prediction(
         "importance sampling's variance is the integral of p^2 / q, which rewards a q that covers it. The "
         "mean-field optimum has variances 1 - r^2, below the marginal variances 1, so it fails the condition "
         "2M - Q > 0 first: for |r| > 1/2 its weights have infinite variance, the marginal q's never do."
+    ),
+)
+
+
+def _ppca_kl_reference(eigenvalues, sigma):
+    return 0.5 * torch.log(eigenvalues / sigma**2).clamp_min(0).sum()
+
+
+def _ppca_kl_cases(g=None):
+    g = g if g is not None else torch.Generator().manual_seed(7)
+    lam = torch.rand(16, generator=g, dtype=torch.float64).pow(3).sort(descending=True).values * 2
+    return [
+        case(torch.tensor([4.0, 1.0, 0.25], dtype=torch.float64), 0.5, label="eigenvalues (4, 1, 0.25), sigma = 0.5"),
+        case(
+            torch.tensor([9.0, 2.0, 0.5, 0.1], dtype=torch.float64),
+            1.0,
+            label="eigenvalues (9, 2, 0.5, 0.1), sigma = 1",
+        ),
+        case(
+            torch.tensor([0.3, 0.2], dtype=torch.float64), 1.0, label="every eigenvalue below sigma^2: nothing active"
+        ),
+        case(lam, 0.3, label="16 random eigenvalues (sorted), sigma = 0.3"),
+    ]
+
+
+register(
+    "04.7",
+    "the KL term of the best linear decoder (derive)",
+    reference=_ppca_kl_reference,
+    cases=_ppca_kl_cases,
+    atol=1e-8,
+    rtol=1e-6,
+    hint=(
+        "For the maximum-likelihood decoder, column j of W is u_j sqrt(lambda_j - sigma^2) where lambda_j > sigma^2 "
+        "and zero otherwise (u_j: the data's eigenvectors), so the posterior factorises over j.",
+        "For an active j the posterior precision is M_jj = 1 + (lambda_j - sigma^2) / sigma^2; the posterior mean is "
+        "a multiple of u_j^T (x - b), whose square averages to lambda_j over the training images.",
+        "Put the posterior mean's average square and the posterior variance into 04.6's KL per dimension: most terms "
+        "cancel. A switched-off coordinate keeps the prior as its posterior.",
+    ),
+    kind="derive",
+    explanation=(
+        "For an active direction the posterior variance is sigma^2 / lambda_j and the mean's square averages to "
+        "(lambda_j - sigma^2) / lambda_j, so 04.6's KL per dimension becomes (1/2) log(lambda_j / sigma^2); a "
+        "switched-off direction keeps q = p(z), KL 0. Each direction above the noise costs half the log of its "
+        "signal-to-noise ratio: the rate of reverse water-filling for a Gaussian source (Cover & Thomas, ch. 10)."
     ),
 )
 
@@ -343,7 +389,7 @@ def _mc():
         ),
     )
     add_misconceptions(
-        "04.3",
+        "04.4",
         M(
             "posterior-covariance",
             "matched the diagonal of the posterior COVARIANCE, not the precision",
@@ -393,7 +439,7 @@ def _mc():
     )
 
     add_misconceptions(
-        "04.3",
+        "04.4",
         M(
             "variance-not-log",
             "returned the variances, not their logs",
@@ -406,7 +452,7 @@ def _mc():
         return torch.linalg.det(M) / torch.sqrt(torch.linalg.det(Q) * torch.linalg.det(2 * M - Q))
 
     add_misconceptions(
-        "04.4",
+        "04.3",
         M(
             "no-condition",
             "used the closed form without checking that 2M - Q is positive definite",
@@ -426,6 +472,29 @@ def _mc():
         M("chose (a)", "thought the ELBO's optimum is the safer proposal", "a q too narrow makes 2M - Q indefinite."),
         M("chose (c)", "thought both proposals keep finite variance", "the narrower q fails it for |r| > 1/2."),
         M("chose (d)", "thought neither proposal keeps finite variance", "the wider q passes for every |r| < 1."),
+    )
+
+    add_misconceptions(
+        "04.7",
+        M(
+            "every-direction",
+            "summed (1/2) log(lambda_j / sigma^2) over every direction, also those below the noise",
+            "a direction with lambda_j < sigma^2 is switched off: its posterior is the prior and its KL is 0, not "
+            "negative.",
+            lambda lam, sigma: 0.5 * torch.log(lam / sigma**2).sum(),
+        ),
+        M(
+            "sigma-not-squared",
+            "divided by sigma, not sigma^2",
+            "lambda_j is a variance: compare it with the noise variance sigma^2.",
+            lambda lam, sigma: 0.5 * torch.log(lam / sigma).clamp_min(0).sum(),
+        ),
+        M(
+            "missing-half",
+            "left out the factor 1/2",
+            "04.6's KL carries a factor 1/2 in every term.",
+            lambda lam, sigma: torch.log(lam / sigma**2).clamp_min(0).sum(),
+        ),
     )
 
 
