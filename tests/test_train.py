@@ -119,6 +119,20 @@ def test_train_moon_autoencoder_learns_two_moons_deterministically(one_thread):
         assert torch.equal(p1, p2)
 
 
+def test_train_moon_autoencoder_watcher_sees_every_epoch_and_changes_nothing(one_thread):
+    # 02 follows the codes' distance during training through on_epoch_end: watching must not change the model
+    seen = []
+    kw = dict(image_size=SIZE, hidden=(8,), steps=6, batch_size=4, code_std=1.0, lr=5e-3, seed=3)
+    watched, _ = train_moon_autoencoder(
+        [0.5, 0.25], on_epoch_end=lambda m, s: seen.append((s, encode_images(m, render_moons([0.5], size=SIZE)))), **kw
+    )
+    plain, _ = train_moon_autoencoder([0.5, 0.25], **kw)
+    assert [s for s, _ in seen] == [1, 2, 3, 4, 5, 6]  # two moons repeated to one batch of 4: a step per epoch
+    assert torch.equal(seen[-1][1], encode_images(watched, render_moons([0.5], size=SIZE)))
+    for p1, p2 in zip(watched.parameters(), plain.parameters()):
+        assert torch.equal(p1, p2)
+
+
 def test_adam_factory_is_fused_adam_with_the_same_steps():
     torch.manual_seed(0)
     a = nn.Linear(4, 3)

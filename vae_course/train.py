@@ -302,9 +302,13 @@ def train_moon_autoencoder(
     seed: int = 0,
     progress: bool = False,
     desc: str = "training",
+    on_epoch_end: Callable[[MLPAutoencoder, int], None] | None = None,
 ) -> tuple[MLPAutoencoder, History]:
     """Train a small MLP autoencoder (sigmoid output, MSE) on moons, with optional code noise
     and code penalty (see ``code_noise_loss``), for about ``steps`` optimiser steps.
+
+    ``on_epoch_end(model, steps_done)``, if given, is called after every epoch (one step per epoch
+    for two moons) to watch the model train; it must not train it or draw from torch's generator.
 
     ``moons`` is either a list of phases (rendered here at ``image_size``) or a batch of moon
     images (N, 1, image_size, image_size), e.g. from ``data.load("moons", size=image_size)``. A short training set (e.g.
@@ -338,5 +342,6 @@ def train_moon_autoencoder(
         seed=seed,
         progress=progress,
         desc=desc,
+        on_epoch_end=None if on_epoch_end is None else lambda epoch, _: on_epoch_end(model, (epoch + 1) * per_epoch),
     )
     return model.cpu().eval(), history
