@@ -33,8 +33,8 @@ NUMBER = re.compile(r"(?<![\w.])(\d+(?:\.\d+)?)(\s*%)?")
 
 # derive exercises whose answer is a formula: the ways a cell above could state it (regular expressions)
 STATED: dict[str, tuple[str, ...]] = {
-    "01.2": (r"softplus\}?\(l(_i)?\)\s*-\s*x", r"softplus\(logits\)\s*-\s*x"),
-    "01.3": (r"sigmoid\}?\(l(_i)?\)\s*-\s*x(_i)?(?!\)\^)", r"sigmoid\(logits\)\s*-\s*x"),  # not (sigmoid(l) - x)^2
+    "01.1": (r"softplus\}?\(l(_i)?\)\s*-\s*x", r"softplus\(logits\)\s*-\s*x"),
+    "01.2": (r"sigmoid\}?\(l(_i)?\)\s*-\s*x(_i)?(?!\)\^)", r"sigmoid\(logits\)\s*-\s*x"),  # not (sigmoid(l) - x)^2
     "04.6": (r"e\^\{?s\}?\s*-\s*\(?1\s*\+\s*s", r"logvar\.exp\(\)\s*-\s*1\s*-\s*logvar", r"\\tfrac12\\mu\^2"),
     "04.4": (r"1\s*/\s*M_\{?jj", r"-\s*\\?log\s*M_\{?jj", r"-\s*M\w*\.diagonal\(\)\.log\(\)"),
     "04.3": (r"2\s*M\s*-\s*Q", r"2\s*M\s*-\s*\\?(mathrm\{)?diag", r"det\s*\(?\s*2\s*M"),

@@ -74,20 +74,20 @@ WRONG = {
     ("00.3", "variance of one"): lambda: math.sqrt(1 / 12),
     ("00.3", "mean gap"): lambda: 1 / 3,
     ("00.3", "no root"): lambda: 1 / 6,
-    ("01.1", "no-centring"): lambda x, k: x @ torch.linalg.svd(x)[2][:k].T @ torch.linalg.svd(x)[2][:k],
-    ("01.1", "mean-not-added-back"): lambda x, k: (
+    ("01.3", "no-centring"): lambda x, k: x @ torch.linalg.svd(x)[2][:k].T @ torch.linalg.svd(x)[2][:k],
+    ("01.3", "mean-not-added-back"): lambda x, k: (
         (x - x.mean(0)) @ torch.linalg.svd(x - x.mean(0))[2][:k].T @ torch.linalg.svd(x - x.mean(0))[2][:k]
     ),
-    ("01.2", "sign-flipped"): lambda l, x: (x * F.logsigmoid(l) + (1 - x) * F.logsigmoid(-l)).sum((1, 2, 3)),
-    ("01.2", "mean-not-sum"): lambda l, x: F.binary_cross_entropy_with_logits(l, x, reduction="none").mean((1, 2, 3)),
+    ("01.1", "sign-flipped"): lambda l, x: (x * F.logsigmoid(l) + (1 - x) * F.logsigmoid(-l)).sum((1, 2, 3)),
+    ("01.1", "mean-not-sum"): lambda l, x: F.binary_cross_entropy_with_logits(l, x, reduction="none").mean((1, 2, 3)),
     ("00.4", "no-clipping"): lambda: 0.1,
     ("00.5", "whole-image"): lambda: 0.08,
     ("00.5", "share-without-root"): lambda: 0.08 * 0.5027,
-    ("01.3", "sign-flipped"): lambda l, x: (
+    ("01.2", "sign-flipped"): lambda l, x: (
         x - 1 / (1 + torch.exp(-l)),
         2 * (x - torch.sigmoid(l)) * torch.sigmoid(l) * torch.sigmoid(-l),
     ),
-    ("01.3", "no-chain-rule"): lambda l, x: (torch.sigmoid(l) - x, 2 * torch.sigmoid(l) - 2 * x),
+    ("01.2", "no-chain-rule"): lambda l, x: (torch.sigmoid(l) - x, 2 * torch.sigmoid(l) - 2 * x),
     ("01.4", "kept-not-discarded"): lambda: 0.698 + 0.63 + 0.555 + 0.397,
     ("01.4", "per-pixel"): lambda: (4.699 - 2.28) / 64,
     ("02.5", "variance-not-std"): lambda: 0.05,

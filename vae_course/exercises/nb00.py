@@ -175,8 +175,9 @@ register_prediction(
         "    return 0.08 * math.sqrt(disc)  # the new moon: 0.08 on the disc, 0 elsewhere"
     ),
     explain=(
-        "A blank image is nearer to the manifold than a real moon with a little noise: the distance measures "
-        "pixels, not whether an image shows a moon, so it needs the junk baselines of the next cell beside it"
+        "A blank image is nearer to the manifold than a typical real moon with pixel noise of σ = 0.1 (exercise "
+        "00.4): the distance measures pixels, not whether an image shows a moon, so it needs the junk baselines of "
+        "the next cell beside it"
     ),
     explanation=(
         "The nearest moon is the new moon, 0.08 on the disc and 0 outside. The disc covers pi (0.8)^2 / 4 = 0.50 "

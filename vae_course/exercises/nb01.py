@@ -24,7 +24,7 @@ def _pca_cases(g=None):
 
 
 register(
-    "01.1",
+    "01.3",
     "PCA reconstruction",
     reference=lambda x, k: pca_reconstruct(x, k),
     cases=_pca_cases,
@@ -69,7 +69,7 @@ def _bce_cases(g=None):
 
 
 register(
-    "01.2",
+    "01.1",
     "Bernoulli reconstruction loss from logits (derive)",
     reference=losses.bce_with_logits,
     cases=_bce_cases,
@@ -109,14 +109,14 @@ def _bce_grad_cases(g=None):
 
 
 register(
-    "01.3",
+    "01.2",
     "the gradients of two losses with respect to a logit (derive)",
     reference=_logit_grads_reference,
     cases=_bce_grad_cases,
     atol=1e-6,
     rtol=1e-4,
     hint=(
-        "For the Bernoulli loss, differentiate your 01.2 expression for one pixel with respect to l; write "
+        "For the Bernoulli loss, differentiate your 01.1 expression for one pixel with respect to l; write "
         "the result with sigmoid(l) where you can.",
         "For the squared error (sigmoid(l) - x)^2, use the chain rule; the derivative of sigmoid can be "
         "written with sigmoid itself (differentiate 1 / (1 + e^-l)).",
@@ -220,7 +220,7 @@ def _mc():
         return c @ v.T @ v
 
     add_misconceptions(
-        "01.1",
+        "01.3",
         M(
             "no-centring",
             "ran the SVD on uncentred data",
@@ -236,7 +236,7 @@ def _mc():
     )
     softplus = torch.nn.functional.softplus
     add_misconceptions(
-        "01.2",
+        "01.1",
         M(
             "sign-flipped",
             "returned the log-likelihood, not its negative",
@@ -252,7 +252,7 @@ def _mc():
     )
     sig = torch.sigmoid
     add_misconceptions(
-        "01.3",
+        "01.2",
         M(
             "sign-flipped",
             "gradients with the wrong sign (x - sigmoid(l))",
