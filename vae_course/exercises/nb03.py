@@ -161,7 +161,7 @@ def _linear_cases(g=None):
         case(torch.diag(torch.tensor([3.0, 1.0, 0.0], dtype=torch.float64)), 1.0, label="Sigma = diag(3, 1, 0), std 1"),
         case(a @ a.T, 0.5, label="a random 4x4 covariance, std 0.5"),
         case(b @ b.T, 2.0, label="a rank-2 3x3 covariance, std 2"),
-        case(2.09 * torch.eye(2, dtype=torch.float64), 0.5, label="Sigma = 2.09 I, std 0.5"),
+        case(2.09 * torch.eye(2, dtype=torch.float64), 0.5, label="Sigma = a multiple of I (2x2), std 0.5"),
     ]
 
 
