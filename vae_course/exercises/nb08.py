@@ -108,7 +108,8 @@ register_prediction(
         '    return "b"'
     ),
     explain=(
-        "After 500 EMA steps on section 1's points, the far code has not moved and wins no point. What "
+        "After 500 EMA steps on section 1's points, the far code has not moved "
+        "(up to the slow shrink of 08.4) and wins no point. What "
         "revives codes in the VQ-VAE below is something else (section 4 counts each way): the encodings "
         "drift into a dead code's cell, a code still chosen now and then on other digits moves towards them, "
         "or its neighbours move away, for the plain and the EMA codebook alike; or a reset puts the code "
