@@ -75,6 +75,8 @@ def states_number(text: str, answer: float) -> list[str]:
     found = []
     for m in NUMBER.finditer(text):
         literal, percent = m.group(1), bool(m.group(2))
+        if not percent and re.match(r" s\b", text[m.end(1) :]):
+            continue  # a run time in seconds ("45 s of training"): the machine's, not a stated answer
         if _significant_digits(literal) < 2:
             continue
         decimals = len(literal.split(".")[1]) if "." in literal else 0
