@@ -47,16 +47,17 @@ def linear_ae_descent(
     the squared error summed over pixels and averaged over the images x (N, D) or (N, C, H, W).
 
     ``weights`` = (W1 (k, D), b1 (k,), W2 (D, k), b2 (D,)), the starting point (not changed). The loss
-    needs the data only through its mean mu and second moment S = E[x x^T], so a step costs a few
-    (D, D) x (D, k) products, not a pass over the images. With r = x - W2 h - b2, h = W1 x + b1:
+    needs the data only through its mean mu and second moment S = E[x x^T], not a pass over the images.
+    With r = x - W2 h - b2, h = W1 x + b1:
 
         dL/dW2 = -2 E[r h^T],  dL/db2 = -2 E[r],  dL/dW1 = -2 W2^T E[r x^T],  dL/db1 = -2 W2^T E[r],
 
     where E[r x^T] = (S - W2 W1 S) - c mu^T and E[r] = mu - W2 W1 mu - c, c = W2 b1 + b2. Computed
     in float64 (numpy), in the eigenbasis of S = U diag(lambda) U^T: gradient descent commutes with the
     rotation x -> U^T x (W1 -> W1 U, W2 -> U^T W2, b2 -> U^T b2), and there W1 S is W1 diag(lambda), so a step
-    costs O(kD) instead of two (k, D) x (D, D) products (on 784 pixels about 100 times less). ``callback(step, W2)`` (``callback(step, W2, b2)`` with ``with_bias``), called after
-    every ``every``-th step, may return True to stop.
+    costs O(kD) instead of two (k, D) x (D, D) products (on 784 pixels about 100 times less).
+    ``callback(step, W2)`` (``callback(step, W2, b2)`` with ``with_bias``), in pixel coordinates, called
+    after every ``every``-th step, may return True to stop.
     Returns the final weights (float64) and the number of steps taken; non-finite weights (a step
     too large for the data) raise ``FloatingPointError``."""
     X = x.flatten(1).double()
