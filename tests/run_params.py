@@ -145,6 +145,10 @@ def run_variant(v: Variant) -> Variant:
         log = Path(tmp) / "claims.jsonl"
         # the kernel gets its own environment: claims are notices, each one logged to this variant's file
         env = dict(os.environ, VAE_COURSE_CLAIMS="notice", VAE_COURSE_CLAIMS_LOG=str(log))
+        # one BLAS thread per kernel: numpy's OpenBLAS otherwise starts a thread per core in each of the --jobs
+        # kernels, and small products then wait on each other (a (4, 784) x (784, 784) product: 3.4 ms on one
+        # thread, 84 ms on two beside a busy kernel, measured); torch's threads are the notebooks' THREADS
+        env.setdefault("OPENBLAS_NUM_THREADS", "1")
         if v.lang:
             env["VAE_COURSE_LANG"] = v.lang  # as `make zh` runs the edition (its kernel also starts in zh/)
         start = time.perf_counter()
