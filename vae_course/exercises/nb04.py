@@ -359,8 +359,8 @@ def bump_width_experiment(g=None, c=4.0) -> str:
     bump width sigma / c, sigma and c sigma. Exact: the expected log-density of N(b, S) under N(b, T) is
     -(d log 2 pi + log det S + tr(S^-1 T)) / 2. Returns the order, best first: (a) sigma / c best; (b) sigma
     best, sigma / c second; (c) sigma best, c sigma second; (d) sigma best, the other two within 0.1 nats."""
-    w = torch.tensor([[1.0], [0.5]], dtype=torch.float64)   # the curve's direction, as long as a moon
-    sigma = 0.08                                             # the moons' noise
+    w = torch.tensor([[1.0], [0.5]], dtype=torch.float64)  # the curve's direction, as long as a moon
+    sigma = 0.08  # the moons' noise
     truth = w @ w.T + sigma**2 * torch.eye(2, dtype=torch.float64)
 
     def held_out(s):
