@@ -123,6 +123,9 @@ WRONG = {
     ("04.5", "chose (a)"): lambda: "a",
     ("04.5", "chose (c)"): lambda: " c",
     ("04.5", "chose (d)"): lambda: "D",
+    ("04.8", "chose (a)"): lambda: "a",
+    ("04.8", "chose (b)"): lambda: "B",
+    ("04.8", "chose (d)"): lambda: " d ",
     ("04.7", "every-direction"): lambda lam, s: torch.tensor(
         sum(0.5 * math.log(v / s**2) for v in lam.tolist()), dtype=lam.dtype
     ),

@@ -353,6 +353,66 @@ register(
 )
 
 
+def bump_width_experiment(g=None, c=4.0) -> str:
+    """The experiment of 04.8: a straight curve mu(z) = w z + b with bumps of width sigma (the linear-Gaussian
+    model with a 1-D latent in 2-D, p(x) = N(b, w w^T + sigma^2 I)), scored on held-out data from itself with the
+    bump width sigma / c, sigma and c sigma. Exact: the expected log-density of N(b, S) under N(b, T) is
+    -(d log 2 pi + log det S + tr(S^-1 T)) / 2. Returns the order, best first: (a) sigma / c best; (b) sigma
+    best, sigma / c second; (c) sigma best, c sigma second; (d) sigma best, the other two within 0.1 nats."""
+    w = torch.tensor([[1.0], [0.5]], dtype=torch.float64)  # the curve's direction, as long as a moon
+    sigma = 0.08  # the moons' noise
+    truth = w @ w.T + sigma**2 * torch.eye(2, dtype=torch.float64)
+
+    def held_out(s):
+        cov = w @ w.T + s**2 * torch.eye(2, dtype=torch.float64)
+        return -0.5 * (2 * math.log(2 * math.pi) + torch.logdet(cov) + torch.trace(torch.linalg.solve(cov, truth)))
+
+    narrow, fitted, wide = (held_out(s).item() for s in (sigma / c, sigma, c * sigma))
+    if narrow > fitted:
+        return "a"
+    if abs(narrow - wide) < 0.1:
+        return "d"
+    return "b" if narrow > wide else "c"
+
+
+register_prediction(
+    "04.8",
+    "predict which wrong bump width costs more",
+    experiment=bump_width_experiment,
+    form="choice",
+    options={
+        "a": "sigma / 4 best: narrower bumps pile their density onto the curve, but the points lie around it, at "
+        "a distance of about sigma, where a bump of width sigma / 4 has almost no density left.",
+        "b": "fitted sigma best, then sigma / 4, then 4 sigma: a narrow bump keeps the density near the data, "
+        "but the points off the curve by about sigma are 4 of its widths away, and the squared distance is "
+        "divided by its variance, 16 times too small.",
+        "c": "fitted sigma best, then 4 sigma, then sigma / 4: across the curve, scoring points of spread sigma "
+        "with a bump of width c sigma costs the KL (1/c^2 - 1 + log c^2) / 2 nats, 6.11 for c = 1/4 and 0.92 "
+        "for c = 4.",
+        "d": "fitted sigma best, the other two alike: a factor 4 is not symmetric; the squared distance divided "
+        "by (c sigma)^2 grows like 1/c^2 as the bump narrows, while a wider bump pays only its log c^2 / 2.",
+    },
+    hint=(
+        "Look at one direction across the curve: the points are spread with standard deviation sigma around "
+        "it, and the model scores them with a Gaussian of width c sigma. Section 1 has a name for the nats lost.",
+        "The average log-density of N(0, sigma^2) data under N(0, c^2 sigma^2) is "
+        "-log(c sigma) - 1/(2 c^2) + const: compare c = 1/4 with c = 4.",
+    ),
+    solution='def predicted_bump_order():\n    return "c"  # too narrow costs 1/(2c^2) per direction, too wide log c',
+    explain=(
+        "The experiment scores a straight curve's held-out points exactly; the next cell measures the fitted "
+        "curve of the moons with the same three widths"
+    ),
+    explanation=(
+        "Across the curve the points lie about sigma from it. Scored by a bump of width c sigma, each direction "
+        "loses the KL (1/c^2 - 1 + log c^2) / 2 nats: a bump 4 times too narrow puts the typical point 4 of "
+        "its widths out, where the Gaussian's squared exponent has grown 16-fold (6.11 nats); one 4 times too "
+        "wide only spreads its mass thinner (0.92 nats). Too confident a model is punished harder than a "
+        "vague one."
+    ),
+)
+
+
 # --------------------------------------------------------------------------- misconceptions
 def _mc():
     from . import Misconception as M
@@ -472,6 +532,12 @@ def _mc():
         M("chose (a)", "thought the ELBO's optimum is the safer proposal", "a q too narrow makes 2M - Q indefinite."),
         M("chose (c)", "thought both proposals keep finite variance", "the narrower q fails it for |r| > 1/2."),
         M("chose (d)", "thought neither proposal keeps finite variance", "the wider q passes for every |r| < 1."),
+    )
+    add_misconceptions(
+        "04.8",
+        M("chose (a)", "thought narrower bumps always score higher", "points sigma off the curve get no density."),
+        M("chose (b)", "thought blurring costs more than sharpening", "too narrow costs 1/(2c^2) a direction."),
+        M("chose (d)", "thought a factor 4 either way costs the same", "too wide pays only log c per direction."),
     )
 
     add_misconceptions(
