@@ -151,6 +151,8 @@ WRONG = {
     ("06.2", "every-pixel-a-coin"): lambda: 28 * 28 * 0.6931,
     ("06.3", "chose (a)"): lambda: "a",
     ("06.3", "chose (b)"): lambda: " B",
+    ("06.6", "chose (a)"): lambda: "a",
+    ("06.6", "chose (c)"): lambda: "C ",
     ("07.1", "chose (a)"): lambda: "a",
     ("07.1", "chose (b)"): lambda: " B",
     ("08.1", "forgot-the-2"): lambda n: 1 / n,

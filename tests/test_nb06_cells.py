@@ -50,6 +50,7 @@ def test_exercise_solutions_in_notebook_06_pass_their_checks():
         ("def log_mean_exp(log_w)", "06.4", "log_mean_exp"),
         ("def kl_gradients(mu, logvar)", "06.5", "kl_gradients"),
         ("def reduction_prediction()", "06.3", "reduction_prediction"),
+        ("def path_prediction()", "06.6", "path_prediction"),
     ]:
         ns = {"torch": torch}
         exec(notebook_cell(marker), ns)

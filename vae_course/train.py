@@ -12,6 +12,7 @@ code, notebook 02's remedy).
 
 from __future__ import annotations
 
+import functools
 import math
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -26,8 +27,9 @@ from .corruption import code_noise
 from .i18n import translate_output
 from .models import eval_mode
 from .models.ae import MLPAutoencoder
+from .models.vae import VAE, vae_loss_fn
 from .moons import render_moons
-from .seeding import seeded
+from .seeding import seeded, threads
 
 LossOutput = Tensor | Mapping[str, Tensor | float]
 LossFn = Callable[[nn.Module, Tensor, Tensor | None], LossOutput]
@@ -345,3 +347,37 @@ def train_moon_autoencoder(
         on_epoch_end=None if on_epoch_end is None else lambda epoch, _: on_epoch_end(model, (epoch + 1) * per_epoch),
     )
     return model.cpu().eval(), history
+
+
+def train_moon_vae(
+    seed: int,
+    *,
+    n_moons: int = 1000,
+    image_size: int = 16,
+    hidden: int = 128,
+    epochs: int = 40,
+    batch_size: int = 128,
+    lr: float = 4e-3,
+) -> tuple[VAE, Tensor]:
+    """Notebook 06's moon VAE (latent 2, one hidden layer of ``hidden``, Bernoulli decoder): ``n_moons``
+    moons of phases drawn uniformly with a generator seeded to ``seed``, trained with the negative ELBO
+    for ``epochs`` epochs (Adam, ``lr``) on one thread. Returns the model (CPU, eval mode) and its
+    training moons. Cached per process, since it is deterministic: exercise 06.6's check and section 8
+    of the notebook train the same model, and the one that comes second (in the notebook, section 8)
+    reuses it instead of training it again. Do not train the returned model further."""
+    return _train_moon_vae(
+        int(seed), int(n_moons), int(image_size), int(hidden), int(epochs), int(batch_size), float(lr)
+    )
+
+
+@functools.cache
+def _train_moon_vae(
+    seed: int, n_moons: int, image_size: int, hidden: int, epochs: int, batch_size: int, lr: float
+) -> tuple[VAE, Tensor]:
+    g = torch.Generator().manual_seed(seed)
+    moons = render_moons(torch.rand(n_moons, generator=g), size=image_size)
+    with threads(1):
+        with seeded(seed):
+            model = VAE(image_size=image_size, latent_dim=2, hidden=hidden)
+        fit(model, vae_loss_fn(), moons, epochs, batch_size=batch_size, optimizer=adam(lr), seed=seed, progress=False)
+    return model.cpu().eval(), moons

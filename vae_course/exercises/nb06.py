@@ -222,6 +222,67 @@ register_prediction(
 )
 
 
+MOON_PAIRS = ((0.1, 0.4), (0.6, 0.9), (0.2, 0.45), (0.55, 0.8))  # section 8's four paths (phases of their ends)
+
+
+@functools.cache
+def _moon_middle_outcome():
+    """The experiment of 06.6, as section 8 runs it on its first seed: the moon VAE of
+    ``train.train_moon_vae(0)`` (1000 moons, latent 2, 40 epochs), straight paths of 21 steps between
+    the posterior means of the four pairs of real moons, each image read by ``check_moons``. The
+    middle third of a path is its 9 steps 6-14 (t from 0.3 to 0.7): 36 images. (a) when more than
+    half of them pass, (b) when fewer than a tenth do, (c) otherwise. Deterministic (seed 0, one
+    thread); the model is cached, so the notebook's section 8 reuses it."""
+    from ..interpolation import lerp
+    from ..moons import PhaseBank, check_moons, render_moons
+    from ..train import train_moon_vae
+
+    model, _ = train_moon_vae(0)
+    paths = []
+    with torch.no_grad():
+        for p0, p1 in MOON_PAIRS:
+            mu = model.encode(render_moons([p0, p1], size=16))[0]
+            paths.append(model.to_image(model.decode(lerp(mu[0], mu[1], 21))))
+    real = check_moons(torch.cat(paths), PhaseBank(16)).real.view(len(MOON_PAIRS), 21)
+    middle = real[:, 6:15].float().mean().item()
+    return "a" if middle > 0.5 else "b" if middle < 0.1 else "c"
+
+
+register_prediction(
+    "06.6",
+    "predict where a path between two VAE codes stops drawing real moons",
+    experiment=lambda g=None: _moon_middle_outcome(),
+    form="choice",
+    options={
+        "a": "The clouds do overlap, and the decoder is trained between the codes, but trained on samples of "
+        "both neighbouring images at once: where their clouds overlap it learns the average of the two, and "
+        "an average of two phases is no real moon.",
+        "b": "Near each end the decoder draws (nearly) the end's own moon, in the middle it has been trained on "
+        "codes of several phases at once and draws their average: a dim disc with a smeared terminator, which "
+        "the block and brightness tests fail.",
+        "c": "The passes are not spread along the path: they sit at the ends, near the real moons' codes, and "
+        "the middle third, farthest from both, fails almost everywhere.",
+    },
+    hint=(
+        "Where a point of the latent line lies inside the clouds of two images of different phases, the "
+        "decoder was trained to reconstruct both from it. What single image minimises the sum of the two "
+        "losses?",
+        "Section 1 says points between two codes decode to 'something in between'. Is an average of two "
+        "moon images of different phases a moon of an intermediate phase? (Notebook 02 measured it.)",
+    ),
+    solution='def path_prediction():\n    return "b"',
+    explanation=(
+        "The KL term makes the posterior clouds overlap, so the decoder is trained between codes, but a point "
+        "that several clouds cover is trained to reconstruct all of their images at once, and the BCE's "
+        "minimiser there is their pixel average: a blend of phases, not a moon of an intermediate phase. "
+        "So a straight path stays real a few steps from each end (the VAE further than the AE) and fails in "
+        "the middle; in-between content has to come from the data, or from a path that follows the codes "
+        "(notebook 09)."
+    ),
+    explain="(The check trains the section's moon VAE of the first seed itself, a few seconds, and reads its paths.)",
+)
+
+
 # --------------------------------------------------------------------------- misconceptions
 def _mc():
     from . import Misconception as M
@@ -304,5 +365,20 @@ add_misconceptions(
         "chose (b)",
         "predicted a blurrier but still informative model",
         "at beta = 784 no unit is worth its KL: the code carries nothing, not less.",
+    ),
+)
+
+
+add_misconceptions(
+    "06.6",
+    Misconception(
+        "chose (a)",
+        "predicted that overlapping clouds make every point between two codes decode a real moon",
+        "a point covered by the clouds of two phases is trained to reconstruct both: it decodes their average.",
+    ),
+    Misconception(
+        "chose (c)",
+        "predicted that the path's real images are spread evenly along it",
+        "the real images sit near the ends; the middle third fails almost everywhere.",
     ),
 )
