@@ -76,6 +76,7 @@ def test_exercise_solutions_in_notebook_07_pass_their_checks():
     for marker, ex, name in [
         ("def conditional_elbo(", "07.2", "conditional_elbo"),
         ("def probe_prediction()", "07.1", "probe_prediction"),
+        ("def best_class_prior(", "07.3", "best_class_prior"),
     ]:
         ns = {"torch": torch, "F": F}
         exec(code_cell("07_cvae.ipynb", marker), ns)

@@ -113,6 +113,7 @@ INDEPENDENT = {
             torch.distributions.Normal(mu, (logvar / 2).exp()), torch.distributions.Normal(pm, (plv / 2).exp())
         ).sum(-1)
     ),
+    "07.3": lambda mu, logvar: (mu.mean(0), (mu.var(0, unbiased=False) + logvar.exp().mean(0)).log()),
     "08.3": lambda z, idx, count, total, decay: _ema_loop(z, idx, count, total, decay),
     "08.1": lambda n: torch.stack([torch.tensor(0.5 / float(v), dtype=torch.float64) for v in n]),
 }

@@ -221,6 +221,12 @@ WRONG = {
         -F.binary_cross_entropy_with_logits(l, x, reduction="none").sum((1, 2, 3))
         - 0.5 * (plv - lv + lv.exp() / plv.exp() + (mu - pm) ** 2 - 1).sum(1)
     ),
+    ("07.3", "means-spread-forgotten"): lambda mu, lv: (mu.mean(0), lv.exp().mean(0).log()),
+    ("07.3", "posterior-spread-forgotten"): lambda mu, lv: (mu.mean(0), mu.var(0, unbiased=False).log()),
+    ("07.3", "sigmas-averaged"): lambda mu, lv: (
+        mu.mean(0),
+        ((lv / 2).exp().mean(0) ** 2 + mu.var(0, unbiased=False)).log(),
+    ),
     ("08.3", "no-smoothing"): lambda z, idx, n, m, d: _ema_step(z, idx, n, m, d, smooth=False),
     ("08.3", "decay-swapped"): lambda z, idx, n, m, d: _ema_step(z, idx, n, m, 1 - d, smooth=True),
 }

@@ -1,4 +1,5 @@
-"""Exercises of notebook 07 (conditional VAE): the conditional ELBO, and predicting what a probe reads from the code."""
+"""Exercises of notebook 07 (conditional VAE): the conditional ELBO, predicting what a probe reads from the code, and
+the closed-form class prior."""
 
 import functools
 
@@ -83,6 +84,59 @@ register(
         "the KL per dimension is (s^2/s_p^2 + (mu - m_p)^2 / s_p^2 - 1 - log(s^2/s_p^2)) / 2. With the "
         "standard-normal prior of notebook 07 it is 04.6's KL: the label then enters only through the "
         "encoder and decoder, and z is free to hold what the label does not say (the style)."
+    ),
+)
+
+
+def _best_class_prior_reference(mu, logvar):
+    m = mu.mean(0)
+    v = (logvar.exp() + (mu - m) ** 2).mean(0)
+    return m, v.log()
+
+
+def _best_class_prior_cases(g=None):
+    g = g if g is not None else torch.Generator().manual_seed(11)
+    mu = torch.randn(8, 2, generator=g) * 1.5 + 0.5
+    logvar = torch.randn(8, 2, generator=g) * 0.8 - 1.0
+    mu3 = torch.randn(20, 3, generator=g)
+    logvar3 = torch.randn(20, 3, generator=g) * 1.5 - 2.0  # posterior widths that differ a lot between digits
+    close = torch.randn(1, 2, generator=g) + 0.1 * torch.randn(5, 2, generator=g)  # means close together
+    return [
+        case(mu, logvar, label="the codes of 8 digits of one class, 2-d"),
+        case(mu3, logvar3, label="20 digits, 3-d, posterior widths that differ a lot between digits"),
+        case(close, torch.randn(5, 2, generator=g) - 1.0, label="5 digits encoded close together"),
+    ]
+
+
+register(
+    "07.3",
+    "the closed-form prior p(z | c) for a fixed encoder (derive)",
+    reference=_best_class_prior_reference,
+    cases=_best_class_prior_cases,
+    atol=1e-4,
+    hint=(
+        "Write 07.2's KL for one coordinate with the prior N(m, v), average it over the class's digits, and keep "
+        "only the terms that contain m or v.",
+        "Set the derivative with respect to m to zero first; then, with m at its optimum, the derivative with "
+        "respect to v (not its logarithm: the zero is the same).",
+        "Test your v on two extremes: every digit of the class encoded at the same mean, and every posterior "
+        "very narrow. Does your prior cover the codes in both?",
+    ),
+    kind="derive",
+    solution=(
+        "def best_class_prior(mu, logvar):\n"
+        "    m = mu.mean(0)                                  # (D,)\n"
+        "    v = (logvar.exp() + (mu - m) ** 2).mean(0)      # (D,): mean of sigma^2 + (mu - m)^2\n"
+        "    return m, v.log()"
+    ),
+    explanation=(
+        "Per coordinate the class's average KL term is (1/2) [ mean(sigma^2 + (mu - m)^2) / v - 1 + log v "
+        "- mean(log sigma^2) ]. Its derivative in m, -mean(mu - m) / v, is zero at m = mean(mu); its derivative "
+        "in v, (1/2) [1/v - mean(sigma^2 + (mu - m)^2) / v^2], at v = mean(sigma^2 + (mu - m)^2) = mean(sigma^2) "
+        "+ the variance of the means (divided by n, not n - 1). This is the mean and variance of the class's "
+        "pooled codes q(z | c), the average of its posteriors (the law of total variance): the best Gaussian "
+        "matches the pooled codes' first two moments, so it must cover both the spread of each posterior and "
+        "the spread of the means."
     ),
 )
 
@@ -208,6 +262,31 @@ def _mc():
             "E_q[(z - m)^2] / s_p^2: the mean's gap is measured in units of the prior's variance too.",
             lambda x, logits, mu, logvar, pm, plv: (
                 _recon(x, logits) - 0.5 * ((logvar - plv).exp() + (mu - pm) ** 2 - 1 - (logvar - plv)).sum(-1)
+            ),
+        ),
+    )
+    add_misconceptions(
+        "07.3",
+        M(
+            "means-spread-forgotten",
+            "took the average posterior variance as the prior's variance: the spread of the means is missing",
+            "E_q[(z - m)^2] = sigma^2 + (mu - m)^2: the prior must also cover how far each code's mean lies from m.",
+            lambda mu, logvar: (mu.mean(0), logvar.exp().mean(0).log()),
+        ),
+        M(
+            "posterior-spread-forgotten",
+            "took the variance of the means as the prior's variance: each posterior's own spread is missing",
+            "each code is a distribution, not a point: its variance sigma^2 adds to the spread of the means.",
+            lambda mu, logvar: (mu.mean(0), ((mu - mu.mean(0)) ** 2).mean(0).log()),
+        ),
+        M(
+            "sigmas-averaged",
+            "averaged the posteriors' standard deviations and squared the average, instead of averaging variances",
+            "the KL is linear in sigma^2, not in sigma: average the variances (the squared mean of the sigmas is "
+            "smaller wherever they differ).",
+            lambda mu, logvar: (
+                mu.mean(0),
+                ((0.5 * logvar).exp().mean(0) ** 2 + ((mu - mu.mean(0)) ** 2).mean(0)).log(),
             ),
         ),
     )
