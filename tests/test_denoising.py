@@ -71,6 +71,27 @@ def test_the_linear_denoisers_error_on_the_ring_is_its_closed_form():
     assert math.isclose(noisy, 2 * 0.25, rel_tol=0.03)
 
 
+def test_the_best_denoisers_copy_slope_is_its_mean_shrink_factor():
+    from vae_course.denoising import best_linear_denoiser, gaussian_best_copy_slope
+
+    g = torch.Generator().manual_seed(2)
+    x = torch.randn(5000, 1, 2, 3, generator=g) * torch.tensor([2.0, 1.0, 0.5, 0.2, 0.1, 0.05]).view(1, 1, 2, 3)
+    cov = torch.cov(x.flatten(1).double().T)
+    expected = float(best_linear_denoiser(cov, 0.3).trace() / 6)  # tr(W) / D: the mean of lambda / (lambda + s^2)
+    assert math.isclose(gaussian_best_copy_slope(x, 0.3, n=20_000, generator=g), expected, abs_tol=0.01)
+    # data that vary far more than the noise in every direction: the noise is kept, c near 1
+    assert gaussian_best_copy_slope(100 * x, 0.3, generator=g) > 0.95
+
+
+def test_pixel_retrieval_finds_every_original_without_damage_and_fewer_with_heavy_damage():
+    from vae_course.denoising import pixel_retrieval_rate
+
+    g = torch.Generator().manual_seed(3)
+    x = torch.rand(50, 1, 4, 4, generator=g)
+    assert pixel_retrieval_rate(x, "gaussian", 0.0, draws=2, generator=g) == 1.0
+    assert pixel_retrieval_rate(x, "mask", 1.0, draws=2, generator=g) < 0.2  # every image blank: one guess for all
+
+
 def _linear_model(scale: float) -> MLPAutoencoder:
     model = MLPAutoencoder(4, 2, hidden=(), linear=True, output="identity")
     with torch.no_grad():

@@ -4,7 +4,9 @@
 exact score a denoiser's correction is compared with (``ring_means``, ``sample_mixture``,
 ``mixture_score``: Tweedie's formula, Alain & Bengio 2014), and the best *linear* denoiser
 (``best_linear_denoiser``, ``linear_denoiser_error``, ``ring_linear_error_ratio``) a trained one is
-compared with.
+compared with; the share of Gaussian noise that the best denoiser of Gaussian data passes on
+(``gaussian_best_copy_slope``) and how often a damaged image's nearest clean image is its own
+(``pixel_retrieval_rate``), the references of exercises 03.6 and 03.7.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import NamedTuple
 import torch
 from torch import Tensor, nn
 
+from .corruption import corrupt
 from .models import decode_codes, encode_images
 
 
@@ -146,3 +149,33 @@ def ring_linear_error_ratio(g=None) -> float:
     points = sample_mixture(50_000, ring_means(8, 2.0), 0.3, g)  # (50000, 2)
     linear, noisy = linear_denoiser_error(points, 0.5, g)
     return linear / noisy
+
+
+def gaussian_best_copy_slope(
+    x: Tensor, std: float = 0.3, n: int = 2000, generator: torch.Generator | None = None
+) -> float:
+    """Notebook 03's copy slope c = sum <r(x~) - r(x), x~ - x> / sum |x~ - x|^2 of the best denoiser of
+    all for Gaussian data with the mean and covariance of the images ``x`` (N, ...), under Gaussian
+    noise of the given std, not clipped. For Gaussian data the best denoiser is the linear
+    r(v) = m + W (v - m) of ``best_linear_denoiser``, so r(x~) - r(x) = W (x~ - x) whatever x is:
+    c depends on the noise alone, and its expectation is tr(W) / D, the mean over the data's
+    principal directions of lambda / (lambda + std^2). Measured on ``n`` noise draws."""
+    flat = torch.as_tensor(x).flatten(1).double()  # (N, D)
+    w = best_linear_denoiser(torch.cov(flat.T).reshape(flat.shape[1], flat.shape[1]), std)  # (D, D)
+    damage = std * torch.randn(n, flat.shape[1], generator=generator, dtype=torch.float64)  # x~ - x, (n, D)
+    change = damage @ w.T  # r(x~) - r(x), (n, D)
+    return float((change * damage).sum() / damage.pow(2).sum())
+
+
+def pixel_retrieval_rate(
+    x: Tensor, kind: str = "gaussian", level: float = 0.3, draws: int = 5, generator: torch.Generator | None = None
+) -> float:
+    """The share of damaged images (``corrupt(x, kind, level)``, ``draws`` noise draws of every image
+    of ``x`` (N, ...)) whose nearest clean image of ``x`` in pixel space is their own original:
+    notebook 03's retrieval test without an encoder (the reference row of its table)."""
+    clean = x.flatten(1)
+    hits = []
+    for _ in range(draws):
+        nearest = torch.cdist(corrupt(x, kind, level, generator).flatten(1), clean).argmin(1)
+        hits.append(nearest == torch.arange(len(x)))
+    return float(torch.stack(hits).double().mean())

@@ -5,7 +5,12 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from vae_course.denoising import best_linear_denoiser, ring_linear_error_ratio
+from vae_course.denoising import (
+    best_linear_denoiser,
+    gaussian_best_copy_slope,
+    pixel_retrieval_rate,
+    ring_linear_error_ratio,
+)
 from vae_course.exercises import Feedback, case, register, register_prediction
 
 
@@ -231,6 +236,97 @@ register_prediction(
 )
 
 
+def _best_copy_slope_choice(g=None) -> str:
+    """The experiment of 03.6: the copy slope c of the best denoiser of Gaussian data with the 8x8
+    training digits' mean and covariance, Gaussian noise of std 0.3 (not clipped), as a letter."""
+    from vae_course import data
+
+    g = g if g is not None else torch.Generator().manual_seed(6)
+    x_train, _ = data.load("digits", "train")
+    c = gaussian_best_copy_slope(x_train, 0.3, generator=g)
+    return "a" if c < 0.05 else ("b" if c < 0.5 else "c")
+
+
+register_prediction(
+    "03.6",
+    "predict how much of the damage the best denoiser passes on",
+    experiment=_best_copy_slope_choice,
+    form="choice",
+    options={
+        "a": "a natural guess, and wrong: the best denoiser cannot remove noise that looks like the data. "
+        "Where the noise moves a digit in a direction in which digits themselves vary, it cannot tell the "
+        "damage from a slightly different digit, so it keeps part of that move.",
+        "b": "most of the 64 pixel directions carry little of the digits' variance, and there the noise is "
+        "removed; along the few directions in which digits vary a lot it cannot be told from the digit and "
+        "is kept. On balance about a quarter of the noise reaches the output.",
+        "c": "too much: the noise spreads evenly over all 64 directions, while the digits' variance sits in a "
+        "few of them; in the many others the best denoiser removes almost all the noise.",
+    },
+    hint=(
+        "Suppose the noise moves a digit in a direction in which digits themselves vary a lot (a stroke a "
+        "little thicker). Could any denoiser tell that damage from a slightly different digit?",
+        "The noise is spread evenly over the 64 pixel directions; the digits' variance is not: only about a "
+        "dozen of their 64 principal directions vary more than the noise does (variance above 0.3^2). In "
+        "how many directions can the noise be removed?",
+    ),
+    solution='def predicted_best_copy_slope():\n    return "b"',
+    explanation=(
+        "For Gaussian data the best denoiser is linear, r(v) = m + W (v - m), so r(x~) - r(x) = W (x~ - x) "
+        "and c is the average over the data's principal directions of the share W keeps in each: near 1 "
+        "where the digits vary much more than the noise, near 0 where they hardly vary. With the 8x8 digits' "
+        "spectrum that average is about a quarter: c = 0 is not what the best denoiser does, and a low c is "
+        "not by itself a good denoiser (a model that outputs the same image for every input has c = 0). "
+        "Exercise 03.2 derives W."
+    ),
+    explain="The check draws the noise itself; the cell after it prints the same c beside the models' values.",
+)
+
+
+def _pixel_retrieval_choice(g=None) -> str:
+    """The experiment of 03.7: top-1 retrieval of a damaged 8x8 test digit's clean original among the
+    clean test digits, in pixel space, Gaussian noise of std 0.3 (clipped), 5 draws, as a letter."""
+    from vae_course import data
+
+    g = g if g is not None else torch.Generator().manual_seed(7)
+    x_test, _ = data.load("digits", "test")
+    rate = pixel_retrieval_rate(x_test, "gaussian", 0.3, generator=g)
+    return "a" if rate < 0.1 else ("b" if rate < 0.6 else "c")
+
+
+register_prediction(
+    "03.7",
+    "predict how often a damaged digit's pixels find their clean original",
+    experiment=_pixel_retrieval_choice,
+    form="choice",
+    options={
+        "a": "judged by eye, and wrong: at std 0.3 the digits look ruined, but the lookup does not read the "
+        "digit. It compares distances, and the noise adds about the same amount to every distance.",
+        "b": "too low: the noise's squared size (the 'corrupted in' row of section 5's table) is larger than the "
+        "squared distance between many pairs of similar digits, but it is added to the distance to every clean "
+        "image alike, so it does not decide which one is nearest.",
+        "c": "|x~ - x_j|^2 - |x~ - x|^2 = |x - x_j|^2 + 2 <n, x - x_j> for noise n: the noise's own size cancels, "
+        "and only its component along the difference of two digits is left, one direction of 64. The original "
+        "stays nearest unless another test image lies close to it.",
+    },
+    hint=(
+        "The lookup does not read the digit: it picks the clean image at the smallest distance. Write the "
+        "squared distance from x~ = x + n to its own original x and to another clean image x_j.",
+        "Subtract the two. Which terms of the noise cancel, and what is left? How large is it next to "
+        "|x - x_j|^2 for two different digits?",
+    ),
+    solution='def predicted_pixel_retrieval():\n    return "c"',
+    explanation=(
+        "|x~ - x_j|^2 - |x~ - x|^2 = |x - x_j|^2 + 2 <n, x - x_j>: the noise's squared size |n|^2 appears in "
+        "both distances and cancels. What is left, <n, x - x_j>, has standard deviation 0.3 |x - x_j| for "
+        "unclipped Gaussian noise of std 0.3, so the original loses to x_j with probability "
+        "Phi(-|x - x_j| / 0.6): rarely, unless the two images are closer than about 1, near-duplicates. The "
+        "identity holds for any damage n = x~ - x; clipping at 0 and 1 only changes how n is distributed. The "
+        "eye is a poor judge of what a nearest-neighbour lookup can do."
+    ),
+    explain="The check draws its own noise; the table below prints the same lookup as its first row.",
+)
+
+
 # --------------------------------------------------------------------------- misconceptions
 def _mc():
     from . import Misconception as M
@@ -321,6 +417,33 @@ def _mc():
             "added sigma instead of sigma^2",
             "the noise's variance is sigma^2 = 0.25.",
             lambda: c / (c + 0.5),
+        ),
+    )
+
+    add_misconceptions(
+        "03.6",
+        M(
+            "chose (a)",
+            "predicted that the best denoiser passes none of the damage on (c = 0)",
+            "noise along a direction in which the data vary looks like data: no denoiser can remove it all.",
+        ),
+        M(
+            "chose (c)",
+            "predicted that the best denoiser passes on most of the damage",
+            "the noise spreads over all 64 directions; in most of them the digits hardly vary: there it is removed.",
+        ),
+    )
+    add_misconceptions(
+        "03.7",
+        M(
+            "chose (a)",
+            "judged by eye that damaged digits cannot be matched to their originals",
+            "the lookup compares distances; the noise adds about the same amount to every distance.",
+        ),
+        M(
+            "chose (b)",
+            "expected the noise's size to swamp the differences between digits",
+            "|n|^2 appears in the distance to every clean image and cancels; only its part along x - x_j counts.",
         ),
     )
 
