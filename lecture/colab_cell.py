@@ -73,7 +73,7 @@ def cell_source(repo: str | None = None, ref: str = "main") -> str:
         '            "(pip\'s message is above: no network, or that address is not reachable). What to do:\\n"\n'
         '            "  * Get a copy of the repository (a clone, or its .zip: in Colab, upload the .zip in the\\n"\n'
         '            "    Files pane, then run !unzip -q NAME.zip in a cell) and install that copy in a cell:\\n"\n'
-        '            "        %pip install -e FOLDER      (FOLDER: the unpacked folder, the one with pyproject.toml)\\n"\n'
+        '            "        %pip install -e FOLDER      (FOLDER: the one with pyproject.toml)\\n"\n'
         '            "    then Runtime > Restart session and run the notebook again.\\n"\n'
         '            "  * Or run it on your own machine: in the repository folder, `make lab`; other ways\\n"\n'
         '            "    (`pip install -e .`, conda, a CPU-only torch) are in the README, section Two commands."\n'
