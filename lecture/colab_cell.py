@@ -14,6 +14,10 @@ and the tags ``colab-install`` (how this script finds it again: running it twice
 ``remove-cell`` (the standard tag for a cell no reader needs: the slides skip it,
 lecture/slide_metadata.py, and the website leaves it out, myst-nb). Its outputs are kept empty.
 
+If that install fails (no network, the address unreachable, a notebook uploaded on its own), the cell
+imports again and, where the import still fails, prints what to do (install a copy of the repository
+with ``pip install -e``, or run locally) instead of leaving the next cell a bare ``ImportError``.
+
 It installs from the GitHub repository at ``--ref`` (default ``main``), with pip's ``git+https``: Colab
 opens a notebook from that same branch, so package and notebook are one version, and nothing needs
 publishing to PyPI first. It installs without constraints.txt: Colab's own torch satisfies the
@@ -47,15 +51,34 @@ def repository_url(pyproject: Path = ROOT / "pyproject.toml") -> str:
 
 
 def cell_source(repo: str | None = None, ref: str = "main") -> str:
-    """The install cell's code: ``import vae_course``, else pip-install it from ``repo`` at ``ref``."""
+    """The install cell's code: ``import vae_course``, else pip-install it from ``repo`` at ``ref`` and
+    import it again; if that import fails too (no network, the address unreachable, pip refused), a
+    message that says what to do instead of the next cell's bare ``ImportError``."""
     repo = repo or repository_url()
     return (
         "# Google Colab (or any Python without the course): install it. Where it is installed, nothing happens.\n"
         "try:\n"
         "    import vae_course\n"
         "except ImportError:\n"
-        f'    %pip install -q "vae-course @ git+{repo}@{ref}"'
-    )
+        f'    %pip install -q "vae-course @ git+{repo}@{ref}"\n'
+        "    import importlib\n"
+        "\n"
+        "    importlib.invalidate_caches()\n"
+        "    try:\n"
+        "        import vae_course\n"
+        "    except ImportError:\n"
+        "        print(\n"
+        f'            "The course package vae_course is not installed: pip could not install it from\\n"\n'
+        f'            "  {repo} (branch {ref})\\n"\n'
+        '            "(pip\'s message is above: no network, or that address is not reachable). What to do:\\n"\n'
+        '            "  * Get a copy of the repository (a clone, or its .zip: in Colab, upload the .zip in the\\n"\n'
+        '            "    Files pane, then run !unzip -q NAME.zip in a cell) and install that copy in a cell:\\n"\n'
+        '            "        %pip install -e FOLDER      (FOLDER: the one with pyproject.toml)\\n"\n'
+        '            "    then Runtime > Restart session and run the notebook again.\\n"\n'
+        '            "  * Or run it on your own machine: in the repository folder, `make lab`; other ways\\n"\n'
+        '            "    (`pip install -e .`, conda, a CPU-only torch) are in the README, section Two commands."\n'
+        "        )\n"
+    ).rstrip("\n")
 
 
 def colab_url(notebook: str, repo: str | None = None, ref: str = "main") -> str:

@@ -59,29 +59,44 @@ def test_the_slides_skip_it():
 
 
 class FakeIPython:
-    def __init__(self):
+    def __init__(self, pip_works: bool = False):
         self.magics = []
+        self.pip_works = pip_works
 
     def run_line_magic(self, name, line, _stack_depth=1):
         self.magics.append((name, line))
+        if name == "pip" and self.pip_works:
+            sys.modules.pop("vae_course", None)  # installed: the next import finds it
 
 
-def _run_cell(monkeypatch, installed: bool) -> list:
+def _run_cell(monkeypatch, installed: bool, pip_works: bool = False) -> list:
     if not installed:
         monkeypatch.setitem(sys.modules, "vae_course", None)  # import vae_course raises ImportError
     code = TransformerManager().transform_cell(colab_cell.cell_source(REPO))
-    ip = FakeIPython()
+    ip = FakeIPython(pip_works)
     exec(compile(code, "<colab cell>", "exec"), {"get_ipython": lambda: ip})
     return ip.magics
 
 
-def test_silent_where_installed(monkeypatch):
+def test_silent_where_installed(monkeypatch, capsys):
     assert _run_cell(monkeypatch, installed=True) == []
+    assert capsys.readouterr().out == ""
 
 
-def test_a_pip_install_from_the_repository_where_missing(monkeypatch):
-    magics = _run_cell(monkeypatch, installed=False)
+def test_a_pip_install_from_the_repository_where_missing(monkeypatch, capsys):
+    magics = _run_cell(monkeypatch, installed=False, pip_works=True)
     assert magics == [("pip", f'install -q "vae-course @ git+{REPO}@main"')]
+    assert capsys.readouterr().out == ""  # installed and imported: nothing to say
+
+
+def test_a_failed_install_says_what_to_do_instead_of_an_import_error(monkeypatch, capsys):
+    """pip fails quietly (no network, an address that does not answer): the cell imports again and,
+    instead of raising, prints where it tried and what to do (pip install -e a copy, or make lab)."""
+    magics = _run_cell(monkeypatch, installed=False, pip_works=False)
+    assert magics == [("pip", f'install -q "vae-course @ git+{REPO}@main"')]
+    out = capsys.readouterr().out
+    assert "not installed" in out and REPO in out
+    assert "%pip install -e FOLDER" in out and "make lab" in out and "Two commands" in out and "Restart" in out
 
 
 @pytest.mark.parametrize("ref", ["main", "v1.2.3"])
