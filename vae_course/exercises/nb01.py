@@ -205,6 +205,48 @@ register_prediction(
 )
 
 
+def pca_test_error(k=2, dataset="digits") -> float:
+    """The experiment of 01.5: PCA with k components fitted on all training images, its test squared
+    error per image (summed over pixels, averaged over the test images), as notebook 01's section 6 measures it."""
+    from .. import data
+
+    x_train, x_test = data.load(dataset, "train")[0], data.load(dataset, "test")[0]
+    return losses.mse(pca_reconstruct(x_test, k, fit_on=x_train), x_test).mean().item()
+
+
+register_prediction(
+    "01.5",
+    "predict the best linear 2-number code's test error",
+    experiment=pca_test_error,
+    form="number",
+    tol=0.1,
+    hint=(
+        "01.4 predicted the error of the best code of 4 numbers from the eigenvalues; the same reasoning works for 2.",
+        "On the images PCA was fitted on, its error with k components is the sum of the eigenvalues it "
+        "discards; the test images are new, so expect a number close to it, not equal.",
+        "You need three printed numbers of section 5: the total variance and the first two eigenvalues.",
+    ),
+    solution=(
+        "def predicted_pca_error():\n"
+        "    total, top = 4.699, [0.698, 0.63]  # printed in section 5 (digits, all 1438 training images)\n"
+        "    return total - sum(top)  # the variance along the 62 discarded directions"
+    ),
+    explain=(
+        "On the training images PCA's error with 2 components is the sum of the 62 discarded eigenvalues; on "
+        "test images it is close to that. Eckart-Young makes the training value the floor of every linear "
+        "(affine) 2-number code on those images, not of a nonlinear decoder, whose reconstructions from 2 numbers "
+        "can lie on a curved surface: the next cell measures how far below it the autoencoder goes"
+    ),
+    explanation=(
+        "A centred training image's squared length averages to the total variance; PCA with 2 components keeps "
+        "the first two eigenvalues' worth and loses the rest, 4.699 - 0.698 - 0.630 = 3.371 per image on the "
+        "training images, and the test images, which PCA was not fitted on, lose about as much (3.299). By "
+        "Eckart-Young no linear encoder and decoder with 2 numbers does better; the nonlinear autoencoder is not "
+        "bound by it, and its 2 numbers do better (section 6 prints by how much)."
+    ),
+)
+
+
 # --------------------------------------------------------------------------- misconceptions
 def _mc():
     from . import Misconception as M
@@ -283,6 +325,28 @@ def _mc():
             "divided by the number of pixels (a mean, not a sum over pixels)",
             "the course's squared error is summed over the pixels of an image, not averaged.",
             spectrum_value(lambda lam: lam[4:].sum().item() / len(lam)),
+        ),
+    )
+
+    add_misconceptions(
+        "01.5",
+        M(
+            "kept-not-discarded",
+            "summed the two kept eigenvalues (the variance the code keeps)",
+            "the top two eigenvalues are what the code KEEPS; the error is what it discards.",
+            spectrum_value(lambda lam: lam[:2].sum().item()),
+        ),
+        M(
+            "four-components",
+            "gave 01.4's answer, the error of a 4-number code",
+            "section 6 compares codes of 2 numbers: two fewer principal directions are kept than in 01.4.",
+            spectrum_value(lambda lam: lam[4:].sum().item()),
+        ),
+        M(
+            "per-pixel",
+            "divided by the number of pixels (a mean, not a sum over pixels)",
+            "the course's squared error is summed over the pixels of an image, not averaged.",
+            spectrum_value(lambda lam: lam[2:].sum().item() / len(lam)),
         ),
     )
 
