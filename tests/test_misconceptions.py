@@ -93,6 +93,8 @@ WRONG = {
     ("01.5", "kept-not-discarded"): lambda: 0.698 + 0.63,
     ("01.5", "four-components"): lambda: 4.699 - (0.698 + 0.63 + 0.555 + 0.397),
     ("01.5", "per-pixel"): lambda: (4.699 - 0.698 - 0.63) / 64,
+    ("01.6", "chose (a)"): lambda: "a",
+    ("01.6", "chose (c)"): lambda: " C",
     ("02.5", "variance-not-std"): lambda: 0.05,
     ("02.5", "code-noise"): lambda: 0.5,
     ("02.5", "lost-factor-2"): lambda: 0.1**0.5,

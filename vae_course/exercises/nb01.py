@@ -7,7 +7,7 @@ import functools
 import torch
 
 from vae_course import losses
-from vae_course.exercises import case, register, register_prediction
+from vae_course.exercises import Misconception, add_misconceptions, case, register, register_prediction
 
 from ..pca import pca_reconstruct
 
@@ -247,6 +247,65 @@ register_prediction(
 )
 
 
+@functools.cache
+def untrained_probe_accuracy(dataset="digits", seed=0) -> float:
+    """The experiment of 01.6: the test accuracy of notebook 01's linear probe (standardise, then logistic
+    regression) on the 2-number codes of an untrained encoder of the course's shape (hidden 256, 128), built
+    with torch's seed ``seed`` as the notebook builds it. The caller's random state is left as it was."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from .. import data
+    from ..models.ae import MLPAutoencoder
+
+    (x_train, y_train), (x_test, y_test) = data.load(dataset, "train"), data.load(dataset, "test")
+    with torch.random.fork_rng():
+        torch.manual_seed(seed)
+        model = MLPAutoencoder(x_train.shape[-1], 2, (256, 128), output="logits").eval()
+    with torch.no_grad():
+        z_train, z_test = model.encode(x_train), model.encode(x_test)
+    clf = make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000))
+    return float(clf.fit(z_train, y_train).score(z_test, y_test))
+
+
+def _untrained_probe_outcome():
+    """01.6's answer: (a) below 0.15 (about chance, 0.1), (c) 0.6 or more, (b) in between."""
+    acc = untrained_probe_accuracy()
+    return "a" if acc < 0.15 else "c" if acc >= 0.6 else "b"
+
+
+register_prediction(
+    "01.6",
+    "predict the linear probe's accuracy on an untrained encoder's codes",
+    experiment=_untrained_probe_outcome,
+    form="choice",
+    options={
+        "a": "an untrained network is not a random code: it is a fixed continuous map, so images close in pixels "
+        "get close codes, and images of one digit are often close in pixels.",
+        "b": "a fixed random continuous map keeps part of the pixels' neighbourhoods, so a probe reads some class "
+        "information from two random features; training arranges the codes to rebuild the images and keeps "
+        "much more (section 7 prints both).",
+        "c": "the architecture alone does not do the work here: the trained codes beat the untrained ones by a "
+        "wide margin (section 7 prints both).",
+    },
+    hint=(
+        "An untrained encoder has random weights, but it is still a fixed function: the same image always gets "
+        "the same code, and two similar images get similar codes.",
+        "Are two 0s usually closer to each other in pixels than a 0 and a 1? What does a continuous map do to "
+        "such distances?",
+    ),
+    solution='def junk_probe_prediction():\n    return "b"',
+    explanation=(
+        "A randomly initialised encoder is a fixed continuous map: nearby images get nearby codes, and images of "
+        "the same digit are often nearby in pixels, so two random features already separate some classes. That "
+        "is why a probe's accuracy is read beside its junk baseline, not beside chance: the trained codes' gain "
+        "over the untrained ones is what training bought."
+    ),
+    explain="(The check builds the untrained encoder itself, with seed 0, and probes its codes.)",
+)
+
+
 # --------------------------------------------------------------------------- misconceptions
 def _mc():
     from . import Misconception as M
@@ -352,3 +411,18 @@ def _mc():
 
 
 _mc()
+
+
+add_misconceptions(
+    "01.6",
+    Misconception(
+        "chose (a)",
+        "predicted chance: an untrained network's codes carry no class information",
+        "random weights still make a fixed continuous map: similar images get similar codes.",
+    ),
+    Misconception(
+        "chose (c)",
+        "predicted that the architecture alone gives codes as good as the trained ones",
+        "the untrained codes keep some class information, far less than the trained ones.",
+    ),
+)
