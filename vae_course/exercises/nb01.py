@@ -7,7 +7,7 @@ import functools
 import torch
 
 from vae_course import losses
-from vae_course.exercises import case, register, register_prediction
+from vae_course.exercises import Misconception, add_misconceptions, case, register, register_prediction
 
 from ..pca import pca_reconstruct
 
@@ -205,6 +205,107 @@ register_prediction(
 )
 
 
+def pca_test_error(k=2, dataset="digits") -> float:
+    """The experiment of 01.5: PCA with k components fitted on all training images, its test squared
+    error per image (summed over pixels, averaged over the test images), as notebook 01's section 6 measures it."""
+    from .. import data
+
+    x_train, x_test = data.load(dataset, "train")[0], data.load(dataset, "test")[0]
+    return losses.mse(pca_reconstruct(x_test, k, fit_on=x_train), x_test).mean().item()
+
+
+register_prediction(
+    "01.5",
+    "predict the best linear 2-number code's test error",
+    experiment=pca_test_error,
+    form="number",
+    tol=0.1,
+    hint=(
+        "01.4 predicted the error of the best code of 4 numbers from the eigenvalues; the same reasoning works for 2.",
+        "On the images PCA was fitted on, its error with k components is the sum of the eigenvalues it "
+        "discards; the test images are new, so expect a number close to it, not equal.",
+        "You need three printed numbers of section 5: the total variance and the first two eigenvalues.",
+    ),
+    solution=(
+        "def predicted_pca_error():\n"
+        "    total, top = 4.699, [0.698, 0.63]  # printed in section 5 (digits, all 1438 training images)\n"
+        "    return total - sum(top)  # the variance along the 62 discarded directions"
+    ),
+    explain=(
+        "On the training images PCA's error with 2 components is the sum of the 62 discarded eigenvalues; on "
+        "test images it is close to that. Eckart-Young makes the training value the floor of every linear "
+        "(affine) 2-number code on those images, not of a nonlinear decoder, whose reconstructions from 2 numbers "
+        "can lie on a curved surface: the next cell measures how far below it the autoencoder goes"
+    ),
+    explanation=(
+        "A centred training image's squared length averages to the total variance; PCA with 2 components keeps "
+        "the first two eigenvalues' worth and loses the rest, 4.699 - 0.698 - 0.630 = 3.371 per image on the "
+        "training images, and the test images, which PCA was not fitted on, lose about as much (3.299). By "
+        "Eckart-Young no linear encoder and decoder with 2 numbers does better; the nonlinear autoencoder is not "
+        "bound by it, and its 2 numbers do better (section 6 prints by how much)."
+    ),
+)
+
+
+@functools.cache
+def untrained_probe_accuracy(dataset="digits", seed=0) -> float:
+    """The experiment of 01.6: the test accuracy of notebook 01's linear probe (standardise, then logistic
+    regression) on the 2-number codes of an untrained encoder of the course's shape (hidden 256, 128), built
+    with torch's seed ``seed`` as the notebook builds it. The caller's random state is left as it was."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from .. import data
+    from ..models.ae import MLPAutoencoder
+
+    (x_train, y_train), (x_test, y_test) = data.load(dataset, "train"), data.load(dataset, "test")
+    with torch.random.fork_rng():
+        torch.manual_seed(seed)
+        model = MLPAutoencoder(x_train.shape[-1], 2, (256, 128), output="logits").eval()
+    with torch.no_grad():
+        z_train, z_test = model.encode(x_train), model.encode(x_test)
+    clf = make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000))
+    return float(clf.fit(z_train, y_train).score(z_test, y_test))
+
+
+def _untrained_probe_outcome():
+    """01.6's answer: (a) below 0.15 (about chance, 0.1), (c) 0.6 or more, (b) in between."""
+    acc = untrained_probe_accuracy()
+    return "a" if acc < 0.15 else "c" if acc >= 0.6 else "b"
+
+
+register_prediction(
+    "01.6",
+    "predict the linear probe's accuracy on an untrained encoder's codes",
+    experiment=_untrained_probe_outcome,
+    form="choice",
+    options={
+        "a": "an untrained network is not a random code: it is a fixed continuous map, so images close in pixels "
+        "get close codes, and images of one digit are often close in pixels.",
+        "b": "a fixed random continuous map keeps part of the pixels' neighbourhoods, so a probe reads some class "
+        "information from two random features; training arranges the codes to rebuild the images and keeps "
+        "much more (section 7 prints both).",
+        "c": "the architecture alone does not do the work here: the trained codes beat the untrained ones by a "
+        "wide margin (section 7 prints both).",
+    },
+    hint=(
+        "An untrained encoder has random weights, but it is still a fixed function: the same image always gets "
+        "the same code, and two similar images get similar codes.",
+        "Are two 0s usually closer to each other in pixels than a 0 and a 1? What does a continuous map do to "
+        "such distances?",
+    ),
+    solution='def junk_probe_prediction():\n    return "b"',
+    explanation=(
+        "A randomly initialised encoder is a fixed continuous map: nearby images get nearby codes, and images of "
+        "the same digit are often nearby in pixels, so two random features already separate some classes. That "
+        "is why a probe's accuracy is read beside its junk baseline, not beside chance: the trained codes' gain "
+        "over the untrained ones is what training bought."
+    ),
+    explain="(The check builds the untrained encoder itself, with seed 0, and probes its codes.)",
+)
+
+
 # --------------------------------------------------------------------------- misconceptions
 def _mc():
     from . import Misconception as M
@@ -286,5 +387,42 @@ def _mc():
         ),
     )
 
+    add_misconceptions(
+        "01.5",
+        M(
+            "kept-not-discarded",
+            "summed the two kept eigenvalues (the variance the code keeps)",
+            "the top two eigenvalues are what the code KEEPS; the error is what it discards.",
+            spectrum_value(lambda lam: lam[:2].sum().item()),
+        ),
+        M(
+            "four-components",
+            "gave 01.4's answer, the error of a 4-number code",
+            "section 6 compares codes of 2 numbers: two fewer principal directions are kept than in 01.4.",
+            spectrum_value(lambda lam: lam[4:].sum().item()),
+        ),
+        M(
+            "per-pixel",
+            "divided by the number of pixels (a mean, not a sum over pixels)",
+            "the course's squared error is summed over the pixels of an image, not averaged.",
+            spectrum_value(lambda lam: lam[2:].sum().item() / len(lam)),
+        ),
+    )
+
 
 _mc()
+
+
+add_misconceptions(
+    "01.6",
+    Misconception(
+        "chose (a)",
+        "predicted chance: an untrained network's codes carry no class information",
+        "random weights still make a fixed continuous map: similar images get similar codes.",
+    ),
+    Misconception(
+        "chose (c)",
+        "predicted that the architecture alone gives codes as good as the trained ones",
+        "the untrained codes keep some class information, far less than the trained ones.",
+    ),
+)
