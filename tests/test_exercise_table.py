@@ -4,6 +4,7 @@ with the kinds counted; and a check's printed verdict ends with one full stop, n
 from __future__ import annotations
 
 import io
+import re
 from contextlib import redirect_stdout
 from pathlib import Path
 
@@ -34,6 +35,17 @@ def test_the_table_counts_every_kind_per_notebook_and_overall():
     assert all(f" {kind} |" in header for kind in counts["all"])
     total = next(line for line in lines if line.startswith("| **all** |"))
     assert total.endswith(f" {len(ids)} |")
+
+
+def test_the_readme_names_every_predict_then_run_exercise():
+    # the teachers' section lists the notebooks' predict-then-run exercises by id
+    line = next(line for line in README.read_text().splitlines() if "the notebooks use the kind in" in line)
+    named = set(re.findall(r"\b\d\d\.\d+\b", line.split("the notebooks use the kind in", 1)[1]))
+    ids = exercises.all_exercises()
+    kinds = {e: exercises.REGISTRY[e].kind for e in ids if not e.startswith("99.")}
+    assert named == {e for e, kind in kinds.items() if kind == "predict-then-run"}, named ^ {
+        e for e, kind in kinds.items() if kind == "predict-then-run"
+    }
 
 
 def test_rewrite_refuses_a_readme_without_markers():
