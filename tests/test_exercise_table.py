@@ -89,3 +89,16 @@ def test_a_pass_line_without_a_full_stop_gets_one(scratch_exercise):
     with redirect_stdout(out):
         exercises.check("99.93", lambda: 2.0)
     assert out.getvalue().strip().endswith("a good prediction.") and ".." not in out.getvalue()
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("probes its codes.)", "probes its codes.)"),
+        ("see 04.8)", "see 04.8)."),
+        ("one stop.", "one stop."),
+        ("none", "none."),
+    ],
+)
+def test_a_closing_bracket_after_a_full_stop_takes_no_second_one(text, expected):
+    assert exercises._sentence(text) == expected

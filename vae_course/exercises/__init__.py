@@ -465,7 +465,9 @@ def check(exercise_id: str, fn: Callable) -> CheckResult:
 def _sentence(text: str) -> str:
     """``text`` ending in exactly one full stop (feedback may already end with one, or with ? or !)."""
     text = text.rstrip()
-    if text.endswith((".", "?", "!", "…", "。", "？", "！")):
+    stops = (".", "?", "!", "…", "。", "？", "！")
+    # a closing bracket or quote after a full stop ends the sentence too: "(... codes.)" takes no second one
+    if text.endswith(stops) or (text.rstrip(")）\"'”’」").endswith(stops) and text[-1] in ")）\"'”’」"):
         return text
     return text + ("。" if lang() == "zh" else ".")
 
