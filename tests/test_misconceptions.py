@@ -156,6 +156,8 @@ WRONG = {
     ("08.2", "chose (c)"): lambda: " C",
     ("08.4", "count half-life"): lambda: math.log(2) / -math.log(0.99),
     ("08.4", "ratio cancels"): lambda: float("inf"),
+    ("08.5", "every-earlier-symbol"): lambda: 7 * 7 - 1,
+    ("08.5", "first-layer-only"): lambda: 2 * 3 + 2,
     ("09.1", "gradient-below-floor"): lambda kl, lam: torch.ones_like(kl),
     ("09.1", "inverted"): lambda kl, lam: (kl < lam).to(kl.dtype),
     ("09.2", "no-floor-at-zero"): lambda kl_term, n_images: kl_term - math.log(n_images),
@@ -164,6 +166,8 @@ WRONG = {
     ("09.2", "nothing-forced"): lambda kl_term, n_images: 0.0,
     ("09.3", "one-dimensional-rule"): lambda: 0.68,
     ("09.3", "square-not-disc"): lambda: 0.47,
+    ("09.4", "chose (a)"): lambda: "a",
+    ("09.4", "chose (c)"): lambda: "c",
     ("02.1", "end-left-out"): lambda z0, z1, steps: torch.stack([z0 + (z1 - z0) * k / steps for k in range(steps)]),
     ("02.1", "weights-swapped"): lambda z0, z1, steps: torch.stack(
         [t * z0 + (1 - t) * z1 for t in torch.linspace(0, 1, steps)]
