@@ -164,10 +164,10 @@ WRONG = {
     ("09.2", "bits-not-nats"): lambda kl_term, n_images: max(0.0, kl_term - math.log2(n_images)),
     ("09.2", "all-kl-is-gap"): lambda kl_term, n_images: kl_term,
     ("09.2", "nothing-forced"): lambda kl_term, n_images: 0.0,
-    ("09.3", "one-dimensional-rule"): lambda: 0.68,
-    ("09.3", "square-not-disc"): lambda: 0.47,
-    ("09.4", "chose (a)"): lambda: "a",
-    ("09.4", "chose (c)"): lambda: "c",
+    ("09.4", "one-dimensional-rule"): lambda: 0.68,
+    ("09.4", "square-not-disc"): lambda: 0.47,
+    ("09.3", "chose (a)"): lambda: "a",
+    ("09.3", "chose (c)"): lambda: "c",
     ("02.1", "end-left-out"): lambda z0, z1, steps: torch.stack([z0 + (z1 - z0) * k / steps for k in range(steps)]),
     ("02.1", "weights-swapped"): lambda z0, z1, steps: torch.stack(
         [t * z0 + (1 - t) * z1 for t in torch.linspace(0, 1, steps)]

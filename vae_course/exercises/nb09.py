@@ -1,5 +1,5 @@
-"""Exercises of notebook 09 (what the prior costs): the free-bits gradient, the prior gap a code forces, the
-prior's mass in the middle of a ring of codes, and which gap a q* stopped too early gets wrong."""
+"""Exercises of notebook 09 (what the prior costs): the free-bits gradient, the prior gap a code forces,
+which gap a q* stopped too early gets wrong, and the prior's mass in the middle of a ring of codes."""
 
 import math
 
@@ -82,49 +82,11 @@ register(
 )
 
 
-def _disc_share(g=None):
-    """The experiment of 09.3: the share of 200,000 draws of a 2-D N(0, I) that fall inside the unit circle
-    (P(chi^2_2 < 1) = 1 - exp(-1/2) = 0.393)."""
-    g = g if g is not None else torch.Generator().manual_seed(9)
-    z = torch.randn(200_000, 2, generator=g)
-    return (z.norm(dim=1) < 1).float().mean().item()
-
-
-register_prediction(
-    "09.3",
-    "predict the prior's mass in the middle of the ring",
-    experiment=_disc_share,
-    form="number",
-    tol=0.03,
-    hint=(
-        "In one dimension 68 % of N(0, 1) lies within one standard deviation. Here both coordinates must be "
-        "small at once, and the disc is smaller than the square |z1| < 1, |z2| < 1.",
-        "The squared radius z1^2 + z2^2 of a 2-D standard normal is chi-square with 2 degrees of freedom, an "
-        "exponential with mean 2: what is P(r^2 < 1)?",
-    ),
-    solution=(
-        "def disc_prediction():\n"
-        "    # r^2 = z1^2 + z2^2 is exponential with mean 2: P(r^2 < 1) = 1 - exp(-1/2)\n"
-        "    return 1 - math.exp(-0.5)"
-    ),
-    explanation=(
-        "The squared radius of a 2-D standard normal is chi-square with 2 degrees of freedom, an exponential "
-        "with mean 2, so P(|z| < 1) = 1 - exp(-1/2) = 0.39: the 1-D rule (68 %) does not carry over, and the "
-        "disc holds less than the square around it (0.68^2 = 0.47). Still, two samples in five land in the "
-        "middle of the ring, where the R^2 moon model put few codes."
-    ),
-    explain=(
-        "The experiment draws 200,000 points from a 2-D N(0, I); the next cells read the same share, 1 - "
-        "exp(-1/2), against the moon codes and count the prior samples that land inside."
-    ),
-)
-
-
 def toy_early_stop(g=None):
-    """The experiment of 09.4: the two gaps of one image under a 1-D latent model (z ~ N(0, 1), four Bernoulli
+    """The experiment of 09.3: the two gaps of one image under a 1-D latent model (z ~ N(0, 1), four Bernoulli
     pixels with logits 3 tanh(b_j z + c_j)), every integral by quadrature (no Monte Carlo noise). The encoder's q
     is N(0, 1); q* is plain gradient ascent on the ELBO from there, stopped after 5 steps or run for 500. Returns the
-    letter of 09.4's options that the numbers bear out."""
+    letter of 09.3's options that the numbers bear out."""
     import numpy as np
 
     b = torch.tensor([2.0, -1.5, 1.0, 2.5], dtype=torch.float64)  # the decoder's weights and biases
@@ -161,7 +123,7 @@ def toy_early_stop(g=None):
 
 
 register_prediction(
-    "09.4",
+    "09.3",
     "predict which gap an early-stopped q* gets wrong",
     experiment=toy_early_stop,
     form="choice",
@@ -200,6 +162,44 @@ register_prediction(
         "neither log p(x) nor the encoder's ELBO depends on q*. An optimiser stopped early leaves ELBO(q*) too "
         "low, and the nats it did not find are booked to the Gaussian family (the approximation gap) instead "
         "of to the shared encoder (the amortization gap). The split is only as good as q*'s convergence."
+    ),
+)
+
+
+def _disc_share(g=None):
+    """The experiment of 09.4: the share of 200,000 draws of a 2-D N(0, I) that fall inside the unit circle
+    (P(chi^2_2 < 1) = 1 - exp(-1/2) = 0.393)."""
+    g = g if g is not None else torch.Generator().manual_seed(9)
+    z = torch.randn(200_000, 2, generator=g)
+    return (z.norm(dim=1) < 1).float().mean().item()
+
+
+register_prediction(
+    "09.4",
+    "predict the prior's mass in the middle of the ring",
+    experiment=_disc_share,
+    form="number",
+    tol=0.03,
+    hint=(
+        "In one dimension 68 % of N(0, 1) lies within one standard deviation. Here both coordinates must be "
+        "small at once, and the disc is smaller than the square |z1| < 1, |z2| < 1.",
+        "The squared radius z1^2 + z2^2 of a 2-D standard normal is chi-square with 2 degrees of freedom, an "
+        "exponential with mean 2: what is P(r^2 < 1)?",
+    ),
+    solution=(
+        "def disc_prediction():\n"
+        "    # r^2 = z1^2 + z2^2 is exponential with mean 2: P(r^2 < 1) = 1 - exp(-1/2)\n"
+        "    return 1 - math.exp(-0.5)"
+    ),
+    explanation=(
+        "The squared radius of a 2-D standard normal is chi-square with 2 degrees of freedom, an exponential "
+        "with mean 2, so P(|z| < 1) = 1 - exp(-1/2) = 0.39: the 1-D rule (68 %) does not carry over, and the "
+        "disc holds less than the square around it (0.68^2 = 0.47). Still, two samples in five land in the "
+        "middle of the ring, where the R^2 moon model put few codes."
+    ),
+    explain=(
+        "The experiment draws 200,000 points from a 2-D N(0, I); the next cells read the same share, 1 - "
+        "exp(-1/2), against the moon codes and count the prior samples that land inside."
     ),
 )
 
@@ -252,7 +252,7 @@ def _mc():
         ),
     )
     add_misconceptions(
-        "09.3",
+        "09.4",
         M(
             "one-dimensional-rule",
             "used the 1-D rule: 68 % within one standard deviation",
@@ -267,7 +267,7 @@ def _mc():
         ),
     )
     add_misconceptions(
-        "09.4",
+        "09.3",
         M("chose (a)", "thought an early stop inflates the amortization gap", "a lower ELBO(q*) shrinks it."),
         M("chose (c)", "thought both gaps grow", "their sum does not depend on q*: one grows as the other shrinks."),
     )
