@@ -1,6 +1,7 @@
 """Exercises of notebook 08 (VQ-VAE): the codebook loss as a k-means step (derive), whether an EMA
-codebook revives a dead code (predict, then run), the EMA codebook update (implement), and where a
-code that no encoding chooses goes under the EMA update (derive)."""
+codebook revives a dead code (predict, then run), the EMA codebook update (implement), where a
+code that no encoding chooses goes under the EMA update (derive), and how many earlier symbols the
+PixelCNN prior's last position sees (predict, then run)."""
 
 import math
 
@@ -292,6 +293,60 @@ register(
 )
 
 
+def symbols_seen(g=None, num_codes=64, grid=(7, 7)):
+    """The experiment of 08.5: on how many earlier symbols the PixelCNN prior's output at the last grid position
+    depends, counted as the positions its gradient reaches (random weights, summed over 8 random grids, so that
+    no ReLU switched off by chance hides a path)."""
+    from ..models.pixelcnn import CodePrior
+
+    g = g if g is not None else torch.Generator().manual_seed(5)
+    with torch.random.fork_rng():
+        torch.manual_seed(int(torch.randint(0, 2**31, (1,), generator=g)))
+        prior = CodePrior(num_codes).double()
+    k = torch.randint(0, num_codes, (8, *grid), generator=g)
+    h0 = prior.embed(k).permute(0, 3, 1, 2).detach().requires_grad_(True)  # (8, hidden, H, W): the symbols, embedded
+    h = prior.first(h0)
+    for block in prior.blocks:
+        h = h + block(torch.nn.functional.relu(h))
+    prior.out(torch.nn.functional.relu(h))[:, :, -1, -1].sum().backward()
+    return int((h0.grad.abs().sum((0, 1)) > 0).sum())
+
+
+register_prediction(
+    "08.5",
+    "predict how many earlier symbols the PixelCNN's last position sees",
+    experiment=symbols_seen,
+    form="number",
+    tol=0.5,
+    hint=(
+        "Follow one layer at a time: a masked 5x5 convolution lets a position see up to 2 rows up and 2 columns "
+        "to the left (and right, in the rows above). How far does each masked 3x3 layer after it widen that?",
+        "The residual sums and the 1x1 layer act at one position: they widen nothing. The last position sits in "
+        "the bottom-right corner, so only what lies up and to its left matters.",
+    ),
+    solution=(
+        "def predicted_symbols_seen():\n"
+        "    # the 5x5 layer reaches 2 rows up and 2 columns left; each of the three 3x3 layers one more:\n"
+        "    # rows 1-6 and columns 1-6 of the 7x7 grid, 36 positions, less the last position itself\n"
+        "    return 35"
+    ),
+    explain=(
+        "The last position's conditional depends on rows 1 to 6 and columns 1 to 6 only: the whole first row "
+        "and first column, 13 symbols, are out of its reach, though the factorisation would allow them. Elsewhere "
+        "the stacked masks also leave PixelCNN's blind spot, a few symbols up and to the right that a position "
+        "cannot see (the gated PixelCNN's two stacks remove it)"
+    ),
+    explanation=(
+        "A masked convolution of size 2r+1 lets a position look r rows up and r columns left: the 5x5 type-A layer "
+        "r = 2, each 3x3 type-B layer one more, 5 in all after four layers; residual sums and the 1x1 output "
+        "layer act at one position and add nothing. From the bottom-right corner of a 7x7 grid that reaches rows "
+        "1-6 and columns 1-6: 36 positions, less the position itself, 35 of the 48 earlier symbols. An "
+        "autoregressive factorisation is exact in principle; what each conditional can use is what the "
+        "network's receptive field reaches."
+    ),
+)
+
+
 # --------------------------------------------------------------------------- misconceptions
 def _mc():
     from . import Misconception as M
@@ -343,6 +398,22 @@ def _mc():
             "ratio cancels",
             "answered 'never': forgot the smoothing's eps",
             "the smoothed count is about N_k + eps: once decay^n is as small as eps, the code shrinks.",
+        ),
+    )
+    add_misconceptions(
+        "08.5",
+        M(
+            "every-earlier-symbol",
+            "answered all 48: took the factorisation's context for the network's",
+            "p(k_i | k_<i) allows every earlier symbol, but the network sees only as far as its stacked masked "
+            "kernels reach: 5 rows up and 5 columns left here.",
+            lambda: 48,
+        ),
+        M(
+            "first-layer-only",
+            "counted only the first 5x5 layer's window (8 symbols)",
+            "each masked 3x3 layer after the first widens the view by one row up and one column left.",
+            lambda: 8,
         ),
     )
 

@@ -1,5 +1,5 @@
-"""Exercises of notebook 09 (what the prior costs): the free-bits gradient, the prior gap a code forces, the
-prior's mass in the middle of a ring of codes."""
+"""Exercises of notebook 09 (what the prior costs): the free-bits gradient, the prior gap a code forces,
+which gap a q* stopped too early gets wrong, and the prior's mass in the middle of a ring of codes."""
 
 import math
 
@@ -82,8 +82,92 @@ register(
 )
 
 
+def toy_early_stop(g=None):
+    """The experiment of 09.3: the two gaps of one image under a 1-D latent model (z ~ N(0, 1), four Bernoulli
+    pixels with logits 3 tanh(b_j z + c_j)), every integral by quadrature (no Monte Carlo noise). The encoder's q
+    is N(0, 1); q* is plain gradient ascent on the ELBO from there, stopped after 5 steps or run for 500. Returns the
+    letter of 09.3's options that the numbers bear out."""
+    import numpy as np
+
+    b = torch.tensor([2.0, -1.5, 1.0, 2.5], dtype=torch.float64)  # the decoder's weights and biases
+    c = torch.tensor([0.5, 1.0, -1.0, -2.0], dtype=torch.float64)
+    x = torch.tensor([1.0, 0.0, 1.0, 0.0], dtype=torch.float64)
+
+    def log_joint(z):  # (n,) -> (n,): log p(x | z) + log p(z)
+        logits = 3 * torch.tanh(b * z[:, None] + c)
+        log_lik = (x * logits - torch.nn.functional.softplus(logits)).sum(1)  # Bernoulli log-likelihood on logits
+        return log_lik - 0.5 * z**2 - 0.5 * math.log(2 * math.pi)
+
+    grid = torch.linspace(-10, 10, 20001, dtype=torch.float64)
+    log_px = torch.logsumexp(log_joint(grid), 0) + math.log(grid[1] - grid[0])
+    nodes, weights = (torch.tensor(v, dtype=torch.float64) for v in np.polynomial.hermite_e.hermegauss(60))
+    weights = weights / weights.sum()
+
+    def elbo(m, log_s):  # E_q[log p(x, z)] + H(q), q = N(m, exp(log_s)^2), by Gauss-Hermite quadrature
+        return (weights * log_joint(m + log_s.exp() * nodes)).sum() + log_s + 0.5 * math.log(2 * math.pi * math.e)
+
+    def ascend(steps):  # plain gradient ascent on (m, log s) from the encoder's q (torch.optim imports slowly)
+        q = torch.zeros(2, dtype=torch.float64, requires_grad=True)
+        for _ in range(steps):
+            (grad,) = torch.autograd.grad(elbo(q[0], q[1]), q)
+            q = (q + 0.05 * grad).detach().requires_grad_(True)
+        return elbo(q[0], q[1]).item()
+
+    zero = torch.zeros((), dtype=torch.float64)
+    enc, early, full = elbo(zero, zero).item(), ascend(5), ascend(500)
+    # (approximation, amortization) gap of each q*
+    gaps = {q: (log_px.item() - e, e - enc) for q, e in (("early", early), ("full", full))}
+    if gaps["early"][0] > gaps["full"][0] and gaps["early"][1] < gaps["full"][1]:
+        return "b"
+    return "a" if gaps["early"][1] > gaps["full"][1] else "c"
+
+
+register_prediction(
+    "09.3",
+    "predict which gap an early-stopped q* gets wrong",
+    experiment=toy_early_stop,
+    form="choice",
+    options={
+        "a": (
+            "the amortization gap is ELBO(q*) - ELBO(q_phi): a q* stopped early has a lower ELBO(q*), so this gap "
+            "comes out smaller, not larger."
+        ),
+        "b": (
+            "log p(x) and the encoder's ELBO do not depend on q*, so their difference, the whole gap, is fixed; a q* "
+            "stopped early has a lower ELBO(q*), which moves nats from the amortization gap into the approximation "
+            "gap: the approximation gap comes out too large and the amortization gap too small, by the same amount."
+        ),
+        "c": (
+            "the two gaps add up to log p(x) - ELBO(q_phi), which does not depend on q*: if one comes out too "
+            "large, the other comes out too small by as much."
+        ),
+    },
+    hint=(
+        "Which of the three quantities in the split, log p(x), ELBO(q*) and ELBO(q_phi), depends on where the "
+        "optimisation stopped?",
+        "Their sum, log p(x) - ELBO(q_phi), does not move. Which way does ELBO(q*) move if q* is stopped early?",
+    ),
+    solution=(
+        "def predicted_early_stop():\n"
+        "    # the total gap is fixed; a lower ELBO(q*) moves nats from the amortization into the approximation gap\n"
+        '    return "b"'
+    ),
+    explain=(
+        "A toy with one latent dimension and four pixels, every integral by quadrature: q* stopped after 5 "
+        "gradient steps instead of 500 gives a larger approximation gap and a smaller amortization gap, with "
+        "the same sum. That is why the notebook runs 300 more steps and checks that ELBO(q*) no longer moves"
+    ),
+    explanation=(
+        "The split log p(x) - ELBO(q_phi) = [log p(x) - ELBO(q*)] + [ELBO(q*) - ELBO(q_phi)] has a fixed total: "
+        "neither log p(x) nor the encoder's ELBO depends on q*. An optimiser stopped early leaves ELBO(q*) too "
+        "low, and the nats it did not find are booked to the Gaussian family (the approximation gap) instead "
+        "of to the shared encoder (the amortization gap). The split is only as good as q*'s convergence."
+    ),
+)
+
+
 def _disc_share(g=None):
-    """The experiment of 09.3: the share of 200,000 draws of a 2-D N(0, I) that fall inside the unit circle
+    """The experiment of 09.4: the share of 200,000 draws of a 2-D N(0, I) that fall inside the unit circle
     (P(chi^2_2 < 1) = 1 - exp(-1/2) = 0.393)."""
     g = g if g is not None else torch.Generator().manual_seed(9)
     z = torch.randn(200_000, 2, generator=g)
@@ -91,7 +175,7 @@ def _disc_share(g=None):
 
 
 register_prediction(
-    "09.3",
+    "09.4",
     "predict the prior's mass in the middle of the ring",
     experiment=_disc_share,
     form="number",
@@ -168,7 +252,7 @@ def _mc():
         ),
     )
     add_misconceptions(
-        "09.3",
+        "09.4",
         M(
             "one-dimensional-rule",
             "used the 1-D rule: 68 % within one standard deviation",
@@ -181,6 +265,11 @@ def _mc():
             "0.68^2 = 0.47 is the mass of the square around the circle; the disc inside it holds less.",
             lambda: 0.6827**2,
         ),
+    )
+    add_misconceptions(
+        "09.3",
+        M("chose (a)", "thought an early stop inflates the amortization gap", "a lower ELBO(q*) shrinks it."),
+        M("chose (c)", "thought both gaps grow", "their sum does not depend on q*: one grows as the other shrinks."),
     )
 
 
