@@ -9,7 +9,7 @@ Idempotent: a second run changes nothing (tests/test_notebook_lint.py checks the
   times: the cell it was split from held the paragraph four times);
 * restores LaTeX that lost its backslash to a Python string escape: TAB, backspace, form feed,
   vertical tab, carriage return and bell in a markdown cell become ``\\t``, ``\\b``, ``\\f``, ``\\v``,
-  ``\\r``, ``\\a`` (06, Exercise 06.5: ``\\tfrac``, ``\\big``);
+  ``\\r``, ``\\a`` (06, Exercise 06.2: ``\\tfrac``, ``\\big``);
 * moves nbval's ``# NBVAL_...`` comment lines out of the code into the cell's tags
   (``nbval-check-output``, ...), which nbval reads the same way. This edits a code cell's source
   (the comment line only);

@@ -11,7 +11,7 @@ reasons, and a match would say nothing. A letter counts as stated where a cell a
 most derive exercises) are not searched for as numbers: their code leaks are solution code, which
 tests/test_hints_solutions.py and the student-version leak check look for; where a derive
 exercise's answer is a formula, ``STATED`` lists the ways the text or code above could write it
-(04.4's 1 / M_jj was once printed in a section before the exercise that derives it).
+(04.5's 1 / M_jj was once printed in a section before the exercise that derives it).
 
 ``KNOWN`` lists what the test flags today in notebooks owned elsewhere (to shrink to none)."""
 
@@ -35,9 +35,9 @@ NUMBER = re.compile(r"(?<![\w.])(\d+(?:\.\d+)?)(\s*%)?")
 STATED: dict[str, tuple[str, ...]] = {
     "01.1": (r"softplus\}?\(l(_i)?\)\s*-\s*x", r"softplus\(logits\)\s*-\s*x"),
     "01.2": (r"sigmoid\}?\(l(_i)?\)\s*-\s*x(_i)?(?!\)\^)", r"sigmoid\(logits\)\s*-\s*x"),  # not (sigmoid(l) - x)^2
-    "04.6": (r"e\^\{?s\}?\s*-\s*\(?1\s*\+\s*s", r"logvar\.exp\(\)\s*-\s*1\s*-\s*logvar", r"\\tfrac12\\mu\^2"),
-    "04.4": (r"1\s*/\s*M_\{?jj", r"-\s*\\?log\s*M_\{?jj", r"-\s*M\w*\.diagonal\(\)\.log\(\)"),
-    "04.3": (r"2\s*M\s*-\s*Q", r"2\s*M\s*-\s*\\?(mathrm\{)?diag", r"det\s*\(?\s*2\s*M"),
+    "04.7": (r"e\^\{?s\}?\s*-\s*\(?1\s*\+\s*s", r"logvar\.exp\(\)\s*-\s*1\s*-\s*logvar", r"\\tfrac12\\mu\^2"),
+    "04.5": (r"1\s*/\s*M_\{?jj", r"-\s*\\?log\s*M_\{?jj", r"-\s*M\w*\.diagonal\(\)\.log\(\)"),
+    "04.4": (r"2\s*M\s*-\s*Q", r"2\s*M\s*-\s*\\?(mathrm\{)?diag", r"det\s*\(?\s*2\s*M"),
 }
 
 # exercise -> why it is flagged today (notebooks owned by other sessions; to shrink to none)
@@ -157,18 +157,18 @@ def test_the_detector_sees_a_printed_answer_and_ignores_the_solution_region():
 
 
 def test_the_detector_sees_a_derived_formula_stated_above_its_exercise():
-    ex = exercises.get("04.4")
+    ex = exercises.get("04.5")
     nb = nbformat.v4.new_notebook(
         cells=[
             nbformat.v4.new_markdown_cell("The mean-field q uses $1/M_{jj}$, the ELBO's optimum (section 4)."),
-            nbformat.v4.new_code_cell('check("04.4", best_mean_field_logvar)'),
+            nbformat.v4.new_code_cell('check("04.5", best_mean_field_logvar)'),
         ]
     )
-    assert flags(nb, {"04.4": ex}) == {"04.4": ["1/M_{jj"]}
+    assert flags(nb, {"04.5": ex}) == {"04.5": ["1/M_{jj"]}
     nb.cells[0] = nbformat.v4.new_code_cell("q = diag_gaussian(m, -M.diagonal().log())")
-    assert flags(nb, {"04.4": ex}) == {"04.4": ["-M.diagonal().log()"]}
+    assert flags(nb, {"04.5": ex}) == {"04.5": ["-M.diagonal().log()"]}
     nb.cells[0] = nbformat.v4.new_markdown_cell("The marginal q uses $(M^{-1})_{jj}$.")
-    assert flags(nb, {"04.4": ex}) == {}
+    assert flags(nb, {"04.5": ex}) == {}
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
@@ -177,3 +177,18 @@ def test_no_exercise_has_its_answer_printed_or_stated_above_its_check(path):
     found = flags(nbformat.read(path, as_version=4), registry)
     mine = {e for e in KNOWN if e.split(".")[0] == path.name[:2]}
     assert set(found) == mine, f"{path.name}: answers stated above their check: {found}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def test_exercises_are_numbered_in_reading_order(path):
+    # a learner meets NN.1, NN.2, ... in that order: an exercise added in the middle renumbers the later ones
+    # (the ids a class's old reports use change with it; the closing note of such a change says so)
+    nb = nbformat.read(path, as_version=4)
+    met = []
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            met += [i for i in CHECK.findall(cell.source) if i not in met]
+    expected = sorted(met, key=lambda i: int(i.split(".")[1]))
+    assert met == expected, f"{path.name}: checks appear in the order {met}; number them {expected} in reading order"
+    registered = sorted(e for e in exercises.all_exercises() if e.startswith(path.name[:2] + "."))
+    assert sorted(met) == registered, f"{path.name}: checked {sorted(met)}, registered {registered}"

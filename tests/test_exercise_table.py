@@ -95,7 +95,7 @@ def test_a_pass_line_without_a_full_stop_gets_one(scratch_exercise):
     "text, expected",
     [
         ("probes its codes.)", "probes its codes.)"),
-        ("see 04.8)", "see 04.8)."),
+        ("see 04.2)", "see 04.2)."),
         ("one stop.", "one stop."),
         ("none", "none."),
     ],

@@ -103,10 +103,10 @@ INDEPENDENT = {
     "02.2": lambda x, refs: (
         torch.cdist(x.flatten(1).double(), refs.flatten(1).double()).min(1).values.float() / x[0].numel() ** 0.5
     ),
-    "04.6": lambda mu, logvar: 0.5 * (mu**2 + logvar.exp() - 1 - logvar).sum(-1),
+    "04.7": lambda mu, logvar: 0.5 * (mu**2 + logvar.exp() - 1 - logvar).sum(-1),
     "06.1": lambda mu, logvar, eps: mu + logvar.exp().sqrt() * eps,
-    "06.4": lambda w: (w - w.max(0).values).exp().mean(0).log() + w.max(0).values,
-    "06.5": lambda mu, logvar: (mu * 1.0, (logvar.exp() - 1) / 2),
+    "06.5": lambda w: (w - w.max(0).values).exp().mean(0).log() + w.max(0).values,
+    "06.2": lambda mu, logvar: (mu * 1.0, (logvar.exp() - 1) / 2),
     "07.2": lambda x, logits, mu, logvar, pm, plv: (
         torch.distributions.Bernoulli(logits=logits).log_prob(x).flatten(1).sum(1)
         - torch.distributions.kl_divergence(
@@ -182,8 +182,8 @@ def _mask_noise(x, fraction):
 @pytest.mark.parametrize(
     "ex_id, fn",
     [
-        ("03.4", _mask_noise),
-        ("04.2", lambda v: torch.logsumexp(v, 0) - math.log(v.shape[0])),
+        ("03.6", _mask_noise),
+        ("04.3", lambda v: torch.logsumexp(v, 0) - math.log(v.shape[0])),
         ("05.5", lambda soft, hard: soft + (hard - soft).detach()),
     ],
 )
@@ -200,7 +200,7 @@ def test_each_exercise_names_the_package_functions_that_solve_it():
     assert exercises.get("00.1").solved_by == ("rms_distance",)
     assert exercises.get("05.1").solved_by == ("score_function",)  # from inside the reference's lambda
     assert exercises.get("08.1").solved_by == ("kmeans_step_size",)
-    for ex_id, name in (("03.4", "mask_noise"), ("04.2", "log_mean_exp"), ("05.5", "straight_through")):
+    for ex_id, name in (("03.6", "mask_noise"), ("04.3", "log_mean_exp"), ("05.5", "straight_through")):
         assert name in exercises.get(ex_id).solved_by
 
 

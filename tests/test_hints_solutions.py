@@ -123,9 +123,9 @@ def test_failed_check_shows_the_first_hint_and_hint_the_next(capsys):
 
 
 def test_hint_before_any_check_starts_at_the_first():
-    first = hint("04.6")
-    assert "hint 1 of" in first and exercises.get("04.6").hints[0] in first
-    assert "hint 2 of" in hint("04.6")
+    first = hint("04.7")
+    assert "hint 1 of" in first and exercises.get("04.7").hints[0] in first
+    assert "hint 2 of" in hint("04.7")
 
 
 # --------------------------------------------------------------------------- solutions
@@ -154,7 +154,7 @@ def test_solutions_can_be_turned_off():
         ("00.3", (1 / 12) ** 0.5, "spread of ONE uniform pixel"),
         ("00.3", 0.9, "too high"),
         ("02.5", 0.5, "encoder's noise"),
-        ("03.1", 0.3, "already 0"),
+        ("03.2", 0.3, "already 0"),
         ("07.1", 3, "one of the letters"),
         ("08.4", 69, "halves the count"),
         ("08.4", "1146", "should be a number"),
@@ -172,7 +172,7 @@ def test_an_answer_function_that_needs_arguments_is_told_so():
 
 
 def test_predictions_are_judged_on_fresh_inputs_too():
-    for ex_id, answer in (("00.3", (1 / 6) ** 0.5), ("02.5", 0.05**0.5), ("03.1", 0.06), ("08.4", 1146.0)):
+    for ex_id, answer in (("00.3", (1 / 6) ** 0.5), ("02.5", 0.05**0.5), ("03.2", 0.06), ("08.4", 1146.0)):
         assert exercises.evaluate(ex_id, lambda a=answer: a, torch.Generator().manual_seed(31)).passed
 
 

@@ -15,14 +15,14 @@ def _fn(name: str):
 
 
 def test_notebook_solutions_pass():
-    assert check("03.4", _fn("my_mask_noise")).passed
-    assert check("03.5", _fn("masked_loss")).passed
+    assert check("03.6", _fn("my_mask_noise")).passed
+    assert check("03.7", _fn("masked_loss")).passed
 
 
 def test_wrong_answers_get_specific_feedback():
     with pytest.raises(ExerciseFailed, match="exactly 16 zeroed pixels"):
-        check("03.4", lambda x, f: x * (torch.rand_like(x) >= f))
+        check("03.6", lambda x, f: x * (torch.rand_like(x) >= f))
     with pytest.raises(ExerciseFailed, match="in place"):
-        check("03.4", lambda x, f: x.masked_fill_(random_mask(x, f), 0.0))
+        check("03.6", lambda x, f: x.masked_fill_(random_mask(x, f), 0.0))
     with pytest.raises(ExerciseFailed, match="expected"):
-        check("03.5", lambda r, x, m: ((r - x) ** 2 * m).flatten(1).mean(1))
+        check("03.7", lambda r, x, m: ((r - x) ** 2 * m).flatten(1).mean(1))

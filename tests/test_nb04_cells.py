@@ -11,10 +11,10 @@ from vae_course.lvm import LinearGaussianLVM, log_mean_exp
 
 NB = "04_elbo_derivation.ipynb"
 EXERCISES = (
-    ("04.2", "log_mean_exp_yours"),
-    ("04.6", "kl_diag_gaussian"),
+    ("04.3", "log_mean_exp_yours"),
+    ("04.7", "kl_diag_gaussian"),
     ("04.1", "kl_divergence"),
-    ("04.4", "best_mean_field_logvar"),
+    ("04.5", "best_mean_field_logvar"),
 )
 
 

@@ -47,9 +47,9 @@ def test_exercise_solutions_in_notebook_06_pass_their_checks():
 
     for marker, ex, name in [
         ("def reparameterize(mu, logvar, eps)", "06.1", "reparameterize"),
-        ("def log_mean_exp(log_w)", "06.4", "log_mean_exp"),
-        ("def kl_gradients(mu, logvar)", "06.5", "kl_gradients"),
-        ("def reduction_prediction()", "06.3", "reduction_prediction"),
+        ("def log_mean_exp(log_w)", "06.5", "log_mean_exp"),
+        ("def kl_gradients(mu, logvar)", "06.2", "kl_gradients"),
+        ("def reduction_prediction()", "06.4", "reduction_prediction"),
         ("def path_prediction()", "06.6", "path_prediction"),
     ]:
         ns = {"torch": torch}

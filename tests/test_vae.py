@@ -256,7 +256,7 @@ def test_log_mean_exp_is_stable_and_exercises_pass_with_reference():
     assert torch.allclose(log_mean_exp(lw), torch.tensor([800.0]))
     assert torch.allclose(log_mean_exp(torch.full((4, 1), -1000.0)), torch.tensor([-1000.0]))
     assert check("06.1", reparameterize).passed
-    assert check("06.4", log_mean_exp).passed
+    assert check("06.5", log_mean_exp).passed
 
 
 def test_decoder_layers_add_hidden_layers_and_keep_the_one_layer_default():

@@ -6,7 +6,7 @@ exact score a denoiser's correction is compared with (``ring_means``, ``sample_m
 (``best_linear_denoiser``, ``linear_denoiser_error``, ``ring_linear_error_ratio``) a trained one is
 compared with; the share of Gaussian noise that the best denoiser of Gaussian data passes on
 (``gaussian_best_copy_slope``) and how often a damaged image's nearest clean image is its own
-(``pixel_retrieval_rate``), the references of exercises 03.6 and 03.7.
+(``pixel_retrieval_rate``), the references of exercises 03.1 and 03.5.
 """
 
 from __future__ import annotations
@@ -143,7 +143,7 @@ def linear_denoiser_error(x: Tensor, std: float, generator: torch.Generator | No
 
 def ring_linear_error_ratio(g=None) -> float:
     """The best linear denoiser's squared error over the noisy input's, on 50,000 draws of notebook
-    03's ring (8 Gaussians of std 0.3 on a circle of radius 2) with noise std 0.5: the experiment exercise 03.3's
+    03's ring (8 Gaussians of std 0.3 on a circle of radius 2) with noise std 0.5: the experiment exercise 03.4's
     check runs, and the number notebook 03 prints after it."""
     g = g if g is not None else torch.Generator().manual_seed(10)
     points = sample_mixture(50_000, ring_means(8, 2.0), 0.3, g)  # (50000, 2)

@@ -55,7 +55,7 @@ def _check_mask_noise(fn, g=None) -> str:
 
 
 register(
-    "03.4",
+    "03.6",
     "Masking noise",
     checker=_check_mask_noise,
     solved_by=("mask_noise",),
@@ -98,7 +98,7 @@ def _masked_cases(g=None):
 
 
 register(
-    "03.5",
+    "03.7",
     "Loss on the masked pixels only (MAE)",
     reference=masked_mse,
     cases=_masked_cases,
@@ -139,7 +139,7 @@ def _check_identity_mse(fn, g=None) -> str:
 
 
 register(
-    "03.1",
+    "03.2",
     "predict the loss of a denoiser that just copies its input",
     checker=_check_identity_mse,
     hint=(
@@ -152,7 +152,7 @@ register(
     explanation=(
         "The copy is wrong exactly on the masked ink pixels, each by 1, so its mean squared error is "
         "P(masked) P(ink) = 0.3 x 0.2 = 0.06. A denoiser must beat this baseline to have learnt anything; "
-        "and since the loss on unmasked pixels is 0 for the copy, a loss on masked pixels only (03.5) "
+        "and since the loss on unmasked pixels is 0 for the copy, a loss on masked pixels only (03.7) "
         "measures just the filling in."
     ),
 )
@@ -171,7 +171,7 @@ def _linear_cases(g=None):
 
 
 register(
-    "03.2",
+    "03.3",
     "derive the best linear denoiser",
     reference=lambda cov, std: best_linear_denoiser(cov, std),
     cases=_linear_cases,
@@ -203,13 +203,13 @@ register(
 
 
 register_prediction(
-    "03.3",
+    "03.4",
     "predict how much the best linear denoiser helps on the ring",
     experiment=ring_linear_error_ratio,
     form="number",
     tol=0.02,
     hint=(
-        "Your 03.2 needs only the ring's covariance: the eight centres are spread evenly round the circle, "
+        "Your 03.3 needs only the ring's covariance: the eight centres are spread evenly round the circle, "
         "so what is the average of cos^2 over them, and what does the spread of each bump add?",
         "With Sigma = c I the denoiser shrinks every direction by the same factor; the error of the "
         "shrunk input, per direction, is a short expression in c and the noise variance.",
@@ -237,7 +237,7 @@ register_prediction(
 
 
 def _best_copy_slope_choice(g=None) -> str:
-    """The experiment of 03.6: the copy slope c of the best denoiser of Gaussian data with the 8x8
+    """The experiment of 03.1: the copy slope c of the best denoiser of Gaussian data with the 8x8
     training digits' mean and covariance, Gaussian noise of std 0.3 (not clipped), as a letter."""
     from vae_course import data
 
@@ -248,7 +248,7 @@ def _best_copy_slope_choice(g=None) -> str:
 
 
 register_prediction(
-    "03.6",
+    "03.1",
     "predict how much of the damage the best denoiser passes on",
     experiment=_best_copy_slope_choice,
     form="choice",
@@ -276,14 +276,14 @@ register_prediction(
         "where the digits vary much more than the noise, near 0 where they hardly vary. With the 8x8 digits' "
         "spectrum that average is about a quarter: c = 0 is not what the best denoiser does, and a low c is "
         "not by itself a good denoiser (a model that outputs the same image for every input has c = 0). "
-        "Exercise 03.2 derives W."
+        "Exercise 03.3 derives W."
     ),
     explain="The check draws the noise itself; the cell after it prints the same c beside the models' values.",
 )
 
 
 def _pixel_retrieval_choice(g=None) -> str:
-    """The experiment of 03.7: top-1 retrieval of a damaged 8x8 test digit's clean original among the
+    """The experiment of 03.5: top-1 retrieval of a damaged 8x8 test digit's clean original among the
     clean test digits, in pixel space, Gaussian noise of std 0.3 (clipped), 5 draws, as a letter."""
     from vae_course import data
 
@@ -294,7 +294,7 @@ def _pixel_retrieval_choice(g=None) -> str:
 
 
 register_prediction(
-    "03.7",
+    "03.5",
     "predict how often a damaged digit's pixels find their clean original",
     experiment=_pixel_retrieval_choice,
     form="choice",
@@ -333,7 +333,7 @@ def _mc():
     from . import add_misconceptions
 
     add_misconceptions(
-        "03.4",
+        "03.6",
         M(
             "coin-per-pixel",
             "masked each pixel by an independent coin: the fraction is right only on average",
@@ -352,7 +352,7 @@ def _mc():
         ),
     )
     add_misconceptions(
-        "03.5",
+        "03.7",
         M(
             "mean-not-sum",
             "averaged the masked squared errors over all pixels instead of summing them",
@@ -373,7 +373,7 @@ def _mc():
         ),
     )
     add_misconceptions(
-        "03.1",
+        "03.2",
         M(
             "every masked pixel",
             "counted every masked pixel as an error, ink or not",
@@ -383,7 +383,7 @@ def _mc():
     )
     eye = lambda cov: torch.eye(len(cov), dtype=cov.dtype)  # noqa: E731
     add_misconceptions(
-        "03.2",
+        "03.3",
         M(
             "noise-not-signal",
             "returned sigma^2 (Sigma + sigma^2 I)^-1, the share of the NOISE",
@@ -399,7 +399,7 @@ def _mc():
     )
     c = 2.0**2 / 2 + 0.3**2
     add_misconceptions(
-        "03.3",
+        "03.4",
         M(
             "noise-share",
             "gave sigma^2 / (c + sigma^2), the share of the noise",
@@ -421,7 +421,7 @@ def _mc():
     )
 
     add_misconceptions(
-        "03.6",
+        "03.1",
         M(
             "chose (a)",
             "predicted that the best denoiser passes none of the damage on (c = 0)",
@@ -434,7 +434,7 @@ def _mc():
         ),
     )
     add_misconceptions(
-        "03.7",
+        "03.5",
         M(
             "chose (a)",
             "judged by eye that damaged digits cannot be matched to their originals",

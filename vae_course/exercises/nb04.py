@@ -28,7 +28,7 @@ def _kl_cases(g=None):
 
 
 register(
-    "04.6",
+    "04.7",
     "closed-form KL(q || N(0, I)) (derive)",
     reference=gaussian_kl,
     cases=_kl_cases,
@@ -86,7 +86,7 @@ def _check_log_mean_exp(fn, g=None):
 
 
 register(
-    "04.2",
+    "04.3",
     "log of a mean of weights, stably",
     checker=_check_log_mean_exp,
     solved_by=("log_mean_exp",),
@@ -181,7 +181,7 @@ def _mean_field_cases(g=None):
 
 
 register(
-    "04.4",
+    "04.5",
     "the best mean-field variances (derive)",
     reference=_mean_field_reference,
     cases=_mean_field_cases,
@@ -229,7 +229,7 @@ def _weight_moment_cases(g=None):
 
 
 register(
-    "04.3",
+    "04.4",
     "when do importance weights have finite variance? (derive)",
     reference=_weight_moment_reference,
     cases=_weight_moment_cases,
@@ -254,10 +254,10 @@ register(
 
 
 def finite_variance_experiment(g=None, r=0.7) -> str:
-    """The experiment of 04.5: a 2-D posterior N(m, [[1, r], [r, 1]]) and two diagonal proposals centred on m,
+    """The experiment of 04.6: a 2-D posterior N(m, [[1, r], [r, 1]]) and two diagonal proposals centred on m,
     the mean-field q (the ELBO's optimum, variances 1 / M_jj = 1 - r^2) and the marginal q (variances
     (M^-1)_jj = 1). Which give importance weights of finite variance? Exact: the smallest eigenvalue of
-    2M - Q decides (exercise 04.3): (1 - 2|r|) / (1 - r^2) for the mean-field q, 2 / (1 + |r|) - 1 for the
+    2M - Q decides (exercise 04.4): (1 - 2|r|) / (1 - r^2) for the mean-field q, 2 / (1 + |r|) - 1 for the
     marginal q. Returns (a) only the mean-field q's, (b) only the marginal q's, (c) both, (d) neither."""
     from ..lvm import importance_weight_moment
 
@@ -273,7 +273,7 @@ def finite_variance_experiment(g=None, r=0.7) -> str:
 
 
 register_prediction(
-    "04.5",
+    "04.6",
     "predict which proposal's weights have finite variance",
     experiment=finite_variance_experiment,
     form="choice",
@@ -289,9 +289,9 @@ register_prediction(
         "(its eigenvalues are 2 / (1 +- r) - 1).",
     },
     hint=(
-        "Your 04.4 says how the mean-field variances compare with the posterior's marginal variances: "
+        "Your 04.5 says how the mean-field variances compare with the posterior's marginal variances: "
         "which q is narrower?",
-        "Your 04.3 says which mismatch makes the weights' variance infinite: a q too narrow or a q too wide?",
+        "Your 04.4 says which mismatch makes the weights' variance infinite: a q too narrow or a q too wide?",
     ),
     solution='def predicted_finite_variance():\n    return "b"  # the narrower q fails 2M - Q > 0 first',
     explain=(
@@ -329,7 +329,7 @@ def _ppca_kl_cases(g=None):
 
 
 register(
-    "04.7",
+    "04.8",
     "the KL term of the best linear decoder (derive)",
     reference=_ppca_kl_reference,
     cases=_ppca_kl_cases,
@@ -340,13 +340,13 @@ register(
         "and zero otherwise (u_j: the data's eigenvectors), so the posterior factorises over j.",
         "For an active j the posterior precision is M_jj = 1 + (lambda_j - sigma^2) / sigma^2; the posterior mean is "
         "a multiple of u_j^T (x - b), whose square averages to lambda_j over the training images.",
-        "Put the posterior mean's average square and the posterior variance into 04.6's KL per dimension: most terms "
+        "Put the posterior mean's average square and the posterior variance into 04.7's KL per dimension: most terms "
         "cancel. A switched-off coordinate keeps the prior as its posterior.",
     ),
     kind="derive",
     explanation=(
         "For an active direction the posterior variance is sigma^2 / lambda_j and the mean's square averages to "
-        "(lambda_j - sigma^2) / lambda_j, so 04.6's KL per dimension becomes (1/2) log(lambda_j / sigma^2); a "
+        "(lambda_j - sigma^2) / lambda_j, so 04.7's KL per dimension becomes (1/2) log(lambda_j / sigma^2); a "
         "switched-off direction keeps q = p(z), KL 0. Each direction above the noise costs half the log of its "
         "signal-to-noise ratio: the rate of reverse water-filling for a Gaussian source (Cover & Thomas, ch. 10)."
     ),
@@ -354,7 +354,7 @@ register(
 
 
 def bump_width_experiment(g=None, c=4.0) -> str:
-    """The experiment of 04.8: a straight curve mu(z) = w z + b with bumps of width sigma (the linear-Gaussian
+    """The experiment of 04.2: a straight curve mu(z) = w z + b with bumps of width sigma (the linear-Gaussian
     model with a 1-D latent in 2-D, p(x) = N(b, w w^T + sigma^2 I)), scored on held-out data from itself with the
     bump width sigma / c, sigma and c sigma. Exact: the expected log-density of N(b, S) under N(b, T) is
     -(d log 2 pi + log det S + tr(S^-1 T)) / 2. Returns the order, best first: (a) sigma / c best; (b) sigma
@@ -376,7 +376,7 @@ def bump_width_experiment(g=None, c=4.0) -> str:
 
 
 register_prediction(
-    "04.8",
+    "04.2",
     "predict which wrong bump width costs more",
     experiment=bump_width_experiment,
     form="choice",
@@ -419,7 +419,7 @@ def _mc():
     from . import add_misconceptions
 
     add_misconceptions(
-        "04.2",
+        "04.3",
         M(
             "no-shift",
             "exponentiated the log-weights directly (no max shift): overflow or underflow",
@@ -449,7 +449,7 @@ def _mc():
         ),
     )
     add_misconceptions(
-        "04.4",
+        "04.5",
         M(
             "posterior-covariance",
             "matched the diagonal of the posterior COVARIANCE, not the precision",
@@ -477,7 +477,7 @@ def _mc():
         return 0.5 * (mu.pow(2) + lv.exp() - 1 - lv).sum(-1)
 
     add_misconceptions(
-        "04.6",
+        "04.7",
         M(
             "kl-sign",
             "KL with the wrong sign",
@@ -499,7 +499,7 @@ def _mc():
     )
 
     add_misconceptions(
-        "04.4",
+        "04.5",
         M(
             "variance-not-log",
             "returned the variances, not their logs",
@@ -512,7 +512,7 @@ def _mc():
         return torch.linalg.det(M) / torch.sqrt(torch.linalg.det(Q) * torch.linalg.det(2 * M - Q))
 
     add_misconceptions(
-        "04.3",
+        "04.4",
         M(
             "no-condition",
             "used the closed form without checking that 2M - Q is positive definite",
@@ -528,20 +528,20 @@ def _mc():
         ),
     )
     add_misconceptions(
-        "04.5",
+        "04.6",
         M("chose (a)", "thought the ELBO's optimum is the safer proposal", "a q too narrow makes 2M - Q indefinite."),
         M("chose (c)", "thought both proposals keep finite variance", "the narrower q fails it for |r| > 1/2."),
         M("chose (d)", "thought neither proposal keeps finite variance", "the wider q passes for every |r| < 1."),
     )
     add_misconceptions(
-        "04.8",
+        "04.2",
         M("chose (a)", "thought narrower bumps always score higher", "points sigma off the curve get no density."),
         M("chose (b)", "thought blurring costs more than sharpening", "too narrow costs 1/(2c^2) a direction."),
         M("chose (d)", "thought a factor 4 either way costs the same", "too wide pays only log c per direction."),
     )
 
     add_misconceptions(
-        "04.7",
+        "04.8",
         M(
             "every-direction",
             "summed (1/2) log(lambda_j / sigma^2) over every direction, also those below the noise",
@@ -558,7 +558,7 @@ def _mc():
         M(
             "missing-half",
             "left out the factor 1/2",
-            "04.6's KL carries a factor 1/2 in every term.",
+            "04.7's KL carries a factor 1/2 in every term.",
             lambda lam, sigma: torch.log(lam / sigma**2).clamp_min(0).sum(),
         ),
     )

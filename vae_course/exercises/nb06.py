@@ -54,13 +54,13 @@ def _lme_cases(g=None):
 
 
 register(
-    "06.4",
+    "06.5",
     "a stable log-mean-exp for the IWAE bound",
     reference=log_mean_exp,
     cases=_lme_cases,
     atol=1e-4,
     hint=(
-        "This is 04.2's stable log-mean-exp: if you wrote it there, reuse the idea.",
+        "This is 04.3's stable log-mean-exp: if you wrote it there, reuse the idea.",
         "Shift by the largest log-weight before exponentiating, add it back after the log, and account for the 1/K.",
     ),
     kind="implement",
@@ -89,12 +89,12 @@ def _kl_grad_cases(g=None):
 
 
 register(
-    "06.5",
+    "06.2",
     "the gradient of the KL term (derive)",
     reference=_kl_grad_reference,
     cases=_kl_grad_cases,
     hint=(
-        "Start from the closed-form KL of 04.6, one dimension at a time; each entry of mu and logvar "
+        "Start from the closed-form KL of 04.7, one dimension at a time; each entry of mu and logvar "
         "appears in exactly one term.",
         "Differentiate with respect to mu, then with respect to logvar (the variance is exp(logvar)); "
         "the constant -1 drops out.",
@@ -114,7 +114,7 @@ register(
 
 
 def _bce_floor(g=None):
-    """The experiment of 06.2: the BCE floor (entropy of the grey levels) of MNIST-5k's 1000 test
+    """The experiment of 06.3: the BCE floor (entropy of the grey levels) of MNIST-5k's 1000 test
     digits, mean nats per image: what the notebook's section-5 cell prints with the course's data."""
     from .. import data
     from ..diagnostics import bernoulli_entropy
@@ -124,7 +124,7 @@ def _bce_floor(g=None):
 
 
 register_prediction(
-    "06.2",
+    "06.3",
     "predict the BCE of a perfect reconstruction",
     experiment=_bce_floor,
     form="number",
@@ -158,7 +158,7 @@ register_prediction(
 
 @functools.cache
 def _mean_reduction_outcome():
-    """The experiment of 06.3, as section 5 runs it: the small latent-20 VAE (hidden 128) trained on the
+    """The experiment of 06.4, as section 5 runs it: the small latent-20 VAE (hidden 128) trained on the
     4000 MNIST-5k training digits for 4 epochs (Adam, 3e-3, seed 0) on reduction='mean' + a summed KL,
     i.e. (recon + 784 KL) / 784. (c) when no unit keeps a KL above 0.1 nats; otherwise (b) when the
     rate is below half of the summed (true ELBO) model's, (a) when it is not. Deterministic (seed 0, one
@@ -191,7 +191,7 @@ def _mean_reduction_outcome():
 
 
 register_prediction(
-    "06.3",
+    "06.4",
     "predict what reduction='mean' does to a VAE",
     experiment=_mean_reduction_outcome,
     form="choice",
@@ -304,7 +304,7 @@ def _mc():
         ),
     )
     add_misconceptions(
-        "06.4",
+        "06.5",
         M(
             "log-sum-exp",
             "forgot to subtract log K (a sum, not a mean)",
@@ -319,7 +319,7 @@ def _mc():
         ),
     )
     add_misconceptions(
-        "06.2",
+        "06.3",
         M(
             "perfect-is-zero",
             "predicted 0: thinks a perfect reconstruction has zero BCE on grey pixels",
@@ -335,7 +335,7 @@ def _mc():
         ),
     )
     add_misconceptions(
-        "06.5",
+        "06.2",
         M(
             "missing-half",
             "missing the 1/2 in the logvar gradient",
@@ -355,7 +355,7 @@ _mc()
 
 
 add_misconceptions(
-    "06.3",
+    "06.4",
     Misconception(
         "chose (a)",
         "predicted that Adam's scale invariance makes the reduction irrelevant",

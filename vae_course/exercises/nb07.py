@@ -64,7 +64,7 @@ register(
         "and the prior. The reconstruction term is the same Bernoulli log-likelihood as before.",
         "The new part is the KL between two diagonal Gaussians. Write E_q[log q - log p] per dimension and "
         "use E_q[(z - m)^2] = (mu - m)^2 + sigma^2.",
-        "Check your KL: with prior_mu = 0 and prior_logvar = 0 it must reduce to the KL of 04.6, and with "
+        "Check your KL: with prior_mu = 0 and prior_logvar = 0 it must reduce to the KL of 04.7, and with "
         "q equal to the prior it must be 0.",
     ),
     kind="derive",
@@ -82,7 +82,7 @@ register(
     explanation=(
         "log p(x | c) >= E_q(z|x,c)[log p(x | z, c)] - KL(q(z | x, c) || p(z | c)). For diagonal Gaussians "
         "the KL per dimension is (s^2/s_p^2 + (mu - m_p)^2 / s_p^2 - 1 - log(s^2/s_p^2)) / 2. With the "
-        "standard-normal prior of notebook 07 it is 04.6's KL: the label then enters only through the "
+        "standard-normal prior of notebook 07 it is 04.7's KL: the label then enters only through the "
         "encoder and decoder, and z is free to hold what the label does not say (the style)."
     ),
 )
@@ -236,7 +236,7 @@ def _mc():
     def _recon(x, logits):  # (B,) Bernoulli log-likelihood
         return -F.binary_cross_entropy_with_logits(logits, x, reduction="none").flatten(1).sum(1)
 
-    def _std_kl(mu, logvar):  # (B,) KL(q || N(0, I)), 04.6's
+    def _std_kl(mu, logvar):  # (B,) KL(q || N(0, I)), 04.7's
         return 0.5 * (logvar.exp() + mu**2 - 1 - logvar).sum(-1)
 
     add_misconceptions(
