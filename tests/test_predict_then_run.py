@@ -63,6 +63,8 @@ def test_not_attempted_interval_and_choice():
     assert "wider than" in evaluate("99.2", lambda: (-10, 10)).feedback
     recorded = evaluate("99.3", lambda: "b")
     assert recorded.status == "pass" and recorded.extra["prediction"] == "miss" and "not graded" in recorded.feedback
+    # the chosen option's text starts a new sentence after "the experiment shows (a)."
+    assert "the experiment shows (a). It does not drift to 1." in recorded.feedback, recorded.feedback
 
 
 def test_the_teacher_decides_graded_or_recorded():

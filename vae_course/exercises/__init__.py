@@ -714,7 +714,8 @@ def _evaluate_prediction(ex: Exercise, fn: Callable, generator: torch.Generator 
         result = str(result).strip().lower()
         hit = predicted == result
         words = t("you predicted ({p}); the experiment shows ({r}).", p=predicted, r=result)
-        words += f" {tr(spec['options'][predicted])}"
+        option = tr(spec["options"][predicted])
+        words += f" {option[:1].upper()}{option[1:]}"  # a new sentence after "shows (b)."
         if not hit:
             mid = f"chose ({predicted})" if ex.misconception(f"chose ({predicted})") else ""
     if spec["explain"]:
