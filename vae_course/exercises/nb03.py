@@ -320,8 +320,10 @@ register_prediction(
         "both distances and cancels. What is left, <n, x - x_j>, has standard deviation 0.3 |x - x_j| for "
         "unclipped Gaussian noise of std 0.3, so the original loses to x_j with probability "
         "Phi(-|x - x_j| / 0.6): rarely, unless the two images are closer than about 1, near-duplicates. The "
-        "identity holds for any damage n = x~ - x; clipping at 0 and 1 only changes how n is distributed. The "
-        "eye is a poor judge of what a nearest-neighbour lookup can do."
+        "identity holds for any damage n = x~ - x, but clipped noise is not zero-mean: on a blank pixel of x it can "
+        "only add ink (n >= 0), so there n_i (x_i - x_j,i) = -n_i x_j,i <= 0, a systematic part of <n, x - x_j> that "
+        "favours an x_j with ink where x has none, an inkier x_j. It did not stop the lookup here (the table's first "
+        "row). The eye is a poor judge of what a nearest-neighbour lookup can do."
     ),
     explain="The check draws its own noise; the table below prints the same lookup as its first row.",
 )
