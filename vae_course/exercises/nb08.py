@@ -327,22 +327,22 @@ register_prediction(
     solution=(
         "def predicted_symbols_seen():\n"
         "    # the 5x5 layer reaches 2 rows up and 2 columns left; each of the three 3x3 layers one more:\n"
-        "    # rows 1-6 and columns 1-6 of the 7x7 grid, 36 positions, less the last position itself\n"
+        "    # all but the top row and the left column of the 7x7 grid: 6 x 6 = 36 positions, less the last itself\n"
         "    return 35"
     ),
     explain=(
-        "The last position's conditional depends on rows 1 to 6 and columns 1 to 6 only: the whole first row "
-        "and first column, 13 symbols, are out of its reach, though the factorisation would allow them. Elsewhere "
+        "The last position's conditional depends on all but the top row and the left column: those 13 "
+        "symbols are out of its reach, though the factorisation would allow them. Elsewhere "
         "the stacked masks also leave PixelCNN's blind spot, a few symbols up and to the right that a position "
         "cannot see (the gated PixelCNN's two stacks remove it)"
     ),
     explanation=(
         "A masked convolution of size 2r+1 lets a position look r rows up and r columns left: the 5x5 type-A layer "
         "r = 2, each 3x3 type-B layer one more, 5 in all after four layers; residual sums and the 1x1 output "
-        "layer act at one position and add nothing. From the bottom-right corner of a 7x7 grid that reaches rows "
-        "1-6 and columns 1-6: 36 positions, less the position itself, 35 of the 48 earlier symbols. An "
-        "autoregressive factorisation is exact in principle; what each conditional can use is what the "
-        "network's receptive field reaches."
+        "layer act at one position and add nothing. From the bottom-right corner of a 7x7 grid that reaches all "
+        "but the top row and the left column: 6 x 6 = 36 positions, less the position itself, 35 of the 48 "
+        "earlier symbols. An autoregressive factorisation is exact in principle; what each conditional can use "
+        "is what the network's receptive field reaches."
     ),
 )
 
