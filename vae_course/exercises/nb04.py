@@ -400,8 +400,8 @@ register_prediction(
     ),
     solution='def predicted_bump_order():\n    return "c"  # too narrow costs 1/(2c^2) per direction, too wide log c',
     explain=(
-        "The experiment scores a straight curve's held-out points exactly; the next cell measures the fitted "
-        "curve of the moons with the same three widths"
+        "The experiment computes a straight curve's expected held-out log-likelihood exactly; the next cell "
+        "measures the fitted curve of the moons with the same three widths"
     ),
     explanation=(
         "Across the curve the points lie about sigma from it. Scored by a bump of width c sigma, each direction "
