@@ -465,9 +465,8 @@ def check(exercise_id: str, fn: Callable) -> CheckResult:
 def _sentence(text: str) -> str:
     """``text`` ending in exactly one full stop (feedback may already end with one, or with ? or !)."""
     text = text.rstrip()
-    stops = (".", "?", "!", "…", "。", "？", "！")
     # a closing bracket or quote after a full stop ends the sentence too: "(... codes.)" takes no second one
-    if text.endswith(stops) or (text.rstrip(")）\"'”’」").endswith(stops) and text[-1] in ")）\"'”’」"):
+    if text.rstrip(")）\"'”’」").endswith((".", "?", "!", "…", "。", "？", "！")):
         return text
     return text + ("。" if lang() == "zh" else ".")
 
